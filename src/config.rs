@@ -1,0 +1,109 @@
+//! Agent configuration with defaults and validation. Bad values are refused at
+//! construction with the offending field named, never clamped silently.
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_MAX_MESSAGES_PER_SESSION: usize = 100;
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 1024;
+/// A turn is a user message plus the reply; a bound below that could not keep one turn.
+pub const MIN_MESSAGES_PER_SESSION: usize = 2;
+const MAX_MESSAGES_PER_SESSION: usize = 1_000_000;
+const MAX_NAME_BYTES: usize = 255;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryConfig {
+    pub max_messages_per_session: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            max_messages_per_session: DEFAULT_MAX_MESSAGES_PER_SESSION,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    pub name: String,
+    pub instructions: String,
+    pub max_output_tokens: u32,
+    pub memory: MemoryConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            name: "agent".into(),
+            instructions: String::new(),
+            max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
+            memory: MemoryConfig::default(),
+        }
+    }
+}
+
+impl AgentConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.name.is_empty() || self.name.len() > MAX_NAME_BYTES {
+            return Err(Error::config("name", "must be 1 to 255 bytes"));
+        }
+        if self.max_output_tokens == 0 {
+            return Err(Error::config("maxOutputTokens", "must be at least 1"));
+        }
+        let m = self.memory.max_messages_per_session;
+        if !(MIN_MESSAGES_PER_SESSION..=MAX_MESSAGES_PER_SESSION).contains(&m) {
+            return Err(Error::config(
+                "memory.maxMessagesPerSession",
+                format!(
+                    "must be an integer from {MIN_MESSAGES_PER_SESSION} to {MAX_MESSAGES_PER_SESSION}, got {m}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Turns a JS number into a bounded integer, naming the field when it is not one.
+/// JS hands us f64s: NaN, fractions, negatives and infinities all arrive here.
+pub fn integer_field(field: &str, value: f64, min: u64, max: u64) -> Result<u64> {
+    if !value.is_finite() || value.fract() != 0.0 {
+        return Err(Error::config(
+            field,
+            format!("must be a whole number, got {value}"),
+        ));
+    }
+    if value < min as f64 || value > max as f64 {
+        return Err(Error::config(
+            field,
+            format!("must be from {min} to {max}, got {value}"),
+        ));
+    }
+    Ok(value as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        AgentConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn refuses_a_bound_that_cannot_hold_one_turn() {
+        let mut c = AgentConfig::default();
+        c.memory.max_messages_per_session = 1;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        assert_eq!(e.details()["field"], "memory.maxMessagesPerSession");
+    }
+
+    #[test]
+    fn integer_field_refuses_nan_fractions_and_out_of_range() {
+        for v in [f64::NAN, f64::INFINITY, 2.5, -1.0, 1e12] {
+            assert!(integer_field("x", v, 0, 1_000_000).is_err(), "{v}");
+        }
+        assert_eq!(integer_field("x", 7.0, 0, 10).unwrap(), 7);
+    }
+}

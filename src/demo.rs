@@ -1,0 +1,266 @@
+//! The offline demo model: answers from the conversation it is sent, the way a real model
+//! would in the basic scenarios, so the demo and the tests run with no network or API key.
+//!
+//! It knows facts stated as "my X is Y" (and "call me Y"), answers "what is my X?" from the
+//! most recent statement in the messages it was given, and greets. Because it only sees
+//! what the agent sends, it can only ever know what that user told it in that session:
+//! the demo makes the partition visible.
+
+use crate::message::{Message, Role};
+use crate::model::{estimate_tokens, FinishReason};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoReply {
+    pub text: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub finish_reason: FinishReason,
+}
+
+pub fn reply(messages: &[Message], max_output_tokens: u32) -> DemoReply {
+    let input_tokens = messages.iter().map(|m| estimate_tokens(&m.content)).sum();
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.content.as_str())
+        .unwrap_or("");
+    let earlier: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.content.as_str())
+        .collect();
+    let earlier = &earlier[..earlier.len().saturating_sub(1)];
+    let mut text = answer(last, earlier);
+    // Honour the output cap like a real model: cut at a char boundary, report `length`.
+    let cap = max_output_tokens as usize * 4;
+    let mut finish_reason = FinishReason::Stop;
+    if text.len() > cap {
+        let mut end = cap;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        finish_reason = FinishReason::Length;
+    }
+    DemoReply {
+        output_tokens: estimate_tokens(&text),
+        text,
+        input_tokens,
+        finish_reason,
+    }
+}
+
+fn answer(input: &str, earlier: &[&str]) -> String {
+    let lower = input.to_lowercase();
+    if let Some(key) = asked_fact(&lower) {
+        return match recall_fact(&key, earlier) {
+            Some(value) => format!("Your {key} is {value}."),
+            None if key == "name" => {
+                "I don't know your name yet. Tell me with \"My name is ...\".".into()
+            }
+            None => format!("You haven't told me your {key} yet."),
+        };
+    }
+    if let Some((key, value)) = stated_fact(input) {
+        return if key == "name" {
+            format!("Nice to meet you, {value}! I'll remember your name.")
+        } else {
+            format!("Got it: your {key} is {value}.")
+        };
+    }
+    let greeting = ["hello", "hi", "hey", "good morning", "good evening"];
+    let first_word = lower.trim_matches(|c: char| !c.is_alphanumeric() && c != ' ');
+    if greeting
+        .iter()
+        .any(|g| first_word == *g || first_word.starts_with(&format!("{g} ")))
+    {
+        return "Hello! I'm the tenantry demo model. Tell me something about you (\"My name is ...\") and ask me about it later.".into();
+    }
+    format!(
+        "You said: \"{}\". (This is the offline demo model; I remember facts like \"My name is ...\" within your own conversation.)",
+        input.trim()
+    )
+}
+
+/// "what's my X?", "what is my X", "do you know my X", "who am I" -> X.
+fn asked_fact(lower: &str) -> Option<String> {
+    let q = lower.trim().trim_end_matches(['?', '!', '.', ' ']);
+    if q == "who am i" {
+        return Some("name".into());
+    }
+    for prefix in [
+        "what's my ",
+        "what is my ",
+        "whats my ",
+        "do you know my ",
+        "do you remember my ",
+        "tell me my ",
+    ] {
+        if let Some(rest) = q.strip_prefix(prefix) {
+            let key = rest.trim();
+            if !key.is_empty() && key.split_whitespace().count() <= 3 {
+                return Some(key.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// "My X is Y" (X up to three words) or "call me Y" -> (x, Y), keeping Y's case.
+fn stated_fact(input: &str) -> Option<(String, String)> {
+    let trimmed = input.trim();
+    let lower = trimmed.to_lowercase();
+    // Lowercasing can change byte lengths for some scripts; only slice when it did not.
+    if lower.len() != trimmed.len() {
+        return None;
+    }
+    let clean = |v: &str| {
+        v.trim()
+            .trim_end_matches(['.', '!', '?', ','])
+            .trim()
+            .to_owned()
+    };
+    if let Some(rest) = lower.strip_prefix("call me ") {
+        let v = clean(&trimmed[trimmed.len() - rest.len()..]);
+        return (!v.is_empty()).then(|| ("name".to_owned(), v));
+    }
+    let rest = lower.strip_prefix("my ")?;
+    let is_at = rest.find(" is ")?;
+    let key = rest[..is_at].trim();
+    if key.is_empty() || key.split_whitespace().count() > 3 {
+        return None;
+    }
+    let value_start = trimmed.len() - rest.len() + is_at + 4;
+    // Stop at the first sentence end so "My name is Bob. What's up?" yields "Bob".
+    let value_full = &trimmed[value_start..];
+    let value = value_full
+        .split(['.', '!', '?', ','])
+        .next()
+        .unwrap_or(value_full);
+    let v = clean(value);
+    (!v.is_empty()).then(|| (key.to_owned(), v))
+}
+
+fn recall_fact(key: &str, earlier: &[&str]) -> Option<String> {
+    earlier
+        .iter()
+        .rev()
+        .filter_map(|m| stated_fact(m))
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// The demo model as a native `Model`, for Rust hosts, tests and benchmarks.
+pub struct DemoModel;
+
+impl crate::model::Model for DemoModel {
+    fn generate(
+        &self,
+        request: crate::model::ModelRequest,
+        _ctx: crate::model::CallContext<'_>,
+    ) -> futures_util::future::LocalBoxFuture<'static, crate::Result<crate::model::RawModelResponse>>
+    {
+        let r = reply(&request.messages, request.max_output_tokens);
+        Box::pin(futures_util::future::ready(Ok(r.into_raw())))
+    }
+}
+
+impl DemoReply {
+    pub fn into_raw(self) -> crate::model::RawModelResponse {
+        crate::model::RawModelResponse {
+            text: Some(self.text),
+            tool_calls: None,
+            usage: Some(crate::model::RawUsage {
+                input_tokens: Some(self.input_tokens as f64),
+                output_tokens: Some(self.output_tokens as f64),
+            }),
+            finish_reason: Some(
+                match self.finish_reason {
+                    FinishReason::Length => "length",
+                    _ => "stop",
+                }
+                .into(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn convo(user_lines: &[&str]) -> Vec<Message> {
+        let mut v = vec![Message::system("be nice")];
+        for (i, l) in user_lines.iter().enumerate() {
+            v.push(Message::user(*l));
+            if i + 1 < user_lines.len() {
+                v.push(Message::assistant("ok"));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn remembers_a_name_from_the_conversation() {
+        let r = reply(&convo(&["My name is Alice", "What's my name?"]), 1024);
+        assert_eq!(r.text, "Your name is Alice.");
+        assert_eq!(r.finish_reason, FinishReason::Stop);
+        assert!(r.input_tokens > 0 && r.output_tokens > 0);
+    }
+
+    #[test]
+    fn without_the_statement_it_does_not_know() {
+        let r = reply(&convo(&["What's my name?"]), 1024);
+        assert!(!r.text.contains("Alice"));
+        assert!(r.text.contains("don't know your name"));
+    }
+
+    #[test]
+    fn latest_statement_wins_and_other_facts_work() {
+        let r = reply(
+            &convo(&[
+                "My name is Alice",
+                "my favorite color is blue.",
+                "Call me Ally",
+                "what is my favorite color",
+            ]),
+            1024,
+        );
+        assert_eq!(r.text, "Your favorite color is blue.");
+        let r = reply(
+            &convo(&["My name is Alice", "Call me Ally", "who am I?"]),
+            1024,
+        );
+        assert_eq!(r.text, "Your name is Ally.");
+    }
+
+    #[test]
+    fn acknowledges_statements_and_greets() {
+        let r = reply(&convo(&["My name is Bob. How are you?"]), 1024);
+        assert_eq!(r.text, "Nice to meet you, Bob! I'll remember your name.");
+        assert!(reply(&convo(&["Hello there"]), 1024)
+            .text
+            .starts_with("Hello!"));
+    }
+
+    #[test]
+    fn respects_max_output_tokens() {
+        let r = reply(&convo(&["tell me a long story please"]), 2);
+        assert!(r.text.len() <= 8);
+        assert_eq!(r.finish_reason, FinishReason::Length);
+    }
+
+    #[test]
+    fn unicode_input_never_panics() {
+        for s in [
+            "My İstanbul is big",
+            "my ß is ẞ",
+            "Call me 🦀",
+            "what's my 名前?",
+            "ＭＹ name is x",
+        ] {
+            let _ = reply(&convo(&[s, s]), 3);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! User and session identifiers, validated once at the boundary.
+//!
+//! A `UserKey` is the partition every piece of state is keyed by. Holding one proves the
+//! id was validated, so the rest of the core never re-checks strings.
+
+use crate::error::{Error, Result};
+use std::fmt;
+
+/// The storage name of the anonymous partition. Refused as a real id so that no user can
+/// read or write the anonymous bucket by naming it.
+pub const ANONYMOUS_SENTINEL: &str = "__tenantry_anonymous__";
+
+/// The session used when a call names none.
+pub const DEFAULT_SESSION_ID: &str = "default";
+
+/// Longest accepted id, in UTF-8 bytes (ids end up in storage keys and headers).
+pub const MAX_ID_BYTES: usize = 255;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whose state a call touches: a named user, or the anonymous bucket (a real partition).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UserKey {
+    Anonymous,
+    User(UserId),
+}
+
+impl UserKey {
+    /// `None` is the anonymous bucket; a string must be a valid id.
+    pub fn parse(id: Option<&str>) -> Result<UserKey> {
+        match id {
+            None => Ok(UserKey::Anonymous),
+            Some(s) => {
+                check_id(s).map_err(|reason| Error::InvalidUserId { reason })?;
+                if s == ANONYMOUS_SENTINEL {
+                    return Err(Error::InvalidUserId {
+                        reason: format!("`{ANONYMOUS_SENTINEL}` is reserved for the anonymous bucket; pass null or undefined instead"),
+                    });
+                }
+                Ok(UserKey::User(UserId(s.to_owned())))
+            }
+        }
+    }
+
+    /// The id as the host sees it: `None` for the anonymous bucket.
+    pub fn as_option(&self) -> Option<&str> {
+        match self {
+            UserKey::Anonymous => None,
+            UserKey::User(id) => Some(id.as_str()),
+        }
+    }
+
+    /// The id as stored: the anonymous bucket under its reserved sentinel.
+    pub fn storage_name(&self) -> &str {
+        self.as_option().unwrap_or(ANONYMOUS_SENTINEL)
+    }
+}
+
+impl fmt::Display for UserKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserKey::Anonymous => f.write_str("(anonymous)"),
+            UserKey::User(id) => write!(f, "{:?}", id.as_str()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn parse(id: Option<&str>) -> Result<SessionId> {
+        let s = id.unwrap_or(DEFAULT_SESSION_ID);
+        check_id(s).map_err(|reason| Error::InvalidSessionId { reason })?;
+        Ok(SessionId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SessionId {
+    fn default() -> Self {
+        SessionId(DEFAULT_SESSION_ID.to_owned())
+    }
+}
+
+/// Shared rules for user and session ids: non-empty, bounded, no control characters
+/// (they hide in logs and break line-oriented audit files).
+fn check_id(s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "must be at most {MAX_ID_BYTES} bytes of UTF-8, got {}",
+            s.len()
+        ));
+    }
+    if let Some((i, c)) = s.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "must not contain control characters (found U+{:04X} at byte {i})",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn none_is_the_anonymous_bucket() {
+        assert_eq!(UserKey::parse(None).unwrap(), UserKey::Anonymous);
+        assert_eq!(UserKey::Anonymous.as_option(), None);
+        assert_eq!(UserKey::Anonymous.storage_name(), ANONYMOUS_SENTINEL);
+    }
+
+    #[test]
+    fn refuses_bad_user_ids_with_a_reason() {
+        for bad in ["", "a\u{0}b", "tab\there", "nl\n", "del\u{7f}", "c1\u{85}"] {
+            let err = UserKey::parse(Some(bad)).unwrap_err();
+            assert_eq!(err.code(), "invalid_user_id", "{bad:?}");
+        }
+        let long = "x".repeat(256);
+        assert!(UserKey::parse(Some(&long)).is_err());
+        // 255 bytes made of multi-byte chars: the limit is bytes, not chars.
+        let ok = "é".repeat(127) + "x"; // 255 bytes
+        assert_eq!(ok.len(), 255);
+        assert!(UserKey::parse(Some(&ok)).is_ok());
+        let over = "é".repeat(128); // 256 bytes, 128 chars
+        assert!(UserKey::parse(Some(&over)).is_err());
+    }
+
+    #[test]
+    fn the_sentinel_is_refused_but_lookalikes_are_distinct_users() {
+        let err = UserKey::parse(Some(ANONYMOUS_SENTINEL)).unwrap_err();
+        assert_eq!(err.code(), "invalid_user_id");
+        let near = format!("{ANONYMOUS_SENTINEL} ");
+        let k = UserKey::parse(Some(&near)).unwrap();
+        assert_ne!(k, UserKey::Anonymous);
+        let a = UserKey::parse(Some("alice")).unwrap();
+        for other in ["Alice", "alice ", "alice\u{200b}"] {
+            assert_ne!(UserKey::parse(Some(other)).unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn session_ids_default_and_validate() {
+        assert_eq!(SessionId::parse(None).unwrap().as_str(), DEFAULT_SESSION_ID);
+        assert_eq!(
+            SessionId::parse(Some("")).unwrap_err().code(),
+            "invalid_session_id"
+        );
+        assert_eq!(SessionId::parse(Some("conv-1")).unwrap().as_str(), "conv-1");
+    }
+}

@@ -1,0 +1,26 @@
+//! tenantry: a multi-tenant LLM agent runtime.
+//!
+//! The core (everything outside `wasm`) is plain Rust with no JS dependency, so it is
+//! unit-tested natively and the same code runs in the wasm build. The `wasm` module is a
+//! thin wasm-bindgen layer that adapts JS values, functions and promises to core types.
+
+pub mod agent;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod ids;
+pub mod lock;
+pub mod memory;
+pub mod message;
+pub mod model;
+pub mod run_id;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use agent::{Agent, Cancellation, RunOptions, RunOutput};
+pub use config::{AgentConfig, MemoryConfig};
+pub use error::{Error, Result};
+pub use ids::{SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
+pub use message::{Message, Role};
+pub use model::{FinishReason, Model, ModelRequest, ModelResponse, RawModelResponse, Usage};

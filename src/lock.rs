@@ -1,0 +1,242 @@
+//! One-at-a-time execution per key, in arrival order, for single-threaded async hosts.
+//!
+//! A ticket joins its key's queue when it is *created* (when `run` is called), not when it
+//! is first polled, so arrival order is call order even if the executor polls later.
+//! Dropping a waiting ticket (an abandoned run) leaves the queue without blocking others.
+//! Keys with no holder and no waiter are removed, so the map stays as small as the load.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+struct Waiter {
+    id: u64,
+    waker: Option<Waker>,
+}
+
+struct State<K> {
+    queues: HashMap<K, VecDeque<Waiter>>,
+    next_id: u64,
+}
+
+pub struct KeyedLock<K: Eq + Hash + Clone> {
+    state: Rc<RefCell<State<K>>>,
+}
+
+impl<K: Eq + Hash + Clone> Default for KeyedLock<K> {
+    fn default() -> Self {
+        KeyedLock {
+            state: Rc::new(RefCell::new(State {
+                queues: HashMap::new(),
+                next_id: 0,
+            })),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> KeyedLock<K> {
+    /// Joins the queue of `key` now; await the ticket to hold the key.
+    pub fn ticket(&self, key: K) -> Ticket<K> {
+        let id = {
+            let mut st = self.state.borrow_mut();
+            st.next_id += 1;
+            let id = st.next_id;
+            st.queues
+                .entry(key.clone())
+                .or_default()
+                .push_back(Waiter { id, waker: None });
+            id
+        };
+        Ticket {
+            state: self.state.clone(),
+            key: Some(key),
+            id,
+        }
+    }
+
+    /// Keys currently held or awaited (for tests and stats).
+    pub fn active_keys(&self) -> usize {
+        self.state.borrow().queues.len()
+    }
+}
+
+/// A place in a key's queue. Resolves to a `Guard` when it reaches the front.
+pub struct Ticket<K: Eq + Hash + Clone> {
+    state: Rc<RefCell<State<K>>>,
+    key: Option<K>,
+    id: u64,
+}
+
+// A ticket never relies on its address (no self-references), so it may move after polling.
+impl<K: Eq + Hash + Clone> Unpin for Ticket<K> {}
+
+impl<K: Eq + Hash + Clone> Future for Ticket<K> {
+    type Output = Guard<K>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Guard<K>> {
+        let Some(key) = self.key.clone() else {
+            // Polled after completion: a logic error in the caller; stay pending rather than panic.
+            return Poll::Pending;
+        };
+        let at_front = {
+            let mut st = self.state.borrow_mut();
+            match st.queues.get_mut(&key) {
+                Some(q) => match q.iter_mut().position(|w| w.id == self.id) {
+                    Some(0) => true,
+                    Some(i) => {
+                        q[i].waker = Some(cx.waker().clone());
+                        false
+                    }
+                    None => false,
+                },
+                None => false,
+            }
+        };
+        if at_front {
+            // Ownership of the queue slot moves to the guard; our Drop must not release it.
+            self.key = None;
+            Poll::Ready(Guard {
+                state: self.state.clone(),
+                key: Some(key),
+                id: self.id,
+            })
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> Drop for Ticket<K> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            release(&self.state, &key, self.id);
+        }
+    }
+}
+
+/// Holding the key. Dropping it lets the next ticket in line run.
+pub struct Guard<K: Eq + Hash + Clone> {
+    state: Rc<RefCell<State<K>>>,
+    key: Option<K>,
+    id: u64,
+}
+
+impl<K: Eq + Hash + Clone> Drop for Guard<K> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            release(&self.state, &key, self.id);
+        }
+    }
+}
+
+/// Removes `id` from the queue of `key` and wakes whoever is now at the front.
+fn release<K: Eq + Hash + Clone>(state: &Rc<RefCell<State<K>>>, key: &K, id: u64) {
+    let waker = {
+        let mut st = state.borrow_mut();
+        let Some(q) = st.queues.get_mut(key) else {
+            return;
+        };
+        let was_front = q.front().is_some_and(|w| w.id == id);
+        q.retain(|w| w.id != id);
+        if q.is_empty() {
+            st.queues.remove(key);
+            None
+        } else if was_front {
+            q.front_mut().and_then(|w| w.waker.take())
+        } else {
+            None
+        }
+    };
+    // Wake outside the borrow: a waker may poll synchronously and re-enter the lock.
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_executor::LocalPool;
+    use futures_util::task::LocalSpawnExt;
+    use std::cell::RefCell;
+
+    /// Gives the executor a chance to run other tasks inside a critical section.
+    async fn yield_once() {
+        let mut yielded = false;
+        futures_util::future::poll_fn(|cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    #[test]
+    fn same_key_runs_in_arrival_order_and_keys_are_independent() {
+        let lock = Rc::new(KeyedLock::<&'static str>::default());
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut pool = LocalPool::new();
+        let spawner = pool.spawner();
+        // Tickets are taken in this order, before anything is polled.
+        let tickets: Vec<_> = (0..5)
+            .map(|i| (i, if i % 2 == 0 { "a" } else { "b" }))
+            .map(|(i, k)| (i, k, lock.ticket(k)))
+            .collect();
+        for (i, k, t) in tickets.into_iter().rev() {
+            let log = log.clone();
+            spawner
+                .spawn_local(async move {
+                    let _g = t.await;
+                    log.borrow_mut().push((k, i, "in"));
+                    yield_once().await;
+                    log.borrow_mut().push((k, i, "out"));
+                })
+                .unwrap();
+        }
+        pool.run();
+        let log = log.borrow();
+        let a: Vec<_> = log
+            .iter()
+            .filter(|e| e.0 == "a")
+            .map(|e| (e.1, e.2))
+            .collect();
+        assert_eq!(
+            a,
+            vec![
+                (0, "in"),
+                (0, "out"),
+                (2, "in"),
+                (2, "out"),
+                (4, "in"),
+                (4, "out")
+            ]
+        );
+        // Key "b" was not held back by "a": it entered while "a" was still inside.
+        let first_b = log.iter().position(|e| e.0 == "b").unwrap();
+        let last_a = log.iter().rposition(|e| e.0 == "a").unwrap();
+        assert!(first_b < last_a, "{log:?}");
+        assert_eq!(lock.active_keys(), 0);
+    }
+
+    #[test]
+    fn dropping_a_waiting_ticket_does_not_block_the_queue() {
+        let lock = KeyedLock::<u8>::default();
+        let first = lock.ticket(1);
+        let second = lock.ticket(1);
+        let third = lock.ticket(1);
+        drop(second);
+        let g1 = futures_executor::block_on(first);
+        drop(g1);
+        let g3 = futures_executor::block_on(third);
+        drop(g3);
+        assert_eq!(lock.active_keys(), 0);
+    }
+}

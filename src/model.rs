@@ -1,0 +1,200 @@
+//! The model contract: what the agent sends and what it accepts back.
+//!
+//! `RawModelResponse` is the loosely-typed shape a host function returns; `ModelResponse`
+//! is what the loop works with after validation. Validation lives here, in plain Rust, so
+//! every host (JS function, HTTP client, demo) is held to the same rules.
+
+use crate::error::{Error, Result};
+use crate::message::Message;
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+use std::any::Any;
+
+/// What the model function receives. Field names are the documented JS shape.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRequest {
+    pub messages: Vec<Message>,
+    pub tools: Vec<serde_json::Value>,
+    pub max_output_tokens: u32,
+    /// `null` for the anonymous bucket.
+    pub user_id: Option<String>,
+    pub session_id: String,
+    pub run_id: String,
+}
+
+/// Per-call extras a host adapter may need (an AbortSignal to pass to fetch).
+pub struct CallContext<'a> {
+    pub cancellation: Option<&'a dyn Any>,
+}
+
+pub trait Model {
+    fn generate(
+        &self,
+        request: ModelRequest,
+        ctx: CallContext<'_>,
+    ) -> LocalBoxFuture<'static, Result<RawModelResponse>>;
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawUsage {
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawModelResponse {
+    pub text: Option<String>,
+    pub tool_calls: Option<Vec<serde_json::Value>>,
+    pub usage: Option<RawUsage>,
+    pub finish_reason: Option<String>,
+}
+
+/// Why generation stopped, named as in the Vercel AI SDK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ContentFilter,
+    ToolCalls,
+    Error,
+    Other,
+}
+
+impl FinishReason {
+    /// Accepts the AI SDK names and the OpenAI/Anthropic wire names; anything else is `other`.
+    pub fn parse(s: &str) -> FinishReason {
+        match s {
+            "stop" | "end_turn" | "stop_sequence" => FinishReason::Stop,
+            "length" | "max_tokens" => FinishReason::Length,
+            "content-filter" | "content_filter" | "refusal" => FinishReason::ContentFilter,
+            "tool-calls" | "tool_calls" | "tool_use" => FinishReason::ToolCalls,
+            "error" => FinishReason::Error,
+            _ => FinishReason::Other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+    /// True when any figure was estimated by tenantry rather than reported by the model,
+    /// or when a reported figure was unusable (negative, fractional, absurd) and replaced.
+    pub estimated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelResponse {
+    pub text: String,
+    pub usage: Usage,
+    pub finish_reason: FinishReason,
+}
+
+/// Largest per-call token figure taken at face value; beyond it a report is treated as bogus.
+const MAX_REPORTED_TOKENS: f64 = 1e9;
+
+/// Rough token count (about four bytes of English per token). Only used when a model
+/// reports nothing, and always flagged as an estimate.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4)
+}
+
+impl ModelResponse {
+    /// Checks a host's answer against the contract. `prompt` is what was sent, for
+    /// estimating input tokens when the model reports none.
+    pub fn from_raw(raw: RawModelResponse, prompt: &[Message]) -> Result<ModelResponse> {
+        if raw.tool_calls.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err(Error::Unsupported {
+                feature: "the model asked for tool calls, but this agent has no tools".into(),
+            });
+        }
+        let text = raw.text.ok_or_else(|| Error::ModelMalformed {
+            reason: "missing `text` (expected { text: string, usage?, finishReason? })".into(),
+        })?;
+        let usage = raw.usage.unwrap_or_default();
+        let (input, in_est) = token_figure(usage.input_tokens, || {
+            prompt.iter().map(|m| estimate_tokens(&m.content)).sum()
+        });
+        let (output, out_est) = token_figure(usage.output_tokens, || estimate_tokens(&text));
+        let finish_reason = raw
+            .finish_reason
+            .as_deref()
+            .map(FinishReason::parse)
+            .unwrap_or(FinishReason::Stop);
+        Ok(ModelResponse {
+            text,
+            usage: Usage {
+                input_tokens: input,
+                output_tokens: output,
+                total_tokens: input + output,
+                estimated: in_est || out_est,
+            },
+            finish_reason,
+        })
+    }
+}
+
+/// A reported count if it is a sane whole number, else the estimate (flagged).
+fn token_figure(reported: Option<f64>, estimate: impl FnOnce() -> u64) -> (u64, bool) {
+    match reported {
+        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_REPORTED_TOKENS => {
+            (v as u64, false)
+        }
+        _ => (estimate(), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: Option<&str>, usage: Option<(f64, f64)>) -> RawModelResponse {
+        RawModelResponse {
+            text: text.map(str::to_owned),
+            usage: usage.map(|(i, o)| RawUsage {
+                input_tokens: Some(i),
+                output_tokens: Some(o),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reported_usage_is_taken() {
+        let r = ModelResponse::from_raw(raw(Some("hi"), Some((10.0, 3.0))), &[]).unwrap();
+        assert_eq!(r.usage.total_tokens, 13);
+        assert!(!r.usage.estimated);
+        assert_eq!(r.finish_reason, FinishReason::Stop);
+    }
+
+    #[test]
+    fn missing_or_bogus_usage_is_estimated_and_flagged() {
+        let prompt = [Message::user("12345678")];
+        let r = ModelResponse::from_raw(raw(Some("abcd"), None), &prompt).unwrap();
+        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (2, 1));
+        assert!(r.usage.estimated);
+        let r =
+            ModelResponse::from_raw(raw(Some("abcd"), Some((-5.0, f64::NAN))), &prompt).unwrap();
+        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (2, 1));
+        assert!(r.usage.estimated);
+    }
+
+    #[test]
+    fn missing_text_is_malformed() {
+        let e = ModelResponse::from_raw(raw(None, None), &[]).unwrap_err();
+        assert_eq!(e.code(), "model_malformed");
+    }
+
+    #[test]
+    fn finish_reasons_map_from_wire_names() {
+        assert_eq!(FinishReason::parse("max_tokens"), FinishReason::Length);
+        assert_eq!(FinishReason::parse("tool_calls"), FinishReason::ToolCalls);
+        assert_eq!(FinishReason::parse("banana"), FinishReason::Other);
+    }
+}

@@ -1,0 +1,153 @@
+//! Test helpers shared by the native and wasm runs of the core suites.
+#![allow(dead_code)]
+
+use futures_util::future::LocalBoxFuture;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use tenantry::model::{CallContext, RawUsage};
+use tenantry::{Cancellation, Model, ModelRequest, RawModelResponse, Result, UserKey};
+
+/// Runs an async test body on native (block_on) and on wasm (wasm-bindgen-test's executor).
+#[macro_export]
+macro_rules! dual_test {
+    ($name:ident, $body:expr) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            futures_executor::block_on($body)
+        }
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() {
+            $body.await
+        }
+    };
+}
+
+pub fn user(s: &str) -> UserKey {
+    UserKey::parse(Some(s)).unwrap()
+}
+
+/// Returns Pending `n` times (waking itself) so concurrent futures really interleave.
+pub async fn yield_n(n: usize) {
+    let mut left = n;
+    futures_util::future::poll_fn(move |cx| {
+        if left == 0 {
+            Poll::Ready(())
+        } else {
+            left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// A scripted model: records every request, yields before answering, and fails on inputs
+/// containing "FAIL" or answers malformed on "MALFORMED".
+#[derive(Default)]
+pub struct ScriptModel {
+    pub requests: RefCell<Vec<ModelRequest>>,
+    pub in_flight: Cell<usize>,
+    pub max_in_flight: Cell<usize>,
+    pub yields: usize,
+}
+
+impl ScriptModel {
+    pub fn with_yields(yields: usize) -> Rc<ScriptModel> {
+        Rc::new(ScriptModel {
+            yields,
+            ..Default::default()
+        })
+    }
+}
+
+struct InFlight(Rc<ScriptModel>);
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.set(self.0.in_flight.get() - 1);
+    }
+}
+
+/// `Model` is implemented on Rc so the test keeps a handle to inspect it.
+pub struct Shared(pub Rc<ScriptModel>);
+
+impl Model for Shared {
+    fn generate(
+        &self,
+        request: ModelRequest,
+        _ctx: CallContext<'_>,
+    ) -> LocalBoxFuture<'static, Result<RawModelResponse>> {
+        let m = self.0.clone();
+        Box::pin(async move {
+            m.in_flight.set(m.in_flight.get() + 1);
+            m.max_in_flight
+                .set(m.max_in_flight.get().max(m.in_flight.get()));
+            let _g = InFlight(m.clone());
+            let last = request
+                .messages
+                .last()
+                .map(|x| x.content.clone())
+                .unwrap_or_default();
+            let seen = request.messages.len();
+            m.requests.borrow_mut().push(request);
+            yield_n(m.yields).await;
+            if last.contains("FAIL") {
+                return Err(tenantry::Error::Model {
+                    message: "provider exploded".into(),
+                });
+            }
+            if last.contains("MALFORMED") {
+                return Ok(RawModelResponse::default());
+            }
+            Ok(RawModelResponse {
+                text: Some(format!("reply to {last} (saw {seen})")),
+                usage: Some(RawUsage {
+                    input_tokens: Some(seen as f64 * 10.0),
+                    output_tokens: Some(5.0),
+                }),
+                ..Default::default()
+            })
+        })
+    }
+}
+
+/// A cancellation the test triggers by hand.
+#[derive(Default)]
+pub struct ManualCancel {
+    pub cancelled: Cell<bool>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl ManualCancel {
+    pub fn cancel(&self) {
+        self.cancelled.set(true);
+        for w in self.wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+pub struct CancelHandle(pub Rc<ManualCancel>);
+
+impl Cancellation for CancelHandle {
+    fn is_cancelled(&self) -> bool {
+        self.0.cancelled.get()
+    }
+    fn cancelled(&self) -> LocalBoxFuture<'static, ()> {
+        let c = self.0.clone();
+        Box::pin(futures_util::future::poll_fn(move |cx| {
+            if c.cancelled.get() {
+                Poll::Ready(())
+            } else {
+                c.wakers.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        }))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
