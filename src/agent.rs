@@ -127,14 +127,17 @@ impl Agent {
         let call = self.model.generate(request, ctx);
         let raw = match &cancel {
             Some(c) => match future::select(call, c.cancelled()).await {
-                Either::Left((r, _)) => r?,
+                Either::Left((r, _)) => r,
                 Either::Right(_) => return Err(Error::Aborted),
             },
-            None => call.await?,
+            None => call.await,
         };
+        // Checked before the model's own error: a fetch that rejects because of the abort
+        // is an abort, not a model failure.
         if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
             return Err(Error::Aborted);
         }
+        let raw = raw?;
         let response = ModelResponse::from_raw(raw, &prompt)?;
         self.memory.borrow_mut().commit(
             &user,

@@ -83,7 +83,10 @@ pub fn integer_field(field: &str, value: f64, min: u64, max: u64) -> Result<u64>
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn defaults_are_valid() {

@@ -175,20 +175,17 @@ impl DemoReply {
                 input_tokens: Some(self.input_tokens as f64),
                 output_tokens: Some(self.output_tokens as f64),
             }),
-            finish_reason: Some(
-                match self.finish_reason {
-                    FinishReason::Length => "length",
-                    _ => "stop",
-                }
-                .into(),
-            ),
+            finish_reason: Some(self.finish_reason.as_str().into()),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn convo(user_lines: &[&str]) -> Vec<Message> {
         let mut v = vec![Message::system("be nice")];

@@ -116,7 +116,10 @@ fn check_id(s: &str) -> std::result::Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn none_is_the_anonymous_bucket() {

@@ -159,10 +159,13 @@ fn release<K: Eq + Hash + Clone>(state: &Rc<RefCell<State<K>>>, key: &K, id: u64
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
     use futures_executor::LocalPool;
     use futures_util::task::LocalSpawnExt;
     use std::cell::RefCell;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Gives the executor a chance to run other tasks inside a critical section.
     async fn yield_once() {

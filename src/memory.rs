@@ -100,7 +100,10 @@ impl Memory {
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn user(s: &str) -> UserKey {
         UserKey::parse(Some(s)).unwrap()

@@ -65,6 +65,18 @@ pub enum FinishReason {
 }
 
 impl FinishReason {
+    /// The AI SDK name, as it appears in results and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ContentFilter => "content-filter",
+            FinishReason::ToolCalls => "tool-calls",
+            FinishReason::Error => "error",
+            FinishReason::Other => "other",
+        }
+    }
+
     /// Accepts the AI SDK names and the OpenAI/Anthropic wire names; anything else is `other`.
     pub fn parse(s: &str) -> FinishReason {
         match s {
@@ -152,7 +164,10 @@ fn token_figure(reported: Option<f64>, estimate: impl FnOnce() -> u64) -> (u64, 
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn raw(text: Option<&str>, usage: Option<(f64, f64)>) -> RawModelResponse {
         RawModelResponse {

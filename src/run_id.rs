@@ -18,6 +18,9 @@ pub fn new_run_id() -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     #[test]
     fn run_ids_are_distinct() {
         let a = super::new_run_id().unwrap();

@@ -1,0 +1,66 @@
+//! AbortSignal as a core `Cancellation`. The listener added while a run waits is removed
+//! when the wait ends, so one long-lived signal shared by many runs does not accumulate them.
+
+use crate::agent::Cancellation;
+use futures_util::future::LocalBoxFuture;
+use js_sys::{Function, Promise};
+use std::any::Any;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = AbortSignal)]
+    #[derive(Clone)]
+    pub type AbortSignal;
+    #[wasm_bindgen(method, getter)]
+    fn aborted(this: &AbortSignal) -> bool;
+    #[wasm_bindgen(method, js_name = addEventListener)]
+    fn add_event_listener(this: &AbortSignal, kind: &str, listener: &Function);
+    #[wasm_bindgen(method, js_name = removeEventListener)]
+    fn remove_event_listener(this: &AbortSignal, kind: &str, listener: &Function);
+}
+
+pub struct JsAbort {
+    pub signal: AbortSignal,
+}
+
+struct Listener {
+    signal: AbortSignal,
+    resolve: Function,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.signal.remove_event_listener("abort", &self.resolve);
+    }
+}
+
+impl Cancellation for JsAbort {
+    fn is_cancelled(&self) -> bool {
+        self.signal.aborted()
+    }
+
+    fn cancelled(&self) -> LocalBoxFuture<'static, ()> {
+        let signal = self.signal.clone();
+        Box::pin(async move {
+            if signal.aborted() {
+                return;
+            }
+            let mut slot = None;
+            let promise = Promise::new(&mut |resolve, _reject| slot = Some(resolve));
+            // The executor runs synchronously by spec; if it somehow did not, never resolve
+            // rather than report a cancellation that did not happen.
+            let Some(resolve) = slot else {
+                return futures_util::future::pending().await;
+            };
+            signal.add_event_listener("abort", &resolve);
+            let _listener = Listener { signal, resolve };
+            let _ = JsFuture::from(promise).await;
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

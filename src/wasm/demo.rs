@@ -1,0 +1,59 @@
+//! `demoModel()`: the offline demo model as a JS model function, so it plugs into
+//! `new Agent({ model })` exactly like a user's own function would.
+
+use super::error::{to_js_error, to_plain_js};
+use crate::demo::reply;
+use crate::error::Error;
+use crate::message::Message;
+use js_sys::{Function, Promise};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoRequest {
+    messages: Vec<Message>,
+    max_output_tokens: Option<u32>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoResponse {
+    text: String,
+    usage: DemoUsage,
+    finish_reason: &'static str,
+}
+
+/// Returns an async model function answering from the conversation it is sent, offline.
+#[wasm_bindgen(js_name = demoModel)]
+pub fn demo_model() -> Function {
+    let f = Closure::<dyn Fn(JsValue) -> Promise>::new(|request: JsValue| {
+        match serde_wasm_bindgen::from_value::<DemoRequest>(request) {
+            Ok(req) => {
+                let r = reply(&req.messages, req.max_output_tokens.unwrap_or(1024));
+                Promise::resolve(&to_plain_js(&DemoResponse {
+                    text: r.text,
+                    usage: DemoUsage {
+                        input_tokens: r.input_tokens,
+                        output_tokens: r.output_tokens,
+                    },
+                    finish_reason: r.finish_reason.as_str(),
+                }))
+            }
+            Err(e) => Promise::reject(&to_js_error(&Error::InvalidInput {
+                reason: format!(
+                    "demoModel expects a model request {{ messages, maxOutputTokens }}: {e}"
+                ),
+            })),
+        }
+    });
+    // Owned by JS from here on: the function lives as long as the agent that holds it.
+    f.into_js_value().unchecked_into()
+}

@@ -1,0 +1,61 @@
+//! A host JS function as the core `Model`: `(request) => response | Promise<response>`.
+
+use super::abort::JsAbort;
+use super::error::to_plain_js;
+use crate::error::{Error, Result};
+use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
+use futures_util::future::LocalBoxFuture;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+pub struct JsModel {
+    pub func: Function,
+}
+
+impl Model for JsModel {
+    fn generate(
+        &self,
+        request: ModelRequest,
+        ctx: CallContext<'_>,
+    ) -> LocalBoxFuture<'static, Result<RawModelResponse>> {
+        let func = self.func.clone();
+        let signal = ctx
+            .cancellation
+            .and_then(|c| c.downcast_ref::<JsAbort>())
+            .map(|a| a.signal.clone());
+        Box::pin(async move {
+            let req = to_plain_js(&request);
+            if let Some(signal) = signal {
+                // Passed through so a fetch-based host model can cancel its request too.
+                let _ = Reflect::set(&req, &JsValue::from_str("abortSignal"), &signal);
+            }
+            let returned = func
+                .call1(&JsValue::NULL, &req)
+                .map_err(|e| model_error(&e))?;
+            let value = JsFuture::from(Promise::resolve(&returned))
+                .await
+                .map_err(|e| model_error(&e))?;
+            if value.is_undefined() || value.is_null() || !value.is_object() {
+                return Err(Error::ModelMalformed {
+                    reason: format!(
+                        "expected an object {{ text, usage?, finishReason? }}, got {}",
+                        super::convert::type_name(&value)
+                    ),
+                });
+            }
+            serde_wasm_bindgen::from_value(value).map_err(|e| Error::ModelMalformed {
+                reason: e.to_string(),
+            })
+        })
+    }
+}
+
+fn model_error(thrown: &JsValue) -> Error {
+    let message = thrown
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| thrown.as_string())
+        .unwrap_or_else(|| "the model function threw a non-Error value".into());
+    Error::Model { message }
+}
