@@ -1,0 +1,10 @@
+// Cloudflare Workers entry: workerd (and wrangler/Miniflare) import a .wasm file as a
+// compiled WebAssembly.Module, which initSync instantiates without any fetch. Nothing here
+// draws random numbers: Workers forbid that at global scope (run ids are drawn per run).
+import wasm from "./tenantry_bg.wasm";
+import { initSync, __tenantryErrorClass } from "./tenantry.js";
+
+initSync({ module: wasm });
+
+export { Agent, demoModel } from "./tenantry.js";
+export const TenantryError = __tenantryErrorClass();
