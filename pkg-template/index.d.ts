@@ -129,9 +129,12 @@ export declare class Agent {
   clear(userId: UserId): void;
   /** Forgets every user's conversations. A host operation: nothing a run does can call it. */
   clearAll(): void;
-  /** Frees the wasm memory now instead of at garbage collection. */
+  /**
+   * Frees the wasm memory now instead of at garbage collection. (Where the runtime has
+   * `Symbol.dispose`, `using agent = new Agent(...)` calls this too; it is left out of these
+   * types so that projects whose `lib` predates ES2023's disposables still compile.)
+   */
   free(): void;
-  [Symbol.dispose](): void;
 }
 
 /** Stable error codes: switch on these, not on messages. */

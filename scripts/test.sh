@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing (scripts/setup), then runs every suite in every runtime
+# we claim. Stops at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Debian's chromedriver: wasm-pack would otherwise try to download one and fail here.
+export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+
+suite() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+suite "format and lints (native and wasm32, so the bindings are linted too)"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+suite "core, native: cargo test"
+cargo test
+
+suite "wasm in Node: wasm-pack test --node"
+wasm-pack test --node
+
+suite "wasm in headless Chromium: wasm-pack test --headless --chrome"
+wasm-pack test --headless --chrome
+
+suite "build pkg/"
+node scripts/build.mjs --if-needed
+
+suite "npm package (packed, installed, imported by name) in Node and Chromium; the Worker under workerd"
+node --test --test-concurrency=1 tests/node/ tests/worker/

@@ -1,0 +1,59 @@
+// Bundles the demo Worker the way wrangler would (esbuild, `workerd` export condition, the
+// .wasm kept as a separate module) and runs it under Miniflare (workerd) on 127.0.0.1.
+// Shared by `npm start` and the Worker test, so what is tested is what is served.
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * Bundles www/worker/src/index.js into `outdir`. `tenantry` resolves as a package under
+ * `modulesDir` (its `node_modules`-like folder), so a test can point it at an installed
+ * tarball and `npm start` at pkg/.
+ */
+export async function bundleWorker({ modulesDir, outdir }) {
+  rmSync(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: [join(root, "www", "worker", "src", "index.js")],
+    outdir,
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    nodePaths: [modulesDir],
+    // Workers compile .wasm imports ahead of time: keep the file, import it as a module.
+    loader: { ".wasm": "copy" },
+    assetNames: "[name]-[hash]",
+    logLevel: "warning",
+  });
+  return join(outdir, "index.js");
+}
+
+/** A folder with `tenantry` linked to pkg/, for bundling against the local build. */
+export function localModulesDir() {
+  const dir = join(root, "target", "worker-modules");
+  mkdirSync(dir, { recursive: true });
+  rmSync(join(dir, "tenantry"), { force: true, recursive: true });
+  symlinkSync(join(root, "pkg"), join(dir, "tenantry"), "dir");
+  return dir;
+}
+
+/** Starts workerd on 127.0.0.1; `port: 0` picks a free one. Resolves to { mf, url }. */
+export async function startWorker({ scriptPath, port = 8787, bindings = {} }) {
+  const mf = new Miniflare({
+    scriptPath,
+    modules: true,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-01",
+    host: "127.0.0.1",
+    port,
+    bindings,
+  });
+  const url = await mf.ready;
+  return { mf, url };
+}

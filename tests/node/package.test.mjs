@@ -1,0 +1,134 @@
+// The packed npm package, installed into a scratch project and imported by its name, as a
+// user would: exports, the README example as written, isolation under concurrency, errors,
+// aborts, and the shipped types under `tsc --strict`.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { installedPackage, packedFiles, root } from "../support/package.mjs";
+import { codeBlock, expectedOutput } from "../support/readme.mjs";
+
+let project;
+let tenantry;
+
+before(async () => {
+  ({ project } = installedPackage());
+  // A module inside the project, so `tenantry` resolves from its node_modules by name.
+  writeFileSync(join(project, "reexport.mjs"), 'export * from "tenantry";\n');
+  tenantry = await import(pathToFileURL(join(project, "reexport.mjs")).href);
+});
+
+function runInProject(file, source) {
+  writeFileSync(join(project, file), source);
+  return execFileSync(process.execPath, [file], { cwd: project, encoding: "utf8" });
+}
+
+test("the tarball holds the package face and nothing else", () => {
+  const files = packedFiles();
+  for (const f of ["package.json", "README.md", "index.d.ts", "node.js", "browser.js", "workerd.js", "tenantry.js", "tenantry_bg.wasm"]) {
+    assert.ok(files.includes(f), `missing ${f}: ${files}`);
+  }
+  assert.ok(files.some((f) => f.startsWith("snippets/") && f.endsWith("error.js")), "the TenantryError snippet ships");
+  assert.deepEqual(files.filter((f) => /\.(rs|toml|lock)$|^src\/|^\.build/.test(f)), []);
+  const manifest = JSON.parse(readFileSync(join(root, "pkg", "package.json"), "utf8"));
+  // `types` must come first for TypeScript; `default` last as the fallback.
+  assert.deepEqual(Object.keys(manifest.exports["."]), ["types", "workerd", "browser", "node", "default"]);
+});
+
+test("exports Agent, demoModel and TenantryError by package name", () => {
+  assert.equal(typeof tenantry.Agent, "function");
+  assert.equal(typeof tenantry.demoModel, "function");
+  assert.ok(tenantry.TenantryError.prototype instanceof Error);
+});
+
+for (const readme of ["README.md", "pkg-template/README.md"]) {
+  test(`the usage example of ${readme} prints what its comments say`, () => {
+    const code = codeBlock(readFileSync(join(root, readme), "utf8"), "## Usage");
+    const expected = expectedOutput(code);
+    assert.ok(expected.length >= 4, "the example shows its output");
+    const printed = runInProject("readme-example.mjs", code).trimEnd().split("\n");
+    assert.deepEqual(printed, expected);
+  });
+}
+
+test("10 users x 100 concurrent runs: 200 messages each, none in another's history", async () => {
+  const { Agent } = tenantry;
+  const model = async (req) => {
+    await new Promise((r) => setTimeout(r, Math.random() * 2));
+    const last = req.messages.at(-1).content;
+    return { text: `${req.userId} heard ${last}`, usage: { inputTokens: 1, outputTokens: 1 } };
+  };
+  const agent = new Agent({ model, memory: { maxMessagesPerSession: 1000 } });
+  const users = Array.from({ length: 10 }, (_, i) => `user-${i}`);
+  const runs = [];
+  for (let n = 0; n < 100; n++) {
+    for (const u of users) runs.push(agent.run(`${u} secret ${n}`, u));
+    // Re-entrant calls while runs are pending must not hit wasm-bindgen's borrow check.
+    agent.history("user-0");
+    agent.size("user-1");
+  }
+  const results = await Promise.all(runs);
+  assert.equal(new Set(results.map((r) => r.runId)).size, 1000);
+  for (const u of users) {
+    const h = agent.history(u);
+    assert.equal(h.length, 200, u);
+    for (const m of h) assert.ok(m.content.includes(`${u} `) && !m.content.match(/user-\d+/g).some((x) => x !== u), `${u} saw ${m.content}`);
+    // Arrival order is kept within a session.
+    const inputs = h.filter((m) => m.role === "user").map((m) => Number(m.content.split(" ").at(-1)));
+    assert.deepEqual(inputs, Array.from({ length: 100 }, (_, i) => i));
+  }
+});
+
+test("bad input rejects with a typed TenantryError and loses nothing", async () => {
+  const { Agent, TenantryError, demoModel } = tenantry;
+  const agent = new Agent({ model: demoModel() });
+  await agent.run("My name is Alice", "alice");
+  for (const [userId, code] of [["", "invalid_user_id"], [42, "invalid_user_id"], ["__tenantry_anonymous__", "invalid_user_id"], ["x".repeat(256), "invalid_user_id"]]) {
+    const p = agent.run("hi", userId); // must not throw synchronously
+    await assert.rejects(p, (e) => e instanceof TenantryError && e instanceof Error && e.code === code && e.name === "TenantryError");
+  }
+  await assert.rejects(agent.run("   ", "alice"), { code: "invalid_input" });
+  await assert.rejects(agent.run("hi", "alice", { sesionId: "typo" }), { code: "invalid_input" });
+  assert.throws(() => new Agent({}), (e) => e instanceof TenantryError && e.code === "invalid_config" && e.details.field === "model");
+  assert.throws(() => new Agent({ model: demoModel(), memory: { maxMessagesPerSession: -3 } }), { code: "invalid_config" });
+  const failing = new Agent({ model: async () => { throw new Error("provider down"); } });
+  await assert.rejects(failing.run("hi", "alice"), (e) => e.code === "model_error" && e.details.message === "provider down");
+  assert.equal(failing.size("alice"), 0);
+  assert.equal(agent.size("alice"), 2);
+});
+
+test("an aborted run rejects with `aborted`, passes the signal to the model, and commits nothing", async () => {
+  const { Agent } = tenantry;
+  let sawSignal = false;
+  const model = ({ abortSignal }) =>
+    new Promise((_, reject) => {
+      sawSignal = abortSignal instanceof AbortSignal;
+      abortSignal.addEventListener("abort", () => reject(new Error("fetch aborted")));
+    });
+  const agent = new Agent({ model });
+  const controller = new AbortController();
+  const run = agent.run("hi", "alice", { signal: controller.signal });
+  setTimeout(() => controller.abort(), 5);
+  await assert.rejects(run, { code: "aborted" });
+  assert.ok(sawSignal);
+  assert.equal(agent.size("alice"), 0);
+});
+
+test("the shipped types accept the documented usage and reject misuse (tsc --strict)", () => {
+  writeFileSync(
+    join(project, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022", "dom"], skipLibCheck: false },
+      files: ["typed.ts"],
+    }),
+  );
+  writeFileSync(join(project, "typed.ts"), readFileSync(join(root, "tests", "node", "typed-usage.ts"), "utf8"));
+  const tsc = join(root, "node_modules", ".bin", "tsc");
+  try {
+    execFileSync(tsc, ["-p", "."], { cwd: project, encoding: "utf8", stdio: "pipe" });
+  } catch (e) {
+    assert.fail(`tsc --strict failed:\n${e.stdout}${e.stderr}`);
+  }
+});
