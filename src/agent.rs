@@ -1,23 +1,31 @@
 //! The agent: one instance, many users. Every call takes the user as an argument; there is
 //! no "current user" field to race on.
 //!
-//! A run is: take a ticket for (user, session) at call time, wait for our turn, snapshot
-//! that session's history, call the model with no borrow held, then commit the user message
-//! and the reply together. Any failure between the ticket and the commit leaves memory
-//! exactly as it was.
+//! A run is: take a ticket for (user, session) at call time, wait for our turn, make the
+//! user resident (loading from storage if needed) and pin them, build the prompt from that
+//! user's state only, call the model with no borrow held, write the new session through to
+//! storage, then commit the user message and the reply together in RAM. Any failure before
+//! the commit leaves memory exactly as it was.
 
+use crate::clock::Clock;
 use crate::config::AgentConfig;
+use crate::context::{self, ContextOptions};
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::lock::KeyedLock;
-use crate::memory::{Memory, Turn};
+use crate::memory::{Memory, Stats, Turn, UserState};
 use crate::message::Message;
 use crate::model::{CallContext, FinishReason, Model, ModelRequest, ModelResponse, Usage};
+use crate::recall::{self, Hit};
 use crate::run_id::new_run_id;
+use crate::storage::{self, Storage};
+use crate::user_doc::{self, BlockDoc, SnapshotDoc, UserDoc};
 use futures_util::future::{self, Either, LocalBoxFuture};
 use serde::Serialize;
+use serde_json::{Map, Value};
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -51,26 +59,90 @@ pub struct RunOutput {
     pub session_id: String,
 }
 
+/// One row of `sessions(userId)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub id: String,
+    pub message_count: usize,
+    pub created_at: f64,
+    pub last_activity: f64,
+}
+
 pub struct Agent {
     config: AgentConfig,
     model: Rc<dyn Model>,
     memory: RefCell<Memory>,
     locks: KeyedLock<(UserKey, SessionId)>,
+    /// Serialises a user's whole-user writes (working memory, import, forget) so two of
+    /// them never compute from the same old state and lose one update.
+    user_locks: KeyedLock<UserKey>,
+    /// Users whose forget or import is in progress: runs for them are refused meanwhile so
+    /// none can load a half-deleted user from storage.
+    replacing: RefCell<HashSet<UserKey>>,
+    clock: Rc<dyn Clock>,
+    storage: Option<Rc<dyn Storage>>,
+}
+
+/// Releases a run's pin on its user however the run ends.
+struct Pin<'a> {
+    agent: &'a Agent,
+    user: &'a UserKey,
+    incarnation: u64,
+}
+
+impl Drop for Pin<'_> {
+    fn drop(&mut self) {
+        self.agent
+            .memory
+            .borrow_mut()
+            .unpin(self.user, self.incarnation);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn default_clock() -> Rc<dyn Clock> {
+    Rc::new(crate::clock::SystemClock)
+}
+
+/// wasm32 has no clock of its own: hosts pass one (the JS layer passes `Date.now`). Without
+/// one, time stands still, so idle eviction never fires rather than firing wrongly.
+#[cfg(target_arch = "wasm32")]
+fn default_clock() -> Rc<dyn Clock> {
+    Rc::new(crate::clock::ManualClock::new(0.0))
 }
 
 impl Agent {
     pub fn new(config: AgentConfig, model: Rc<dyn Model>) -> Result<Agent> {
         config.validate()?;
         Ok(Agent {
-            memory: RefCell::new(Memory::new(config.memory.max_messages_per_session)),
+            memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
             model,
             locks: KeyedLock::default(),
+            user_locks: KeyedLock::default(),
+            replacing: RefCell::new(HashSet::new()),
+            clock: default_clock(),
+            storage: None,
         })
+    }
+
+    pub fn with_clock(mut self, clock: Rc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_storage(mut self, storage: Rc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     pub fn config(&self) -> &AgentConfig {
         &self.config
+    }
+
+    fn now(&self) -> f64 {
+        self.clock.now_ms()
     }
 
     /// Starts a run. Not an `async fn` on purpose: the ticket for (user, session) is taken
@@ -97,20 +169,67 @@ impl Agent {
                 },
                 None => ticket.await,
             };
-            this.run_locked(input, user, opts.session, run_id, cancel)
+            let incarnation = this.enter(&user).await?;
+            let _pin = Pin {
+                agent: &this,
+                user: &user,
+                incarnation,
+            };
+            this.run_pinned(input, &user, opts.session, run_id, cancel, incarnation)
                 .await
         }
     }
 
-    async fn run_locked(
+    /// Makes `user` resident (loading from storage when configured) and pins them.
+    async fn enter(&self, user: &UserKey) -> Result<u64> {
+        if self.replacing.borrow().contains(user) {
+            return Err(Error::Conflict);
+        }
+        let loaded = self.load_if_absent(user).await?;
+        let now = self.now();
+        let mut m = self.memory.borrow_mut();
+        match loaded {
+            Some(state) => m.install_loaded(user, state, now),
+            None => m.touch(user, now),
+        }
+        let incarnation = m.pin(user).ok_or_else(|| Error::Internal {
+            message: "a user vanished between install and pin".into(),
+        })?;
+        m.sweep(now);
+        Ok(incarnation)
+    }
+
+    /// With storage and a non-resident user: their stored state (empty if none).
+    async fn load_if_absent(&self, user: &UserKey) -> Result<Option<UserState>> {
+        let Some(storage) = &self.storage else {
+            return Ok(None);
+        };
+        if self.memory.borrow().is_resident(user) {
+            return Ok(None);
+        }
+        let limits = self.config.memory.limits();
+        let state = storage::load_user(storage.as_ref(), user, &limits).await?;
+        Ok(Some(state.unwrap_or_default()))
+    }
+
+    async fn run_pinned(
         &self,
         input: String,
-        user: UserKey,
+        user: &UserKey,
         session: SessionId,
         run_id: String,
         cancel: Option<Rc<dyn Cancellation>>,
+        incarnation: u64,
     ) -> Result<RunOutput> {
-        let messages = self.prompt(&user, &session, &input);
+        let messages = {
+            let m = self.memory.borrow();
+            let opts = ContextOptions {
+                instructions: &self.config.instructions,
+                max_context_tokens: self.config.memory.max_context_tokens,
+                recall_top_k: self.config.memory.recall_top_k,
+            };
+            context::build(m.get(user), &session, &input, &opts)?
+        };
         let request = ModelRequest {
             messages,
             tools: Vec::new(),
@@ -137,18 +256,16 @@ impl Agent {
         if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
             return Err(Error::Aborted);
         }
-        let raw = raw?;
-        let response = ModelResponse::from_raw(raw, &prompt)?;
-        self.memory.borrow_mut().commit(
-            &user,
-            &session,
-            Turn {
-                messages: vec![
-                    Message::user(input),
-                    Message::assistant(response.text.clone()),
-                ],
-            },
-        );
+        let response = ModelResponse::from_raw(raw?, &prompt)?;
+        let turn = Turn {
+            at: self.now(),
+            messages: vec![
+                Message::user(input),
+                Message::assistant(response.text.clone()),
+            ],
+        };
+        self.commit(user, incarnation, session.clone(), turn)
+            .await?;
         Ok(RunOutput {
             text: response.text,
             usage: response.usage,
@@ -159,33 +276,291 @@ impl Agent {
         })
     }
 
-    /// Instructions, then this user's history for this session, then the new input.
-    fn prompt(&self, user: &UserKey, session: &SessionId, input: &str) -> Vec<Message> {
-        let history = self.memory.borrow().history(user, session);
-        let mut messages = Vec::with_capacity(history.len() + 2);
-        if !self.config.instructions.is_empty() {
-            messages.push(Message::system(self.config.instructions.clone()));
+    /// Storage first, then RAM: a failed write leaves both as they were.
+    async fn commit(
+        &self,
+        user: &UserKey,
+        incarnation: u64,
+        session: SessionId,
+        turn: Turn,
+    ) -> Result<()> {
+        let next = {
+            let m = self.memory.borrow();
+            let state = m.get(user).ok_or(Error::Conflict)?;
+            state.session_with(&session, turn, m.limits().max_messages_per_session)
+        };
+        if let Some(storage) = &self.storage {
+            let doc = user_doc::session_doc(user, &session, &next);
+            storage::put_session(storage.as_ref(), user, &doc).await?;
         }
-        messages.extend(history);
-        messages.push(Message::user(input));
-        messages
+        let dropped =
+            self.memory
+                .borrow_mut()
+                .put_session(user, incarnation, session.clone(), next);
+        match (dropped, &self.storage) {
+            (Some(None), _) | (Some(Some(_)), None) => Ok(()),
+            (Some(Some(old)), Some(storage)) => {
+                // Over maxSessionsPerUser: the least recently active session goes from
+                // storage too, or it would come back on the next load.
+                storage.delete(&storage::session_key(user, &old)).await
+            }
+            (None, storage) => {
+                // Forgotten or replaced while in flight: take back what we just wrote, so
+                // a forget is never undone by a late run.
+                if let Some(storage) = storage {
+                    let _ = storage.delete(&storage::session_key(user, &session)).await;
+                }
+                Err(Error::Conflict)
+            }
+        }
     }
 
-    pub fn history(&self, user: &UserKey, session: &SessionId) -> Vec<Message> {
-        self.memory.borrow().history(user, session)
+    /// Resident state for a synchronous read. With storage, a user who is not resident may
+    /// still have data: refuse rather than answer "empty".
+    fn read<T>(&self, user: &UserKey, f: impl FnOnce(Option<&UserState>) -> T) -> Result<T> {
+        let m = self.memory.borrow();
+        let state = m.get(user);
+        if state.is_none() && self.storage.is_some() {
+            return Err(Error::NotLoaded {
+                user: user.as_option().map(str::to_owned),
+            });
+        }
+        Ok(f(state))
     }
 
-    pub fn size(&self, user: &UserKey) -> usize {
-        self.memory.borrow().size(user)
+    pub fn history(&self, user: &UserKey, session: &SessionId) -> Result<Vec<Message>> {
+        self.read(user, |u| {
+            u.and_then(|u| u.session(session))
+                .map(|s| s.messages().cloned().collect())
+                .unwrap_or_default()
+        })
     }
 
-    pub fn clear(&self, user: &UserKey) {
-        self.memory.borrow_mut().clear(user)
+    pub fn sessions(&self, user: &UserKey) -> Result<Vec<SessionInfo>> {
+        self.read(user, |u| {
+            u.map(|u| {
+                u.sessions()
+                    .map(|(id, s)| SessionInfo {
+                        id: id.as_str().to_owned(),
+                        message_count: s.message_count(),
+                        created_at: s.created_at(),
+                        last_activity: s.last_activity(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+        })
     }
 
-    pub fn clear_all(&self) {
-        self.memory.borrow_mut().clear_all()
+    pub fn size(&self, user: &UserKey) -> Result<usize> {
+        self.read(user, |u| u.map_or(0, UserState::message_count))
     }
+
+    pub fn blocks(&self, user: &UserKey) -> Result<Vec<BlockDoc>> {
+        self.read(user, |u| {
+            u.map(|u| user_doc::working_doc(user, u.working()).blocks)
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn properties(&self, user: &UserKey) -> Result<Map<String, Value>> {
+        self.read(user, |u| {
+            u.map(|u| u.working().properties().clone())
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn recall(&self, user: &UserKey, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        self.read(user, |u| {
+            u.map(|u| recall::recall(u, query, limit, &|_| false))
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.memory.borrow().stats()
+    }
+
+    pub fn is_resident(&self, user: &UserKey) -> bool {
+        self.memory.borrow().is_resident(user)
+    }
+
+    /// Makes a user resident (from storage when configured) so synchronous reads work.
+    pub async fn load(&self, user: &UserKey) -> Result<()> {
+        let incarnation = self.enter(user).await?;
+        self.memory.borrow_mut().unpin(user, incarnation);
+        Ok(())
+    }
+
+    /// Changes one user's working memory: checked, written through, then applied.
+    async fn update_working(
+        &self,
+        user: &UserKey,
+        change: impl FnOnce(&mut crate::memory::WorkingMemory) -> Result<()>,
+    ) -> Result<()> {
+        let _one_writer = self.user_locks.ticket(user.clone()).await;
+        let incarnation = self.enter(user).await?;
+        let _pin = Pin {
+            agent: self,
+            user,
+            incarnation,
+        };
+        let next = {
+            let m = self.memory.borrow();
+            let mut w = m.get(user).ok_or(Error::Conflict)?.working().clone();
+            change(&mut w)?;
+            w
+        };
+        if let Some(storage) = &self.storage {
+            storage::put_working(storage.as_ref(), user, &user_doc::working_doc(user, &next))
+                .await?;
+        }
+        let mut m = self.memory.borrow_mut();
+        match m.get(user) {
+            Some(state) if state.incarnation == incarnation => {
+                if let Some(w) = m.working_mut(user) {
+                    *w = next;
+                }
+                Ok(())
+            }
+            _ => Err(Error::Conflict),
+        }
+    }
+
+    pub async fn set_block(&self, user: &UserKey, label: &str, text: &str) -> Result<()> {
+        self.update_working(user, |w| w.set_block(label, text))
+            .await
+    }
+
+    pub async fn delete_block(&self, user: &UserKey, label: &str) -> Result<()> {
+        self.update_working(user, |w| {
+            w.delete_block(label);
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn set_property(&self, user: &UserKey, key: &str, value: Value) -> Result<()> {
+        self.update_working(user, |w| w.set_property(key, value))
+            .await
+    }
+
+    /// Deletes everything of one user, in storage and in RAM, and nothing of anyone else.
+    /// Runs in flight for the user fail with `conflict` and keep nothing.
+    pub async fn forget(&self, user: &UserKey) -> Result<()> {
+        let _one_writer = self.user_locks.ticket(user.clone()).await;
+        self.replacing.borrow_mut().insert(user.clone());
+        // RAM goes first so a run finishing meanwhile sees its user gone and takes back
+        // its own write.
+        self.memory.borrow_mut().remove(user);
+        let result = match &self.storage {
+            Some(s) => storage::delete_prefix(s.as_ref(), &storage::user_prefix(user))
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        };
+        self.replacing.borrow_mut().remove(user);
+        result
+    }
+
+    /// The versioned document of exactly this user's data.
+    pub async fn export(&self, user: &UserKey) -> Result<UserDoc> {
+        self.load(user).await?;
+        let m = self.memory.borrow();
+        let state = m.get(user).ok_or(Error::Conflict)?;
+        Ok(user_doc::export_user(user, state, self.now()))
+    }
+
+    /// Replaces one user's data with a document's, after checking all of it. A refused
+    /// document changes nothing.
+    pub async fn import(&self, doc: UserDoc) -> Result<UserKey> {
+        let limits = self.config.memory.limits();
+        let (user, state) = user_doc::user_from_doc(doc, &limits)?;
+        let _one_writer = self.user_locks.ticket(user.clone()).await;
+        if let Some(s) = &self.storage {
+            self.replacing.borrow_mut().insert(user.clone());
+            let written = write_user(s.as_ref(), &user, &state).await;
+            self.replacing.borrow_mut().remove(&user);
+            written?;
+        }
+        let now = self.now();
+        let mut m = self.memory.borrow_mut();
+        m.replace(&user, state, now);
+        m.sweep(now);
+        Ok(user)
+    }
+
+    /// Every resident user's data in one document (with storage, the rest is in storage).
+    pub fn snapshot(&self) -> SnapshotDoc {
+        let now = self.now();
+        let m = self.memory.borrow();
+        let mut users: Vec<UserDoc> = m
+            .users()
+            .map(|(k, s)| user_doc::export_user(k, s, now))
+            .collect();
+        // Stable output whatever the hash order: snapshots diff cleanly.
+        users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        SnapshotDoc {
+            format: user_doc::SNAPSHOT_FORMAT.into(),
+            version: user_doc::DOC_VERSION,
+            taken_at: now,
+            users,
+        }
+    }
+
+    /// Loads a snapshot into this (fresh) agent: every user document is checked first, and
+    /// nothing is applied unless all pass.
+    pub async fn restore(&self, snapshot: SnapshotDoc) -> Result<usize> {
+        if snapshot.format != user_doc::SNAPSHOT_FORMAT || snapshot.version != user_doc::DOC_VERSION
+        {
+            return Err(Error::InvalidImport {
+                reason: format!(
+                    "expected a {} document of version {}, got {:?} version {}",
+                    user_doc::SNAPSHOT_FORMAT,
+                    user_doc::DOC_VERSION,
+                    snapshot.format,
+                    snapshot.version
+                ),
+            });
+        }
+        let limits = self.config.memory.limits();
+        let mut seen = HashSet::new();
+        for doc in &snapshot.users {
+            let (user, _) = user_doc::user_from_doc(doc.clone(), &limits)?;
+            if !seen.insert(user.clone()) {
+                return Err(Error::InvalidImport {
+                    reason: format!("user {user} appears twice in the snapshot"),
+                });
+            }
+        }
+        let n = snapshot.users.len();
+        for doc in snapshot.users {
+            self.import(doc).await?;
+        }
+        Ok(n)
+    }
+
+    /// Host-only: forgets every user, in storage too. Nothing reachable from a run or a
+    /// tool calls this.
+    pub async fn clear_all(&self) -> Result<()> {
+        self.memory.borrow_mut().clear_all();
+        if let Some(s) = &self.storage {
+            storage::delete_prefix(s.as_ref(), storage::ROOT_PREFIX).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a user's whole state, replacing whatever storage held for them.
+async fn write_user(s: &dyn Storage, user: &UserKey, state: &UserState) -> Result<()> {
+    storage::delete_prefix(s, &storage::user_prefix(user)).await?;
+    for (id, session) in state.sessions() {
+        storage::put_session(s, user, &user_doc::session_doc(user, id, session)).await?;
+    }
+    if !state.working().is_empty() {
+        storage::put_working(s, user, &user_doc::working_doc(user, state.working())).await?;
+    }
+    Ok(())
 }
 
 fn check_input(input: &str) -> Result<()> {

@@ -2,8 +2,12 @@
 //! construction with the offending field named, never clamped silently.
 
 use crate::error::{Error, Result};
+use crate::memory::Limits;
 
 pub const DEFAULT_MAX_MESSAGES_PER_SESSION: usize = 100;
+pub const DEFAULT_MAX_USERS: usize = 100_000;
+pub const DEFAULT_IDLE_TTL_MS: f64 = 86_400_000.0;
+pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 100;
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 1024;
 /// A turn is a user message plus the reply; a bound below that could not keep one turn.
 pub const MIN_MESSAGES_PER_SESSION: usize = 2;
@@ -13,12 +17,35 @@ const MAX_NAME_BYTES: usize = 255;
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryConfig {
     pub max_messages_per_session: usize,
+    /// Bound on the estimated tokens sent per model call; `None` sends every kept turn.
+    pub max_context_tokens: Option<u64>,
+    pub max_sessions_per_user: usize,
+    pub max_users: usize,
+    pub idle_ttl_ms: f64,
+    /// Recalled messages injected into each prompt; 0 turns recall injection off.
+    pub recall_top_k: usize,
 }
 
 impl Default for MemoryConfig {
     fn default() -> Self {
         MemoryConfig {
             max_messages_per_session: DEFAULT_MAX_MESSAGES_PER_SESSION,
+            max_context_tokens: None,
+            max_sessions_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
+            max_users: DEFAULT_MAX_USERS,
+            idle_ttl_ms: DEFAULT_IDLE_TTL_MS,
+            recall_top_k: 0,
+        }
+    }
+}
+
+impl MemoryConfig {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_messages_per_session: self.max_messages_per_session,
+            max_sessions_per_user: self.max_sessions_per_user,
+            max_users: self.max_users,
+            idle_ttl_ms: self.idle_ttl_ms,
         }
     }
 }
@@ -57,6 +84,31 @@ impl AgentConfig {
                 format!(
                     "must be an integer from {MIN_MESSAGES_PER_SESSION} to {MAX_MESSAGES_PER_SESSION}, got {m}"
                 ),
+            ));
+        }
+        let m = &self.memory;
+        if m.max_users == 0 {
+            return Err(Error::config("memory.maxUsers", "must be at least 1"));
+        }
+        if m.max_sessions_per_user == 0 {
+            return Err(Error::config(
+                "memory.maxSessionsPerUser",
+                "must be at least 1",
+            ));
+        }
+        if m.idle_ttl_ms.is_nan() || m.idle_ttl_ms <= 0.0 {
+            return Err(Error::config(
+                "memory.idleTtlMs",
+                format!(
+                    "must be a positive number of milliseconds (or Infinity), got {}",
+                    m.idle_ttl_ms
+                ),
+            ));
+        }
+        if m.max_context_tokens == Some(0) {
+            return Err(Error::config(
+                "memory.maxContextTokens",
+                "must be at least 1",
             ));
         }
         Ok(())

@@ -23,6 +23,20 @@ pub enum Error {
     ModelMalformed { reason: String },
     #[error("the run was aborted")]
     Aborted,
+    /// An `import` document (or a stored record) that is foreign, malformed or too big.
+    #[error("invalid import document: {reason}")]
+    InvalidImport { reason: String },
+    /// The host's storage adapter failed (or returned something unreadable).
+    #[error("storage failed during {operation}: {message}")]
+    Storage { operation: String, message: String },
+    /// A synchronous read of a user who is only in storage: call `load(userId)` first.
+    #[error("user {user:?} is not loaded; `await agent.load(userId)` first (this agent has a storage adapter, so a user's data may be in storage only)")]
+    NotLoaded { user: Option<String> },
+    /// The user was forgotten or replaced (import) while a run for them was in flight.
+    #[error(
+        "the user's data was forgotten or replaced while this run was in flight; nothing was kept"
+    )]
+    Conflict,
     #[error("not supported: {feature}")]
     Unsupported { feature: String },
     #[error("internal error: {message}")]
@@ -40,6 +54,10 @@ impl Error {
             Error::Model { .. } => "model_error",
             Error::ModelMalformed { .. } => "model_malformed",
             Error::Aborted => "aborted",
+            Error::InvalidImport { .. } => "invalid_import",
+            Error::Storage { .. } => "storage",
+            Error::NotLoaded { .. } => "not_loaded",
+            Error::Conflict => "conflict",
             Error::Unsupported { .. } => "unsupported",
             Error::Internal { .. } => "internal",
         }
@@ -51,13 +69,25 @@ impl Error {
             Error::InvalidUserId { reason }
             | Error::InvalidSessionId { reason }
             | Error::InvalidInput { reason }
-            | Error::ModelMalformed { reason } => json!({ "reason": reason }),
+            | Error::ModelMalformed { reason }
+            | Error::InvalidImport { reason } => json!({ "reason": reason }),
+            Error::Storage { operation, message } => {
+                json!({ "operation": operation, "message": message })
+            }
+            Error::NotLoaded { user } => json!({ "userId": user }),
             Error::InvalidConfig { field, reason } => json!({ "field": field, "reason": reason }),
             Error::Model { message } | Error::Internal { message } => {
                 json!({ "message": message })
             }
             Error::Unsupported { feature } => json!({ "feature": feature }),
-            Error::Aborted => json!({}),
+            Error::Aborted | Error::Conflict => json!({}),
+        }
+    }
+
+    pub(crate) fn storage(operation: &str, message: impl Into<String>) -> Self {
+        Error::Storage {
+            operation: operation.to_owned(),
+            message: message.into(),
         }
     }
 

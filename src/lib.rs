@@ -5,7 +5,9 @@
 //! thin wasm-bindgen layer that adapts JS values, functions and promises to core types.
 
 pub mod agent;
+pub mod clock;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod error;
 pub mod ids;
@@ -13,14 +15,21 @@ pub mod lock;
 pub mod memory;
 pub mod message;
 pub mod model;
+pub mod recall;
 pub mod run_id;
+pub mod storage;
+pub mod user_doc;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use agent::{Agent, Cancellation, RunOptions, RunOutput};
+pub use agent::{Agent, Cancellation, RunOptions, RunOutput, SessionInfo};
+pub use clock::{Clock, ManualClock};
 pub use config::{AgentConfig, MemoryConfig};
 pub use error::{Error, Result};
 pub use ids::{SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
 pub use message::{Message, Role};
+pub use memory::Stats;
 pub use model::{FinishReason, Model, ModelRequest, ModelResponse, RawModelResponse, Usage};
+pub use storage::{MemoryStorage, Storage};
+pub use user_doc::{SnapshotDoc, UserDoc};

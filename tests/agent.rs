@@ -12,6 +12,7 @@ fn agent_with(model: &Rc<ScriptModel>, max_messages: usize) -> Rc<Agent> {
         instructions: "You are terse.".into(),
         memory: MemoryConfig {
             max_messages_per_session: max_messages,
+            ..Default::default()
         },
         ..Default::default()
     };
@@ -51,7 +52,9 @@ dual_test!(
         );
         assert_eq!(req.user_id.as_deref(), Some("alice"));
         assert_eq!(req.run_id.len(), 28);
-        let h = agent.history(&user("alice"), &SessionId::default());
+        let h = agent
+            .history(&user("alice"), &SessionId::default())
+            .unwrap();
         assert_eq!(h.len(), 4);
         assert_eq!(h[2], Message::user("again"));
     }
@@ -64,7 +67,9 @@ dual_test!(a_failed_or_malformed_model_call_commits_nothing, async {
         .run("keep me".into(), user("alice"), RunOptions::default())
         .await
         .unwrap();
-    let before = agent.history(&user("alice"), &SessionId::default());
+    let before = agent
+        .history(&user("alice"), &SessionId::default())
+        .unwrap();
     let e = agent
         .run("FAIL please".into(), user("alice"), RunOptions::default())
         .await
@@ -75,7 +80,12 @@ dual_test!(a_failed_or_malformed_model_call_commits_nothing, async {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "model_malformed");
-    assert_eq!(agent.history(&user("alice"), &SessionId::default()), before);
+    assert_eq!(
+        agent
+            .history(&user("alice"), &SessionId::default())
+            .unwrap(),
+        before
+    );
 });
 
 dual_test!(invalid_input_is_refused_before_the_model, async {
@@ -89,7 +99,7 @@ dual_test!(invalid_input_is_refused_before_the_model, async {
         assert_eq!(e.code(), "invalid_input");
     }
     assert!(model.requests.borrow().is_empty());
-    assert_eq!(agent.size(&user("a")), 0);
+    assert_eq!(agent.size(&user("a")).unwrap(), 0);
 });
 
 dual_test!(users_with_the_same_session_id_never_see_each_other, async {
@@ -113,8 +123,8 @@ dual_test!(users_with_the_same_session_id_never_see_each_other, async {
             .iter()
             .all(|m| !m.content.contains(&format!("secret-of-{other}"))));
     }
-    assert_eq!(agent.size(&user("alice")), 4);
-    assert_eq!(agent.size(&user("bob")), 4);
+    assert_eq!(agent.size(&user("alice")).unwrap(), 4);
+    assert_eq!(agent.size(&user("bob")).unwrap(), 4);
 });
 
 dual_test!(runs_of_one_session_are_serialised_in_call_order, async {
@@ -130,7 +140,9 @@ dual_test!(runs_of_one_session_are_serialised_in_call_order, async {
         assert_eq!(out.text, format!("reply to m{i} (saw {})", 2 + 2 * i));
     }
     assert_eq!(model.max_in_flight.get(), 1);
-    let h = agent.history(&user("alice"), &SessionId::parse(Some("s")).unwrap());
+    let h = agent
+        .history(&user("alice"), &SessionId::parse(Some("s")).unwrap())
+        .unwrap();
     let inputs: Vec<_> = h
         .iter()
         .filter(|m| m.role == Role::User)
@@ -169,7 +181,7 @@ dual_test!(
             r.unwrap();
         }
         for u in &users {
-            let h = agent.history(&user(u), &SessionId::default());
+            let h = agent.history(&user(u), &SessionId::default()).unwrap();
             assert_eq!(h.len(), 200, "{u}");
             assert!(h
                 .iter()
@@ -190,11 +202,11 @@ dual_test!(the_anonymous_bucket_is_a_partition_of_its_own, async {
         )
         .await
         .unwrap();
-    assert_eq!(agent.size(&UserKey::Anonymous), 2);
-    assert_eq!(agent.size(&user("alice")), 0);
+    assert_eq!(agent.size(&UserKey::Anonymous).unwrap(), 2);
+    assert_eq!(agent.size(&user("alice")).unwrap(), 0);
     assert_eq!(model.requests.borrow()[0].user_id, None);
-    agent.clear(&UserKey::Anonymous);
-    assert_eq!(agent.size(&UserKey::Anonymous), 0);
+    agent.forget(&UserKey::Anonymous).await.unwrap();
+    assert_eq!(agent.size(&UserKey::Anonymous).unwrap(), 0);
 });
 
 dual_test!(an_abort_during_the_model_call_commits_nothing, async {
@@ -212,13 +224,13 @@ dual_test!(an_abort_during_the_model_call_commits_nothing, async {
     };
     let (result, ()) = futures_util::join!(run, trigger);
     assert_eq!(result.unwrap_err().code(), "aborted");
-    assert_eq!(agent.size(&user("alice")), 0);
+    assert_eq!(agent.size(&user("alice")).unwrap(), 0);
     // The session is free again: the next run goes through.
     agent
         .run("next".into(), user("alice"), RunOptions::default())
         .await
         .unwrap();
-    assert_eq!(agent.size(&user("alice")), 2);
+    assert_eq!(agent.size(&user("alice")).unwrap(), 2);
 });
 
 dual_test!(history_is_bounded_per_session, async {
@@ -230,7 +242,7 @@ dual_test!(history_is_bounded_per_session, async {
             .await
             .unwrap();
     }
-    let h = agent.history(&user("a"), &SessionId::default());
+    let h = agent.history(&user("a"), &SessionId::default()).unwrap();
     assert_eq!(h.len(), 6);
     assert_eq!(h[0], Message::user("m7"));
     // The prompt is bounded too: 6 remembered + instructions + input.
@@ -246,10 +258,16 @@ dual_test!(clear_all_is_a_host_operation_that_empties_everyone, async {
             .await
             .unwrap();
     }
-    agent.clear(&user("a"));
-    assert_eq!((agent.size(&user("a")), agent.size(&user("b"))), (0, 2));
-    agent.clear_all();
-    assert_eq!(agent.size(&user("b")), 0);
+    agent.forget(&user("a")).await.unwrap();
+    assert_eq!(
+        (
+            agent.size(&user("a")).unwrap(),
+            agent.size(&user("b")).unwrap()
+        ),
+        (0, 2)
+    );
+    agent.clear_all().await.unwrap();
+    assert_eq!(agent.size(&user("b")).unwrap(), 0);
 });
 
 dual_test!(the_demo_model_remembers_per_user, async {

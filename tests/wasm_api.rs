@@ -294,10 +294,10 @@ async fn demo_model_remembers_per_user_through_the_js_surface() {
     assert!(!get(&b, "text").as_string().unwrap().contains("Alice"));
     assert!(!get(&anon, "text").as_string().unwrap().contains("Alice"));
     assert!(get(&anon, "userId").is_null());
-    agent.clear("alice".into()).unwrap();
+    settle(agent.clear("alice".into())).await.unwrap();
     assert_eq!(agent.size("alice".into()).unwrap(), 0);
     assert_eq!(agent.size("bob".into()).unwrap(), 2);
     assert_eq!(agent.size(JsValue::NULL).unwrap(), 2);
-    agent.clear_all();
+    settle(agent.clear_all()).await.unwrap();
     assert_eq!(agent.size("bob".into()).unwrap(), 0);
 }

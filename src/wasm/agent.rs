@@ -3,13 +3,17 @@
 //! call: JS may call `run` again (or anything else) while a model call is pending.
 
 use super::abort::{AbortSignal, JsAbort};
-use super::convert::{config_error, input_error, session_id, type_name, user_key, Options};
+use super::config;
+use super::convert::{input_error, session_id, type_name, user_key, Options};
 use super::error::{to_js_error, to_plain_js};
 use super::js_model::JsModel;
 use crate::agent::{Agent, RunOptions};
-use crate::config::{integer_field, AgentConfig, MemoryConfig};
 use crate::error::{Error, Result};
-use js_sys::{Function, Promise};
+use crate::recall::MAX_RECALL_LIMIT;
+use crate::user_doc::{SnapshotDoc, UserDoc};
+use js_sys::Promise;
+use serde::de::DeserializeOwned;
+use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -24,12 +28,61 @@ fn js<T>(r: Result<T>) -> JsResult<T> {
     r.map_err(|e| to_js_error(&e))
 }
 
+/// A core future as a JS promise that resolves to plain JS or rejects with `TenantryError`.
+fn promise<T: serde::Serialize>(f: impl Future<Output = Result<T>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        f.await
+            .map(|v| to_plain_js(&v))
+            .map_err(|e| to_js_error(&e))
+    })
+}
+
+/// Argument checks for an async method: a bad argument rejects, never throws.
+fn rejecting<A, T: serde::Serialize, F: Future<Output = Result<T>> + 'static>(
+    args: Result<A>,
+    f: impl FnOnce(A) -> F,
+) -> Promise {
+    match args {
+        Ok(a) => promise(f(a)),
+        Err(e) => Promise::reject(&to_js_error(&e)),
+    }
+}
+
+fn string_arg(v: &JsValue, what: &str) -> Result<String> {
+    v.as_string().ok_or_else(|| Error::InvalidInput {
+        reason: format!("{what} must be a string, got {}", type_name(v)),
+    })
+}
+
+fn document<T: DeserializeOwned>(v: JsValue, what: &str) -> Result<T> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| Error::InvalidImport {
+        reason: format!("not a {what} document: {e}"),
+    })
+}
+
 #[wasm_bindgen(js_class = Agent)]
 impl JsAgent {
-    /// `new Agent({ name?, instructions?, model, memory?: { maxMessagesPerSession? }, maxOutputTokens? })`
+    /// `new Agent({ name?, instructions?, model, memory?, maxOutputTokens? })`
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> JsResult<JsAgent> {
         js(build(&config))
+    }
+
+    /// `Agent.restore(config, snapshot)`: a new agent holding a snapshot's users.
+    pub fn restore(config: JsValue, snapshot: JsValue) -> Promise {
+        let args =
+            build(&config).and_then(|a| Ok((a, document::<SnapshotDoc>(snapshot, "snapshot")?)));
+        match args {
+            Ok((agent, snap)) => wasm_bindgen_futures::future_to_promise(async move {
+                agent
+                    .inner
+                    .restore(snap)
+                    .await
+                    .map_err(|e| to_js_error(&e))?;
+                Ok(JsValue::from(agent))
+            }),
+            Err(e) => Promise::reject(&to_js_error(&e)),
+        }
     }
 
     #[wasm_bindgen(getter)]
@@ -42,21 +95,12 @@ impl JsAgent {
     pub fn run(&self, input: JsValue, user_id: JsValue, options: JsValue) -> Promise {
         let started = (|| -> Result<_> {
             let user = user_key(&user_id)?;
-            let input = input.as_string().ok_or_else(|| Error::InvalidInput {
-                reason: format!("input must be a string, got {}", type_name(&input)),
-            })?;
+            let input = string_arg(&input, "input")?;
             Ok((input, user, run_options(&options)?))
         })();
-        let (input, user, opts) = match started {
-            Ok(v) => v,
-            Err(e) => return Promise::reject(&to_js_error(&e)),
-        };
         // Called now, not inside the promise: the session ticket is taken in call order.
-        let run = self.inner.run(input, user, opts);
-        wasm_bindgen_futures::future_to_promise(async move {
-            run.await
-                .map(|out| to_plain_js(&out))
-                .map_err(|e| to_js_error(&e))
+        rejecting(started, |(input, user, opts)| {
+            self.inner.run(input, user, opts)
         })
     }
 
@@ -64,24 +108,155 @@ impl JsAgent {
     pub fn history(&self, user_id: JsValue, session: JsValue) -> JsResult<JsValue> {
         let user = js(user_key(&user_id))?;
         let session = js(session_id(&session))?;
-        Ok(to_plain_js(&self.inner.history(&user, &session)))
+        Ok(to_plain_js(&js(self.inner.history(&user, &session))?))
+    }
+
+    /// `[{ id, messageCount, createdAt, lastActivity }]`, in creation order.
+    pub fn sessions(&self, user_id: JsValue) -> JsResult<JsValue> {
+        let user = js(user_key(&user_id))?;
+        Ok(to_plain_js(&js(self.inner.sessions(&user))?))
     }
 
     /// Messages stored for one user across all of their sessions.
     pub fn size(&self, user_id: JsValue) -> JsResult<usize> {
-        Ok(self.inner.size(&js(user_key(&user_id))?))
+        js(self.inner.size(&js(user_key(&user_id))?))
     }
 
-    /// Forgets one user's conversations. Other users are untouched.
-    pub fn clear(&self, user_id: JsValue) -> JsResult<()> {
-        self.inner.clear(&js(user_key(&user_id))?);
-        Ok(())
+    /// `[{ label, text }]`: the user's working-memory blocks.
+    pub fn blocks(&self, user_id: JsValue) -> JsResult<JsValue> {
+        let user = js(user_key(&user_id))?;
+        Ok(to_plain_js(&js(self.inner.blocks(&user))?))
     }
 
-    /// Host-only: forgets every user's conversations.
+    /// The user's profile properties as one object.
+    pub fn properties(&self, user_id: JsValue) -> JsResult<JsValue> {
+        let user = js(user_key(&user_id))?;
+        Ok(to_plain_js(&js(self.inner.properties(&user))?))
+    }
+
+    /// `recall(userId, query, { limit? })`: that user's best-matching past messages.
+    pub fn recall(&self, user_id: JsValue, query: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let user = js(user_key(&user_id))?;
+        let query = js(string_arg(&query, "query"))?;
+        let opts = js(Options::new(&options, "options", &["limit"], input_error))?;
+        let limit = match js(opts.number("limit"))? {
+            None => 10,
+            Some(v) if v.fract() == 0.0 && (1.0..=MAX_RECALL_LIMIT as f64).contains(&v) => {
+                v as usize
+            }
+            Some(v) => {
+                return Err(to_js_error(&Error::InvalidInput {
+                    reason: format!(
+                    "options.limit must be a whole number from 1 to {MAX_RECALL_LIMIT}, got {v}"
+                ),
+                }))
+            }
+        };
+        Ok(to_plain_js(&js(self.inner.recall(&user, &query, limit))?))
+    }
+
+    /// `{ users, sessions, messages, approxBytes }` over the resident users.
+    pub fn stats(&self) -> JsValue {
+        to_plain_js(&self.inner.stats())
+    }
+
+    /// Loads a user from storage (when configured) so synchronous reads see them.
+    pub fn load(&self, user_id: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(
+            user_key(&user_id),
+            |user| async move { inner.load(&user).await },
+        )
+    }
+
+    #[wasm_bindgen(js_name = setBlock)]
+    pub fn set_block(&self, user_id: JsValue, label: JsValue, text: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| {
+            Ok((
+                user_key(&user_id)?,
+                string_arg(&label, "label")?,
+                string_arg(&text, "text")?,
+            ))
+        })();
+        rejecting(args, |(user, label, text)| async move {
+            inner.set_block(&user, &label, &text).await
+        })
+    }
+
+    #[wasm_bindgen(js_name = deleteBlock)]
+    pub fn delete_block(&self, user_id: JsValue, label: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| Ok((user_key(&user_id)?, string_arg(&label, "label")?)))();
+        rejecting(args, |(user, label)| async move {
+            inner.delete_block(&user, &label).await
+        })
+    }
+
+    /// `setProperty(userId, key, value)`: any JSON value; `null` deletes the property.
+    #[wasm_bindgen(js_name = setProperty)]
+    pub fn set_property(&self, user_id: JsValue, key: JsValue, value: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| {
+            let value = if value.is_undefined() {
+                serde_json::Value::Null
+            } else {
+                serde_wasm_bindgen::from_value(value).map_err(|e| Error::InvalidInput {
+                    reason: format!("a property value must be JSON: {e}"),
+                })?
+            };
+            Ok((user_key(&user_id)?, string_arg(&key, "key")?, value))
+        })();
+        rejecting(args, |(user, key, value)| async move {
+            inner.set_property(&user, &key, value).await
+        })
+    }
+
+    /// Deletes everything of one user (RAM and storage); nobody else's.
+    pub fn forget(&self, user_id: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(user_key(&user_id), |user| async move {
+            inner.forget(&user).await
+        })
+    }
+
+    /// Same as `forget`.
+    pub fn clear(&self, user_id: JsValue) -> Promise {
+        self.forget(user_id)
+    }
+
+    /// The versioned JSON document of exactly one user's data.
+    pub fn export(&self, user_id: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(user_key(&user_id), |user| async move {
+            inner.export(&user).await
+        })
+    }
+
+    /// Replaces one user's data with an `export` document; resolves to that user's id.
+    pub fn import(&self, doc: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(
+            document::<UserDoc>(doc, "tenantry.user"),
+            |doc| async move {
+                inner
+                    .import(doc)
+                    .await
+                    .map(|u| u.as_option().map(str::to_owned))
+            },
+        )
+    }
+
+    /// Every resident user's data in one document, for `Agent.restore`.
+    pub fn snapshot(&self) -> JsValue {
+        to_plain_js(&self.inner.snapshot())
+    }
+
+    /// Host-only: forgets every user's data, in storage too.
     #[wasm_bindgen(js_name = clearAll)]
-    pub fn clear_all(&self) {
-        self.inner.clear_all()
+    pub fn clear_all(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move { inner.clear_all().await })
     }
 }
 
@@ -93,60 +268,12 @@ impl JsAgent {
 }
 
 fn build(config: &JsValue) -> Result<JsAgent> {
-    if config.is_undefined() || config.is_null() {
-        return Err(Error::config(
-            "config",
-            "pass an object: new Agent({ model, ... })",
-        ));
+    let parsed = config::parse(config)?;
+    let mut agent = Agent::new(parsed.config, Rc::new(JsModel { func: parsed.model }))?
+        .with_clock(Rc::new(parsed.clock));
+    if let Some(storage) = parsed.storage {
+        agent = agent.with_storage(Rc::new(storage));
     }
-    let opts = Options::new(
-        config,
-        "",
-        &["name", "instructions", "model", "memory", "maxOutputTokens"],
-        config_error,
-    )?;
-    let defaults = AgentConfig::default();
-    let model = match opts.get("model") {
-        Some(f) if f.is_function() => f.unchecked_into::<Function>(),
-        Some(other) => {
-            return Err(Error::config(
-                "model",
-                format!(
-                    "must be an async function (request) => ({{ text }}), got {}",
-                    type_name(&other)
-                ),
-            ))
-        }
-        None => {
-            return Err(Error::config(
-                "model",
-                "is required: pass an async function (request) => ({ text }), or demoModel()",
-            ))
-        }
-    };
-    let memory_opts = Options::new(
-        &opts.get("memory").unwrap_or(JsValue::UNDEFINED),
-        "memory",
-        &["maxMessagesPerSession"],
-        config_error,
-    )?;
-    let max_messages = match memory_opts.number("maxMessagesPerSession")? {
-        Some(v) => integer_field("memory.maxMessagesPerSession", v, 0, u32::MAX as u64)? as usize,
-        None => defaults.memory.max_messages_per_session,
-    };
-    let max_output_tokens = match opts.number("maxOutputTokens")? {
-        Some(v) => integer_field("maxOutputTokens", v, 1, 10_000_000)? as u32,
-        None => defaults.max_output_tokens,
-    };
-    let config = AgentConfig {
-        name: opts.string("name")?.unwrap_or(defaults.name),
-        instructions: opts.string("instructions")?.unwrap_or_default(),
-        max_output_tokens,
-        memory: MemoryConfig {
-            max_messages_per_session: max_messages,
-        },
-    };
-    let agent = Agent::new(config, Rc::new(JsModel { func: model }))?;
     Ok(JsAgent {
         inner: Rc::new(agent),
     })

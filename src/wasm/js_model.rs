@@ -52,10 +52,16 @@ impl Model for JsModel {
 }
 
 fn model_error(thrown: &JsValue) -> Error {
-    let message = thrown
+    Error::Model {
+        message: thrown_message(thrown, "the model function threw a non-Error value"),
+    }
+}
+
+/// The message of whatever a host function threw or rejected with.
+pub fn thrown_message(thrown: &JsValue, fallback: &str) -> String {
+    thrown
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| thrown.as_string())
-        .unwrap_or_else(|| "the model function threw a non-Error value".into());
-    Error::Model { message }
+        .unwrap_or_else(|| fallback.to_owned())
 }

@@ -1,13 +1,17 @@
-//! The wasm-bindgen layer: adapters from JS values, functions, promises and AbortSignals
-//! to core types, and core errors to `TenantryError`. No policy lives here.
+//! The wasm-bindgen layer: adapters from JS values, functions, promises, AbortSignals and
+//! storage objects to core types, and core errors to `TenantryError`. No policy lives here.
 
 mod abort;
 mod agent;
+mod config;
 mod convert;
 mod demo;
 mod error;
+mod js_clock;
 mod js_model;
+mod js_storage;
 
 pub use agent::JsAgent;
 pub use demo::demo_model;
 pub use error::{tenantry_error_class, to_js_error};
+pub use js_storage::{indexed_db_storage, memory_storage};

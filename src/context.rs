@@ -1,0 +1,107 @@
+//! What one run sends to the model: the instructions, this user's working memory and
+//! recalled messages in the system message, then as many of this session's newest whole
+//! turns as fit, then the input. Everything read here belongs to the one `UserState` passed
+//! in, so no other user's data can reach the prompt.
+
+use crate::error::{Error, Result};
+use crate::ids::SessionId;
+use crate::memory::UserState;
+use crate::message::{Message, Role};
+use crate::model::estimate_tokens;
+use crate::recall::recall;
+
+pub struct ContextOptions<'a> {
+    pub instructions: &'a str,
+    pub max_context_tokens: Option<u64>,
+    pub recall_top_k: usize,
+}
+
+fn message_tokens(m: &Message) -> u64 {
+    // A few tokens of framing per message, as chat formats add.
+    estimate_tokens(&m.content) + 4
+}
+
+pub fn build(
+    user: Option<&UserState>,
+    session: &SessionId,
+    input: &str,
+    opts: &ContextOptions<'_>,
+) -> Result<Vec<Message>> {
+    let mut system = opts.instructions.to_owned();
+    if let Some(section) = user.and_then(|u| u.working().prompt_section()) {
+        push_section(&mut system, &section);
+    }
+    let input_msg = Message::user(input);
+    let budget = opts.max_context_tokens.unwrap_or(u64::MAX);
+    let fixed = message_tokens(&input_msg) + estimate_tokens(&system) + 4;
+    if fixed > budget {
+        return Err(Error::InvalidInput {
+            reason: format!(
+                "the instructions, working memory and input need about {fixed} tokens; maxContextTokens is {budget}"
+            ),
+        });
+    }
+    let mut left = budget - fixed;
+
+    // Newest whole turns first, until one does not fit: a turn is never split, so a tool
+    // call always arrives with its result.
+    let turns: Vec<_> = user
+        .and_then(|u| u.session(session))
+        .map(|s| s.turns().collect())
+        .unwrap_or_default();
+    let mut first = turns.len();
+    for (i, t) in turns.iter().enumerate().rev() {
+        let cost: u64 = t.messages.iter().map(message_tokens).sum();
+        if cost > left {
+            break;
+        }
+        left -= cost;
+        first = i;
+    }
+
+    if let (Some(u), true) = (user, opts.recall_top_k > 0) {
+        let hits = recall(u, input, opts.recall_top_k, &|(sid, ti)| {
+            sid == session && ti >= first
+        });
+        let mut section = String::new();
+        for h in hits {
+            let role = match h.role {
+                Role::User => "user",
+                _ => "assistant",
+            };
+            let line = format!("- ({role}, session {:?}) {}\n", h.session_id, h.content);
+            let cost = estimate_tokens(&line);
+            if cost > left {
+                break;
+            }
+            left -= cost;
+            section.push_str(&line);
+        }
+        if !section.is_empty() {
+            push_section(
+                &mut system,
+                &format!(
+                    "## Relevant earlier messages from this user\n{}",
+                    section.trim_end()
+                ),
+            );
+        }
+    }
+
+    let mut messages = Vec::new();
+    if !system.is_empty() {
+        messages.push(Message::system(system));
+    }
+    for t in &turns[first..] {
+        messages.extend(t.messages.iter().cloned());
+    }
+    messages.push(input_msg);
+    Ok(messages)
+}
+
+fn push_section(system: &mut String, section: &str) {
+    if !system.is_empty() {
+        system.push_str("\n\n");
+    }
+    system.push_str(section);
+}

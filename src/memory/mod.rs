@@ -1,0 +1,418 @@
+//! Conversation memory partitioned by user, then by session, with the set of resident users
+//! bounded (LRU plus idle TTL).
+//!
+//! The table is keyed by `UserKey` first, so every operation names its user: a session id
+//! alone never reaches data (two users with the same session id share nothing). History is
+//! stored as whole turns, so trimming to a bound never splits a user message from its reply.
+//! Eviction only ever removes whole users, and never one with a run in flight.
+
+mod session;
+mod user;
+mod working;
+
+pub use session::{Session, Turn, MESSAGE_OVERHEAD_BYTES};
+pub use user::UserState;
+pub use working::{
+    WorkingMemory, MAX_BLOCKS, MAX_BLOCK_BYTES, MAX_LABEL_BYTES, MAX_PROPERTIES_BYTES,
+};
+
+use crate::ids::{SessionId, UserKey};
+use crate::message::Message;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub max_messages_per_session: usize,
+    pub max_sessions_per_user: usize,
+    pub max_users: usize,
+    pub idle_ttl_ms: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub users: usize,
+    pub sessions: usize,
+    pub messages: usize,
+    pub approx_bytes: usize,
+}
+
+#[derive(Debug)]
+pub struct Memory {
+    users: HashMap<UserKey, UserState>,
+    /// Access order: the smallest tick is the least recently used user. A BTreeMap keeps
+    /// touch and evict at O(log n) with 100k users, where moving entries in an ordered
+    /// map would be O(n).
+    lru: BTreeMap<u64, UserKey>,
+    tick: u64,
+    incarnations: u64,
+    limits: Limits,
+}
+
+impl Memory {
+    pub fn new(limits: Limits) -> Self {
+        Memory {
+            users: HashMap::new(),
+            lru: BTreeMap::new(),
+            tick: 0,
+            incarnations: 0,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn get(&self, user: &UserKey) -> Option<&UserState> {
+        self.users.get(user)
+    }
+
+    pub fn is_resident(&self, user: &UserKey) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// The user's state, created empty if absent, marked most recently used at `now`.
+    /// Does not evict: callers pin first, then `sweep`, so the user just touched cannot be
+    /// the one evicted to make room.
+    pub fn touch(&mut self, user: &UserKey, now: f64) {
+        if !self.users.contains_key(user) {
+            self.install(user.clone(), UserState::default(), now);
+        }
+        self.mark_used(user, now);
+    }
+
+    /// Installs a user loaded from storage, unless one became resident meanwhile (then the
+    /// resident one wins: it may hold writes newer than what was read).
+    pub fn install_loaded(&mut self, user: &UserKey, state: UserState, now: f64) {
+        if !self.users.contains_key(user) {
+            self.install(user.clone(), state, now);
+        }
+        self.mark_used(user, now);
+    }
+
+    /// Replaces a user's state whole (import): a new incarnation, so runs in flight for the
+    /// old one cannot write into it.
+    pub fn replace(&mut self, user: &UserKey, state: UserState, now: f64) {
+        self.remove(user);
+        self.install(user.clone(), state, now);
+        self.mark_used(user, now);
+    }
+
+    fn install(&mut self, user: UserKey, mut state: UserState, now: f64) {
+        self.incarnations += 1;
+        state.incarnation = self.incarnations;
+        state.last_active = state.last_active.max(now);
+        state.pins = 0;
+        self.tick += 1;
+        state.lru_tick = self.tick;
+        self.lru.insert(self.tick, user.clone());
+        self.users.insert(user, state);
+    }
+
+    fn mark_used(&mut self, user: &UserKey, now: f64) {
+        let Some(state) = self.users.get_mut(user) else {
+            return;
+        };
+        self.lru.remove(&state.lru_tick);
+        self.tick += 1;
+        state.lru_tick = self.tick;
+        state.last_active = state.last_active.max(now);
+        self.lru.insert(self.tick, user.clone());
+    }
+
+    /// Evicts users idle for longer than the TTL, then the least recently used ones until
+    /// the table fits `max_users`. Users with a run in flight are skipped.
+    pub fn sweep(&mut self, now: f64) -> Vec<UserKey> {
+        let mut evicted = Vec::new();
+        let mut victims = Vec::new();
+        let over = self.users.len().saturating_sub(self.limits.max_users);
+        for user in self.lru.values() {
+            let Some(state) = self.users.get(user) else {
+                continue;
+            };
+            let idle = now - state.last_active > self.limits.idle_ttl_ms;
+            // LRU order is last-use order, so past the first fresh user nobody is idle.
+            if !idle && victims.len() >= over {
+                break;
+            }
+            if state.pins == 0 {
+                victims.push(user.clone());
+            }
+        }
+        for user in victims {
+            if let Some(state) = self.users.remove(&user) {
+                self.lru.remove(&state.lru_tick);
+                evicted.push(user);
+            }
+        }
+        evicted
+    }
+
+    pub fn pin(&mut self, user: &UserKey) -> Option<u64> {
+        let state = self.users.get_mut(user)?;
+        state.pins += 1;
+        Some(state.incarnation)
+    }
+
+    /// Releases a pin taken by `pin`, if the same incarnation is still resident.
+    pub fn unpin(&mut self, user: &UserKey, incarnation: u64) {
+        if let Some(state) = self.users.get_mut(user) {
+            if state.incarnation == incarnation {
+                state.pins = state.pins.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Installs a session computed by `UserState::session_with`, if the user is still the
+    /// incarnation the run started with. Returns `None` when it is not (the user was
+    /// forgotten meanwhile: the write must not resurrect them), else the dropped session.
+    pub fn put_session(
+        &mut self,
+        user: &UserKey,
+        incarnation: u64,
+        id: SessionId,
+        session: Session,
+    ) -> Option<Option<SessionId>> {
+        let max_sessions = self.limits.max_sessions_per_user;
+        let state = self.users.get_mut(user)?;
+        if state.incarnation != incarnation {
+            return None;
+        }
+        Some(state.put_session(id, session, max_sessions))
+    }
+
+    pub fn working_mut(&mut self, user: &UserKey) -> Option<&mut WorkingMemory> {
+        self.users.get_mut(user).map(|u| &mut u.working)
+    }
+
+    /// The messages of one session, oldest first.
+    pub fn history(&self, user: &UserKey, session: &SessionId) -> Vec<Message> {
+        self.users
+            .get(user)
+            .and_then(|u| u.session(session))
+            .map(|s| s.messages().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Messages stored for a user across all of their sessions.
+    pub fn size(&self, user: &UserKey) -> usize {
+        self.users.get(user).map_or(0, UserState::message_count)
+    }
+
+    /// Forgets one user; no other user's entry is touched.
+    pub fn remove(&mut self, user: &UserKey) -> bool {
+        match self.users.remove(user) {
+            Some(state) => {
+                self.lru.remove(&state.lru_tick);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Host-only: wipes every user. Nothing reachable from a run or a tool calls this.
+    pub fn clear_all(&mut self) {
+        self.users.clear();
+        self.lru.clear();
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = (&UserKey, &UserState)> {
+        self.users.iter()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut st = Stats {
+            users: self.users.len(),
+            ..Default::default()
+        };
+        for u in self.users.values() {
+            st.sessions += u.sessions.len();
+            st.messages += u.message_count();
+            st.approx_bytes += u.approx_bytes();
+        }
+        st
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn user(s: &str) -> UserKey {
+        UserKey::parse(Some(s)).unwrap()
+    }
+    fn sess(s: &str) -> SessionId {
+        SessionId::parse(Some(s)).unwrap()
+    }
+    fn limits(max_messages: usize, max_users: usize) -> Limits {
+        Limits {
+            max_messages_per_session: max_messages,
+            max_sessions_per_user: 100,
+            max_users,
+            idle_ttl_ms: 1000.0,
+        }
+    }
+    fn turn(q: &str, at: f64) -> Turn {
+        Turn {
+            at,
+            messages: vec![Message::user(q), Message::assistant(format!("re: {q}"))],
+        }
+    }
+    /// Commits one turn the way the agent does: touch, compute, install.
+    fn commit(m: &mut Memory, u: &UserKey, s: &SessionId, t: Turn) {
+        m.touch(u, t.at);
+        m.sweep(t.at);
+        let inc = m.get(u).unwrap().incarnation;
+        let max = m.limits().max_messages_per_session;
+        let session = m.get(u).unwrap().session_with(s, t, max);
+        m.put_session(u, inc, s.clone(), session).unwrap();
+    }
+
+    #[test]
+    fn same_session_id_for_two_users_shares_nothing() {
+        let mut m = Memory::new(limits(100, 10));
+        commit(
+            &mut m,
+            &user("alice"),
+            &sess("s1"),
+            turn("alice secret", 1.0),
+        );
+        commit(&mut m, &user("bob"), &sess("s1"), turn("bob secret", 1.0));
+        let a = m.history(&user("alice"), &sess("s1"));
+        let b = m.history(&user("bob"), &sess("s1"));
+        assert_eq!(a.len(), 2);
+        assert!(a.iter().all(|x| !x.content.contains("bob")));
+        assert!(b.iter().all(|x| !x.content.contains("alice")));
+    }
+
+    #[test]
+    fn anonymous_is_its_own_partition() {
+        let mut m = Memory::new(limits(100, 10));
+        commit(&mut m, &UserKey::Anonymous, &sess("s"), turn("anon", 1.0));
+        assert_eq!(m.size(&UserKey::Anonymous), 2);
+        assert_eq!(m.size(&user("__tenantry_anonymous__ ")), 0);
+        m.remove(&UserKey::Anonymous);
+        assert_eq!(m.size(&UserKey::Anonymous), 0);
+    }
+
+    #[test]
+    fn bound_drops_oldest_whole_turns() {
+        let mut m = Memory::new(limits(5, 10));
+        for i in 0..4 {
+            commit(
+                &mut m,
+                &user("a"),
+                &sess("s"),
+                turn(&format!("q{i}"), i as f64),
+            );
+        }
+        let h = m.history(&user("a"), &sess("s"));
+        // 5 allows two whole turns of two messages, never a dangling reply.
+        assert_eq!(h.len(), 4);
+        assert_eq!(h[0], Message::user("q2"));
+        assert_eq!(h[3], Message::assistant("re: q3"));
+    }
+
+    #[test]
+    fn remove_touches_one_user_only() {
+        let mut m = Memory::new(limits(10, 10));
+        commit(&mut m, &user("a"), &sess("s"), turn("x", 1.0));
+        commit(&mut m, &user("b"), &sess("s"), turn("y", 1.0));
+        m.remove(&user("a"));
+        assert_eq!(m.size(&user("a")), 0);
+        assert_eq!(m.size(&user("b")), 2);
+        assert_eq!(m.user_count(), 1);
+        m.clear_all();
+        assert_eq!(m.user_count(), 0);
+    }
+
+    #[test]
+    fn size_and_stats_count_all_sessions() {
+        let mut m = Memory::new(limits(10, 10));
+        commit(&mut m, &user("a"), &sess("s1"), turn("x", 1.0));
+        commit(&mut m, &user("a"), &sess("s2"), turn("y", 2.0));
+        assert_eq!(m.size(&user("a")), 4);
+        assert_eq!(m.history(&user("a"), &sess("s2")).len(), 2);
+        let st = m.stats();
+        assert_eq!((st.users, st.sessions, st.messages), (1, 2, 4));
+        assert!(st.approx_bytes > 4 * MESSAGE_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn lru_evicts_the_least_recently_used_user_past_max_users() {
+        let mut m = Memory::new(limits(10, 3));
+        for (i, u) in ["a", "b", "c"].iter().enumerate() {
+            commit(&mut m, &user(u), &sess("s"), turn(u, i as f64));
+        }
+        // Using "a" again makes "b" the least recently used.
+        m.touch(&user("a"), 3.0);
+        m.touch(&user("d"), 4.0);
+        assert_eq!(m.sweep(4.0), vec![user("b")]);
+        assert!(m.is_resident(&user("a")) && !m.is_resident(&user("b")));
+        assert_eq!(m.user_count(), 3);
+    }
+
+    #[test]
+    fn idle_users_expire_after_the_ttl_but_pinned_ones_stay() {
+        let mut m = Memory::new(limits(10, 100));
+        commit(&mut m, &user("idle"), &sess("s"), turn("x", 0.0));
+        commit(&mut m, &user("busy"), &sess("s"), turn("x", 0.0));
+        let inc = m.pin(&user("busy")).unwrap();
+        commit(&mut m, &user("fresh"), &sess("s"), turn("x", 900.0));
+        assert!(
+            m.sweep(1000.0).is_empty(),
+            "nobody idle for more than 1000 ms yet"
+        );
+        assert_eq!(m.sweep(1500.0), vec![user("idle")]);
+        assert!(
+            m.is_resident(&user("busy")),
+            "a user with a run in flight is kept"
+        );
+        m.unpin(&user("busy"), inc);
+        assert_eq!(m.sweep(1500.0), vec![user("busy")]);
+        assert!(m.is_resident(&user("fresh")));
+    }
+
+    #[test]
+    fn a_write_for_a_forgotten_incarnation_is_dropped() {
+        let mut m = Memory::new(limits(10, 10));
+        m.touch(&user("a"), 0.0);
+        let old = m.get(&user("a")).unwrap().incarnation;
+        let pending = m
+            .get(&user("a"))
+            .unwrap()
+            .session_with(&sess("s"), turn("late", 1.0), 10);
+        m.remove(&user("a"));
+        m.touch(&user("a"), 2.0);
+        assert!(m.put_session(&user("a"), old, sess("s"), pending).is_none());
+        assert_eq!(m.size(&user("a")), 0);
+    }
+
+    #[test]
+    fn sessions_per_user_are_bounded_by_last_activity() {
+        let mut m = Memory::new(Limits {
+            max_sessions_per_user: 2,
+            ..limits(10, 10)
+        });
+        commit(&mut m, &user("a"), &sess("old"), turn("x", 1.0));
+        commit(&mut m, &user("a"), &sess("mid"), turn("x", 2.0));
+        commit(&mut m, &user("a"), &sess("old"), turn("y", 3.0));
+        commit(&mut m, &user("a"), &sess("new"), turn("z", 4.0));
+        let ids: Vec<_> = m
+            .get(&user("a"))
+            .unwrap()
+            .sessions()
+            .map(|(k, _)| k.as_str().to_owned())
+            .collect();
+        assert_eq!(ids, ["old", "new"]);
+    }
+}

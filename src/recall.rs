@@ -1,0 +1,224 @@
+//! Recall: rank one user's past messages by lexical relevance (Okapi BM25).
+//!
+//! The corpus is that user's messages and nothing else: the function takes one `UserState`,
+//! so another user's message cannot be ranked, returned, or even counted. Term statistics
+//! (IDF, average length) come from the same corpus for the same reason: global statistics
+//! would let one tenant's data shift another's scores.
+
+use crate::ids::SessionId;
+use crate::memory::UserState;
+use crate::message::{Message, Role};
+use serde::Serialize;
+use std::collections::HashMap;
+
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
+/// Most results one call returns, whatever `limit` asks for.
+pub const MAX_RECALL_LIMIT: usize = 100;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    pub session_id: String,
+    pub role: Role,
+    pub content: String,
+    pub score: f64,
+    /// When the turn holding this message was committed (ms since the epoch).
+    pub at: f64,
+}
+
+/// Lowercased alphanumeric runs: "What's my plan?" -> ["what", "s", "my", "plan"].
+fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// Where a message sits: (session, turn index within the session).
+pub type Position<'a> = (&'a SessionId, usize);
+
+/// The user's messages that best match `query`, best first, skipping any `skip` says to
+/// (e.g. the turns already in the prompt). Messages with no query term score nothing and
+/// are never returned.
+pub fn recall(
+    user: &UserState,
+    query: &str,
+    limit: usize,
+    skip: &dyn Fn(Position<'_>) -> bool,
+) -> Vec<Hit> {
+    let mut query_terms: Vec<String> = tokens(query).collect();
+    query_terms.sort();
+    query_terms.dedup();
+    let limit = limit.min(MAX_RECALL_LIMIT);
+    if query_terms.is_empty() || limit == 0 {
+        return Vec::new();
+    }
+    // One pass over the user's messages: per document, its length and query-term counts.
+    struct Doc<'a> {
+        session: &'a SessionId,
+        message: &'a Message,
+        at: f64,
+        len: usize,
+        tf: Vec<u32>,
+    }
+    let mut docs = Vec::new();
+    let mut df = vec![0u32; query_terms.len()];
+    let mut total_len = 0usize;
+    for (sid, session) in user.sessions() {
+        for (ti, turn) in session.turns().enumerate() {
+            for message in &turn.messages {
+                if message.role == Role::System {
+                    continue;
+                }
+                let mut tf = vec![0u32; query_terms.len()];
+                let mut len = 0;
+                for t in tokens(&message.content) {
+                    len += 1;
+                    if let Ok(i) = query_terms.binary_search(&t) {
+                        tf[i] += 1;
+                    }
+                }
+                total_len += len;
+                for (d, &f) in df.iter_mut().zip(&tf) {
+                    *d += u32::from(f > 0);
+                }
+                if !skip((sid, ti)) && tf.iter().any(|&f| f > 0) {
+                    docs.push(Doc {
+                        session: sid,
+                        message,
+                        at: turn.at,
+                        len,
+                        tf,
+                    });
+                }
+            }
+        }
+    }
+    let n = user.message_count().max(1) as f64;
+    let avg_len = (total_len as f64 / n).max(1.0);
+    let idf: Vec<f64> = df
+        .iter()
+        .map(|&d| ((n - d as f64 + 0.5) / (d as f64 + 0.5) + 1.0).ln())
+        .collect();
+    let mut scored: Vec<(f64, Doc)> = docs
+        .into_iter()
+        .map(|d| {
+            let norm = K1 * (1.0 - B + B * d.len as f64 / avg_len);
+            let score =
+                d.tf.iter()
+                    .zip(&idf)
+                    .map(|(&f, idf)| {
+                        let f = f as f64;
+                        idf * f * (K1 + 1.0) / (f + norm)
+                    })
+                    .sum();
+            (score, d)
+        })
+        .collect();
+    // Best first; ties go to the newer message, which is what a conversation means by "last".
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.at.total_cmp(&a.1.at)));
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(score, d)| Hit {
+            session_id: d.session.as_str().to_owned(),
+            role: d.message.role,
+            content: d.message.content.clone(),
+            score,
+            at: d.at,
+        })
+        .collect()
+}
+
+/// Frequency of each token in a text; exposed for tests of the tokenizer.
+pub fn term_counts(text: &str) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for t in tokens(text) {
+        *m.entry(t).or_insert(0) += 1;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    use crate::ids::UserKey;
+    use crate::memory::{Limits, Memory, Turn};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn memory_with(lines: &[(&str, &str, &str)]) -> Memory {
+        let mut m = Memory::new(Limits {
+            max_messages_per_session: 1000,
+            max_sessions_per_user: 100,
+            max_users: 100,
+            idle_ttl_ms: 1e12,
+        });
+        for (i, (u, s, text)) in lines.iter().enumerate() {
+            let u = UserKey::parse(Some(u)).unwrap();
+            let s = SessionId::parse(Some(s)).unwrap();
+            m.touch(&u, i as f64);
+            let inc = m.get(&u).unwrap().incarnation;
+            let t = Turn {
+                at: i as f64,
+                messages: vec![Message::user(*text), Message::assistant("ok")],
+            };
+            let session = m.get(&u).unwrap().session_with(&s, t, 1000);
+            m.put_session(&u, inc, s, session).unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn ranks_by_relevance_across_sessions() {
+        let m = memory_with(&[
+            ("alice", "s1", "I love hiking in the Alps"),
+            ("alice", "s2", "My cat is called Miso"),
+            ("alice", "s2", "The weather is nice"),
+            ("alice", "s3", "Miso the cat hates baths; Miso is a cat"),
+        ]);
+        let a = m.get(&UserKey::parse(Some("alice")).unwrap()).unwrap();
+        let hits = recall(a, "what is my cat called", 10, &|_| false);
+        assert_eq!(hits.len(), 3, "{hits:?}");
+        assert!(hits[0].content.contains("Miso"));
+        assert!(hits.iter().all(|h| h.content != "ok"));
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        assert_eq!(recall(a, "cat", 1, &|_| false).len(), 1);
+        assert!(recall(a, "zebra", 10, &|_| false).is_empty());
+        assert!(recall(a, "  ?! ", 10, &|_| false).is_empty());
+    }
+
+    #[test]
+    fn never_returns_another_users_message_even_a_better_match() {
+        let m = memory_with(&[
+            ("alice", "s", "my order number is 1234"),
+            (
+                "bob",
+                "s",
+                "order order order number number 9999 refund order",
+            ),
+        ]);
+        let a = m.get(&UserKey::parse(Some("alice")).unwrap()).unwrap();
+        let hits = recall(a, "order number refund 9999", 10, &|_| false);
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].content.contains("1234"));
+        assert!(hits.iter().all(|h| !h.content.contains("9999")));
+    }
+
+    #[test]
+    fn skip_excludes_positions() {
+        let m = memory_with(&[("a", "s", "apples"), ("a", "s", "more apples")]);
+        let a = m.get(&UserKey::parse(Some("a")).unwrap()).unwrap();
+        let hits = recall(a, "apples", 10, &|(_, turn)| turn == 1);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].content, "apples");
+    }
+
+    #[test]
+    fn tokenizer_is_case_and_punctuation_blind() {
+        let c = term_counts("Miso! miso, MISO? café");
+        assert_eq!(c["miso"], 3);
+        assert_eq!(c["café"], 1);
+    }
+}

@@ -1,0 +1,138 @@
+//! `new Agent(config)`: the JS config object read into core config and host adapters, with
+//! every unknown or bad field refused by name.
+
+use super::convert::{config_error, type_name, Options};
+use super::js_clock::JsClock;
+use super::js_storage::JsStorage;
+use crate::config::{integer_field, AgentConfig, MemoryConfig};
+use crate::error::{Error, Result};
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsValue};
+
+pub struct Parsed {
+    pub config: AgentConfig,
+    pub model: Function,
+    pub storage: Option<JsStorage>,
+    pub clock: JsClock,
+}
+
+const MEMORY_KEYS: &[&str] = &[
+    "maxMessagesPerSession",
+    "maxContextTokens",
+    "maxSessionsPerUser",
+    "maxUsers",
+    "idleTtlMs",
+    "recall",
+    "storage",
+    "clock",
+];
+
+pub fn parse(config: &JsValue) -> Result<Parsed> {
+    if config.is_undefined() || config.is_null() {
+        return Err(Error::config(
+            "config",
+            "pass an object: new Agent({ model, ... })",
+        ));
+    }
+    let opts = Options::new(
+        config,
+        "",
+        &["name", "instructions", "model", "memory", "maxOutputTokens"],
+        config_error,
+    )?;
+    let defaults = AgentConfig::default();
+    let model = match opts.get("model") {
+        Some(f) if f.is_function() => f.unchecked_into::<Function>(),
+        Some(other) => {
+            return Err(Error::config(
+                "model",
+                format!(
+                    "must be an async function (request) => ({{ text }}), got {}",
+                    type_name(&other)
+                ),
+            ))
+        }
+        None => {
+            return Err(Error::config(
+                "model",
+                "is required: pass an async function (request) => ({ text }), or demoModel()",
+            ))
+        }
+    };
+    let mem = Options::new(
+        &opts.get("memory").unwrap_or(JsValue::UNDEFINED),
+        "memory",
+        MEMORY_KEYS,
+        config_error,
+    )?;
+    let (memory, storage, clock) = memory_config(&mem)?;
+    let max_output_tokens = match opts.number("maxOutputTokens")? {
+        Some(v) => integer_field("maxOutputTokens", v, 1, 10_000_000)? as u32,
+        None => defaults.max_output_tokens,
+    };
+    Ok(Parsed {
+        config: AgentConfig {
+            name: opts.string("name")?.unwrap_or(defaults.name),
+            instructions: opts.string("instructions")?.unwrap_or_default(),
+            max_output_tokens,
+            memory,
+        },
+        model,
+        storage,
+        clock,
+    })
+}
+
+fn count(opts: &Options, key: &str, min: u64, max: u64) -> Result<Option<u64>> {
+    opts.number(key)?
+        .map(|v| integer_field(&opts.field(key), v, min, max))
+        .transpose()
+}
+
+fn memory_config(mem: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsClock)> {
+    let d = MemoryConfig::default();
+    let idle_ttl_ms = match mem.number("idleTtlMs")? {
+        None => d.idle_ttl_ms,
+        Some(v) if v > 0.0 => v, // Infinity allowed: never expire
+        Some(v) => {
+            return Err(Error::config(
+                "memory.idleTtlMs",
+                format!("must be a positive number of milliseconds (or Infinity), got {v}"),
+            ))
+        }
+    };
+    let recall = Options::new(
+        &mem.get("recall").unwrap_or(JsValue::UNDEFINED),
+        "memory.recall",
+        &["topK"],
+        config_error,
+    )?;
+    let storage = mem.get("storage").map(JsStorage::new).transpose()?;
+    let clock = match mem.get("clock") {
+        None => JsClock { func: None },
+        Some(f) if f.is_function() => JsClock {
+            func: Some(f.unchecked_into()),
+        },
+        Some(v) => {
+            return Err(Error::config(
+                "memory.clock",
+                format!(
+                    "must be a function returning milliseconds, got {}",
+                    type_name(&v)
+                ),
+            ))
+        }
+    };
+    let memory = MemoryConfig {
+        max_messages_per_session: count(mem, "maxMessagesPerSession", 0, u32::MAX as u64)?
+            .map_or(d.max_messages_per_session, |v| v as usize),
+        max_context_tokens: count(mem, "maxContextTokens", 1, 1 << 40)?,
+        max_sessions_per_user: count(mem, "maxSessionsPerUser", 1, 1_000_000)?
+            .map_or(d.max_sessions_per_user, |v| v as usize),
+        max_users: count(mem, "maxUsers", 1, 1 << 32)?.map_or(d.max_users, |v| v as usize),
+        idle_ttl_ms,
+        recall_top_k: count(&recall, "topK", 0, crate::recall::MAX_RECALL_LIMIT as u64)?
+            .map_or(d.recall_top_k, |v| v as usize),
+    };
+    Ok((memory, storage, clock))
+}
