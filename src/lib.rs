@@ -19,6 +19,7 @@ pub mod recall;
 pub mod run_id;
 pub mod storage;
 pub mod user_doc;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -1,0 +1,206 @@
+//! Provider wire formats: turns a provider-neutral [`Request`] into the JSON body of the
+//! OpenAI Chat Completions or Anthropic Messages API, and their answers (whole bodies or
+//! SSE streams) back into provider-neutral [`Response`]s and [`StreamPart`]s.
+//!
+//! Plain Rust with no I/O: the HTTP layer owns fetching, aborting and retry timing, and
+//! feeds bytes and bodies in here. Every parser is total on untrusted input (it returns a
+//! [`WireError`], never panics), because the bytes come from the network.
+
+mod accumulator;
+pub mod anthropic;
+mod json;
+pub mod openai;
+pub mod retry;
+pub mod sse;
+
+pub use accumulator::Accumulator;
+pub use sse::{SseDecoder, SseEvent};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    /// The result of a tool call, answering the assistant's call `tool_call_id`.
+    Tool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as raw JSON text, exactly as the model produced it. Kept as text
+    /// because a model can emit invalid JSON, and the agent must be able to say so.
+    pub arguments: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    /// Only meaningful on assistant messages; anywhere else it is a request error.
+    pub tool_calls: Vec<ToolCall>,
+    /// Required on tool messages; ignored on the others.
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    fn plain(role: Role, content: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Message::plain(Role::System, content)
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Message::plain(Role::User, content)
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Message::plain(Role::Assistant, content)
+    }
+    pub fn assistant_with_tools(content: impl Into<String>, tool_calls: Vec<ToolCall>) -> Self {
+        Message {
+            tool_calls,
+            ..Message::plain(Role::Assistant, content)
+        }
+    }
+    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            tool_call_id: Some(tool_call_id.into()),
+            ..Message::plain(Role::Tool, content)
+        }
+    }
+
+    /// Refuses combinations neither provider can express, rather than silently dropping
+    /// a tool call or sending a result the provider cannot match to its call.
+    pub(crate) fn check(&self, position: usize) -> Result<(), WireError> {
+        if self.role != Role::Assistant && !self.tool_calls.is_empty() {
+            return Err(WireError::malformed(format!(
+                "message {position}: only assistant messages can carry tool calls"
+            )));
+        }
+        if self.role == Role::Tool && self.tool_call_id.is_none() {
+            return Err(WireError::malformed(format!(
+                "message {position}: a tool result needs a tool_call_id"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    /// Omitted from the request when empty.
+    pub description: String,
+    /// A JSON Schema for the arguments object.
+    pub parameters: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+    pub max_output_tokens: u32,
+    pub stream: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    pub text: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    /// The provider's own name ("stop", "tool_calls", "end_turn", "max_tokens", ...);
+    /// `crate::model::FinishReason::parse` maps both vocabularies.
+    pub finish_reason: Option<String>,
+}
+
+/// One step of a streamed answer, in provider-neutral terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamPart {
+    TextDelta(String),
+    /// A tool call begins. `index` identifies it for the deltas that follow; it is the
+    /// provider's index (Anthropic counts text blocks too), so it need not be dense.
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    /// The next fragment of a tool call's JSON arguments, to be concatenated in order.
+    ToolCallDelta {
+        index: usize,
+        arguments: String,
+    },
+    /// Token figures reported so far; `None` means "not in this report", not zero.
+    /// Anthropic's output count is cumulative, so the last report wins.
+    Usage {
+        input_tokens: Option<u64>,
+        output_tokens: Option<u64>,
+    },
+    Finish {
+        reason: String,
+    },
+    /// The provider's end-of-stream marker (`[DONE]`, `message_stop`). A stream cut off
+    /// before it may still carry a finish reason but miss the final usage figures.
+    Done,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Bytes that are not the documented shape: bad JSON, a wrong type, an oversized SSE
+    /// line, or a request this layer cannot express (e.g. unparseable tool arguments).
+    #[error("malformed provider data: {reason}")]
+    Malformed { reason: String },
+    /// An error object the provider sent, as an HTTP error body or inside a stream.
+    #[error("provider error ({kind}): {message}")]
+    Provider { kind: String, message: String },
+}
+
+impl WireError {
+    pub(crate) fn malformed(reason: impl Into<String>) -> Self {
+        WireError::Malformed {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Shared by the provider test modules: runs a recorded SSE byte stream, cut into the
+/// given pieces, through the SSE decoder and a provider's event handler.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Accumulator, SseDecoder, SseEvent, StreamPart, WireError};
+
+    pub fn run_pieces<F>(pieces: &[&[u8]], mut on_event: F) -> Result<Accumulator, WireError>
+    where
+        F: FnMut(&SseEvent) -> Result<Vec<StreamPart>, WireError>,
+    {
+        let mut sse = SseDecoder::new();
+        let mut acc = Accumulator::new();
+        for piece in pieces {
+            for event in sse.push(piece)? {
+                acc.extend(on_event(&event)?);
+            }
+        }
+        sse.finish();
+        Ok(acc)
+    }
+
+    /// Every two-piece split of `bytes`, plus one byte at a time: each must yield the
+    /// same result, since network chunking is arbitrary.
+    pub fn all_splits(bytes: &[u8]) -> Vec<Vec<&[u8]>> {
+        let mut out: Vec<Vec<&[u8]>> = (0..=bytes.len())
+            .map(|cut| {
+                let (a, b) = bytes.split_at(cut);
+                vec![a, b]
+            })
+            .collect();
+        out.push(bytes.chunks(1).collect());
+        out
+    }
+}
