@@ -331,7 +331,7 @@ impl Agent {
     pub fn history(&self, user: &UserKey, session: &SessionId) -> Result<Vec<Message>> {
         self.read(user, |u| {
             u.and_then(|u| u.session(session))
-                .map(|s| s.messages().cloned().collect())
+                .map(|s| s.messages().collect())
                 .unwrap_or_default()
         })
     }
@@ -415,15 +415,14 @@ impl Agent {
             storage::put_working(storage.as_ref(), user, &user_doc::working_doc(user, &next))
                 .await?;
         }
-        let mut m = self.memory.borrow_mut();
-        match m.get(user) {
-            Some(state) if state.incarnation == incarnation => {
-                if let Some(w) = m.working_mut(user) {
-                    *w = next;
-                }
-                Ok(())
-            }
-            _ => Err(Error::Conflict),
+        if self
+            .memory
+            .borrow_mut()
+            .set_working(user, incarnation, next)
+        {
+            Ok(())
+        } else {
+            Err(Error::Conflict)
         }
     }
 

@@ -51,7 +51,10 @@ pub fn build(
         .unwrap_or_default();
     let mut first = turns.len();
     for (i, t) in turns.iter().enumerate().rev() {
-        let cost: u64 = t.messages.iter().map(message_tokens).sum();
+        let cost: u64 = t
+            .messages()
+            .map(|(_, text)| estimate_tokens(text) + 4)
+            .sum();
         if cost > left {
             break;
         }
@@ -93,7 +96,7 @@ pub fn build(
         messages.push(Message::system(system));
     }
     for t in &turns[first..] {
-        messages.extend(t.messages.iter().cloned());
+        messages.extend(t.to_messages());
     }
     messages.push(input_msg);
     Ok(messages)

@@ -7,7 +7,7 @@
 
 use crate::ids::SessionId;
 use crate::memory::UserState;
-use crate::message::{Message, Role};
+use crate::message::Role;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -56,7 +56,8 @@ pub fn recall(
     // One pass over the user's messages: per document, its length and query-term counts.
     struct Doc<'a> {
         session: &'a SessionId,
-        message: &'a Message,
+        role: Role,
+        content: &'a str,
         at: f64,
         len: usize,
         tf: Vec<u32>,
@@ -66,13 +67,13 @@ pub fn recall(
     let mut total_len = 0usize;
     for (sid, session) in user.sessions() {
         for (ti, turn) in session.turns().enumerate() {
-            for message in &turn.messages {
-                if message.role == Role::System {
+            for (role, content) in turn.messages() {
+                if role == Role::System {
                     continue;
                 }
                 let mut tf = vec![0u32; query_terms.len()];
                 let mut len = 0;
-                for t in tokens(&message.content) {
+                for t in tokens(content) {
                     len += 1;
                     if let Ok(i) = query_terms.binary_search(&t) {
                         tf[i] += 1;
@@ -85,8 +86,9 @@ pub fn recall(
                 if !skip((sid, ti)) && tf.iter().any(|&f| f > 0) {
                     docs.push(Doc {
                         session: sid,
-                        message,
-                        at: turn.at,
+                        role,
+                        content,
+                        at: turn.at(),
                         len,
                         tf,
                     });
@@ -122,8 +124,8 @@ pub fn recall(
         .take(limit)
         .map(|(score, d)| Hit {
             session_id: d.session.as_str().to_owned(),
-            role: d.message.role,
-            content: d.message.content.clone(),
+            role: d.role,
+            content: d.content.to_owned(),
             score,
             at: d.at,
         })
@@ -145,6 +147,7 @@ mod tests {
     use super::*;
     use crate::ids::UserKey;
     use crate::memory::{Limits, Memory, Turn};
+    use crate::message::Message;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

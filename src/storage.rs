@@ -99,8 +99,10 @@ pub async fn load_user(
             if UserKey::parse(doc.user_id.as_deref()).ok().as_ref() != Some(user) {
                 return Err(unreadable(&key, "it belongs to another user".into()));
             }
-            state.working = user_doc::working_from_parts(doc.blocks, doc.properties)
-                .map_err(|e| unreadable(&key, e.to_string()))?;
+            state.set_working(
+                user_doc::working_from_parts(doc.blocks, doc.properties)
+                    .map_err(|e| unreadable(&key, e.to_string()))?,
+            );
         } else if rest.starts_with("s/") {
             let doc: SessionDoc =
                 serde_json::from_str(&text).map_err(|e| unreadable(&key, e.to_string()))?;
@@ -117,7 +119,7 @@ pub async fn load_user(
     });
     for (id, session) in sessions {
         state.last_active = state.last_active.max(session.last_activity());
-        state.sessions.insert(id, session);
+        state.insert_session(id, session);
     }
     Ok(Some(state))
 }

@@ -80,7 +80,7 @@ pub fn session_doc(user: &UserKey, id: &SessionId, s: &Session) -> SessionDoc {
         id: id.as_str().to_owned(),
         created_at: s.created_at(),
         last_activity: s.last_activity(),
-        turns: s.turns().cloned().collect(),
+        turns: s.turns().map(|t| t.unpack()).collect(),
     }
 }
 
@@ -217,9 +217,9 @@ pub fn user_from_doc(doc: UserDoc, limits: &Limits) -> Result<(UserKey, UserStat
         if state.session(&id).is_some() {
             return Err(bad(format!("session {:?} appears twice", id.as_str())));
         }
-        state.sessions.insert(id, session);
+        state.insert_session(id, session);
     }
-    state.working = working_from_parts(doc.blocks, doc.properties)?;
+    state.set_working(working_from_parts(doc.blocks, doc.properties)?);
     state.last_active = state
         .sessions()
         .map(|(_, s)| s.last_activity())
@@ -254,8 +254,10 @@ mod tests {
         };
         let session = state.session_with(&s, turn, 100);
         state.put_session(s, session, 10);
-        state.working.set_block("notes", "likes tea").unwrap();
-        state.working.set_property("plan", json!("pro")).unwrap();
+        let mut w = WorkingMemory::default();
+        w.set_block("notes", "likes tea").unwrap();
+        w.set_property("plan", json!("pro")).unwrap();
+        state.set_working(w);
         export_user(&UserKey::parse(user).unwrap(), &state, 9.0)
     }
 

@@ -183,8 +183,15 @@ impl Memory {
         Some(state.put_session(id, session, max_sessions))
     }
 
-    pub fn working_mut(&mut self, user: &UserKey) -> Option<&mut WorkingMemory> {
-        self.users.get_mut(user).map(|u| &mut u.working)
+    /// Replaces a user's working memory if the same incarnation is still resident.
+    pub fn set_working(&mut self, user: &UserKey, incarnation: u64, w: WorkingMemory) -> bool {
+        match self.users.get_mut(user) {
+            Some(state) if state.incarnation == incarnation => {
+                state.set_working(w);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The messages of one session, oldest first.
@@ -192,7 +199,7 @@ impl Memory {
         self.users
             .get(user)
             .and_then(|u| u.session(session))
-            .map(|s| s.messages().cloned().collect())
+            .map(|s| s.messages().collect())
             .unwrap_or_default()
     }
 
@@ -232,7 +239,7 @@ impl Memory {
             ..Default::default()
         };
         for u in self.users.values() {
-            st.sessions += u.sessions.len();
+            st.sessions += u.session_count();
             st.messages += u.message_count();
             st.approx_bytes += u.approx_bytes();
         }

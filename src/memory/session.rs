@@ -1,14 +1,21 @@
 //! One conversation of one user: whole turns, bounded by a message count.
+//!
+//! A stored turn is packed into a single shared allocation (`PackedTurn`): with 100k
+//! resident users of a few short messages each, per-message `String`s and per-turn `Vec`s
+//! cost more than the text itself. Sharing (`Rc`) makes the copy a run builds to commit a
+//! copy of pointers, not of the conversation.
 
-use crate::message::Message;
+use crate::message::{Message, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
-/// Fixed cost charged per message on top of its text, so `stats().approxBytes` tracks what
-/// the heap really holds (String headers, role, turn bookkeeping) within a small factor.
-pub const MESSAGE_OVERHEAD_BYTES: usize = 40;
+/// Fixed cost counted per message on top of its text (its header in the packed turn plus a
+/// share of the turn's), so `stats().approxBytes` tracks the heap within a small factor.
+pub const MESSAGE_OVERHEAD_BYTES: usize = 24;
 
 /// One exchange committed atomically: the user's message and everything the agent answered.
+/// This is the document shape (export, import, storage); sessions hold `PackedTurn`s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
     /// When the turn was committed (ms since the epoch).
@@ -25,9 +32,110 @@ impl Turn {
     }
 }
 
+/// A turn as one immutable allocation: `at` (f64 LE), then per message a role byte, the
+/// text length (u32 LE) and the UTF-8 text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedTurn(Rc<[u8]>);
+
+const ROLE_USER: u8 = 0;
+const ROLE_ASSISTANT: u8 = 1;
+const ROLE_SYSTEM: u8 = 2;
+
+fn role_byte(r: Role) -> u8 {
+    match r {
+        Role::User => ROLE_USER,
+        Role::Assistant => ROLE_ASSISTANT,
+        Role::System => ROLE_SYSTEM,
+    }
+}
+
+impl PackedTurn {
+    /// Packs a turn. Texts over 4 GiB cannot occur: inputs are capped far below that.
+    pub fn pack(turn: &Turn) -> PackedTurn {
+        let size = 8 + turn
+            .messages
+            .iter()
+            .map(|m| 5 + m.content.len())
+            .sum::<usize>();
+        let mut bytes = Vec::with_capacity(size);
+        bytes.extend_from_slice(&turn.at.to_le_bytes());
+        for m in &turn.messages {
+            let len = u32::try_from(m.content.len()).unwrap_or(u32::MAX);
+            bytes.push(role_byte(m.role));
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(&m.content.as_bytes()[..len as usize]);
+        }
+        PackedTurn(Rc::from(bytes))
+    }
+
+    pub fn at(&self) -> f64 {
+        self.0
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0.0, f64::from_le_bytes)
+    }
+
+    /// (role, text) of each message, in order.
+    pub fn messages(&self) -> PackedMessages<'_> {
+        PackedMessages {
+            rest: self.0.get(8..).unwrap_or(&[]),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages().next().is_none()
+    }
+
+    pub fn unpack(&self) -> Turn {
+        Turn {
+            at: self.at(),
+            messages: self.to_messages().collect(),
+        }
+    }
+
+    pub fn to_messages(&self) -> impl Iterator<Item = Message> + '_ {
+        self.messages().map(|(role, content)| Message {
+            role,
+            content: content.to_owned(),
+        })
+    }
+
+    /// Heap bytes of the allocation, counting the Rc header.
+    pub fn heap_bytes(&self) -> usize {
+        16 + self.0.len()
+    }
+}
+
+pub struct PackedMessages<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for PackedMessages<'a> {
+    type Item = (Role, &'a str);
+
+    fn next(&mut self) -> Option<(Role, &'a str)> {
+        let (&role, rest) = self.rest.split_first()?;
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let text = rest.get(4..4 + len)?;
+        self.rest = &rest[4 + len..];
+        let role = match role {
+            ROLE_USER => Role::User,
+            ROLE_ASSISTANT => Role::Assistant,
+            _ => Role::System,
+        };
+        // Packed from a &str, so always valid; a failure would mean corruption, shown empty.
+        Some((role, std::str::from_utf8(text).unwrap_or("")))
+    }
+}
+
+/// Turns are shared (`Rc`) between a session and the copy a run builds to commit.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Session {
-    pub(crate) turns: VecDeque<Turn>,
+    pub(crate) turns: VecDeque<PackedTurn>,
     pub(crate) message_count: usize,
     pub(crate) created_at: f64,
     pub(crate) last_activity: f64,
@@ -43,12 +151,21 @@ impl Session {
         }
     }
 
-    pub fn turns(&self) -> impl DoubleEndedIterator<Item = &Turn> + ExactSizeIterator {
+    pub fn turns(&self) -> impl DoubleEndedIterator<Item = &PackedTurn> + ExactSizeIterator {
         self.turns.iter()
     }
 
-    pub fn messages(&self) -> impl Iterator<Item = &Message> {
-        self.turns.iter().flat_map(|t| t.messages.iter())
+    /// Every message, oldest first, as owned `Message`s.
+    pub fn messages(&self) -> impl Iterator<Item = Message> + '_ {
+        self.turns.iter().flat_map(PackedTurn::to_messages)
+    }
+
+    /// A copy with capacity for `extra` more turns, so the push that follows does not
+    /// double the allocation (a clone is exact-size).
+    pub fn clone_with_room(&self, extra: usize) -> Session {
+        let mut turns = VecDeque::with_capacity(self.turns.len() + extra);
+        turns.extend(self.turns.iter().cloned());
+        Session { turns, ..*self }
     }
 
     pub fn message_count(&self) -> usize {
@@ -67,14 +184,15 @@ impl Session {
     /// Appends a turn whole, then drops the oldest whole turns until at most `max` messages
     /// remain. The newest turn is always kept: config validation guarantees one fits.
     pub fn push(&mut self, turn: Turn, max: usize) {
+        let packed = PackedTurn::pack(&turn);
         self.last_activity = self.last_activity.max(turn.at);
         self.message_count += turn.messages.len();
-        self.bytes += turn.approx_bytes();
-        self.turns.push_back(turn);
+        self.bytes += packed.heap_bytes() + 16;
+        self.turns.push_back(packed);
         while self.message_count > max && self.turns.len() > 1 {
             if let Some(old) = self.turns.pop_front() {
-                self.message_count -= old.messages.len();
-                self.bytes -= old.approx_bytes();
+                self.message_count -= old.len();
+                self.bytes -= old.heap_bytes() + 16;
             }
         }
     }
@@ -82,10 +200,36 @@ impl Session {
     /// Rebuilds a session from stored turns (oldest first), applying the same bound.
     pub fn from_turns(turns: Vec<Turn>, created_at: f64, max: usize) -> Session {
         let mut s = Session::new(created_at);
+        s.turns.reserve_exact(turns.len());
         for t in turns {
             s.push(t, max);
         }
         s.last_activity = s.last_activity.max(created_at);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn a_packed_turn_unpacks_to_what_was_packed() {
+        let turn = Turn {
+            at: 1_700_000_000_123.5,
+            messages: vec![
+                Message::user("héllo 🦀"),
+                Message::assistant(""),
+                Message::user("x".repeat(70_000)),
+            ],
+        };
+        let p = PackedTurn::pack(&turn);
+        assert_eq!(p.unpack(), turn);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.at(), turn.at);
+        assert!(p.heap_bytes() < turn.approx_bytes() + 64);
     }
 }

@@ -1,9 +1,12 @@
 //! Everything the agent holds for one user: sessions and working memory.
+//!
+//! Laid out for 100k resident users of a few messages each: sessions in a plain Vec (a user
+//! has few, so a scan beats a hash map's two allocations) and working memory boxed only
+//! when the user has any, so the common empty case costs one pointer.
 
 use super::session::{Session, Turn};
 use super::working::WorkingMemory;
 use crate::ids::SessionId;
-use indexmap::IndexMap;
 
 #[derive(Clone, Debug, Default)]
 pub struct UserState {
@@ -13,47 +16,68 @@ pub struct UserState {
     pub(crate) lru_tick: u64,
     pub(crate) last_active: f64,
     /// Runs in flight for this user: a pinned user is never evicted from under its run.
-    pub(crate) pins: usize,
-    // IndexMap keeps sessions in creation order, which is what a session list shows.
-    pub(crate) sessions: IndexMap<SessionId, Session>,
-    pub(crate) working: WorkingMemory,
+    pub(crate) pins: u32,
+    /// In creation order, which is what a session list shows.
+    sessions: Vec<(SessionId, Session)>,
+    working: Option<Box<WorkingMemory>>,
 }
+
+static EMPTY_WORKING: std::sync::OnceLock<WorkingMemory> = std::sync::OnceLock::new();
 
 impl UserState {
     pub fn sessions(&self) -> impl Iterator<Item = (&SessionId, &Session)> {
-        self.sessions.iter()
+        self.sessions.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
     }
 
     pub fn session(&self, id: &SessionId) -> Option<&Session> {
-        self.sessions.get(id)
+        self.sessions.iter().find(|(k, _)| k == id).map(|(_, s)| s)
     }
 
     pub fn working(&self) -> &WorkingMemory {
-        &self.working
+        match &self.working {
+            Some(w) => w,
+            None => EMPTY_WORKING.get_or_init(WorkingMemory::default),
+        }
+    }
+
+    pub fn set_working(&mut self, w: WorkingMemory) {
+        self.working = (!w.is_empty()).then(|| Box::new(w));
     }
 
     pub fn message_count(&self) -> usize {
-        self.sessions.values().map(Session::message_count).sum()
+        self.sessions.iter().map(|(_, s)| s.message_count()).sum()
     }
 
     pub fn approx_bytes(&self) -> usize {
-        // Fixed part: the map entry, LRU node and session headers.
-        let fixed = 160 + self.sessions.len() * 96;
+        // Fixed part: the table slot, LRU node and session headers.
+        let fixed = 200 + self.sessions.len() * 120;
         fixed
-            + self.sessions.values().map(Session::bytes).sum::<usize>()
-            + self.working.approx_bytes()
+            + self.sessions.iter().map(|(_, s)| s.bytes()).sum::<usize>()
+            + self.working.as_ref().map_or(0, |w| w.approx_bytes())
     }
 
     /// The session after committing `turn`, computed without changing this user, so that
     /// a storage write of the result can happen (and fail) before anything changes in RAM.
     pub fn session_with(&self, id: &SessionId, turn: Turn, max_messages: usize) -> Session {
-        let mut s = self
-            .sessions
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| Session::new(turn.at));
+        let mut s = match self.session(id) {
+            Some(s) => s.clone_with_room(1),
+            None => Session::new(turn.at),
+        };
         s.push(turn, max_messages);
         s
+    }
+
+    /// Adds or replaces a session as loaded or imported, without any bound applied.
+    pub fn insert_session(&mut self, id: SessionId, session: Session) {
+        self.last_active = self.last_active.max(session.last_activity());
+        match self.sessions.iter_mut().find(|(k, _)| *k == id) {
+            Some(slot) => slot.1 = session,
+            None => self.sessions.push((id, session)),
+        }
     }
 
     /// Installs a session; beyond `max_sessions` the least recently active other session is
@@ -64,18 +88,17 @@ impl UserState {
         session: Session,
         max_sessions: usize,
     ) -> Option<SessionId> {
-        self.last_active = self.last_active.max(session.last_activity);
-        self.sessions.insert(id.clone(), session);
+        self.insert_session(id.clone(), session);
         if self.sessions.len() <= max_sessions {
             return None;
         }
         let oldest = self
             .sessions
             .iter()
-            .filter(|(k, _)| **k != id)
-            .min_by(|a, b| a.1.last_activity.total_cmp(&b.1.last_activity))
-            .map(|(k, _)| k.clone())?;
-        self.sessions.shift_remove(&oldest);
-        Some(oldest)
+            .enumerate()
+            .filter(|(_, (k, _))| *k != id)
+            .min_by(|a, b| a.1 .1.last_activity().total_cmp(&b.1 .1.last_activity()))
+            .map(|(i, _)| i)?;
+        Some(self.sessions.remove(oldest).0)
     }
 }
