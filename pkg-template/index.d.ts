@@ -64,12 +64,45 @@ export type ModelFunction = (
   request: ModelRequest,
 ) => ModelResponse | Promise<ModelResponse>;
 
+/**
+ * Where an agent persists users' data: any async key-value store (Durable Object storage,
+ * KV, IndexedDB, a file). Values are JSON text. Every key a user's data lives under starts
+ * with that user's own prefix. `memoryStorage()` and `indexedDbStorage()` are built in.
+ */
+export interface StorageAdapter {
+  get(key: string): Promise<string | null | undefined> | string | null | undefined;
+  put(key: string, value: string): Promise<void> | void;
+  delete(key: string): Promise<void> | void;
+  /** Every key that starts with `prefix`, in any order. */
+  list(prefix: string): Promise<string[]> | string[];
+}
+
 export interface MemoryConfig {
   /**
    * Most messages kept per (user, session); the oldest whole turns are dropped first.
    * At least 2 (one turn). Default 100.
    */
   maxMessagesPerSession?: number;
+  /**
+   * Bound on the (estimated) tokens sent per model call: the newest whole turns that fit
+   * are sent, oldest dropped first. Default: no bound beyond `maxMessagesPerSession`.
+   */
+  maxContextTokens?: number;
+  /** Sessions kept per user; beyond it the least recently active goes. Default 100. */
+  maxSessionsPerUser?: number;
+  /** Users resident in RAM; the least recently used are evicted beyond it. Default 100,000. */
+  maxUsers?: number;
+  /** Users idle longer than this are evicted from RAM. Default 86,400,000 (24 h); `Infinity` never. */
+  idleTtlMs?: number;
+  /** Inject the user's `topK` most relevant past messages (any session) into each prompt. */
+  recall?: { topK?: number };
+  /**
+   * Persist through this adapter: each turn is written before `run` resolves, and eviction
+   * only frees RAM. Without one, an evicted user's data is gone.
+   */
+  storage?: StorageAdapter;
+  /** Milliseconds since the epoch; default `Date.now`. Inject one to test idle eviction. */
+  clock?: () => number;
 }
 
 export interface AgentConfig {
@@ -107,6 +140,68 @@ export interface RunResult {
   sessionId: string;
 }
 
+export interface SessionInfo {
+  id: string;
+  messageCount: number;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  lastActivity: number;
+}
+
+export interface Block {
+  label: string;
+  text: string;
+}
+
+export interface RecallHit {
+  sessionId: string;
+  role: "user" | "assistant";
+  content: string;
+  /** BM25 relevance over this user's own messages; higher is better. */
+  score: number;
+  /** When the turn holding the message was committed (ms since the epoch). */
+  at: number;
+}
+
+export interface MemoryStats {
+  users: number;
+  sessions: number;
+  messages: number;
+  /** Approximate heap bytes held for the resident users' data. */
+  approxBytes: number;
+}
+
+/** One committed exchange: the user's message and the agent's reply. */
+export interface TurnDoc {
+  at: number;
+  messages: Message[];
+}
+
+/** `export(userId)`'s document: exactly one user's data, versioned. */
+export interface UserDoc {
+  format: "tenantry.user";
+  version: 1;
+  userId: string | null;
+  exportedAt: number;
+  sessions: {
+    userId: string | null;
+    id: string;
+    createdAt: number;
+    lastActivity: number;
+    turns: TurnDoc[];
+  }[];
+  blocks: Block[];
+  properties: { [key: string]: JsonValue };
+}
+
+/** `snapshot()`'s document: every resident user. */
+export interface SnapshotDoc {
+  format: "tenantry.snapshot";
+  version: 1;
+  takenAt: number;
+  users: UserDoc[];
+}
+
 /**
  * One agent serving many users. Every method takes the user id as an argument; runs of one
  * (user, session) execute one at a time in call order, everything else concurrently.
@@ -121,14 +216,52 @@ export declare class Agent {
    * Rejects with a {@link TenantryError}; never throws synchronously.
    */
   run(input: string, userId: UserId, options?: RunOptions): Promise<RunResult>;
-  /** Messages of one session (default `"default"`), oldest first. */
+  /**
+   * Messages of one session (default `"default"`), oldest first.
+   * Synchronous reads see resident users; with a `storage` adapter, a user who is only in
+   * storage throws `not_loaded`: `await agent.load(userId)` first.
+   */
   history(userId: UserId, sessionId?: string): Message[];
+  /** The user's sessions in creation order. */
+  sessions(userId: UserId): SessionInfo[];
   /** Messages stored for the user across all of their sessions. */
   size(userId: UserId): number;
-  /** Forgets one user's conversations; nobody else's. */
-  clear(userId: UserId): void;
-  /** Forgets every user's conversations. A host operation: nothing a run does can call it. */
-  clearAll(): void;
+  /** The user's working-memory blocks, injected into their runs' system prompt. */
+  blocks(userId: UserId): Block[];
+  /** The user's profile properties, injected into their runs' system prompt. */
+  properties(userId: UserId): { [key: string]: JsonValue };
+  /** That user's past messages that best match `query` (BM25); never anyone else's. */
+  recall(userId: UserId, query: string, options?: { limit?: number }): RecallHit[];
+  /** Counts over the users resident in RAM. */
+  stats(): MemoryStats;
+  /** Makes a user resident (reading storage when configured) so synchronous reads work. */
+  load(userId: UserId): Promise<void>;
+  /** Sets a working-memory block (at most 32 per user, 16 KiB each). */
+  setBlock(userId: UserId, label: string, text: string): Promise<void>;
+  deleteBlock(userId: UserId, label: string): Promise<void>;
+  /** Sets a profile property to any JSON value; `null` deletes it. */
+  setProperty(userId: UserId, key: string, value: JsonValue): Promise<void>;
+  /**
+   * Deletes everything of one user, in RAM and in storage, and nothing of anyone else.
+   * A run of that user still in flight rejects with `conflict` and keeps nothing.
+   */
+  forget(userId: UserId): Promise<void>;
+  /** Same as {@link Agent.forget}. */
+  clear(userId: UserId): Promise<void>;
+  /** The versioned JSON document of exactly this user's data (GDPR access/portability). */
+  export(userId: UserId): Promise<UserDoc>;
+  /**
+   * Replaces one user's data with an `export` document; resolves to that user's id. A
+   * foreign, mixed, malformed or oversized document rejects with `invalid_import` and
+   * changes nothing.
+   */
+  import(doc: UserDoc): Promise<string | null>;
+  /** Every resident user's data in one document (with storage, the rest is in storage). */
+  snapshot(): SnapshotDoc;
+  /** A new agent holding a snapshot's users; every document is checked before any is applied. */
+  static restore(config: AgentConfig, snapshot: SnapshotDoc): Promise<Agent>;
+  /** Forgets every user's data, in storage too. A host operation: nothing a run does can call it. */
+  clearAll(): Promise<void>;
   /**
    * Frees the wasm memory now instead of at garbage collection. (Where the runtime has
    * `Symbol.dispose`, `using agent = new Agent(...)` calls this too; it is left out of these
@@ -146,6 +279,10 @@ export type ErrorCode =
   | "model_error"
   | "model_malformed"
   | "aborted"
+  | "invalid_import"
+  | "storage"
+  | "not_loaded"
+  | "conflict"
   | "unsupported"
   | "internal";
 
@@ -162,3 +299,12 @@ export declare class TenantryError extends Error {
  * Alice" ... "What's my name?" -> "Your name is Alice."). No network, no key.
  */
 export declare function demoModel(): ModelFunction;
+
+/** A storage adapter over a JS `Map`: for tests, or to share one store between agents. */
+export declare function memoryStorage(): StorageAdapter;
+
+/**
+ * A storage adapter over the browser's IndexedDB (database `name`, default `"tenantry"`).
+ * @throws {TenantryError} `unsupported` where there is no IndexedDB (Node, workerd).
+ */
+export declare function indexedDbStorage(name?: string): StorageAdapter;

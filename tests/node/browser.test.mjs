@@ -58,8 +58,17 @@ test("the browser entry runs one shared agent for two users in Chromium", async 
     } catch (e) {
       code = e instanceof TenantryError ? e.code : `not a TenantryError: ${e}`;
     }
-    return { alice: alice.text, bob: bob.text, aliceSize: agent.size("alice"), code };
+    // Persistence in the page's IndexedDB: a second agent (a reload) finds Alice there.
+    const { indexedDbStorage } = await import("tenantry");
+    const storage = indexedDbStorage("tenantry-package-test");
+    const first = new Agent({ model: demoModel(), memory: { storage } });
+    await first.run("My name is Alice", "alice");
+    const second = new Agent({ model: demoModel(), memory: { storage: indexedDbStorage("tenantry-package-test") } });
+    const remembered = (await second.run("What's my name?", "alice")).text;
+    await second.clearAll();
+    return { alice: alice.text, bob: bob.text, aliceSize: agent.size("alice"), code, remembered };
   });
+  assert.equal(result.remembered, "Your name is Alice.");
   assert.deepEqual(errors, []);
   assert.equal(result.alice, "Your name is Alice.");
   assert.doesNotMatch(result.bob, /Alice/);

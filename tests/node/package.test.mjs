@@ -37,15 +37,17 @@ test("the tarball holds the package face and nothing else", () => {
   assert.deepEqual(Object.keys(manifest.exports["."]), ["types", "workerd", "browser", "node", "default"]);
 });
 
-test("exports Agent, demoModel and TenantryError by package name", () => {
+test("exports Agent, demoModel, the storage adapters and TenantryError by package name", () => {
   assert.equal(typeof tenantry.Agent, "function");
   assert.equal(typeof tenantry.demoModel, "function");
+  assert.equal(typeof tenantry.memoryStorage, "function");
+  assert.throws(() => tenantry.indexedDbStorage(), { code: "unsupported" }, "Node has no IndexedDB");
   assert.ok(tenantry.TenantryError.prototype instanceof Error);
 });
 
-for (const readme of ["README.md", "pkg-template/README.md"]) {
-  test(`the usage example of ${readme} prints what its comments say`, () => {
-    const code = codeBlock(readFileSync(join(root, readme), "utf8"), "## Usage");
+for (const [readme, heading] of ["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"]])) {
+  test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
+    const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);
     assert.ok(expected.length >= 4, "the example shows its output");
     const printed = runInProject("readme-example.mjs", code).trimEnd().split("\n");
@@ -114,6 +116,23 @@ test("an aborted run rejects with `aborted`, passes the signal to the model, and
   await assert.rejects(run, { code: "aborted" });
   assert.ok(sawSignal);
   assert.equal(agent.size("alice"), 0);
+});
+
+test("a host storage adapter sees only prefixed keys, and forget empties exactly one prefix", async () => {
+  const { Agent, demoModel, memoryStorage } = tenantry;
+  const inner = memoryStorage();
+  const seen = [];
+  const storage = { ...inner, put: async (k, v) => { seen.push(k); await inner.put(k, v); } };
+  const agent = new Agent({ model: demoModel(), memory: { storage } });
+  const ids = ["alice", "alice/s", "ali", "alice "];
+  await Promise.all(ids.map((u) => agent.run(`My name is ${u}`, u)));
+  assert.equal(new Set(seen).size, 4);
+  for (const u of ids) assert.equal(seen.filter((k) => k.includes(`/u/${u.replace("/", "%2F")}/`)).length, 1, u);
+  await agent.forget("alice");
+  const left = await inner.list("");
+  assert.equal(left.length, 3);
+  assert.ok(left.every((k) => !k.includes("/u/alice/")));
+  for (const u of ["alice/s", "ali", "alice "]) assert.match((await agent.run("What's my name?", u)).text, new RegExp(`Your name is ${u.trim()}`));
 });
 
 test("the shipped types accept the documented usage and reject misuse (tsc --strict)", () => {

@@ -1,7 +1,21 @@
 // Type-checked against the packed package's index.d.ts with `tsc --strict` (never run).
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
-import { Agent, TenantryError, demoModel } from "tenantry";
-import type { ErrorCode, Message, ModelFunction, ModelRequest, RunResult, Usage } from "tenantry";
+import { Agent, TenantryError, demoModel, indexedDbStorage, memoryStorage } from "tenantry";
+import type {
+  Block,
+  ErrorCode,
+  MemoryStats,
+  Message,
+  ModelFunction,
+  ModelRequest,
+  RecallHit,
+  RunResult,
+  SessionInfo,
+  SnapshotDoc,
+  StorageAdapter,
+  Usage,
+  UserDoc,
+} from "tenantry";
 
 const own: ModelFunction = async (req: ModelRequest) => {
   const last: Message | undefined = req.messages.at(-1);
@@ -14,7 +28,15 @@ const agent = new Agent({
   name: "support",
   instructions: "Be brief.",
   model: Math.random() > 2 ? own : demoModel(),
-  memory: { maxMessagesPerSession: 50 },
+  memory: {
+    maxMessagesPerSession: 50,
+    maxContextTokens: 4000,
+    maxUsers: 10_000,
+    idleTtlMs: 3_600_000,
+    recall: { topK: 3 },
+    storage: Math.random() > 2 ? indexedDbStorage("app") : memoryStorage(),
+    clock: () => Date.now(),
+  },
   maxOutputTokens: 256,
 });
 
@@ -29,8 +51,24 @@ async function main(): Promise<void> {
   await agent.run("hi", undefined);
   const h: Message[] = agent.history("alice", "s1");
   const n: number = agent.size("alice");
-  agent.clear("alice");
-  agent.clearAll();
+  const sessions: SessionInfo[] = agent.sessions("alice");
+  await agent.setBlock("alice", "preferences", "French");
+  await agent.setProperty("alice", "plan", { tier: "pro", seats: 3 });
+  await agent.deleteBlock("alice", "preferences");
+  const blocks: Block[] = agent.blocks("alice");
+  const tier = agent.properties("alice")["plan"];
+  const hits: RecallHit[] = agent.recall("alice", "invoice", { limit: 5 });
+  const stats: MemoryStats = agent.stats();
+  await agent.load("alice");
+  const doc: UserDoc = await agent.export("alice");
+  const importedId: string | null = await agent.import(doc);
+  const snap: SnapshotDoc = agent.snapshot();
+  const again: Agent = await Agent.restore({ model: demoModel() }, snap);
+  await agent.forget("alice");
+  await agent.clear(null);
+  await agent.clearAll();
+  const custom: StorageAdapter = { get: async () => null, put: () => {}, delete: async () => {}, list: () => [] };
+  void [sessions, blocks, tier, hits, stats, importedId, again, custom];
   void [total, flag, who, h, n, agent.name];
 
   try {
@@ -51,6 +89,11 @@ async function main(): Promise<void> {
   await agent.run("hi", "alice", { sesionId: "typo" });
   // @ts-expect-error a model is required
   new Agent({ name: "x" });
+  // @ts-expect-error a storage adapter needs all four methods
+  new Agent({ model: demoModel(), memory: { storage: { get: async () => null } } });
+  // @ts-expect-error forget is async: its result is not a boolean
+  const gone: boolean = await agent.forget("alice");
+  void gone;
   // @ts-expect-error finishReason is a known union
   const bad: RunResult["finishReason"] = "done";
   void bad;
