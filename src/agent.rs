@@ -11,8 +11,9 @@ use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::context::{self, ContextOptions};
 use crate::error::{Error, Result};
+use crate::events::{EventPart, RunEvent};
 use crate::ids::{SessionId, UserKey};
-use crate::lock::KeyedLock;
+use crate::lock::{KeyedLock, Ticket};
 use crate::memory::{Memory, Stats, Turn, UserState};
 use crate::message::Message;
 use crate::model::{CallContext, FinishReason, Model, ModelRequest, ModelResponse, Usage};
@@ -46,6 +47,9 @@ pub trait Cancellation {
 pub struct RunOptions {
     pub session: SessionId,
     pub cancellation: Option<Rc<dyn Cancellation>>,
+    /// Receives the run's events (text deltas as the model streams, then usage and finish,
+    /// or an error). Called with no borrow of the agent held, so it may call back in.
+    pub on_event: Option<Rc<dyn Fn(RunEvent)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -82,6 +86,15 @@ pub struct Agent {
     replacing: RefCell<HashSet<UserKey>>,
     clock: Rc<dyn Clock>,
     storage: Option<Rc<dyn Storage>>,
+}
+
+/// What a run carries from its start into the model call and the commit.
+struct Call {
+    session: SessionId,
+    run_id: String,
+    cancel: Option<Rc<dyn Cancellation>>,
+    emit: Option<Rc<dyn Fn(EventPart)>>,
+    incarnation: u64,
 }
 
 /// Releases a run's pin on its user however the run ends.
@@ -158,26 +171,75 @@ impl Agent {
         let checked = check_input(&input).and_then(|()| new_run_id());
         async move {
             let run_id = checked?;
-            let cancel = opts.cancellation;
-            if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-                return Err(Error::Aborted);
+            let emit = opts.on_event.clone().map(|sink| {
+                let (user_id, session_id, run_id) = (
+                    user.as_option().map(str::to_owned),
+                    opts.session.as_str().to_owned(),
+                    run_id.clone(),
+                );
+                Rc::new(move |part: EventPart| {
+                    sink(RunEvent {
+                        part,
+                        user_id: user_id.clone(),
+                        session_id: session_id.clone(),
+                        run_id: run_id.clone(),
+                    })
+                }) as Rc<dyn Fn(EventPart)>
+            });
+            let result = this
+                .run_started(ticket, input, &user, opts, run_id, emit.clone())
+                .await;
+            if let Some(emit) = emit {
+                match &result {
+                    Ok(out) => {
+                        emit(EventPart::Usage { usage: out.usage });
+                        emit(EventPart::Finish {
+                            text: out.text.clone(),
+                            finish_reason: out.finish_reason,
+                            usage: out.usage,
+                        });
+                    }
+                    Err(e) => emit(EventPart::error(e)),
+                }
             }
-            let _turn = match &cancel {
-                Some(c) => match future::select(ticket, c.cancelled()).await {
-                    Either::Left((guard, _)) => guard,
-                    Either::Right(_) => return Err(Error::Aborted),
-                },
-                None => ticket.await,
-            };
-            let incarnation = this.enter(&user).await?;
-            let _pin = Pin {
-                agent: &this,
-                user: &user,
-                incarnation,
-            };
-            this.run_pinned(input, &user, opts.session, run_id, cancel, incarnation)
-                .await
+            result
         }
+    }
+
+    async fn run_started(
+        &self,
+        ticket: Ticket<(UserKey, SessionId)>,
+        input: String,
+        user: &UserKey,
+        opts: RunOptions,
+        run_id: String,
+        emit: Option<Rc<dyn Fn(EventPart)>>,
+    ) -> Result<RunOutput> {
+        let cancel = opts.cancellation;
+        if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            return Err(Error::Aborted);
+        }
+        let _turn = match &cancel {
+            Some(c) => match future::select(ticket, c.cancelled()).await {
+                Either::Left((guard, _)) => guard,
+                Either::Right(_) => return Err(Error::Aborted),
+            },
+            None => ticket.await,
+        };
+        let incarnation = self.enter(user).await?;
+        let _pin = Pin {
+            agent: self,
+            user,
+            incarnation,
+        };
+        let call = Call {
+            session: opts.session,
+            run_id,
+            cancel,
+            emit,
+            incarnation,
+        };
+        self.run_pinned(input, user, call).await
     }
 
     /// Makes `user` resident (loading from storage when configured) and pins them.
@@ -212,15 +274,14 @@ impl Agent {
         Ok(Some(state.unwrap_or_default()))
     }
 
-    async fn run_pinned(
-        &self,
-        input: String,
-        user: &UserKey,
-        session: SessionId,
-        run_id: String,
-        cancel: Option<Rc<dyn Cancellation>>,
-        incarnation: u64,
-    ) -> Result<RunOutput> {
+    async fn run_pinned(&self, input: String, user: &UserKey, call: Call) -> Result<RunOutput> {
+        let Call {
+            session,
+            run_id,
+            cancel,
+            emit,
+            incarnation,
+        } = call;
         let messages = {
             let m = self.memory.borrow();
             let opts = ContextOptions {
@@ -240,7 +301,14 @@ impl Agent {
         };
         let prompt = request.messages.clone();
         let ctx = CallContext {
-            cancellation: cancel.as_deref().map(|c| c.as_any()),
+            cancellation: cancel.clone(),
+            on_text: emit.map(|emit| {
+                Rc::new(move |text: &str| {
+                    emit(EventPart::TextDelta {
+                        text: text.to_owned(),
+                    })
+                }) as Rc<dyn Fn(&str)>
+            }),
         };
         // No RefCell borrow is alive here: the host may re-enter this agent while we wait.
         let call = self.model.generate(request, ctx);

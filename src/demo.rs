@@ -158,7 +158,7 @@ impl crate::model::Model for DemoModel {
     fn generate(
         &self,
         request: crate::model::ModelRequest,
-        _ctx: crate::model::CallContext<'_>,
+        _ctx: crate::model::CallContext,
     ) -> futures_util::future::LocalBoxFuture<'static, crate::Result<crate::model::RawModelResponse>>
     {
         let r = reply(&request.messages, request.max_output_tokens);

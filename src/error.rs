@@ -18,6 +18,15 @@ pub enum Error {
     /// The host model function threw or its promise rejected.
     #[error("model call failed: {message}")]
     Model { message: String },
+    /// A provider answered with an HTTP error, sent an error mid-stream, or could not be
+    /// reached (`status` is `None` for network failures and time-outs).
+    #[error("model request failed{}: {message}", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
+    ModelHttp {
+        status: Option<u16>,
+        kind: String,
+        message: String,
+        attempts: u32,
+    },
     /// The model answered, but not in the documented response shape.
     #[error("model returned a malformed response: {reason}")]
     ModelMalformed { reason: String },
@@ -52,6 +61,7 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::InvalidConfig { .. } => "invalid_config",
             Error::Model { .. } => "model_error",
+            Error::ModelHttp { .. } => "model_http",
             Error::ModelMalformed { .. } => "model_malformed",
             Error::Aborted => "aborted",
             Error::InvalidImport { .. } => "invalid_import",
@@ -75,6 +85,14 @@ impl Error {
                 json!({ "operation": operation, "message": message })
             }
             Error::NotLoaded { user } => json!({ "userId": user }),
+            Error::ModelHttp {
+                status,
+                kind,
+                message,
+                attempts,
+            } => {
+                json!({ "status": status, "kind": kind, "message": message, "attempts": attempts })
+            }
             Error::InvalidConfig { field, reason } => json!({ "field": field, "reason": reason }),
             Error::Model { message } | Error::Internal { message } => {
                 json!({ "message": message })

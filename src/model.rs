@@ -4,11 +4,12 @@
 //! is what the loop works with after validation. Validation lives here, in plain Rust, so
 //! every host (JS function, HTTP client, demo) is held to the same rules.
 
+use crate::agent::Cancellation;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
-use std::any::Any;
+use std::rc::Rc;
 
 /// What the model function receives. Field names are the documented JS shape.
 #[derive(Clone, Debug, Serialize)]
@@ -23,16 +24,19 @@ pub struct ModelRequest {
     pub run_id: String,
 }
 
-/// Per-call extras a host adapter may need (an AbortSignal to pass to fetch).
-pub struct CallContext<'a> {
-    pub cancellation: Option<&'a dyn Any>,
+/// Per-call extras: the run's cancellation (an AbortSignal to pass on to fetch) and, when
+/// the host is streaming, where text deltas go as they arrive.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    pub cancellation: Option<Rc<dyn Cancellation>>,
+    pub on_text: Option<Rc<dyn Fn(&str)>>,
 }
 
 pub trait Model {
     fn generate(
         &self,
         request: ModelRequest,
-        ctx: CallContext<'_>,
+        ctx: CallContext,
     ) -> LocalBoxFuture<'static, Result<RawModelResponse>>;
 }
 

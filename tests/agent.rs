@@ -22,7 +22,7 @@ fn agent_with(model: &Rc<ScriptModel>, max_messages: usize) -> Rc<Agent> {
 fn session(s: &str) -> RunOptions {
     RunOptions {
         session: SessionId::parse(Some(s)).unwrap(),
-        cancellation: None,
+        ..Default::default()
     }
 }
 
@@ -216,6 +216,7 @@ dual_test!(an_abort_during_the_model_call_commits_nothing, async {
     let opts = RunOptions {
         session: SessionId::default(),
         cancellation: Some(Rc::new(CancelHandle(cancel.clone()))),
+        on_event: None,
     };
     let run = agent.run("slow".into(), user("alice"), opts);
     let trigger = async {
@@ -281,3 +282,52 @@ dual_test!(the_demo_model_remembers_per_user, async {
     assert!(!b.text.contains("Alice"), "{}", b.text);
     assert!(!a.usage.estimated);
 });
+
+dual_test!(
+    a_streaming_run_emits_tagged_events_ending_in_finish,
+    async {
+        use std::cell::RefCell;
+        use tenantry::events::{EventPart, RunEvent};
+        let model = ScriptModel::with_yields(0);
+        let agent = agent_with(&model, 100);
+        let events: Rc<RefCell<Vec<RunEvent>>> = Rc::default();
+        let sink = events.clone();
+        let opts = RunOptions {
+            session: SessionId::parse(Some("s")).unwrap(),
+            on_event: Some(Rc::new(move |e| sink.borrow_mut().push(e))),
+            ..Default::default()
+        };
+        let out = agent.run("hi".into(), user("alice"), opts).await.unwrap();
+        let ev = events.borrow();
+        assert!(ev.iter().all(|e| e.user_id.as_deref() == Some("alice")
+            && e.session_id == "s"
+            && e.run_id == out.run_id));
+        match &ev.last().unwrap().part {
+            EventPart::Finish { text, usage, .. } => {
+                assert_eq!(text, &out.text);
+                assert_eq!(usage, &out.usage);
+            }
+            other => panic!("last event {other:?}"),
+        }
+        let json = serde_json::to_value(&ev[ev.len() - 1]).unwrap();
+        assert_eq!(json["type"], "finish");
+        assert_eq!(json["finishReason"], "stop");
+        assert_eq!(json["userId"], "alice");
+        drop(ev);
+        // A failed run ends in one error event and commits nothing.
+        events.borrow_mut().clear();
+        let sink = events.clone();
+        let opts = RunOptions {
+            on_event: Some(Rc::new(move |e| sink.borrow_mut().push(e))),
+            ..Default::default()
+        };
+        agent
+            .run("FAIL".into(), user("bob"), opts)
+            .await
+            .unwrap_err();
+        let ev = events.borrow();
+        assert_eq!(ev.len(), 1);
+        assert!(matches!(&ev[0].part, EventPart::Error { code, .. } if code == "model_error"));
+        assert_eq!(agent.size(&user("bob")).unwrap(), 0);
+    }
+);

@@ -45,7 +45,7 @@ fn fixture(memory: MemoryConfig, with_storage: bool) -> Fixture {
 fn in_session(s: &str) -> RunOptions {
     RunOptions {
         session: SessionId::parse(Some(s)).unwrap(),
-        cancellation: None,
+        ..Default::default()
     }
 }
 

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -17,18 +18,30 @@ impl Model for JsModel {
     fn generate(
         &self,
         request: ModelRequest,
-        ctx: CallContext<'_>,
+        ctx: CallContext,
     ) -> LocalBoxFuture<'static, Result<RawModelResponse>> {
         let func = self.func.clone();
         let signal = ctx
             .cancellation
-            .and_then(|c| c.downcast_ref::<JsAbort>())
+            .as_ref()
+            .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
             .map(|a| a.signal.clone());
+        // A streaming run hands the model `onTextDelta`; the closure lives as long as the call.
+        let on_text = ctx.on_text.map(|sink| {
+            Closure::<dyn Fn(JsValue)>::new(move |t: JsValue| {
+                if let Some(text) = t.as_string() {
+                    sink(&text);
+                }
+            })
+        });
         Box::pin(async move {
             let req = to_plain_js(&request);
             if let Some(signal) = signal {
                 // Passed through so a fetch-based host model can cancel its request too.
                 let _ = Reflect::set(&req, &JsValue::from_str("abortSignal"), &signal);
+            }
+            if let Some(f) = &on_text {
+                let _ = Reflect::set(&req, &JsValue::from_str("onTextDelta"), f.as_ref());
             }
             let returned = func
                 .call1(&JsValue::NULL, &req)

@@ -78,7 +78,7 @@ impl Model for Shared {
     fn generate(
         &self,
         request: ModelRequest,
-        _ctx: CallContext<'_>,
+        _ctx: CallContext,
     ) -> LocalBoxFuture<'static, Result<RawModelResponse>> {
         let m = self.0.clone();
         Box::pin(async move {

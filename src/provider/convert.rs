@@ -1,0 +1,42 @@
+//! The agent's model request to a provider-neutral wire request, and the provider's answer
+//! back to the agent's raw response.
+
+use crate::message::Role;
+use crate::model::{ModelRequest, RawModelResponse, RawUsage};
+use crate::wire;
+
+pub fn to_wire(request: &ModelRequest, model: &str, stream: bool) -> wire::Request {
+    wire::Request {
+        model: model.to_owned(),
+        messages: request
+            .messages
+            .iter()
+            .map(|m| match m.role {
+                Role::System => wire::Message::system(m.content.clone()),
+                Role::User => wire::Message::user(m.content.clone()),
+                Role::Assistant => wire::Message::assistant(m.content.clone()),
+            })
+            .collect(),
+        tools: Vec::new(),
+        max_output_tokens: request.max_output_tokens,
+        stream,
+    }
+}
+
+pub fn from_wire(r: wire::Response) -> RawModelResponse {
+    let tool_calls = (!r.tool_calls.is_empty()).then(|| {
+        r.tool_calls
+            .into_iter()
+            .map(|c| serde_json::json!({ "id": c.id, "name": c.name, "arguments": c.arguments }))
+            .collect()
+    });
+    RawModelResponse {
+        text: Some(r.text),
+        tool_calls,
+        usage: Some(RawUsage {
+            input_tokens: r.input_tokens.map(|v| v as f64),
+            output_tokens: r.output_tokens.map(|v| v as f64),
+        }),
+        finish_reason: r.finish_reason,
+    }
+}
