@@ -24,12 +24,15 @@ pub struct ModelRequest {
     pub run_id: String,
 }
 
+/// Where a streaming model call sends each text delta.
+pub type TextSink = Rc<dyn Fn(&str)>;
+
 /// Per-call extras: the run's cancellation (an AbortSignal to pass on to fetch) and, when
 /// the host is streaming, where text deltas go as they arrive.
 #[derive(Clone, Default)]
 pub struct CallContext {
     pub cancellation: Option<Rc<dyn Cancellation>>,
-    pub on_text: Option<Rc<dyn Fn(&str)>>,
+    pub on_text: Option<TextSink>,
 }
 
 pub trait Model {

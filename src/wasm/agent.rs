@@ -299,5 +299,6 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
     Ok(RunOptions {
         session,
         cancellation,
+        on_event: None,
     })
 }
