@@ -298,22 +298,23 @@ dual_test!(
             ..Default::default()
         };
         let out = agent.run("hi".into(), user("alice"), opts).await.unwrap();
-        let ev = events.borrow();
-        assert!(ev.iter().all(|e| e.user_id.as_deref() == Some("alice")
-            && e.session_id == "s"
-            && e.run_id == out.run_id));
-        match &ev.last().unwrap().part {
-            EventPart::Finish { text, usage, .. } => {
-                assert_eq!(text, &out.text);
-                assert_eq!(usage, &out.usage);
+        {
+            let ev = events.borrow();
+            assert!(ev.iter().all(|e| e.user_id.as_deref() == Some("alice")
+                && e.session_id == "s"
+                && e.run_id == out.run_id));
+            match &ev.last().unwrap().part {
+                EventPart::Finish { text, usage, .. } => {
+                    assert_eq!(text, &out.text);
+                    assert_eq!(usage, &out.usage);
+                }
+                other => panic!("last event {other:?}"),
             }
-            other => panic!("last event {other:?}"),
+            let json = serde_json::to_value(&ev[ev.len() - 1]).unwrap();
+            assert_eq!(json["type"], "finish");
+            assert_eq!(json["finishReason"], "stop");
+            assert_eq!(json["userId"], "alice");
         }
-        let json = serde_json::to_value(&ev[ev.len() - 1]).unwrap();
-        assert_eq!(json["type"], "finish");
-        assert_eq!(json["finishReason"], "stop");
-        assert_eq!(json["userId"], "alice");
-        drop(ev);
         // A failed run ends in one error event and commits nothing.
         events.borrow_mut().clear();
         let sink = events.clone();
