@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
 /// What the model function receives. Field names are the documented JS shape.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ModelRequest {
     pub messages: Vec<Message>,
     pub tools: Vec<serde_json::Value>,
@@ -43,14 +43,14 @@ pub trait Model {
     ) -> LocalBoxFuture<'static, Result<RawModelResponse>>;
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawUsage {
     pub input_tokens: Option<f64>,
     pub output_tokens: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawModelResponse {
     pub text: Option<String>,

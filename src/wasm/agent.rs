@@ -104,6 +104,40 @@ impl JsAgent {
         })
     }
 
+    /// `stream(input, userId, { sessionId?, signal? })` -> a `RunStream`: an async iterable
+    /// of tagged events (`text-delta`, `usage`, `finish`, `error`), each carrying userId,
+    /// sessionId and runId, with `.result`, `.text` and `.toReadableStream()`. Leaving the
+    /// loop early aborts the run, which then commits nothing.
+    pub fn stream(&self, input: JsValue, user_id: JsValue, options: JsValue) -> JsValue {
+        let mut abort = None;
+        let args = (|| -> Result<_> {
+            let user = user_key(&user_id)?;
+            let input = string_arg(&input, "input")?;
+            let mut opts = run_options(&options)?;
+            // The stream's own controller, linked to the caller's signal if any, so that
+            // abandoning the stream cancels the fetch as well as the run.
+            let caller = opts
+                .cancellation
+                .as_ref()
+                .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
+                .map(|a| JsValue::from(a.signal.clone()))
+                .unwrap_or(JsValue::UNDEFINED);
+            let controller = super::js_fetch::linked_controller(&caller);
+            let signal: AbortSignal = js_sys::Reflect::get(&controller, &"signal".into())
+                .unwrap_or(JsValue::UNDEFINED)
+                .unchecked_into();
+            if let Ok(f) = js_sys::Reflect::get(&controller, &"abort".into()) {
+                abort = f
+                    .dyn_into::<js_sys::Function>()
+                    .ok()
+                    .map(|f| f.bind0(&controller));
+            }
+            opts.cancellation = Some(Rc::new(JsAbort { signal }));
+            Ok((input, user, opts))
+        })();
+        super::stream::start(&self.inner, args, abort)
+    }
+
     /// Messages of one session of one user (the default session when omitted), oldest first.
     pub fn history(&self, user_id: JsValue, session: JsValue) -> JsResult<JsValue> {
         let user = js(user_key(&user_id))?;

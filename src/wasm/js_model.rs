@@ -64,9 +64,26 @@ impl Model for JsModel {
     }
 }
 
+/// What a model function threw, as a core error. A `TenantryError` from a built-in client
+/// (`openai()`, `anthropic()`) keeps its code, so `model_http` reaches the caller as such.
 fn model_error(thrown: &JsValue) -> Error {
-    Error::Model {
-        message: thrown_message(thrown, "the model function threw a non-Error value"),
+    let get = |k: &str| Reflect::get(thrown, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+    let details = get("details");
+    let detail =
+        |k: &str| Reflect::get(&details, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+    let message = thrown_message(thrown, "the model function threw a non-Error value");
+    match get("code").as_string().as_deref() {
+        Some("model_http") if details.is_object() => Error::ModelHttp {
+            status: detail("status").as_f64().map(|s| s as u16),
+            kind: detail("kind").as_string().unwrap_or_default(),
+            message: detail("message").as_string().unwrap_or(message),
+            attempts: detail("attempts").as_f64().unwrap_or(1.0) as u32,
+        },
+        Some("model_malformed") => Error::ModelMalformed {
+            reason: detail("reason").as_string().unwrap_or(message),
+        },
+        Some("aborted") => Error::Aborted,
+        _ => Error::Model { message },
     }
 }
 

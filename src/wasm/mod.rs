@@ -8,10 +8,14 @@ mod convert;
 mod demo;
 mod error;
 mod js_clock;
+mod js_fetch;
 mod js_model;
 mod js_storage;
+mod provider;
+mod stream;
 
 pub use agent::JsAgent;
 pub use demo::demo_model;
 pub use error::{tenantry_error_class, to_js_error};
 pub use js_storage::{indexed_db_storage, memory_storage};
+pub use provider::{anthropic, openai};
