@@ -46,6 +46,11 @@ export interface ModelRequest {
   runId: string;
   /** The run's `signal`, when one was given: pass it on to `fetch`. */
   abortSignal?: AbortSignal;
+  /**
+   * Present when the run is streaming (`agent.stream`): call it with each piece of text as
+   * the model produces it, and it reaches the stream's consumer as a `text-delta` event.
+   */
+  onTextDelta?: (text: string) => void;
 }
 
 /** What a model function returns (or resolves to). */
@@ -58,6 +63,32 @@ export interface ModelResponse {
   /** Tool calls are not supported yet: a non-empty list fails the run with `unsupported`. */
   toolCalls?: JsonValue[];
 }
+
+/** Options shared by the built-in provider clients. */
+export interface ProviderOptions {
+  /** The provider's model name, e.g. `"gpt-4o-mini"` or `"claude-sonnet-4-5"`. */
+  model: string;
+  /** Sent as `Authorization: Bearer` (OpenAI) or `x-api-key` (Anthropic). Never appears in errors or events. */
+  apiKey?: string;
+  /** Default `https://api.openai.com/v1` / `https://api.anthropic.com/v1`; any compatible server or gateway works. */
+  baseUrl?: string;
+  /** Extra request headers. */
+  headers?: { [name: string]: string };
+  /** Replaces the global `fetch`: a service binding, a proxy, a test double. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** Retries on 408/409/429/5xx and network errors, with exponential backoff and jitter, honouring `Retry-After`. Default 2. */
+  maxRetries?: number;
+  /** Time limit for one attempt, including reading the whole stream. Default 120,000. */
+  timeoutMs?: number;
+  /** Stream the answer (SSE). Default `true`. */
+  stream?: boolean;
+}
+
+/** A chat-completions client for any OpenAI-compatible server, as a model function. */
+export declare function openai(options: ProviderOptions): ModelFunction;
+
+/** A Messages API client for Anthropic, as a model function. */
+export declare function anthropic(options: ProviderOptions & { /** `anthropic-version`, default `"2023-06-01"`. */ version?: string }): ModelFunction;
 
 /** A model: any function from request to response, sync or async. */
 export type ModelFunction = (
@@ -129,6 +160,34 @@ export interface Usage {
   totalTokens: number;
   /** True when tenantry estimated a figure because the model reported none (or nonsense). */
   estimated: boolean;
+}
+
+/** Fields every stream event carries: whose run it is. */
+export interface EventIds {
+  userId: string | null;
+  sessionId: string;
+  runId: string;
+}
+
+/** What `agent.stream()` yields, tagged by `type` (the Vercel AI SDK's part names). */
+export type RunEvent = EventIds &
+  (
+    | { type: "text-delta"; text: string }
+    | { type: "usage"; usage: Usage }
+    | { type: "finish"; text: string; finishReason: FinishReason; usage: Usage }
+    | { type: "error"; code: ErrorCode; message: string; details: { [key: string]: JsonValue } }
+  );
+
+/**
+ * A streaming run: iterate it with `for await`, or turn it into a `ReadableStream`. Leaving
+ * the loop early (or cancelling the ReadableStream) aborts the run, which commits nothing.
+ */
+export interface RunStream extends AsyncIterableIterator<RunEvent> {
+  /** The run's result once it finishes; rejects with its {@link TenantryError}. */
+  readonly result: Promise<RunResult>;
+  /** The final text; rejects like `result`. */
+  readonly text: Promise<string>;
+  toReadableStream(): ReadableStream<RunEvent>;
 }
 
 export interface RunResult {
@@ -217,6 +276,11 @@ export declare class Agent {
    */
   run(input: string, userId: UserId, options?: RunOptions): Promise<RunResult>;
   /**
+   * Like `run`, streaming: events arrive as the model produces text, then `usage` and
+   * `finish` (or one `error`). The turn commits when the stream finishes.
+   */
+  stream(input: string, userId: UserId, options?: RunOptions): RunStream;
+  /**
    * Messages of one session (default `"default"`), oldest first.
    * Synchronous reads see resident users; with a `storage` adapter, a user who is only in
    * storage throws `not_loaded`: `await agent.load(userId)` first.
@@ -278,6 +342,7 @@ export type ErrorCode =
   | "invalid_config"
   | "model_error"
   | "model_malformed"
+  | "model_http"
   | "aborted"
   | "invalid_import"
   | "storage"

@@ -43,8 +43,11 @@ export function localModulesDir() {
   return dir;
 }
 
-/** Starts workerd on 127.0.0.1; `port: 0` picks a free one. Resolves to { mf, url }. */
-export async function startWorker({ scriptPath, port = 8787, bindings = {} }) {
+/**
+ * Starts workerd on 127.0.0.1; `port: 0` picks a free one. Resolves to { mf, url }.
+ * `outboundService` (tests) answers the Worker's outgoing fetches instead of the network.
+ */
+export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService }) {
   const mf = new Miniflare({
     scriptPath,
     modules: true,
@@ -53,6 +56,7 @@ export async function startWorker({ scriptPath, port = 8787, bindings = {} }) {
     host: "127.0.0.1",
     port,
     bindings,
+    ...(outboundService ? { outboundService } : {}),
   });
   const url = await mf.ready;
   return { mf, url };

@@ -1,6 +1,6 @@
 // Type-checked against the packed package's index.d.ts with `tsc --strict` (never run).
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
-import { Agent, TenantryError, demoModel, indexedDbStorage, memoryStorage } from "tenantry";
+import { Agent, TenantryError, anthropic, demoModel, indexedDbStorage, memoryStorage, openai } from "tenantry";
 import type {
   Block,
   ErrorCode,
@@ -9,7 +9,9 @@ import type {
   ModelFunction,
   ModelRequest,
   RecallHit,
+  RunEvent,
   RunResult,
+  RunStream,
   SessionInfo,
   SnapshotDoc,
   StorageAdapter,
@@ -67,6 +69,29 @@ async function main(): Promise<void> {
   await agent.forget("alice");
   await agent.clear(null);
   await agent.clearAll();
+  const gpt = openai({ model: "gpt-4o-mini", apiKey: "sk-...", baseUrl: "http://127.0.0.1:11434/v1", maxRetries: 1, timeoutMs: 30_000, fetch: (url, init) => fetch(url, init) });
+  const claude = anthropic({ model: "claude-sonnet-4-5", apiKey: "k", version: "2023-06-01", headers: { "x-trace": "1" } });
+  const streaming = new Agent({ model: Math.random() > 0.5 ? gpt : claude });
+  const stream: RunStream = streaming.stream("hi", "alice", { sessionId: "s" });
+  for await (const ev of stream) {
+    const base: { userId: string | null; runId: string } = ev;
+    if (ev.type === "text-delta") console.log(ev.text);
+    if (ev.type === "finish") void [ev.finishReason, ev.usage.totalTokens];
+    if (ev.type === "error") void ev.code;
+    void base;
+  }
+  const final: RunResult = await stream.result;
+  const finalText: string = await streaming.stream("hi", null).text;
+  const rs: ReadableStream<RunEvent> = streaming.stream("hi", "bob").toReadableStream();
+  void [final, finalText, rs];
+  // A user model can stream too.
+  const streams: ModelFunction = async (req) => {
+    req.onTextDelta?.("partial");
+    return { text: "partial" };
+  };
+  void streams;
+  // @ts-expect-error the client needs a model name
+  openai({ apiKey: "k" });
   const custom: StorageAdapter = { get: async () => null, put: () => {}, delete: async () => {}, list: () => [] };
   void [sessions, blocks, tier, hits, stats, importedId, again, custom];
   void [total, flag, who, h, n, agent.name];

@@ -76,3 +76,58 @@ test("bad requests get clear JSON errors and change nothing", async () => {
   assert.deepEqual(afterwards, before);
   assert.deepEqual(afterwards.history, []);
 });
+
+test("POST /chat/stream streams a real provider's answer as SSE under workerd", async () => {
+  // A second Worker, configured for an OpenAI-compatible provider whose replies come from
+  // this test through Miniflare's outbound service: the Worker's own fetch is exercised.
+  const seen = [];
+  const sse = [
+    { choices: [{ index: 0, delta: { content: "Streaming " } }] },
+    { choices: [{ index: 0, delta: { content: "works." } }] },
+    { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+    { choices: [], usage: { prompt_tokens: 20, completion_tokens: 3 } },
+  ].map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n";
+  const { modulesDir } = installedPackage();
+  const scriptPath = await bundleWorker({ modulesDir, outdir: join(root, "target", "worker-test-dist-llm") });
+  const llm = await startWorker({
+    scriptPath,
+    port: 0,
+    bindings: { OPENAI_API_KEY: "sk-worker-secret", OPENAI_BASE_URL: "http://llm.test/v1", OPENAI_MODEL: "tiny" },
+    outboundService: async (request) => {
+      seen.push({ url: request.url, auth: request.headers.get("authorization"), body: await request.json() });
+      const bytes = new TextEncoder().encode(sse);
+      let i = 0;
+      const body = new ReadableStream({
+        pull(c) {
+          if (i >= bytes.length) return c.close();
+          c.enqueue(bytes.slice(i, i + 7));
+          i += 7;
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
+    },
+  });
+  try {
+    const res = await fetch(`${llm.url.origin}/chat/stream`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user_id: "zoe", message: "test the stream" }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /text\/event-stream/);
+    const text = await res.text();
+    const events = text.trim().split("\n\n").map((block) => JSON.parse(block.split("\n").find((l) => l.startsWith("data: ")).slice(6)));
+    assert.deepEqual(events.map((e) => e.type), ["text-delta", "text-delta", "usage", "finish"]);
+    assert.equal(events.at(-1).text, "Streaming works.");
+    assert.ok(events.every((e) => e.userId === "zoe" && e.runId.startsWith("run_")));
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].url, "http://llm.test/v1/chat/completions");
+    assert.equal(seen[0].auth, "Bearer sk-worker-secret");
+    assert.equal(seen[0].body.model, "tiny");
+    assert.ok(!text.includes("sk-worker-secret"));
+    const history = await (await fetch(`${llm.url.origin}/history?user_id=zoe`)).json();
+    assert.equal(history.history.at(-1).content, "Streaming works.");
+  } finally {
+    await llm.mf.dispose();
+  }
+});

@@ -1,6 +1,7 @@
 // The demo Worker: one shared Agent for every user of this isolate, reached over HTTP.
 //
-//   POST /chat     { "user_id": "alice", "message": "My name is Alice", "session_id"?: "..." }
+//   POST /chat         { "user_id": "alice", "message": "My name is Alice", "session_id"?: "..." }
+//   POST /chat/stream  the same, answered as Server-Sent Events (one run event per message)
 //   GET  /history?user_id=alice[&session_id=...]
 //
 // The user id travels with each request into `agent.run`; nothing about the caller is ever
@@ -27,6 +28,7 @@ export default {
     try {
       const url = new URL(request.url);
       if (url.pathname === "/chat" && request.method === "POST") return await chat(request, env);
+      if (url.pathname === "/chat/stream" && request.method === "POST") return await chatStream(request, env);
       if (url.pathname === "/history" && request.method === "GET") return history(url, env);
       if (url.pathname === "/" && request.method === "GET") return usage(url);
       return json({ error: { code: "not_found", message: `no route for ${request.method} ${url.pathname}` } }, 404);
@@ -36,20 +38,42 @@ export default {
   },
 };
 
-async function chat(request, env) {
+/** The JSON body, or the error Response to send instead. */
+async function readBody(request) {
   const text = await request.text();
   if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return json({ error: { code: "body_too_large", message: `the body is over ${MAX_BODY_BYTES} bytes` } }, 413);
+    return { error: json({ error: { code: "body_too_large", message: `the body is over ${MAX_BODY_BYTES} bytes` } }, 413) };
   }
   let body;
   try {
     body = JSON.parse(text);
   } catch {
-    return json({ error: { code: "invalid_json", message: "the body is not JSON" } }, 400);
+    return { error: json({ error: { code: "invalid_json", message: "the body is not JSON" } }, 400) };
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    return json({ error: { code: "invalid_json", message: 'expected { "user_id", "message" }' } }, 400);
+    return { error: json({ error: { code: "invalid_json", message: 'expected { "user_id", "message" }' } }, 400) };
   }
+  return { body };
+}
+
+async function chatStream(request, env) {
+  const { body, error } = await readBody(request);
+  if (error) return error;
+  const stream = agentFor(env).stream(body.message, body.user_id, { sessionId: body.session_id ?? undefined, signal: request.signal });
+  const encoder = new TextEncoder();
+  const sse = stream.toReadableStream().pipeThrough(
+    new TransformStream({
+      transform(event, controller) {
+        controller.enqueue(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
+      },
+    }),
+  );
+  return new Response(sse, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" } });
+}
+
+async function chat(request, env) {
+  const { body, error } = await readBody(request);
+  if (error) return error;
   const out = await agentFor(env).run(body.message, body.user_id, { sessionId: body.session_id ?? undefined });
   return json({
     user_id: out.userId,

@@ -1,24 +1,28 @@
 // Which model the demo Worker talks to: an OpenAI-compatible server when OPENAI_API_KEY is
-// set, else the built-in offline demo model (no network, no key).
-import { demoModel } from "tenantry";
+// set (OPENAI_BASE_URL and OPENAI_MODEL optional), Anthropic when ANTHROPIC_API_KEY is,
+// else the built-in offline demo model (no network, no key).
+import { anthropic, demoModel, openai } from "tenantry";
 
 export function modelFromEnv(env) {
-  if (!env?.OPENAI_API_KEY) return demoModel();
-  const baseUrl = (env.OPENAI_BASE_URL ?? "https://api.openai.com/v1").replace(/\/$/, "");
-  const model = env.OPENAI_MODEL ?? "gpt-4o-mini";
-  return async ({ messages, maxOutputTokens, abortSignal }) => {
-    const res = await fetch(`${baseUrl}/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${env.OPENAI_API_KEY}` },
-      body: JSON.stringify({ model, messages, max_tokens: maxOutputTokens }),
-      signal: abortSignal,
+  if (env?.OPENAI_API_KEY) {
+    return openai({
+      apiKey: env.OPENAI_API_KEY,
+      baseUrl: env.OPENAI_BASE_URL || undefined,
+      model: env.OPENAI_MODEL || "gpt-4o-mini",
     });
-    if (!res.ok) throw new Error(`${baseUrl} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const body = await res.json();
-    return {
-      text: body.choices?.[0]?.message?.content ?? "",
-      usage: body.usage && { inputTokens: body.usage.prompt_tokens, outputTokens: body.usage.completion_tokens },
-      finishReason: body.choices?.[0]?.finish_reason,
-    };
-  };
+  }
+  if (env?.ANTHROPIC_API_KEY) {
+    return anthropic({
+      apiKey: env.ANTHROPIC_API_KEY,
+      baseUrl: env.ANTHROPIC_BASE_URL || undefined,
+      model: env.ANTHROPIC_MODEL || "claude-3-5-haiku-latest",
+    });
+  }
+  return demoModel();
+}
+
+export function modelName(env) {
+  if (env?.OPENAI_API_KEY) return "openai";
+  if (env?.ANTHROPIC_API_KEY) return "anthropic";
+  return "demo";
 }
