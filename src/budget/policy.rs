@@ -1,0 +1,230 @@
+//! The validated config compiled into what the hot path needs: for each scope, the
+//! distinct rolling windows to keep (and which metrics each must count), and for each plan
+//! a flat list of caps pointing into them.
+
+use super::error::BudgetError;
+use super::limit::{
+    item_path, key_path, BudgetConfig, LimitSet, Metric, MetricSet, RateLimitConfig, Window,
+};
+use super::price::PriceTable;
+use super::rate::RateRule;
+use super::window::bucket_width;
+use std::collections::HashMap;
+
+/// Distinct rolling window lengths per scope. Bounds per-user state whatever the config.
+pub(crate) const MAX_WINDOWS: usize = 16;
+
+/// One rolling window kept per account. Usage is a fact about the user, limits are policy:
+/// tracks are shared by every plan with that window length, so a user who changes plan
+/// keeps the usage they already have.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Track {
+    pub window: Window,
+    pub length_ms: f64,
+    pub width: f64,
+    pub metrics: MetricSet,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Layout {
+    pub tracks: Vec<Track>,
+    /// Metrics some lifetime cap limits: their totals must outlive a sweep.
+    pub lifetime: MetricSet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Cap {
+    pub metric: Metric,
+    pub window: Window,
+    /// `None` reads the lifetime totals.
+    pub track: Option<usize>,
+    pub slot: usize,
+    pub limit: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Plan {
+    pub caps: Vec<Cap>,
+    pub needs_price: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Policy {
+    pub user: Layout,
+    pub global: Layout,
+    /// Index 0 is `perUser`, the default plan.
+    pub plans: Vec<Plan>,
+    pub plan_names: HashMap<String, usize>,
+    pub global_plan: Plan,
+    pub prices: PriceTable,
+    pub rate: Option<RateRule>,
+}
+
+type Checked = Vec<(Window, Vec<(Metric, u64)>)>;
+
+impl Policy {
+    pub fn new(budget: &BudgetConfig, rate: &RateLimitConfig) -> Result<Policy, BudgetError> {
+        let prices = PriceTable::new(&budget.prices, budget.default_prices)?;
+        let rate = match &rate.per_user {
+            Some(spec) => Some(RateRule::new(spec, "rateLimit.perUser")?),
+            None => None,
+        };
+        let mut user_sets = vec![checked(&budget.per_user, "budget.perUser")?];
+        let mut plan_names = HashMap::new();
+        for (name, sets) in &budget.plans {
+            let path = key_path("budget.plans", name);
+            if name.is_empty() {
+                return Err(BudgetError::config(path, "plan name must not be empty"));
+            }
+            plan_names.insert(name.clone(), user_sets.len());
+            user_sets.push(checked(sets, &path)?);
+        }
+        let global_sets = checked(&budget.global, "budget.global")?;
+
+        let mut user = Layout::default();
+        for sets in &user_sets {
+            user.note(sets, "budget.perUser and budget.plans")?;
+        }
+        let mut global = Layout::default();
+        global.note(&global_sets, "budget.global")?;
+        Ok(Policy {
+            plans: user_sets.iter().map(|s| user.plan(s)).collect(),
+            global_plan: global.plan(&global_sets),
+            user,
+            global,
+            plan_names,
+            prices,
+            rate,
+        })
+    }
+}
+
+fn checked(sets: &[LimitSet], base: &str) -> Result<Checked, BudgetError> {
+    sets.iter()
+        .enumerate()
+        .map(|(i, s)| Ok((s.window, s.caps(&item_path(base, i, sets.len()))?)))
+        .collect()
+}
+
+impl Layout {
+    fn note(&mut self, sets: &Checked, field: &str) -> Result<(), BudgetError> {
+        for (window, caps) in sets {
+            let Some(length_ms) = window.length_ms() else {
+                caps.iter().for_each(|(m, _)| self.lifetime.insert(*m));
+                continue;
+            };
+            if caps.is_empty() {
+                continue;
+            }
+            let i = match self.track(length_ms) {
+                Some(i) => i,
+                None if self.tracks.len() >= MAX_WINDOWS => {
+                    return Err(BudgetError::config(
+                        field,
+                        format!("at most {MAX_WINDOWS} distinct rolling windows per scope"),
+                    ))
+                }
+                None => {
+                    self.tracks.push(Track {
+                        window: *window,
+                        length_ms,
+                        width: bucket_width(length_ms),
+                        metrics: MetricSet::default(),
+                    });
+                    self.tracks.len() - 1
+                }
+            };
+            if let Some(t) = self.tracks.get_mut(i) {
+                caps.iter().for_each(|(m, _)| t.metrics.insert(*m));
+            }
+        }
+        Ok(())
+    }
+
+    fn track(&self, length_ms: f64) -> Option<usize> {
+        self.tracks.iter().position(|t| t.length_ms == length_ms)
+    }
+
+    fn plan(&self, sets: &Checked) -> Plan {
+        let mut caps = Vec::new();
+        for (window, cs) in sets {
+            let track = window.length_ms().and_then(|l| self.track(l));
+            for &(metric, limit) in cs {
+                let slot = track
+                    .and_then(|t| self.tracks.get(t))
+                    .map_or(0, |t| t.metrics.slot(metric));
+                caps.push(Cap {
+                    metric,
+                    window: *window,
+                    track,
+                    slot,
+                    limit,
+                });
+            }
+        }
+        let needs_price = caps.iter().any(|c| c.metric == Metric::CostUsd);
+        Plan { caps, needs_price }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn policy(v: serde_json::Value) -> Result<Policy, BudgetError> {
+        Policy::new(
+            &serde_json::from_value(v).unwrap(),
+            &RateLimitConfig::default(),
+        )
+    }
+
+    #[test]
+    fn plans_share_tracks_by_window_length() {
+        let p = policy(json!({
+            "perUser": [{ "maxTotalTokens": 10, "window": "minute" }, { "maxCostUsd": 1 }],
+            "plans": { "pro": { "maxRequests": 5, "window": { "ms": 60000 } } }
+        }))
+        .unwrap();
+        assert_eq!(p.user.tracks.len(), 1, "minute and 60000 ms are one track");
+        let t = &p.user.tracks[0];
+        assert!(t.metrics.contains(Metric::TotalTokens) && t.metrics.contains(Metric::Requests));
+        assert!(p.user.lifetime.contains(Metric::CostUsd));
+        assert!(p.plans[0].needs_price && !p.plans[1].needs_price);
+        assert_eq!(p.plan_names["pro"], 1);
+        let req = p.plans[1].caps[0];
+        assert_eq!(
+            (req.track, req.slot, req.limit),
+            (Some(0), t.metrics.slot(Metric::Requests), 5)
+        );
+        assert_eq!(req.window, Window::Custom { ms: 60000.0 });
+    }
+
+    #[test]
+    fn errors_name_the_js_path() {
+        let field = |v| policy(v).unwrap_err().details()["field"].clone();
+        assert_eq!(
+            field(json!({ "perUser": { "maxTotalTokens": -1 } })),
+            "budget.perUser.maxTotalTokens"
+        );
+        assert_eq!(
+            field(json!({ "global": [{}, { "maxCostUsd": "lots" }] })),
+            "budget.global[1].maxCostUsd"
+        );
+        assert_eq!(
+            field(json!({ "plans": { "pro": { "window": { "ms": 0 } } } })),
+            r#"budget.plans["pro"].window.ms"#
+        );
+        assert_eq!(
+            field(json!({ "prices": { "gpt-4o": { "inputPerMTok": -2, "outputPerMTok": 1 } } })),
+            r#"budget.prices["gpt-4o"].inputPerMTok"#
+        );
+        let many: Vec<_> = (1..=MAX_WINDOWS + 1)
+            .map(|i| json!({ "maxRequests": 1, "window": { "ms": i } }))
+            .collect();
+        assert!(policy(json!({ "perUser": many })).is_err());
+    }
+}
