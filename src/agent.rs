@@ -7,6 +7,9 @@
 //! storage, then commit the user message and the reply together in RAM. Any failure before
 //! the commit leaves memory exactly as it was.
 
+use crate::budget::{
+    AccountDoc, Actual, BudgetError, Estimate, Ledger, PlanId, Reservation, UsageReport,
+};
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::context::{self, ContextOptions};
@@ -16,7 +19,9 @@ use crate::ids::{SessionId, UserKey};
 use crate::lock::{KeyedLock, Ticket};
 use crate::memory::{Memory, Stats, Turn, UserState};
 use crate::message::Message;
-use crate::model::{CallContext, FinishReason, Model, ModelRequest, ModelResponse, Usage};
+use crate::model::{
+    estimate_tokens, CallContext, FinishReason, Model, ModelRequest, ModelResponse, Usage,
+};
 use crate::recall::{self, Hit};
 use crate::run_id::new_run_id;
 use crate::storage::{self, Storage};
@@ -86,6 +91,40 @@ pub struct Agent {
     replacing: RefCell<HashSet<UserKey>>,
     clock: Rc<dyn Clock>,
     storage: Option<Rc<dyn Storage>>,
+    /// Budgets and rate limits: a table of its own, not part of the evictable memory, so
+    /// evicting a user never refills what limits them.
+    ledger: RefCell<Ledger>,
+    plan_of: Option<PlanOf>,
+    budget_writes: KeyedLock<UserKey>,
+    /// Whether the global counters were read back from storage yet (once per agent).
+    global_loaded: std::cell::Cell<bool>,
+}
+
+type Loaded = (UserState, Option<AccountDoc>);
+
+/// Decides a user's budget plan by name (`budget.planOf` in JS).
+pub type PlanOf = Rc<dyn Fn(Option<&str>) -> Option<String>>;
+
+/// Budget held for one model call: released if the call ends without a settle (an early
+/// return), so a hold never outlives its run.
+struct Hold<'a> {
+    ledger: &'a RefCell<Ledger>,
+    reservation: Option<Reservation>,
+}
+
+impl Hold<'_> {
+    fn settle(&mut self, actual: Actual, now: f64) -> Option<crate::budget::Charge> {
+        let r = self.reservation.take()?;
+        Some(self.ledger.borrow_mut().settle(r, actual, now))
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.reservation.take() {
+            self.ledger.borrow_mut().release(r);
+        }
+    }
 }
 
 /// What a run carries from its start into the model call and the commit.
@@ -128,7 +167,12 @@ fn default_clock() -> Rc<dyn Clock> {
 impl Agent {
     pub fn new(config: AgentConfig, model: Rc<dyn Model>) -> Result<Agent> {
         config.validate()?;
+        let ledger = Ledger::new(&config.budget, &config.rate_limit)?;
         Ok(Agent {
+            ledger: RefCell::new(ledger),
+            plan_of: None,
+            budget_writes: KeyedLock::default(),
+            global_loaded: std::cell::Cell::new(false),
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
             model,
@@ -142,6 +186,11 @@ impl Agent {
 
     pub fn with_clock(mut self, clock: Rc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub fn with_plan_of(mut self, plan_of: PlanOf) -> Self {
+        self.plan_of = Some(plan_of);
         self
     }
 
@@ -168,7 +217,17 @@ impl Agent {
     ) -> impl Future<Output = Result<RunOutput>> + 'static {
         let this = self.clone();
         let ticket = self.locks.ticket((user.clone(), opts.session.clone()));
-        let checked = check_input(&input).and_then(|()| new_run_id());
+        // The rate limit is checked at call time, before any work (and before waiting
+        // behind other runs of the session).
+        let checked = check_input(&input)
+            .and_then(|()| {
+                let now = self.now();
+                self.ledger
+                    .borrow_mut()
+                    .check_rate(&user, now)
+                    .map_err(|e| Error::from(BudgetError::RateLimited(e)))
+            })
+            .and_then(|()| new_run_id());
         async move {
             let run_id = checked?;
             let emit = opts.on_event.clone().map(|sink| {
@@ -247,9 +306,19 @@ impl Agent {
         if self.replacing.borrow().contains(user) {
             return Err(Error::Conflict);
         }
+        self.load_global_budget().await?;
         let loaded = self.load_if_absent(user).await?;
         let now = self.now();
         let mut m = self.memory.borrow_mut();
+        if let Some((_, Some(budget))) = &loaded {
+            // Counters from storage count only when this process holds none for the user
+            // (a restart): RAM is never older than what it wrote.
+            let mut ledger = self.ledger.borrow_mut();
+            if ledger.export_user(user, now).is_none() {
+                ledger.import_user(user, budget, now)?;
+            }
+        }
+        let loaded = loaded.map(|(state, _)| state);
         match loaded {
             Some(state) => m.install_loaded(user, state, now),
             None => m.touch(user, now),
@@ -261,8 +330,9 @@ impl Agent {
         Ok(incarnation)
     }
 
-    /// With storage and a non-resident user: their stored state (empty if none).
-    async fn load_if_absent(&self, user: &UserKey) -> Result<Option<UserState>> {
+    /// With storage and a non-resident user: their stored state (empty if none) and
+    /// stored budget counters.
+    async fn load_if_absent(&self, user: &UserKey) -> Result<Option<Loaded>> {
         let Some(storage) = &self.storage else {
             return Ok(None);
         };
@@ -271,7 +341,54 @@ impl Agent {
         }
         let limits = self.config.memory.limits();
         let state = storage::load_user(storage.as_ref(), user, &limits).await?;
-        Ok(Some(state.unwrap_or_default()))
+        let budget = match self.budgets_persisted() {
+            true => storage::get_budget(storage.as_ref(), &storage::budget_key(user)).await?,
+            false => None,
+        };
+        Ok(Some((state.unwrap_or_default(), budget)))
+    }
+
+    /// Writes the user's (and the global) budget counters through, when limits read them.
+    async fn persist_budget(&self, storage: &dyn Storage, user: &UserKey) -> Result<()> {
+        // One writer at a time, each exporting after it gets its turn: concurrent runs of
+        // one user (other sessions) then write counters in order, never an older over a
+        // newer one.
+        let _one_writer = self.budget_writes.ticket(user.clone()).await;
+        let now = self.now();
+        if self.budgets_persisted() {
+            let doc = self.ledger.borrow().export_user(user, now);
+            if let Some(doc) = doc {
+                storage::put_budget(storage, &storage::budget_key(user), &doc).await?;
+            }
+        }
+        if !self.config.budget.global.is_empty() {
+            let doc = self.ledger.borrow().export_global(now);
+            storage::put_budget(storage, storage::GLOBAL_BUDGET_KEY, &doc).await?;
+        }
+        Ok(())
+    }
+
+    async fn load_global_budget(&self) -> Result<()> {
+        let Some(storage) = &self.storage else {
+            return Ok(());
+        };
+        if self.global_loaded.get() || self.config.budget.global.is_empty() {
+            return Ok(());
+        }
+        let doc = storage::get_budget(storage.as_ref(), storage::GLOBAL_BUDGET_KEY).await?;
+        // Another run may have loaded it while this one awaited.
+        if !self.global_loaded.replace(true) {
+            if let Some(doc) = doc {
+                self.ledger.borrow_mut().import_global(&doc, self.now())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Budget counters are written to storage only when some limit reads them.
+    fn budgets_persisted(&self) -> bool {
+        let b = &self.config.budget;
+        !b.per_user.is_empty() || !b.plans.is_empty() || self.config.rate_limit.per_user.is_some()
     }
 
     async fn run_pinned(&self, input: String, user: &UserKey, call: Call) -> Result<RunOutput> {
@@ -291,40 +408,100 @@ impl Agent {
             };
             context::build(m.get(user), &session, &input, &opts)?
         };
+        let input_estimate: u64 = messages
+            .iter()
+            .map(|m| estimate_tokens(&m.content) + 4)
+            .sum();
+        let plan = self.plan(user);
+        let (reservation, granted) = self.ledger.borrow_mut().reserve(
+            user,
+            plan,
+            self.now(),
+            Estimate {
+                input_tokens: input_estimate,
+                max_output_tokens: u64::from(self.config.max_output_tokens),
+                model: &self.config.model_name,
+            },
+        )?;
+        let mut hold = Hold {
+            ledger: &self.ledger,
+            reservation: Some(reservation),
+        };
         let request = ModelRequest {
             messages,
             tools: Vec::new(),
-            max_output_tokens: self.config.max_output_tokens,
+            max_output_tokens: u32::try_from(granted).unwrap_or(u32::MAX),
             user_id: user.as_option().map(str::to_owned),
             session_id: session.as_str().to_owned(),
             run_id: run_id.clone(),
         };
         let prompt = request.messages.clone();
+        // Text that reached the host, so a run that dies mid-stream is charged for it.
+        let streamed = Rc::new(std::cell::Cell::new(0usize));
+        let seen = streamed.clone();
         let ctx = CallContext {
             cancellation: cancel.clone(),
-            on_text: emit.map(|emit| {
-                Rc::new(move |text: &str| {
+            on_text: Some(Rc::new(move |text: &str| {
+                seen.set(seen.get() + text.len());
+                if let Some(emit) = &emit {
                     emit(EventPart::TextDelta {
                         text: text.to_owned(),
                     })
-                }) as Rc<dyn Fn(&str)>
-            }),
+                }
+            })),
+        };
+        // Charges an interrupted call what it visibly consumed: the prompt, and the text
+        // streamed so far (estimated). A call that produced nothing releases its hold.
+        let interrupted = |hold: &mut Hold<'_>| {
+            let out = streamed.get() as u64;
+            if out > 0 {
+                hold.settle(
+                    Actual {
+                        input_tokens: input_estimate as f64,
+                        output_tokens: out.div_ceil(4) as f64,
+                        estimated: true,
+                    },
+                    self.now(),
+                );
+            }
         };
         // No RefCell borrow is alive here: the host may re-enter this agent while we wait.
         let call = self.model.generate(request, ctx);
         let raw = match &cancel {
             Some(c) => match future::select(call, c.cancelled()).await {
                 Either::Left((r, _)) => r,
-                Either::Right(_) => return Err(Error::Aborted),
+                Either::Right(_) => {
+                    interrupted(&mut hold);
+                    return Err(Error::Aborted);
+                }
             },
             None => call.await,
         };
         // Checked before the model's own error: a fetch that rejects because of the abort
         // is an abort, not a model failure.
         if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            interrupted(&mut hold);
             return Err(Error::Aborted);
         }
-        let response = ModelResponse::from_raw(raw?, &prompt)?;
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                interrupted(&mut hold);
+                return Err(e);
+            }
+        };
+        let mut response = match ModelResponse::from_raw(raw, &prompt) {
+            Ok(r) => r,
+            Err(e) => {
+                interrupted(&mut hold);
+                return Err(e);
+            }
+        };
+        // The model answered: it consumed tokens whether or not the turn commits.
+        if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
+            response.usage.cost_usd = charge.cost_usd;
+            response.usage.estimated |= charge.estimated || charge.clamped;
+        }
         let turn = Turn {
             at: self.now(),
             messages: vec![
@@ -360,6 +537,7 @@ impl Agent {
         if let Some(storage) = &self.storage {
             let doc = user_doc::session_doc(user, &session, &next);
             storage::put_session(storage.as_ref(), user, &doc).await?;
+            self.persist_budget(storage.as_ref(), user).await?;
         }
         let dropped =
             self.memory
@@ -381,6 +559,34 @@ impl Agent {
                 Err(Error::Conflict)
             }
         }
+    }
+
+    /// The user's budget plan: `planOf(userId)` when configured, else their `plan`
+    /// property, else the default (`perUser`). An unknown plan name is the default.
+    fn plan(&self, user: &UserKey) -> PlanId {
+        let name = match &self.plan_of {
+            Some(f) => f(user.as_option()),
+            None => self.memory.borrow().get(user).and_then(|u| {
+                u.working()
+                    .properties()
+                    .get("plan")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            }),
+        };
+        name.and_then(|n| self.ledger.borrow().plan(&n))
+            .unwrap_or(PlanId::DEFAULT)
+    }
+
+    /// Spend and limits of one user, per window, with what remains.
+    pub fn usage(&self, user: &UserKey) -> UsageReport {
+        let plan = self.plan(user);
+        self.ledger.borrow().usage(user, plan, self.now())
+    }
+
+    /// Spend and limits across all users (the `global` budget).
+    pub fn global_usage(&self) -> UsageReport {
+        self.ledger.borrow().global_usage(self.now())
     }
 
     /// Resident state for a synchronous read. With storage, a user who is not resident may
@@ -520,6 +726,7 @@ impl Agent {
         // RAM goes first so a run finishing meanwhile sees its user gone and takes back
         // its own write.
         self.memory.borrow_mut().remove(user);
+        self.ledger.borrow_mut().forget(user);
         let result = match &self.storage {
             Some(s) => storage::delete_prefix(s.as_ref(), &storage::user_prefix(user))
                 .await
@@ -533,20 +740,32 @@ impl Agent {
     /// The versioned document of exactly this user's data.
     pub async fn export(&self, user: &UserKey) -> Result<UserDoc> {
         self.load(user).await?;
+        let now = self.now();
         let m = self.memory.borrow();
         let state = m.get(user).ok_or(Error::Conflict)?;
-        Ok(user_doc::export_user(user, state, self.now()))
+        let mut doc = user_doc::export_user(user, state, now);
+        doc.budget = self.ledger.borrow().export_user(user, now);
+        Ok(doc)
     }
 
     /// Replaces one user's data with a document's, after checking all of it. A refused
     /// document changes nothing.
     pub async fn import(&self, doc: UserDoc) -> Result<UserKey> {
         let limits = self.config.memory.limits();
+        let budget = doc.budget.clone();
         let (user, state) = user_doc::user_from_doc(doc, &limits)?;
         let _one_writer = self.user_locks.ticket(user.clone()).await;
+        if let Some(b) = &budget {
+            // Checked (and applied) before anything else changes: a refused budget
+            // refuses the whole document.
+            self.ledger.borrow_mut().import_user(&user, b, self.now())?;
+        }
         if let Some(s) = &self.storage {
             self.replacing.borrow_mut().insert(user.clone());
-            let written = write_user(s.as_ref(), &user, &state).await;
+            let mut written = write_user(s.as_ref(), &user, &state).await;
+            if written.is_ok() && budget.is_some() {
+                written = self.persist_budget(s.as_ref(), &user).await;
+            }
             self.replacing.borrow_mut().remove(&user);
             written?;
         }
@@ -561,9 +780,14 @@ impl Agent {
     pub fn snapshot(&self) -> SnapshotDoc {
         let now = self.now();
         let m = self.memory.borrow();
+        let ledger = self.ledger.borrow();
         let mut users: Vec<UserDoc> = m
             .users()
-            .map(|(k, s)| user_doc::export_user(k, s, now))
+            .map(|(k, s)| {
+                let mut doc = user_doc::export_user(k, s, now);
+                doc.budget = ledger.export_user(k, now);
+                doc
+            })
             .collect();
         // Stable output whatever the hash order: snapshots diff cleanly.
         users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
@@ -572,6 +796,8 @@ impl Agent {
             version: user_doc::DOC_VERSION,
             taken_at: now,
             users,
+            global_budget: (!self.config.budget.global.is_empty())
+                .then(|| ledger.export_global(now)),
         }
     }
 
@@ -600,6 +826,9 @@ impl Agent {
                 });
             }
         }
+        if let Some(g) = &snapshot.global_budget {
+            self.ledger.borrow_mut().import_global(g, self.now())?;
+        }
         let n = snapshot.users.len();
         for doc in snapshot.users {
             self.import(doc).await?;
@@ -611,6 +840,9 @@ impl Agent {
     /// tool calls this.
     pub async fn clear_all(&self) -> Result<()> {
         self.memory.borrow_mut().clear_all();
+        // Every user's counters and the global ones: the ledger starts over.
+        let fresh = Ledger::new(&self.config.budget, &self.config.rate_limit)?;
+        *self.ledger.borrow_mut() = fresh;
         if let Some(s) = &self.storage {
             storage::delete_prefix(s.as_ref(), storage::ROOT_PREFIX).await?;
         }

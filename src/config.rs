@@ -1,6 +1,7 @@
 //! Agent configuration with defaults and validation. Bad values are refused at
 //! construction with the offending field named, never clamped silently.
 
+use crate::budget::{BudgetConfig, RateLimitConfig};
 use crate::error::{Error, Result};
 use crate::memory::Limits;
 
@@ -56,6 +57,10 @@ pub struct AgentConfig {
     pub instructions: String,
     pub max_output_tokens: u32,
     pub memory: MemoryConfig,
+    pub budget: BudgetConfig,
+    pub rate_limit: RateLimitConfig,
+    /// The model's name, for the price table (the built-in clients report theirs).
+    pub model_name: String,
 }
 
 impl Default for AgentConfig {
@@ -65,6 +70,9 @@ impl Default for AgentConfig {
             instructions: String::new(),
             max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
             memory: MemoryConfig::default(),
+            budget: BudgetConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            model_name: String::new(),
         }
     }
 }

@@ -46,6 +46,10 @@ pub enum Error {
         "the user's data was forgotten or replaced while this run was in flight; nothing was kept"
     )]
     Conflict,
+    /// A budget or rate limit refused the run (`budget_exceeded`, `rate_limited`,
+    /// `missing_price`); the details name the limit, window and remaining amount.
+    #[error(transparent)]
+    Budget(crate::budget::BudgetError),
     #[error("not supported: {feature}")]
     Unsupported { feature: String },
     #[error("internal error: {message}")]
@@ -68,6 +72,7 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::NotLoaded { .. } => "not_loaded",
             Error::Conflict => "conflict",
+            Error::Budget(e) => e.code(),
             Error::Unsupported { .. } => "unsupported",
             Error::Internal { .. } => "internal",
         }
@@ -98,6 +103,7 @@ impl Error {
                 json!({ "message": message })
             }
             Error::Unsupported { feature } => json!({ "feature": feature }),
+            Error::Budget(e) => e.details(),
             Error::Aborted | Error::Conflict => json!({}),
         }
     }
@@ -113,6 +119,17 @@ impl Error {
         Error::InvalidConfig {
             field: field.to_owned(),
             reason: reason.into(),
+        }
+    }
+}
+
+impl From<crate::budget::BudgetError> for Error {
+    fn from(e: crate::budget::BudgetError) -> Self {
+        use crate::budget::BudgetError as B;
+        match e {
+            B::InvalidConfig { field, reason } => Error::InvalidConfig { field, reason },
+            B::InvalidImport { reason } => Error::InvalidImport { reason },
+            other => Error::Budget(other),
         }
     }
 }

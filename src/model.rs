@@ -97,7 +97,7 @@ impl FinishReason {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub input_tokens: u64,
@@ -106,6 +106,8 @@ pub struct Usage {
     /// True when any figure was estimated by tenantry rather than reported by the model,
     /// or when a reported figure was unusable (negative, fractional, absurd) and replaced.
     pub estimated: bool,
+    /// What the call cost in USD by the price table (0 when the model has no price).
+    pub cost_usd: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -153,6 +155,7 @@ impl ModelResponse {
                 output_tokens: output,
                 total_tokens: input + output,
                 estimated: in_est || out_est,
+                cost_usd: 0.0,
             },
             finish_reason,
         })

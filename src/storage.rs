@@ -9,6 +9,7 @@
 //!   tenantry/v1/u/<user>/w            working memory (blocks, properties)
 //!   tenantry/v1/u/<user>/s/<session>  one session, with all its turns
 
+use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::memory::{Limits, UserState};
@@ -43,6 +44,27 @@ pub fn session_key(user: &UserKey, session: &SessionId) -> String {
 
 pub fn working_key(user: &UserKey) -> String {
     format!("{}w", user_prefix(user))
+}
+
+/// The user's budget counters, under their prefix so `forget` takes them too.
+pub fn budget_key(user: &UserKey) -> String {
+    format!("{}b", user_prefix(user))
+}
+
+/// The global budget's counters.
+pub const GLOBAL_BUDGET_KEY: &str = "tenantry/v1/global/b";
+
+pub async fn put_budget(storage: &dyn Storage, key: &str, doc: &AccountDoc) -> Result<()> {
+    storage.put(key, encode(doc)?).await
+}
+
+pub async fn get_budget(storage: &dyn Storage, key: &str) -> Result<Option<AccountDoc>> {
+    match storage.get(key).await? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::storage("load", format!("record {key:?}: {e}"))),
+    }
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<String> {

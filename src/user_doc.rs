@@ -3,6 +3,7 @@
 //! validator, so stored, imported and restored data are held to the same rules.
 
 use crate::agent::MAX_INPUT_BYTES;
+use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::memory::{Limits, Session, Turn, UserState, WorkingMemory};
@@ -29,6 +30,9 @@ pub struct UserDoc {
     pub blocks: Vec<BlockDoc>,
     #[serde(default)]
     pub properties: Map<String, Value>,
+    /// The user's budget and rate-limit state (usage counters), when budgets are in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<AccountDoc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +70,9 @@ pub struct SnapshotDoc {
     pub version: u32,
     pub taken_at: f64,
     pub users: Vec<UserDoc>,
+    /// The global budget's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_budget: Option<AccountDoc>,
 }
 
 fn bad(reason: impl Into<String>) -> Error {
@@ -111,6 +118,7 @@ pub fn export_user(user: &UserKey, state: &UserState, now: f64) -> UserDoc {
             .collect(),
         blocks: working.blocks,
         properties: working.properties,
+        budget: None,
     }
 }
 

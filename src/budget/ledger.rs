@@ -757,6 +757,7 @@ mod tests {
             output_tokens: 4,
             total_tokens: 7,
             estimated: true,
+            cost_usd: 0.0,
         });
         assert_eq!(
             from_usage,

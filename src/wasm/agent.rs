@@ -189,6 +189,19 @@ impl JsAgent {
         Ok(to_plain_js(&js(self.inner.recall(&user, &query, limit))?))
     }
 
+    /// `{ limits: [{ scope, metric, window, used, reserved, limit, remaining }], totals,
+    /// reserved }` for one user.
+    pub fn usage(&self, user_id: JsValue) -> JsResult<JsValue> {
+        let user = js(user_key(&user_id))?;
+        Ok(to_plain_js(&self.inner.usage(&user)))
+    }
+
+    /// The same report for the global budget (all users together).
+    #[wasm_bindgen(js_name = globalUsage)]
+    pub fn global_usage(&self) -> JsValue {
+        to_plain_js(&self.inner.global_usage())
+    }
+
     /// `{ users, sessions, messages, approxBytes }` over the resident users.
     pub fn stats(&self) -> JsValue {
         to_plain_js(&self.inner.stats())
@@ -305,6 +318,15 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     let parsed = config::parse(config)?;
     let mut agent = Agent::new(parsed.config, Rc::new(JsModel { func: parsed.model }))?
         .with_clock(Rc::new(parsed.clock));
+    if let Some(f) = parsed.plan_of {
+        // A throwing or non-string planOf means the default plan, never a crash mid-run.
+        agent = agent.with_plan_of(Rc::new(move |user: Option<&str>| {
+            let arg = user.map_or(JsValue::NULL, JsValue::from_str);
+            f.call1(&JsValue::NULL, &arg)
+                .ok()
+                .and_then(|v| v.as_string())
+        }));
+    }
     if let Some(storage) = parsed.storage {
         agent = agent.with_storage(Rc::new(storage));
     }

@@ -4,9 +4,10 @@
 use super::convert::{config_error, type_name, Options};
 use super::js_clock::JsClock;
 use super::js_storage::JsStorage;
+use crate::budget::{BudgetConfig, RateLimitConfig};
 use crate::config::{integer_field, AgentConfig, MemoryConfig};
 use crate::error::{Error, Result};
-use js_sys::Function;
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 pub struct Parsed {
@@ -14,6 +15,8 @@ pub struct Parsed {
     pub model: Function,
     pub storage: Option<JsStorage>,
     pub clock: JsClock,
+    /// `budget.planOf(userId)`, when given.
+    pub plan_of: Option<Function>,
 }
 
 const MEMORY_KEYS: &[&str] = &[
@@ -37,7 +40,15 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
     let opts = Options::new(
         config,
         "",
-        &["name", "instructions", "model", "memory", "maxOutputTokens"],
+        &[
+            "name",
+            "instructions",
+            "model",
+            "memory",
+            "maxOutputTokens",
+            "budget",
+            "rateLimit",
+        ],
         config_error,
     )?;
     let defaults = AgentConfig::default();
@@ -66,6 +77,16 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         config_error,
     )?;
     let (memory, storage, clock) = memory_config(&mem)?;
+    let (budget, plan_of) = budget_config(opts.get("budget"))?;
+    let rate_limit = match opts.get("rateLimit") {
+        None => RateLimitConfig::default(),
+        Some(v) => from_js(v, "rateLimit")?,
+    };
+    // The built-in clients carry their model name, which prices the budget's cost.
+    let model_name = Reflect::get(&model, &"modelId".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
     let max_output_tokens = match opts.number("maxOutputTokens")? {
         Some(v) => integer_field("maxOutputTokens", v, 1, 10_000_000)? as u32,
         None => defaults.max_output_tokens,
@@ -76,11 +97,48 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
             instructions: opts.string("instructions")?.unwrap_or_default(),
             max_output_tokens,
             memory,
+            budget,
+            rate_limit,
+            model_name,
         },
         model,
         storage,
         clock,
+        plan_of,
     })
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| Error::config(field, e.to_string()))
+}
+
+/// `budget` minus its `planOf` function (the rest is plain data for serde).
+fn budget_config(v: Option<JsValue>) -> Result<(BudgetConfig, Option<Function>)> {
+    let Some(v) = v else {
+        return Ok((BudgetConfig::default(), None));
+    };
+    if !v.is_object() || js_sys::Array::is_array(&v) {
+        return Err(Error::config(
+            "budget",
+            format!("must be an object, got {}", type_name(&v)),
+        ));
+    }
+    let copy = Object::assign(&Object::new(), v.unchecked_ref());
+    let plan_of = match Reflect::get(&copy, &"planOf".into()).unwrap_or(JsValue::UNDEFINED) {
+        f if f.is_function() => Some(f.unchecked_into::<Function>()),
+        f if f.is_undefined() => None,
+        f => {
+            return Err(Error::config(
+                "budget.planOf",
+                format!(
+                    "must be a function (userId) => planName, got {}",
+                    type_name(&f)
+                ),
+            ))
+        }
+    };
+    let _ = Reflect::delete_property(&copy, &"planOf".into());
+    Ok((from_js(copy.into(), "budget")?, plan_of))
 }
 
 fn count(opts: &Options, key: &str, min: u64, max: u64) -> Result<Option<u64>> {

@@ -95,6 +95,7 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
             .dyn_into::<Function>()
             .map_err(|_| Error::config("fetch", "this runtime has no global fetch: pass one"))?,
     };
+    let model_id = cfg.model.clone();
     let model = Rc::new(ProviderModel::new(cfg, Rc::new(FetchHost { fetch }))?);
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let model = model.clone();
@@ -117,7 +118,10 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
             })),
         }
     });
-    Ok(f.into_js_value().unchecked_into())
+    let f: Function = f.into_js_value().unchecked_into();
+    // Read by `new Agent` to price the budget's cost limits.
+    let _ = Reflect::set(&f, &"modelId".into(), &JsValue::from_str(&model_id));
+    Ok(f)
 }
 
 /// The request's `abortSignal` and `onTextDelta`, as the agent passes them.
