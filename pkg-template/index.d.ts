@@ -136,6 +136,77 @@ export interface MemoryConfig {
   clock?: () => number;
 }
 
+/** How far back a limit looks: all time, a rolling minute/hour/day, or a custom length. */
+export type BudgetWindow = "lifetime" | "minute" | "hour" | "day" | { ms: number };
+
+/**
+ * Ceilings for one window. Leave a field out for no cap (`Infinity` also means none);
+ * negative, NaN or non-numeric values are refused at construction.
+ */
+export interface LimitSet {
+  maxInputTokens?: number;
+  maxOutputTokens?: number;
+  maxTotalTokens?: number;
+  /** USD, priced from `prices` (and editable built-in defaults for common models). */
+  maxCostUsd?: number;
+  maxRequests?: number;
+  /** Default `"lifetime"`. */
+  window?: BudgetWindow;
+}
+
+export interface BudgetConfig {
+  /** Every user's limits (one object per window, or a list for several windows). */
+  perUser?: LimitSet | LimitSet[];
+  /** Limits on all users together. */
+  global?: LimitSet | LimitSet[];
+  /** Named plans whose limits replace `perUser` for their users. */
+  plans?: { [plan: string]: LimitSet | LimitSet[] };
+  /** A user's plan; default: their `plan` property (see `setProperty`), else `perUser`. */
+  planOf?: (userId: string | null) => string | undefined | null;
+  /** USD per million tokens, by model name; merged over the built-in defaults. */
+  prices?: { [model: string]: { inputPerMTok: number; outputPerMTok: number } };
+  /** `false`: only `prices` are known (a cost-limited call on an unlisted model is refused). Default `true`. */
+  defaultPrices?: boolean;
+}
+
+export interface RateLimitConfig {
+  /** A token bucket per user: `requests` per `perMs`, up to `burst` at once (default `requests`). */
+  perUser?: { requests: number; perMs: number; burst?: number };
+}
+
+export type BudgetMetric = "inputTokens" | "outputTokens" | "totalTokens" | "costUsd" | "requests";
+
+export interface LimitUsage {
+  scope: "user" | "global";
+  metric: BudgetMetric;
+  window: BudgetWindow;
+  /** Settled charges still inside the window. */
+  used: number;
+  /** Held by runs in flight. */
+  reserved: number;
+  limit: number;
+  remaining: number;
+}
+
+export interface UsageTotals {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  /** The exact integer behind `costUsd`. */
+  costNanoUsd: number;
+  requests: number;
+}
+
+/** `usage(userId)` / `globalUsage()`: every limit that applies, and lifetime totals. */
+export interface UsageReport {
+  limits: LimitUsage[];
+  /** Everything ever charged (for a user: what they were charged, summed exactly). */
+  totals: UsageTotals;
+  /** Held by runs in flight. */
+  reserved: UsageTotals;
+}
+
 export interface AgentConfig {
   /** Default `"agent"`. */
   name?: string;
@@ -143,8 +214,15 @@ export interface AgentConfig {
   instructions?: string;
   model: ModelFunction;
   memory?: MemoryConfig;
-  /** Passed to the model as `maxOutputTokens`. Default 1024. */
+  /** Passed to the model as `maxOutputTokens` (capped to what the budget still allows). Default 1024. */
   maxOutputTokens?: number;
+  /**
+   * Token, cost and request ceilings per user and global. A run reserves what it may use
+   * before calling the model, so concurrent runs can never overshoot a limit together.
+   */
+  budget?: BudgetConfig;
+  /** Per-user rate limit, checked before any work: a refused run rejects with `rate_limited`. */
+  rateLimit?: RateLimitConfig;
 }
 
 export interface RunOptions {
@@ -160,6 +238,8 @@ export interface Usage {
   totalTokens: number;
   /** True when tenantry estimated a figure because the model reported none (or nonsense). */
   estimated: boolean;
+  /** Priced from the budget's price table; 0 when the model has no price. */
+  costUsd: number;
 }
 
 /** Fields every stream event carries: whose run it is. */
@@ -298,6 +378,10 @@ export declare class Agent {
   recall(userId: UserId, query: string, options?: { limit?: number }): RecallHit[];
   /** Counts over the users resident in RAM. */
   stats(): MemoryStats;
+  /** One user's spend against every limit that applies to them, per window. */
+  usage(userId: UserId): UsageReport;
+  /** Spend of all users together against the `global` limits. */
+  globalUsage(): UsageReport;
   /** Makes a user resident (reading storage when configured) so synchronous reads work. */
   load(userId: UserId): Promise<void>;
   /** Sets a working-memory block (at most 32 per user, 16 KiB each). */
@@ -343,6 +427,9 @@ export type ErrorCode =
   | "model_error"
   | "model_malformed"
   | "model_http"
+  | "budget_exceeded"
+  | "rate_limited"
+  | "missing_price"
   | "aborted"
   | "invalid_import"
   | "storage"

@@ -16,6 +16,7 @@ import type {
   SnapshotDoc,
   StorageAdapter,
   Usage,
+  UsageReport,
   UserDoc,
 } from "tenantry";
 
@@ -92,6 +93,23 @@ async function main(): Promise<void> {
   void streams;
   // @ts-expect-error the client needs a model name
   openai({ apiKey: "k" });
+  const budgeted = new Agent({
+    model: demoModel(),
+    budget: {
+      perUser: [{ maxTotalTokens: 100_000, window: "day" }, { maxCostUsd: 5, window: { ms: 3_600_000 } }],
+      global: { maxCostUsd: 1000, window: "day" },
+      plans: { free: { maxRequests: 20, window: "day" } },
+      planOf: (id) => (id === "vip" ? "pro" : undefined),
+      prices: { "my-model": { inputPerMTok: 0.2, outputPerMTok: 0.8 } },
+    },
+    rateLimit: { perUser: { requests: 20, perMs: 60_000, burst: 5 } },
+  });
+  const report: UsageReport = budgeted.usage("alice");
+  const remaining: number = report.limits[0]?.remaining ?? 0;
+  const cost: number = budgeted.globalUsage().totals.costUsd + (await budgeted.run("hi", "a")).usage.costUsd;
+  // @ts-expect-error windows are named or { ms }
+  new Agent({ model: demoModel(), budget: { perUser: { maxRequests: 1, window: "week" } } });
+  void [remaining, cost];
   const custom: StorageAdapter = { get: async () => null, put: () => {}, delete: async () => {}, list: () => [] };
   void [sessions, blocks, tier, hits, stats, importedId, again, custom];
   void [total, flag, who, h, n, agent.name];
