@@ -51,10 +51,7 @@ pub fn build(
         .unwrap_or_default();
     let mut first = turns.len();
     for (i, t) in turns.iter().enumerate().rev() {
-        let cost: u64 = t
-            .messages()
-            .map(|(_, text)| estimate_tokens(text) + 4)
-            .sum();
+        let cost: u64 = t.messages().map(|m| estimate_tokens(m.text) + 4).sum();
         if cost > left {
             break;
         }

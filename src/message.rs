@@ -8,31 +8,64 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering one of the previous assistant message's tool calls.
+    Tool,
+}
+
+/// A tool call the model made: `arguments` is the JSON text exactly as the model wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// On assistant messages: the tools the model asked to call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// On tool messages: which call this is the result of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
-    pub fn system(content: impl Into<String>) -> Self {
+    fn plain(role: Role, content: impl Into<String>) -> Self {
         Message {
-            role: Role::System,
+            role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Message::plain(Role::System, content)
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Message {
-            role: Role::User,
-            content: content.into(),
-        }
+        Message::plain(Role::User, content)
     }
     pub fn assistant(content: impl Into<String>) -> Self {
+        Message::plain(Role::Assistant, content)
+    }
+    pub fn assistant_with_tools(content: impl Into<String>, tool_calls: Vec<ToolCall>) -> Self {
         Message {
-            role: Role::Assistant,
-            content: content.into(),
+            tool_calls,
+            ..Message::plain(Role::Assistant, content)
         }
+    }
+    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            tool_call_id: Some(tool_call_id.into()),
+            ..Message::plain(Role::Tool, content)
+        }
+    }
+
+    /// Carries tool structure (calls or a call id) beyond role and text.
+    pub fn is_structured(&self) -> bool {
+        !self.tool_calls.is_empty() || self.tool_call_id.is_some()
     }
 }

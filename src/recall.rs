@@ -67,8 +67,10 @@ pub fn recall(
     let mut total_len = 0usize;
     for (sid, session) in user.sessions() {
         for (ti, turn) in session.turns().enumerate() {
-            for (role, content) in turn.messages() {
-                if role == Role::System {
+            for m in turn.messages() {
+                let (role, content) = (m.role, m.text);
+                // Tool plumbing (calls, results) is JSON, not something the user said.
+                if role == Role::System || role == Role::Tool || m.structured {
                     continue;
                 }
                 let mut tf = vec![0u32; query_terms.len()];

@@ -27,7 +27,21 @@ impl Turn {
     pub fn approx_bytes(&self) -> usize {
         self.messages
             .iter()
-            .map(|m| m.content.len() + MESSAGE_OVERHEAD_BYTES)
+            .map(|m| {
+                // Structured messages are stored as their JSON: count its keys too.
+                let calls: usize = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| c.id.len() + c.name.len() + 2 * c.arguments.len() + 48)
+                    .sum();
+                let id = m.tool_call_id.as_ref().map_or(0, |id| id.len() + 48);
+                let json = if m.is_structured() {
+                    2 * m.content.len() + 48
+                } else {
+                    0
+                };
+                m.content.len() + MESSAGE_OVERHEAD_BYTES + calls + id + json
+            })
             .sum()
     }
 }
@@ -40,12 +54,41 @@ pub struct PackedTurn(Rc<[u8]>);
 const ROLE_USER: u8 = 0;
 const ROLE_ASSISTANT: u8 = 1;
 const ROLE_SYSTEM: u8 = 2;
+const ROLE_TOOL: u8 = 3;
+/// A message with tool structure: the text is the message's JSON (rare, so the common
+/// plain-text message pays nothing for it).
+const STRUCTURED: u8 = 0x80;
 
 fn role_byte(r: Role) -> u8 {
     match r {
         Role::User => ROLE_USER,
         Role::Assistant => ROLE_ASSISTANT,
         Role::System => ROLE_SYSTEM,
+        Role::Tool => ROLE_TOOL,
+    }
+}
+
+/// One stored message: its role and text; for a structured one the text is its JSON.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PackedMessage<'a> {
+    pub role: Role,
+    pub text: &'a str,
+    pub structured: bool,
+}
+
+impl PackedMessage<'_> {
+    pub fn to_message(&self) -> Message {
+        if self.structured {
+            if let Ok(m) = serde_json::from_str::<Message>(self.text) {
+                return m;
+            }
+        }
+        Message {
+            role: self.role,
+            content: self.text.to_owned(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
     }
 }
 
@@ -60,10 +103,17 @@ impl PackedTurn {
         let mut bytes = Vec::with_capacity(size);
         bytes.extend_from_slice(&turn.at.to_le_bytes());
         for m in &turn.messages {
-            let len = u32::try_from(m.content.len()).unwrap_or(u32::MAX);
-            bytes.push(role_byte(m.role));
+            let structured;
+            let (flag, text) = if m.is_structured() {
+                structured = serde_json::to_string(m).unwrap_or_default();
+                (STRUCTURED, structured.as_str())
+            } else {
+                (0, m.content.as_str())
+            };
+            let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            bytes.push(role_byte(m.role) | flag);
             bytes.extend_from_slice(&len.to_le_bytes());
-            bytes.extend_from_slice(&m.content.as_bytes()[..len as usize]);
+            bytes.extend_from_slice(&text.as_bytes()[..len as usize]);
         }
         PackedTurn(Rc::from(bytes))
     }
@@ -75,7 +125,7 @@ impl PackedTurn {
             .map_or(0.0, f64::from_le_bytes)
     }
 
-    /// (role, text) of each message, in order.
+    /// Each message's role and text, in order.
     pub fn messages(&self) -> PackedMessages<'_> {
         PackedMessages {
             rest: self.0.get(8..).unwrap_or(&[]),
@@ -98,10 +148,7 @@ impl PackedTurn {
     }
 
     pub fn to_messages(&self) -> impl Iterator<Item = Message> + '_ {
-        self.messages().map(|(role, content)| Message {
-            role,
-            content: content.to_owned(),
-        })
+        self.messages().map(|m| m.to_message())
     }
 
     /// Heap bytes of the allocation, counting the Rc header.
@@ -115,20 +162,26 @@ pub struct PackedMessages<'a> {
 }
 
 impl<'a> Iterator for PackedMessages<'a> {
-    type Item = (Role, &'a str);
+    type Item = PackedMessage<'a>;
 
-    fn next(&mut self) -> Option<(Role, &'a str)> {
+    fn next(&mut self) -> Option<PackedMessage<'a>> {
         let (&role, rest) = self.rest.split_first()?;
         let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         let text = rest.get(4..4 + len)?;
         self.rest = &rest[4 + len..];
-        let role = match role {
+        let structured = role & STRUCTURED != 0;
+        let role = match role & !STRUCTURED {
             ROLE_USER => Role::User,
             ROLE_ASSISTANT => Role::Assistant,
+            ROLE_TOOL => Role::Tool,
             _ => Role::System,
         };
-        // Packed from a &str, so always valid; a failure would mean corruption, shown empty.
-        Some((role, std::str::from_utf8(text).unwrap_or("")))
+        Some(PackedMessage {
+            role,
+            // Packed from a &str, so always valid; a failure would mean corruption, shown empty.
+            text: std::str::from_utf8(text).unwrap_or(""),
+            structured,
+        })
     }
 }
 
@@ -222,13 +275,22 @@ mod tests {
             at: 1_700_000_000_123.5,
             messages: vec![
                 Message::user("héllo 🦀"),
+                Message::assistant_with_tools(
+                    "",
+                    vec![crate::message::ToolCall {
+                        id: "c1".into(),
+                        name: "lookup".into(),
+                        arguments: "{\"q\":1}".into(),
+                    }],
+                ),
+                Message::tool_result("c1", "{\"found\":true}"),
                 Message::assistant(""),
                 Message::user("x".repeat(70_000)),
             ],
         };
         let p = PackedTurn::pack(&turn);
         assert_eq!(p.unpack(), turn);
-        assert_eq!(p.len(), 3);
+        assert_eq!(p.len(), 5);
         assert_eq!(p.at(), turn.at);
         assert!(p.heap_bytes() < turn.approx_bytes() + 64);
     }

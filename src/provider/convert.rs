@@ -14,10 +14,42 @@ pub fn to_wire(request: &ModelRequest, model: &str, stream: bool) -> wire::Reque
             .map(|m| match m.role {
                 Role::System => wire::Message::system(m.content.clone()),
                 Role::User => wire::Message::user(m.content.clone()),
+                Role::Assistant if !m.tool_calls.is_empty() => wire::Message::assistant_with_tools(
+                    m.content.clone(),
+                    m.tool_calls
+                        .iter()
+                        .map(|c| wire::ToolCall {
+                            id: c.id.clone(),
+                            name: c.name.clone(),
+                            arguments: c.arguments.clone(),
+                        })
+                        .collect(),
+                ),
                 Role::Assistant => wire::Message::assistant(m.content.clone()),
+                Role::Tool => wire::Message::tool_result(
+                    m.tool_call_id.clone().unwrap_or_default(),
+                    m.content.clone(),
+                ),
             })
             .collect(),
-        tools: Vec::new(),
+        tools: request
+            .tools
+            .iter()
+            .filter_map(|t| {
+                Some(wire::ToolSpec {
+                    name: t.get("name")?.as_str()?.to_owned(),
+                    description: t
+                        .get("description")
+                        .and_then(|d| d.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    parameters: t
+                        .get("parameters")
+                        .cloned()
+                        .unwrap_or_else(|| serde_json::json!({ "type": "object" })),
+                })
+            })
+            .collect(),
         max_output_tokens: request.max_output_tokens,
         stream,
     }
