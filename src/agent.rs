@@ -7,24 +7,20 @@
 //! storage, then commit the user message and the reply together in RAM. Any failure before
 //! the commit leaves memory exactly as it was.
 
-use crate::budget::{
-    AccountDoc, Actual, BudgetError, Estimate, Ledger, PlanId, Reservation, UsageReport,
-};
+use crate::budget::{AccountDoc, Actual, BudgetError, Ledger, PlanId, Reservation, UsageReport};
 use crate::clock::Clock;
 use crate::config::AgentConfig;
-use crate::context::{self, ContextOptions};
 use crate::error::{Error, Result};
 use crate::events::{EventPart, RunEvent};
 use crate::ids::{SessionId, UserKey};
 use crate::lock::{KeyedLock, Ticket};
 use crate::memory::{Memory, Stats, Turn, UserState};
 use crate::message::Message;
-use crate::model::{
-    estimate_tokens, CallContext, FinishReason, Model, ModelRequest, ModelResponse, Usage,
-};
+use crate::model::{FinishReason, Model, Usage};
 use crate::recall::{self, Hit};
 use crate::run_id::new_run_id;
 use crate::storage::{self, Storage};
+use crate::tools::ToolSet;
 use crate::user_doc::{self, BlockDoc, SnapshotDoc, UserDoc};
 use futures_util::future::{self, Either, LocalBoxFuture};
 use serde::Serialize;
@@ -61,7 +57,10 @@ pub struct RunOptions {
 #[serde(rename_all = "camelCase")]
 pub struct RunOutput {
     pub text: String,
+    /// Summed over every model call of the run.
     pub usage: Usage,
+    /// Model calls made: 1 without tools, one more for each round of tool calls.
+    pub steps: u32,
     pub run_id: String,
     pub finish_reason: FinishReason,
     pub user_id: Option<String>,
@@ -79,9 +78,9 @@ pub struct SessionInfo {
 }
 
 pub struct Agent {
-    config: AgentConfig,
-    model: Rc<dyn Model>,
-    memory: RefCell<Memory>,
+    pub(crate) config: AgentConfig,
+    pub(crate) model: Rc<dyn Model>,
+    pub(crate) memory: RefCell<Memory>,
     locks: KeyedLock<(UserKey, SessionId)>,
     /// Serialises a user's whole-user writes (working memory, import, forget) so two of
     /// them never compute from the same old state and lose one update.
@@ -89,12 +88,13 @@ pub struct Agent {
     /// Users whose forget or import is in progress: runs for them are refused meanwhile so
     /// none can load a half-deleted user from storage.
     replacing: RefCell<HashSet<UserKey>>,
-    clock: Rc<dyn Clock>,
+    pub(crate) clock: Rc<dyn Clock>,
     storage: Option<Rc<dyn Storage>>,
     /// Budgets and rate limits: a table of its own, not part of the evictable memory, so
     /// evicting a user never refills what limits them.
-    ledger: RefCell<Ledger>,
+    pub(crate) ledger: RefCell<Ledger>,
     plan_of: Option<PlanOf>,
+    pub(crate) tools: Option<ToolSet>,
     budget_writes: KeyedLock<UserKey>,
     /// Whether the global counters were read back from storage yet (once per agent).
     global_loaded: std::cell::Cell<bool>,
@@ -107,13 +107,13 @@ pub type PlanOf = Rc<dyn Fn(Option<&str>) -> Option<String>>;
 
 /// Budget held for one model call: released if the call ends without a settle (an early
 /// return), so a hold never outlives its run.
-struct Hold<'a> {
-    ledger: &'a RefCell<Ledger>,
-    reservation: Option<Reservation>,
+pub(crate) struct Hold<'a> {
+    pub(crate) ledger: &'a RefCell<Ledger>,
+    pub(crate) reservation: Option<Reservation>,
 }
 
 impl Hold<'_> {
-    fn settle(&mut self, actual: Actual, now: f64) -> Option<crate::budget::Charge> {
+    pub(crate) fn settle(&mut self, actual: Actual, now: f64) -> Option<crate::budget::Charge> {
         let r = self.reservation.take()?;
         Some(self.ledger.borrow_mut().settle(r, actual, now))
     }
@@ -128,12 +128,12 @@ impl Drop for Hold<'_> {
 }
 
 /// What a run carries from its start into the model call and the commit.
-struct Call {
-    session: SessionId,
-    run_id: String,
-    cancel: Option<Rc<dyn Cancellation>>,
-    emit: Option<Rc<dyn Fn(EventPart)>>,
-    incarnation: u64,
+pub(crate) struct Call {
+    pub(crate) session: SessionId,
+    pub(crate) run_id: String,
+    pub(crate) cancel: Option<Rc<dyn Cancellation>>,
+    pub(crate) emit: Option<Rc<dyn Fn(EventPart)>>,
+    pub(crate) incarnation: u64,
 }
 
 /// Releases a run's pin on its user however the run ends.
@@ -172,6 +172,7 @@ impl Agent {
             ledger: RefCell::new(ledger),
             plan_of: None,
             budget_writes: KeyedLock::default(),
+            tools: None,
             global_loaded: std::cell::Cell::new(false),
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
@@ -189,6 +190,18 @@ impl Agent {
         self
     }
 
+    /// Tools the model may call (per user as `permissions` allow), run by the host.
+    pub fn with_tools(mut self, tools: ToolSet) -> Result<Self> {
+        let names: std::collections::BTreeSet<&str> =
+            tools.specs.iter().map(|t| t.name.as_str()).collect();
+        if names.len() != tools.specs.len() {
+            return Err(Error::config("tools", "two tools share a name"));
+        }
+        tools.permissions.validate(&names)?;
+        self.tools = Some(tools);
+        Ok(self)
+    }
+
     pub fn with_plan_of(mut self, plan_of: PlanOf) -> Self {
         self.plan_of = Some(plan_of);
         self
@@ -203,7 +216,7 @@ impl Agent {
         &self.config
     }
 
-    fn now(&self) -> f64 {
+    pub(crate) fn now(&self) -> f64 {
         self.clock.now_ms()
     }
 
@@ -391,138 +404,8 @@ impl Agent {
         !b.per_user.is_empty() || !b.plans.is_empty() || self.config.rate_limit.per_user.is_some()
     }
 
-    async fn run_pinned(&self, input: String, user: &UserKey, call: Call) -> Result<RunOutput> {
-        let Call {
-            session,
-            run_id,
-            cancel,
-            emit,
-            incarnation,
-        } = call;
-        let messages = {
-            let m = self.memory.borrow();
-            let opts = ContextOptions {
-                instructions: &self.config.instructions,
-                max_context_tokens: self.config.memory.max_context_tokens,
-                recall_top_k: self.config.memory.recall_top_k,
-            };
-            context::build(m.get(user), &session, &input, &opts)?
-        };
-        let input_estimate: u64 = messages
-            .iter()
-            .map(|m| estimate_tokens(&m.content) + 4)
-            .sum();
-        let plan = self.plan(user);
-        let (reservation, granted) = self.ledger.borrow_mut().reserve(
-            user,
-            plan,
-            self.now(),
-            Estimate {
-                input_tokens: input_estimate,
-                max_output_tokens: u64::from(self.config.max_output_tokens),
-                model: &self.config.model_name,
-            },
-        )?;
-        let mut hold = Hold {
-            ledger: &self.ledger,
-            reservation: Some(reservation),
-        };
-        let request = ModelRequest {
-            messages,
-            tools: Vec::new(),
-            max_output_tokens: u32::try_from(granted).unwrap_or(u32::MAX),
-            user_id: user.as_option().map(str::to_owned),
-            session_id: session.as_str().to_owned(),
-            run_id: run_id.clone(),
-        };
-        let prompt = request.messages.clone();
-        // Text that reached the host, so a run that dies mid-stream is charged for it.
-        let streamed = Rc::new(std::cell::Cell::new(0usize));
-        let seen = streamed.clone();
-        let ctx = CallContext {
-            cancellation: cancel.clone(),
-            on_text: Some(Rc::new(move |text: &str| {
-                seen.set(seen.get() + text.len());
-                if let Some(emit) = &emit {
-                    emit(EventPart::TextDelta {
-                        text: text.to_owned(),
-                    })
-                }
-            })),
-        };
-        // Charges an interrupted call what it visibly consumed: the prompt, and the text
-        // streamed so far (estimated). A call that produced nothing releases its hold.
-        let interrupted = |hold: &mut Hold<'_>| {
-            let out = streamed.get() as u64;
-            if out > 0 {
-                hold.settle(
-                    Actual {
-                        input_tokens: input_estimate as f64,
-                        output_tokens: out.div_ceil(4) as f64,
-                        estimated: true,
-                    },
-                    self.now(),
-                );
-            }
-        };
-        // No RefCell borrow is alive here: the host may re-enter this agent while we wait.
-        let call = self.model.generate(request, ctx);
-        let raw = match &cancel {
-            Some(c) => match future::select(call, c.cancelled()).await {
-                Either::Left((r, _)) => r,
-                Either::Right(_) => {
-                    interrupted(&mut hold);
-                    return Err(Error::Aborted);
-                }
-            },
-            None => call.await,
-        };
-        // Checked before the model's own error: a fetch that rejects because of the abort
-        // is an abort, not a model failure.
-        if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-            interrupted(&mut hold);
-            return Err(Error::Aborted);
-        }
-        let raw = match raw {
-            Ok(raw) => raw,
-            Err(e) => {
-                interrupted(&mut hold);
-                return Err(e);
-            }
-        };
-        let mut response = match ModelResponse::from_raw(raw, &prompt) {
-            Ok(r) => r,
-            Err(e) => {
-                interrupted(&mut hold);
-                return Err(e);
-            }
-        };
-        // The model answered: it consumed tokens whether or not the turn commits.
-        if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
-            response.usage.cost_usd = charge.cost_usd;
-            response.usage.estimated |= charge.estimated || charge.clamped;
-        }
-        let turn = Turn {
-            at: self.now(),
-            messages: vec![
-                Message::user(input),
-                Message::assistant(response.text.clone()),
-            ],
-        };
-        self.commit(user, incarnation, session.clone(), turn)
-            .await?;
-        Ok(RunOutput {
-            text: response.text,
-            usage: response.usage,
-            run_id,
-            finish_reason: response.finish_reason,
-            user_id: user.as_option().map(str::to_owned),
-            session_id: session.as_str().to_owned(),
-        })
-    }
-
     /// Storage first, then RAM: a failed write leaves both as they were.
-    async fn commit(
+    pub(crate) async fn commit(
         &self,
         user: &UserKey,
         incarnation: u64,
@@ -563,7 +446,7 @@ impl Agent {
 
     /// The user's budget plan: `planOf(userId)` when configured, else their `plan`
     /// property, else the default (`perUser`). An unknown plan name is the default.
-    fn plan(&self, user: &UserKey) -> PlanId {
+    pub(crate) fn plan(&self, user: &UserKey) -> PlanId {
         let name = match &self.plan_of {
             Some(f) => f(user.as_option()),
             None => self.memory.borrow().get(user).and_then(|u| {
@@ -727,6 +610,9 @@ impl Agent {
         // its own write.
         self.memory.borrow_mut().remove(user);
         self.ledger.borrow_mut().forget(user);
+        if let Some(t) = &self.tools {
+            t.cache.borrow_mut().forget(user);
+        }
         let result = match &self.storage {
             Some(s) => storage::delete_prefix(s.as_ref(), &storage::user_prefix(user))
                 .await

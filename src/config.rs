@@ -61,6 +61,8 @@ pub struct AgentConfig {
     pub rate_limit: RateLimitConfig,
     /// The model's name, for the price table (the built-in clients report theirs).
     pub model_name: String,
+    /// Most model calls in one run (each round of tool calls costs one).
+    pub max_steps: u32,
 }
 
 impl Default for AgentConfig {
@@ -73,6 +75,7 @@ impl Default for AgentConfig {
             budget: BudgetConfig::default(),
             rate_limit: RateLimitConfig::default(),
             model_name: String::new(),
+            max_steps: crate::tools::DEFAULT_MAX_STEPS,
         }
     }
 }

@@ -18,22 +18,29 @@ pub struct ContextOptions<'a> {
 
 fn message_tokens(m: &Message) -> u64 {
     // A few tokens of framing per message, as chat formats add.
-    estimate_tokens(&m.content) + 4
+    let calls: u64 = m
+        .tool_calls
+        .iter()
+        .map(|c| estimate_tokens(&c.arguments) + estimate_tokens(&c.name) + 4)
+        .sum();
+    estimate_tokens(&m.content) + 4 + calls
 }
 
+/// `current` is the turn so far: the user's input first, then (in a tool loop) the
+/// assistant's tool calls and their results.
 pub fn build(
     user: Option<&UserState>,
     session: &SessionId,
-    input: &str,
+    current: &[Message],
     opts: &ContextOptions<'_>,
 ) -> Result<Vec<Message>> {
+    let input = current.first().map_or("", |m| m.content.as_str());
     let mut system = opts.instructions.to_owned();
     if let Some(section) = user.and_then(|u| u.working().prompt_section()) {
         push_section(&mut system, &section);
     }
-    let input_msg = Message::user(input);
     let budget = opts.max_context_tokens.unwrap_or(u64::MAX);
-    let fixed = message_tokens(&input_msg) + estimate_tokens(&system) + 4;
+    let fixed = current.iter().map(message_tokens).sum::<u64>() + estimate_tokens(&system) + 4;
     if fixed > budget {
         return Err(Error::InvalidInput {
             reason: format!(
@@ -95,7 +102,7 @@ pub fn build(
     for t in &turns[first..] {
         messages.extend(t.to_messages());
     }
-    messages.push(input_msg);
+    messages.extend(current.iter().cloned());
     Ok(messages)
 }
 

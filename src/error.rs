@@ -41,6 +41,9 @@ pub enum Error {
     /// A synchronous read of a user who is only in storage: call `load(userId)` first.
     #[error("user {user:?} is not loaded; `await agent.load(userId)` first (this agent has a storage adapter, so a user's data may be in storage only)")]
     NotLoaded { user: Option<String> },
+    /// The model was still calling tools after `maxSteps` model calls; nothing committed.
+    #[error("the run stopped after {steps} steps with tool calls still pending")]
+    MaxSteps { steps: u32, text: String },
     /// The user was forgotten or replaced (import) while a run for them was in flight.
     #[error(
         "the user's data was forgotten or replaced while this run was in flight; nothing was kept"
@@ -72,6 +75,7 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::NotLoaded { .. } => "not_loaded",
             Error::Conflict => "conflict",
+            Error::MaxSteps { .. } => "max_steps",
             Error::Budget(e) => e.code(),
             Error::Unsupported { .. } => "unsupported",
             Error::Internal { .. } => "internal",
@@ -105,6 +109,7 @@ impl Error {
             Error::Unsupported { feature } => json!({ "feature": feature }),
             Error::Budget(e) => e.details(),
             Error::Aborted | Error::Conflict => json!({}),
+            Error::MaxSteps { steps, text } => json!({ "steps": steps, "text": text }),
         }
     }
 

@@ -18,6 +18,23 @@ pub enum EventPart {
     TextDelta {
         text: String,
     },
+    ToolCall {
+        tool_call_id: String,
+        tool_name: String,
+        /// The arguments as the model wrote them (JSON text).
+        args: String,
+        step: u32,
+    },
+    ToolResult {
+        tool_call_id: String,
+        tool_name: String,
+        decision: crate::tools::Decision,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        step: u32,
+    },
     Usage {
         usage: Usage,
     },

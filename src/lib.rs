@@ -21,7 +21,9 @@ pub mod model;
 pub mod provider;
 pub mod recall;
 pub mod run_id;
+mod run_loop;
 pub mod storage;
+pub mod tools;
 pub mod user_doc;
 pub mod wire;
 

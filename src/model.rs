@@ -6,7 +6,7 @@
 
 use crate::agent::Cancellation;
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::message::{Message, ToolCall};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -113,6 +113,7 @@ pub struct Usage {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelResponse {
     pub text: String,
+    pub tool_calls: Vec<ToolCall>,
     pub usage: Usage,
     pub finish_reason: FinishReason,
 }
@@ -129,12 +130,22 @@ pub fn estimate_tokens(text: &str) -> u64 {
 impl ModelResponse {
     /// Checks a host's answer against the contract. `prompt` is what was sent, for
     /// estimating input tokens when the model reports none.
-    pub fn from_raw(raw: RawModelResponse, prompt: &[Message]) -> Result<ModelResponse> {
-        if raw.tool_calls.as_ref().is_some_and(|c| !c.is_empty()) {
+    pub fn from_raw(
+        raw: RawModelResponse,
+        prompt: &[Message],
+        tools_enabled: bool,
+    ) -> Result<ModelResponse> {
+        let calls = raw.tool_calls.unwrap_or_default();
+        if !calls.is_empty() && !tools_enabled {
             return Err(Error::Unsupported {
                 feature: "the model asked for tool calls, but this agent has no tools".into(),
             });
         }
+        let tool_calls = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| parse_tool_call(i, c))
+            .collect::<Result<Vec<_>>>()?;
         let text = raw.text.ok_or_else(|| Error::ModelMalformed {
             reason: "missing `text` (expected { text: string, usage?, finishReason? })".into(),
         })?;
@@ -150,6 +161,7 @@ impl ModelResponse {
             .unwrap_or(FinishReason::Stop);
         Ok(ModelResponse {
             text,
+            tool_calls,
             usage: Usage {
                 input_tokens: input,
                 output_tokens: output,
@@ -162,6 +174,32 @@ impl ModelResponse {
     }
 }
 
+/// `{ id?, name, arguments }` with arguments as JSON text or an object (as host models
+/// written in JS naturally return them).
+fn parse_tool_call(i: usize, v: &serde_json::Value) -> Result<ToolCall> {
+    let bad = |why: &str| Error::ModelMalformed {
+        reason: format!("toolCalls[{i}]: {why} (expected {{ id, name, arguments }})"),
+    };
+    let name = v
+        .get("name")
+        .and_then(|n| n.as_str())
+        .ok_or_else(|| bad("missing `name`"))?;
+    let id = match v.get("id").and_then(|x| x.as_str()) {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => format!("call_{i}"),
+    };
+    let arguments = match v.get("arguments") {
+        None | Some(serde_json::Value::Null) => "{}".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    Ok(ToolCall {
+        id,
+        name: name.to_owned(),
+        arguments,
+    })
+}
+
 /// A reported count if it is a sane whole number, else the estimate (flagged).
 fn token_figure(reported: Option<f64>, estimate: impl FnOnce() -> u64) -> (u64, bool) {
     match reported {
@@ -169,6 +207,13 @@ fn token_figure(reported: Option<f64>, estimate: impl FnOnce() -> u64) -> (u64, 
             (v as u64, false)
         }
         _ => (estimate(), true),
+    }
+}
+
+#[cfg(test)]
+impl ModelResponse {
+    fn from_raw_test(raw: RawModelResponse, prompt: &[Message]) -> Result<ModelResponse> {
+        ModelResponse::from_raw(raw, prompt, false)
     }
 }
 
@@ -192,7 +237,7 @@ mod tests {
 
     #[test]
     fn reported_usage_is_taken() {
-        let r = ModelResponse::from_raw(raw(Some("hi"), Some((10.0, 3.0))), &[]).unwrap();
+        let r = ModelResponse::from_raw_test(raw(Some("hi"), Some((10.0, 3.0))), &[]).unwrap();
         assert_eq!(r.usage.total_tokens, 13);
         assert!(!r.usage.estimated);
         assert_eq!(r.finish_reason, FinishReason::Stop);
@@ -201,18 +246,18 @@ mod tests {
     #[test]
     fn missing_or_bogus_usage_is_estimated_and_flagged() {
         let prompt = [Message::user("12345678")];
-        let r = ModelResponse::from_raw(raw(Some("abcd"), None), &prompt).unwrap();
+        let r = ModelResponse::from_raw_test(raw(Some("abcd"), None), &prompt).unwrap();
         assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (2, 1));
         assert!(r.usage.estimated);
-        let r =
-            ModelResponse::from_raw(raw(Some("abcd"), Some((-5.0, f64::NAN))), &prompt).unwrap();
+        let r = ModelResponse::from_raw_test(raw(Some("abcd"), Some((-5.0, f64::NAN))), &prompt)
+            .unwrap();
         assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (2, 1));
         assert!(r.usage.estimated);
     }
 
     #[test]
     fn missing_text_is_malformed() {
-        let e = ModelResponse::from_raw(raw(None, None), &[]).unwrap_err();
+        let e = ModelResponse::from_raw_test(raw(None, None), &[]).unwrap_err();
         assert_eq!(e.code(), "model_malformed");
     }
 

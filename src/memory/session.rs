@@ -77,7 +77,7 @@ pub struct PackedMessage<'a> {
 }
 
 impl PackedMessage<'_> {
-    pub fn to_message(&self) -> Message {
+    pub fn to_message(self) -> Message {
         if self.structured {
             if let Ok(m) = serde_json::from_str::<Message>(self.text) {
                 return m;

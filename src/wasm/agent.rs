@@ -330,6 +330,9 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     if let Some(storage) = parsed.storage {
         agent = agent.with_storage(Rc::new(storage));
     }
+    if let Some(tools) = parsed.tools {
+        agent = agent.with_tools(tools)?;
+    }
     Ok(JsAgent {
         inner: Rc::new(agent),
     })

@@ -4,10 +4,16 @@
 use super::convert::{config_error, type_name, Options};
 use super::js_clock::JsClock;
 use super::js_storage::JsStorage;
+use super::js_tools::{parse_tools, JsTools};
 use crate::budget::{BudgetConfig, RateLimitConfig};
 use crate::config::{integer_field, AgentConfig, MemoryConfig};
 use crate::error::{Error, Result};
+use crate::tools::cache::ToolCache;
+use crate::tools::permissions::Permissions;
+use crate::tools::ToolSet;
 use js_sys::{Function, Object, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub struct Parsed {
@@ -17,6 +23,7 @@ pub struct Parsed {
     pub clock: JsClock,
     /// `budget.planOf(userId)`, when given.
     pub plan_of: Option<Function>,
+    pub tools: Option<ToolSet>,
 }
 
 const MEMORY_KEYS: &[&str] = &[
@@ -48,6 +55,12 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
             "maxOutputTokens",
             "budget",
             "rateLimit",
+            "tools",
+            "permissions",
+            "policy",
+            "approve",
+            "maxSteps",
+            "approvalTimeoutMs",
         ],
         config_error,
     )?;
@@ -87,6 +100,11 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         .ok()
         .and_then(|v| v.as_string())
         .unwrap_or_default();
+    let tools = tool_set(&opts)?;
+    let max_steps = match opts.number("maxSteps")? {
+        Some(n) => integer_field("maxSteps", n, 1, 100)? as u32,
+        None => crate::tools::DEFAULT_MAX_STEPS,
+    };
     let max_output_tokens = match opts.number("maxOutputTokens")? {
         Some(v) => integer_field("maxOutputTokens", v, 1, 10_000_000)? as u32,
         None => defaults.max_output_tokens,
@@ -100,12 +118,73 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
             budget,
             rate_limit,
             model_name,
+            max_steps,
         },
         model,
         storage,
         clock,
         plan_of,
+        tools,
     })
+}
+
+fn function(opts: &Options, key: &str, shape: &str) -> Result<Option<Function>> {
+    match opts.get(key) {
+        None => Ok(None),
+        Some(f) if f.is_function() => Ok(Some(f.unchecked_into())),
+        Some(v) => Err(Error::config(
+            key,
+            format!("must be a function {shape}, got {}", type_name(&v)),
+        )),
+    }
+}
+
+/// `tools`, `permissions`, `policy`, `approve`, `approvalTimeoutMs`: `None` when no tools.
+fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
+    let policy = function(
+        opts,
+        "policy",
+        "(userId, tool, args) => \"allow\" | \"deny\" | \"approve\"",
+    )?;
+    let approve = function(
+        opts,
+        "approve",
+        "({ userId, sessionId, tool, args }) => boolean",
+    )?;
+    let Some(tools) = opts.get("tools") else {
+        for k in ["permissions", "policy", "approve", "approvalTimeoutMs"] {
+            if opts.get(k).is_some() {
+                return Err(Error::config(k, "needs `tools`"));
+            }
+        }
+        return Ok(None);
+    };
+    let (specs, execute) = parse_tools(&tools)?;
+    let permissions: Permissions = match opts.get("permissions") {
+        None => Permissions::default(),
+        Some(p) => from_js(p, "permissions")?,
+    };
+    let approval_timeout_ms = match opts.number("approvalTimeoutMs")? {
+        Some(n) if n > 0.0 => n,
+        Some(n) => {
+            return Err(Error::config(
+                "approvalTimeoutMs",
+                format!("must be positive, got {n}"),
+            ))
+        }
+        None => crate::tools::DEFAULT_APPROVAL_TIMEOUT_MS,
+    };
+    Ok(Some(ToolSet {
+        specs,
+        permissions,
+        host: Rc::new(JsTools {
+            execute,
+            policy,
+            approve,
+        }),
+        cache: Rc::new(RefCell::new(ToolCache::default())),
+        approval_timeout_ms,
+    }))
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {

@@ -51,22 +51,25 @@ fn Array_is_array(v: &JsValue) -> bool {
 /// so typos surface instead of silently doing nothing.
 pub struct Options {
     obj: Option<Object>,
-    path: &'static str,
+    path: String,
 }
 
 impl Options {
     pub fn new(
         v: &JsValue,
-        path: &'static str,
+        path: &str,
         known: &[&str],
         err: fn(String, String) -> Error,
     ) -> Result<Options> {
         if v.is_undefined() || v.is_null() {
-            return Ok(Options { obj: None, path });
+            return Ok(Options {
+                obj: None,
+                path: path.to_owned(),
+            });
         }
         if !v.is_object() || js_sys::Array::is_array(v) || v.is_function() {
             return Err(err(
-                path.into(),
+                path.to_owned(),
                 format!("must be an object, got {}", type_name(v)),
             ));
         }
@@ -83,7 +86,7 @@ impl Options {
         }
         Ok(Options {
             obj: Some(obj),
-            path,
+            path: path.to_owned(),
         })
     }
 
@@ -95,7 +98,7 @@ impl Options {
     }
 
     pub fn field(&self, key: &str) -> String {
-        join(self.path, key)
+        join(&self.path, key)
     }
 
     pub fn string(&self, key: &str) -> Result<Option<String>> {

@@ -44,6 +44,20 @@ fn network(e: &JsValue) -> NetworkError {
     }
 }
 
+/// A `setTimeout` sleep that clears its timer if dropped first (a deadline that lost its
+/// race), so no stray timer keeps Node alive.
+pub fn sleep_ms(ms: f64) -> LocalBoxFuture<'static, ()> {
+    let t = timer(ms);
+    let promise: Promise = get(&t, "promise").unchecked_into();
+    let guard = Timer {
+        cancel: get(&t, "cancel"),
+    };
+    Box::pin(async move {
+        let _guard = guard;
+        let _ = JsFuture::from(promise).await;
+    })
+}
+
 pub struct FetchHost {
     pub fetch: Function,
 }
@@ -112,17 +126,7 @@ impl HttpHost for FetchHost {
     }
 
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
-        let t = timer(ms as f64);
-        let promise: Promise = get(&t, "promise").unchecked_into();
-        let guard = Timer {
-            cancel: get(&t, "cancel"),
-        };
-        Box::pin(async move {
-            // The guard clears the timer if this future is dropped first (a deadline that
-            // lost its race), so no stray timer keeps Node alive.
-            let _guard = guard;
-            let _ = JsFuture::from(promise).await;
-        })
+        sleep_ms(ms as f64)
     }
 
     fn random(&self) -> f64 {

@@ -11,6 +11,7 @@ mod js_clock;
 mod js_fetch;
 mod js_model;
 mod js_storage;
+mod js_tools;
 mod provider;
 mod stream;
 

@@ -1,0 +1,247 @@
+//! Tools: host functions the model may call for one user at a time. Each call is checked
+//! in order — known and visible to this user, arguments within size and valid JSON, valid
+//! against the tool's JSON Schema, permitted (static rules, then the host's `policy`),
+//! approved when required — and only then executed, with a context bound to the calling
+//! user. Every failure goes back to the model as a tool error it can react to, never to the
+//! host as a crash.
+
+pub mod cache;
+pub mod permissions;
+pub mod schema;
+
+use crate::agent::Cancellation;
+use crate::ids::UserKey;
+use crate::message::ToolCall;
+use cache::{CacheHandle, ToolCache};
+use futures_util::future::{self, Either, LocalBoxFuture};
+use permissions::{Access, Permissions};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub const MAX_ARGS_BYTES: usize = 64 * 1024;
+pub const MAX_RESULT_BYTES: usize = 256 * 1024;
+pub const DEFAULT_MAX_STEPS: u32 = 8;
+pub const DEFAULT_APPROVAL_TIMEOUT_MS: f64 = 300_000.0;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+/// What a tool receives besides its arguments: who it acts for, and nobody else.
+pub struct ToolContext {
+    pub user_id: Option<String>,
+    pub session_id: String,
+    pub run_id: String,
+    pub step: u32,
+    pub cancellation: Option<Rc<dyn Cancellation>>,
+    pub cache: CacheHandle,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRequest {
+    pub user_id: Option<String>,
+    pub session_id: String,
+    pub run_id: String,
+    pub tool: String,
+    pub args: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyDecision {
+    Allow,
+    Deny,
+    /// Allowed once a human approves.
+    Approve,
+}
+
+pub trait ToolHost {
+    /// Runs the tool; `Err` is the message of what it threw.
+    fn execute(
+        &self,
+        tool: &str,
+        args: Value,
+        ctx: ToolContext,
+    ) -> LocalBoxFuture<'static, Result<Value, String>>;
+    /// The host's `policy(userId, tool, args)`, if it has one.
+    fn policy(
+        &self,
+        user: Option<&str>,
+        tool: &str,
+        args: &Value,
+    ) -> Option<LocalBoxFuture<'static, PolicyDecision>>;
+    /// The host's `approve(...)`, if it has one; a rejection or throw is `false`.
+    fn approve(&self, request: ApprovalRequest) -> Option<LocalBoxFuture<'static, bool>>;
+    fn sleep(&self, ms: f64) -> LocalBoxFuture<'static, ()>;
+    fn now_ms(&self) -> f64;
+}
+
+/// How a call was decided, as events and audit entries name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    Allowed,
+    Approved,
+    Denied,
+    ApprovalRefused,
+    Invalid,
+    Failed,
+}
+
+/// The result of one call, as the model will see it (`content`) and the host (`result`
+/// or `error`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub content: String,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    fn error(decision: Decision, message: String) -> Outcome {
+        Outcome {
+            decision,
+            content: json!({ "error": message }).to_string(),
+            result: None,
+            error: Some(message),
+        }
+    }
+}
+
+pub struct ToolSet {
+    pub specs: Vec<ToolSpec>,
+    pub permissions: Permissions,
+    pub host: Rc<dyn ToolHost>,
+    pub cache: Rc<RefCell<ToolCache>>,
+    pub approval_timeout_ms: f64,
+}
+
+impl ToolSet {
+    /// The tool definitions this user may see: the model is not even told about the rest.
+    pub fn visible(&self, user: &UserKey) -> Vec<Value> {
+        self.specs
+            .iter()
+            .filter(|t| self.permissions.access(user.as_option(), &t.name) != Access::Denied)
+            .map(|t| json!({ "name": t.name, "description": t.description, "parameters": t.parameters }))
+            .collect()
+    }
+
+    pub async fn call(&self, call: &ToolCall, user: &UserKey, ctx: ToolContext) -> Outcome {
+        let Some(spec) = self.specs.iter().find(|t| t.name == call.name) else {
+            return Outcome::error(Decision::Invalid, format!("unknown tool `{}`", call.name));
+        };
+        let access = self.permissions.access(user.as_option(), &spec.name);
+        if access == Access::Denied {
+            return Outcome::error(
+                Decision::Denied,
+                format!("not permitted: this user may not call `{}`", spec.name),
+            );
+        }
+        if call.arguments.len() > MAX_ARGS_BYTES {
+            return Outcome::error(
+                Decision::Invalid,
+                format!(
+                    "arguments are {} bytes; the limit is {MAX_ARGS_BYTES}",
+                    call.arguments.len()
+                ),
+            );
+        }
+        let text = if call.arguments.trim().is_empty() {
+            "{}"
+        } else {
+            call.arguments.as_str()
+        };
+        let args: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Outcome::error(
+                    Decision::Invalid,
+                    format!("arguments are not valid JSON: {e}"),
+                )
+            }
+        };
+        let problems = schema::validate(&spec.parameters, &args);
+        if !problems.is_empty() {
+            return Outcome::error(
+                Decision::Invalid,
+                format!(
+                    "arguments do not match the `{}` schema: {}",
+                    spec.name,
+                    problems.join("; ")
+                ),
+            );
+        }
+        let mut needs_approval = access == Access::NeedsApproval;
+        if let Some(policy) = self.host.policy(user.as_option(), &spec.name, &args) {
+            match policy.await {
+                PolicyDecision::Deny => {
+                    return Outcome::error(
+                        Decision::Denied,
+                        format!("not permitted: the policy denied `{}`", spec.name),
+                    )
+                }
+                PolicyDecision::Approve => needs_approval = true,
+                PolicyDecision::Allow => {}
+            }
+        }
+        let mut decision = Decision::Allowed;
+        if needs_approval {
+            let request = ApprovalRequest {
+                user_id: user.as_option().map(str::to_owned),
+                session_id: ctx.session_id.clone(),
+                run_id: ctx.run_id.clone(),
+                tool: spec.name.clone(),
+                args: args.clone(),
+            };
+            let approved = match self.host.approve(request) {
+                None => false,
+                Some(answer) => {
+                    match future::select(answer, self.host.sleep(self.approval_timeout_ms)).await {
+                        Either::Left((yes, _)) => yes,
+                        Either::Right(_) => false,
+                    }
+                }
+            };
+            if !approved {
+                return Outcome::error(
+                    Decision::ApprovalRefused,
+                    format!(
+                        "not permitted: approval for `{}` was refused or timed out",
+                        spec.name
+                    ),
+                );
+            }
+            decision = Decision::Approved;
+        }
+        match self.host.execute(&spec.name, args, ctx).await {
+            Ok(result) => {
+                let content = match &result {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                if content.len() > MAX_RESULT_BYTES {
+                    return Outcome::error(
+                        Decision::Failed,
+                        format!(
+                            "the tool returned {} bytes; the limit is {MAX_RESULT_BYTES}",
+                            content.len()
+                        ),
+                    );
+                }
+                Outcome {
+                    decision,
+                    content,
+                    result: Some(result),
+                    error: None,
+                }
+            }
+            Err(message) => Outcome::error(Decision::Failed, format!("the tool failed: {message}")),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Host JS tools as the core `ToolHost`: `tools: [{ name, description, parameters,
+//! execute(args, ctx) }]`, `policy(userId, tool, args)` and `approve(request)`.
+//! `ctx.cache` is bound to the calling user in Rust, so a tool cannot reach another
+//! user's entries whatever key it picks.
+
+use super::abort::JsAbort;
+use super::convert::{config_error, type_name, Options};
+use super::error::to_plain_js;
+use super::js_fetch::{linked_controller, sleep_ms};
+use super::js_model::thrown_message;
+use crate::error::{Error, Result};
+use crate::tools::cache::CacheHandle;
+use crate::tools::{ApprovalRequest, PolicyDecision, ToolContext, ToolHost, ToolSpec};
+use futures_util::future::LocalBoxFuture;
+use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use serde_json::Value;
+use std::collections::HashMap;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+pub struct JsTools {
+    pub execute: HashMap<String, Function>,
+    pub policy: Option<Function>,
+    pub approve: Option<Function>,
+}
+
+/// Tool names as the providers accept them.
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Reads `tools: [...]` into specs and their `execute` functions.
+pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Function>)> {
+    if !Array::is_array(v) {
+        return Err(Error::config(
+            "tools",
+            format!("must be an array, got {}", type_name(v)),
+        ));
+    }
+    let mut specs = Vec::new();
+    let mut execute = HashMap::new();
+    for (i, t) in Array::from(v).iter().enumerate() {
+        let path = format!("tools[{i}]");
+        let o = Options::new(
+            &t,
+            &path,
+            &["name", "description", "parameters", "execute"],
+            config_error,
+        )?;
+        let name = o.string("name")?.unwrap_or_default();
+        if !valid_name(&name) {
+            return Err(Error::config(
+                &o.field("name"),
+                "must be 1 to 64 letters, digits, `_` or `-` (what model providers accept)",
+            ));
+        }
+        let f = o
+            .get("execute")
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or_else(|| {
+                Error::config(
+                    &o.field("execute"),
+                    "must be a function (args, ctx) => result",
+                )
+            })?;
+        let parameters = match o.get("parameters") {
+            None => serde_json::json!({ "type": "object" }),
+            Some(p) => serde_wasm_bindgen::from_value(p).map_err(|e| {
+                Error::config(
+                    &o.field("parameters"),
+                    format!("must be a JSON Schema object: {e}"),
+                )
+            })?,
+        };
+        if !parameters.is_object() {
+            return Err(Error::config(
+                &o.field("parameters"),
+                "must be a JSON Schema object",
+            ));
+        }
+        specs.push(ToolSpec {
+            description: o.string("description")?.unwrap_or_default(),
+            name: name.clone(),
+            parameters,
+        });
+        execute.insert(name, f);
+    }
+    Ok((specs, execute))
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Settles whatever a host function returned (value or promise).
+async fn settle(
+    returned: std::result::Result<JsValue, JsValue>,
+) -> std::result::Result<JsValue, JsValue> {
+    let v = returned?;
+    JsFuture::from(Promise::resolve(&v)).await
+}
+
+fn to_js_json(v: &Value) -> JsValue {
+    to_plain_js(v)
+}
+
+fn cache_object(cache: CacheHandle) -> JsValue {
+    let o = Object::new();
+    let c = cache.clone();
+    let get_fn =
+        Closure::<dyn Fn(JsValue) -> JsValue>::new(move |k: JsValue| match k.as_string() {
+            Some(k) => c.get(&k).map_or(JsValue::UNDEFINED, |v| to_js_json(&v)),
+            None => JsValue::UNDEFINED,
+        });
+    let c = cache.clone();
+    let set_fn = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
+        move |k: JsValue, v: JsValue, ttl: JsValue| {
+            let value = JSON::stringify(&v)
+                .ok()
+                .and_then(|s| s.as_string())
+                .and_then(|s| serde_json::from_str::<Value>(&s).ok());
+            match (k.as_string(), value) {
+                (Some(k), Some(value)) => JsValue::from_bool(c.set(&k, value, ttl.as_f64())),
+                _ => JsValue::FALSE,
+            }
+        },
+    );
+    let c = cache;
+    let delete_fn = Closure::<dyn Fn(JsValue)>::new(move |k: JsValue| {
+        if let Some(k) = k.as_string() {
+            c.delete(&k);
+        }
+    });
+    // Owned by the JS object from here: a tool may keep `ctx.cache` beyond its call.
+    let _ = Reflect::set(&o, &"get".into(), &get_fn.into_js_value());
+    let _ = Reflect::set(&o, &"set".into(), &set_fn.into_js_value());
+    let _ = Reflect::set(&o, &"delete".into(), &delete_fn.into_js_value());
+    o.into()
+}
+
+impl ToolHost for JsTools {
+    fn execute(
+        &self,
+        tool: &str,
+        args: Value,
+        ctx: ToolContext,
+    ) -> LocalBoxFuture<'static, std::result::Result<Value, String>> {
+        let f = self.execute.get(tool).cloned();
+        let signal = ctx
+            .cancellation
+            .as_ref()
+            .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
+            .map(|a| JsValue::from(a.signal.clone()))
+            .unwrap_or_else(|| get(&linked_controller(&JsValue::UNDEFINED), "signal"));
+        let js_ctx = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&js_ctx, &JsValue::from_str(k), &v);
+        };
+        set(
+            "userId",
+            ctx.user_id
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from_str),
+        );
+        set("sessionId", JsValue::from_str(&ctx.session_id));
+        set("runId", JsValue::from_str(&ctx.run_id));
+        set("step", JsValue::from(ctx.step));
+        set("signal", signal);
+        set("cache", cache_object(ctx.cache));
+        let returned = f.map(|f| f.call2(&JsValue::NULL, &to_js_json(&args), &js_ctx));
+        Box::pin(async move {
+            let Some(returned) = returned else {
+                return Err("no execute function".into());
+            };
+            let value = settle(returned)
+                .await
+                .map_err(|e| thrown_message(&e, "the tool threw a non-Error value"))?;
+            if value.is_undefined() {
+                return Ok(Value::Null);
+            }
+            // JSON.stringify rejects cycles and BigInt with a TypeError instead of recursing.
+            let text = JSON::stringify(&value).map_err(|e| {
+                format!(
+                    "the result is not JSON-serialisable: {}",
+                    thrown_message(&e, "")
+                )
+            })?;
+            let text = text.as_string().unwrap_or_else(|| "null".into());
+            serde_json::from_str(&text).map_err(|e| format!("the result is not JSON: {e}"))
+        })
+    }
+
+    fn policy(
+        &self,
+        user: Option<&str>,
+        tool: &str,
+        args: &Value,
+    ) -> Option<LocalBoxFuture<'static, PolicyDecision>> {
+        let f = self.policy.as_ref()?;
+        let user = user.map_or(JsValue::NULL, JsValue::from_str);
+        let returned = f.call3(
+            &JsValue::NULL,
+            &user,
+            &JsValue::from_str(tool),
+            &to_js_json(args),
+        );
+        Some(Box::pin(async move {
+            match settle(returned).await {
+                Ok(v) if v.as_bool() == Some(true) => PolicyDecision::Allow,
+                Ok(v) => match v.as_string().as_deref() {
+                    Some("allow") => PolicyDecision::Allow,
+                    Some("approve") | Some("requireApproval") => PolicyDecision::Approve,
+                    // Anything else, a throw included, fails closed.
+                    _ => PolicyDecision::Deny,
+                },
+                Err(_) => PolicyDecision::Deny,
+            }
+        }))
+    }
+
+    fn approve(&self, request: ApprovalRequest) -> Option<LocalBoxFuture<'static, bool>> {
+        let f = self.approve.as_ref()?;
+        let returned = f.call1(&JsValue::NULL, &to_plain_js(&request));
+        Some(Box::pin(async move {
+            matches!(settle(returned).await, Ok(v) if v.is_truthy())
+        }))
+    }
+
+    fn sleep(&self, ms: f64) -> LocalBoxFuture<'static, ()> {
+        sleep_ms(ms)
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
