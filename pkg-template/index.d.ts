@@ -17,11 +17,22 @@ export type JsonValue =
  */
 export type UserId = string | null | undefined;
 
-export type Role = "system" | "user" | "assistant";
+export type Role = "system" | "user" | "assistant" | "tool";
+
+/** A tool call the model made; `arguments` is the JSON text as the model wrote it. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
 
 export interface Message {
   role: Role;
   content: string;
+  /** On assistant messages: the tools the model asked to call. */
+  toolCalls?: ToolCall[];
+  /** On tool messages: the call this is the result of. */
+  toolCallId?: string;
 }
 
 /** Why generation stopped (the Vercel AI SDK's names). */
@@ -37,8 +48,8 @@ export type FinishReason =
 export interface ModelRequest {
   /** Instructions (as a system message), this user's session history, then the input. */
   messages: Message[];
-  /** Tool definitions offered to the model (none yet in this version). */
-  tools: JsonValue[];
+  /** The tools this user may call (the model is told about no others). */
+  tools: { name: string; description: string; parameters: JsonValue }[];
   maxOutputTokens: number;
   /** `null` for the anonymous bucket. */
   userId: string | null;
@@ -60,8 +71,12 @@ export interface ModelResponse {
   usage?: { inputTokens?: number; outputTokens?: number };
   /** AI SDK names or provider wire names (`end_turn`, `max_tokens`, ...); default `"stop"`. */
   finishReason?: FinishReason | (string & {});
-  /** Tool calls are not supported yet: a non-empty list fails the run with `unsupported`. */
-  toolCalls?: JsonValue[];
+  /**
+   * Tools to call; `arguments` may be JSON text or an object. The agent runs them and calls
+   * the model again with their results. Without `tools` configured, a run that gets tool
+   * calls fails with `unsupported`.
+   */
+  toolCalls?: { id?: string; name: string; arguments?: string | { [key: string]: JsonValue } }[];
 }
 
 /** Options shared by the built-in provider clients. */
@@ -207,6 +222,52 @@ export interface UsageReport {
   reserved: UsageTotals;
 }
 
+/** What a tool's `execute` receives besides its arguments: who it acts for, and nobody else. */
+export interface ToolContext {
+  userId: string | null;
+  sessionId: string;
+  runId: string;
+  /** Which model call of the run asked for this tool (1-based). */
+  step: number;
+  /** Aborted when the run is; pass it on to fetch. */
+  signal: AbortSignal;
+  /**
+   * A cache scoped to this user by construction: the same key is a different entry for
+   * every user. Values are JSON; `ttlMs` optional.
+   */
+  cache: {
+    get(key: string): JsonValue | undefined;
+    set(key: string, value: JsonValue, ttlMs?: number): boolean;
+    delete(key: string): void;
+  };
+}
+
+export interface Tool<Args = any> {
+  /** 1 to 64 letters, digits, `_` or `-`. */
+  name: string;
+  description?: string;
+  /** JSON Schema for the arguments; invalid arguments go back to the model as a tool error. */
+  parameters?: { [key: string]: JsonValue };
+  /** Sync or async; a throw becomes a tool error the model sees. The result must be JSON. */
+  execute(args: Args, ctx: ToolContext): unknown;
+}
+
+export interface Permissions {
+  /** Default `"allow"`. */
+  default?: "allow" | "deny";
+  users?: { [userId: string]: { allow?: string[]; deny?: string[]; requireApproval?: string[] } };
+  /** Tools every user needs approval for. */
+  requireApproval?: string[];
+}
+
+export interface ApprovalRequest {
+  userId: string | null;
+  sessionId: string;
+  runId: string;
+  tool: string;
+  args: JsonValue;
+}
+
 export interface AgentConfig {
   /** Default `"agent"`. */
   name?: string;
@@ -223,6 +284,17 @@ export interface AgentConfig {
   budget?: BudgetConfig;
   /** Per-user rate limit, checked before any work: a refused run rejects with `rate_limited`. */
   rateLimit?: RateLimitConfig;
+  /** Host functions the model may call; each call runs for the calling user only. */
+  tools?: Tool[];
+  /** Who may call which tool; a user is only told about the tools they may call. */
+  permissions?: Permissions;
+  /** Per call, after `permissions`: `"approve"` asks `approve`; anything but allow/approve (or a throw) denies. */
+  policy?: (userId: string | null, tool: string, args: JsonValue) => "allow" | "deny" | "approve" | boolean | Promise<"allow" | "deny" | "approve" | boolean>;
+  /** Decides calls that need approval; false, a throw or `approvalTimeoutMs` (default 300,000) means denied. */
+  approve?: (request: ApprovalRequest) => boolean | Promise<boolean>;
+  /** Most model calls in one run; beyond it the run fails with `max_steps`. Default 8. */
+  maxSteps?: number;
+  approvalTimeoutMs?: number;
 }
 
 export interface RunOptions {
@@ -253,6 +325,16 @@ export interface EventIds {
 export type RunEvent = EventIds &
   (
     | { type: "text-delta"; text: string }
+    | { type: "tool-call"; toolCallId: string; toolName: string; args: string; step: number }
+    | {
+        type: "tool-result";
+        toolCallId: string;
+        toolName: string;
+        decision: "allowed" | "approved" | "denied" | "approval-refused" | "invalid" | "failed";
+        result?: JsonValue;
+        error?: string;
+        step: number;
+      }
     | { type: "usage"; usage: Usage }
     | { type: "finish"; text: string; finishReason: FinishReason; usage: Usage }
     | { type: "error"; code: ErrorCode; message: string; details: { [key: string]: JsonValue } }
@@ -272,7 +354,10 @@ export interface RunStream extends AsyncIterableIterator<RunEvent> {
 
 export interface RunResult {
   text: string;
+  /** Summed over every model call of the run. */
   usage: Usage;
+  /** Model calls made (1, plus one per round of tool calls). */
+  steps: number;
   runId: string;
   finishReason: FinishReason;
   userId: string | null;
@@ -427,6 +512,7 @@ export type ErrorCode =
   | "model_error"
   | "model_malformed"
   | "model_http"
+  | "max_steps"
   | "budget_exceeded"
   | "rate_limited"
   | "missing_price"

@@ -14,7 +14,7 @@ export function codeBlock(markdown, heading) {
 export function expectedOutput(code) {
   return code
     .split("\n")
-    .filter((l) => /^\s*console\.log\(/.test(l))
+    .filter((l) => /console\.log\(/.test(l))
     .map((l) => {
       const m = l.match(/\);\s*\/\/ (.*)$/);
       if (!m) throw new Error(`console.log without an expected-output comment: ${l}`);
