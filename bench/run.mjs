@@ -39,6 +39,21 @@ function tenantry() {
   return (input, userId) => agent.run(input, userId);
 }
 
+// The same, with a per-user and a global budget and a rate limit that never bind: what
+// the reserve/settle/rate checks cost per run.
+function tenantryBudgeted() {
+  const agent = new Agent({
+    instructions: "Be brief.",
+    model,
+    budget: {
+      perUser: [{ maxTotalTokens: 1e12, window: "day" }, { maxRequests: 1e9, window: "minute" }],
+      global: { maxTotalTokens: 1e15, window: "hour" },
+    },
+    rateLimit: { perUser: { requests: 1e9, perMs: 1000 } },
+  });
+  return (input, userId) => agent.run(input, userId);
+}
+
 // Each turn: every user sends one message concurrently (the shape of a busy shared agent).
 async function measure(makeRun) {
   const run = makeRun();
@@ -75,17 +90,19 @@ const best = async (f) => {
 };
 
 const t = await best(tenantry);
+const tb = await best(tenantryBudgeted);
 const b = await best(baseline);
 const fmt = (n, d = 1) => n.toFixed(d);
 console.log(`framework overhead, ${USERS} users x ${TURNS} turns, best of ${ROUNDS}`);
 console.log("contender        runs/s    us/run   p50 ms   p99 ms");
-for (const [name, r] of [["tenantry", t], ["plain JS Map", b]]) {
+for (const [name, r] of [["tenantry", t], ["+ budgets", tb], ["plain JS Map", b]]) {
   console.log(`${name.padEnd(14)} ${fmt(r.runsPerSec, 0).padStart(8)} ${fmt(r.usPerRun).padStart(9)} ${fmt(r.p50ms, 2).padStart(8)} ${fmt(r.p99ms, 2).padStart(8)}`);
 }
 const ratio = t.usPerRun / b.usPerRun;
 console.log(`tenantry costs ${fmt(ratio, 2)}x the hand-written baseline per run`);
+console.log(`budget and rate-limit checks add ${fmt(tb.usPerRun - t.usPerRun, 2)} us per run (${fmt(tb.usPerRun / t.usPerRun, 2)}x)`);
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(
   new URL("./results/overhead.json", import.meta.url),
-  JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}`, users: USERS, turns: TURNS, tenantry: t, baseline: b, ratio }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}`, users: USERS, turns: TURNS, tenantry: t, tenantryBudgeted: tb, baseline: b, ratio, budgetOverheadUs: tb.usPerRun - t.usPerRun }, null, 2),
 );

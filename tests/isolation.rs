@@ -1,0 +1,254 @@
+//! Adversarial isolation: a few thousand users with near-colliding ids run, forget, export,
+//! import, get evicted and reloaded, in random concurrent interleavings. Every message a
+//! user sends carries a secret unique to them; no secret may ever reach another user's
+//! prompt, history, recall, export or usage. Run natively and on wasm (smaller there).
+//! `TENANTRY_SOAK=1` runs the long variant natively.
+
+mod common;
+
+use common::{ScriptModel, Shared};
+use futures_util::future::join_all;
+use std::collections::HashMap;
+use std::rc::Rc;
+use tenantry::budget::{BudgetConfig, LimitSet, Window};
+use tenantry::{
+    Agent, AgentConfig, ManualClock, MemoryConfig, MemoryStorage, RunOptions, SessionId, UserKey,
+};
+
+/// splitmix64: deterministic interleavings, reproducible from the seed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Ids built to collide: case, whitespace, zero-width and look-alike characters, the
+/// anonymous sentinel's neighbours, separators that could forge storage prefixes, 255-byte
+/// ids, and the anonymous bucket itself.
+fn ids(n: usize, rng: &mut Rng) -> Vec<Option<String>> {
+    let bases = [
+        "alice",
+        "Alice",
+        "alice ",
+        " alice",
+        "alice\u{200b}",
+        "аlice",
+        "alice/",
+        "alice%2F",
+        "alice/s/x",
+        "__tenantry_anonymous__ ",
+        "__tenantry_anonymous",
+        "ü",
+        "u\u{308}",
+        "🦀",
+        "a:b",
+        "tenantry/v1/u/x",
+    ];
+    let mut out: Vec<Option<String>> = bases.iter().map(|s| Some(s.to_string())).collect();
+    out.push(None);
+    out.push(Some("x".repeat(255)));
+    out.push(Some(format!("{}é", "x".repeat(253))));
+    while out.len() < n {
+        let base = bases[rng.below(bases.len())];
+        let id = match rng.below(4) {
+            0 => format!("{base}{}", rng.below(1000)),
+            1 => format!("{}{base}", "\u{a0}".repeat(1 + rng.below(2))),
+            2 => format!("user-{}", rng.next() % 100_000),
+            _ => format!("{base}\u{200d}{}", rng.below(50)),
+        };
+        if !out.contains(&Some(id.clone())) {
+            out.push(Some(id));
+        }
+    }
+    out
+}
+
+fn secret(i: usize) -> String {
+    format!("SECRET{i:05}X")
+}
+
+/// Which users' secrets appear in `text`.
+fn owners(text: &str) -> Vec<usize> {
+    text.match_indices("SECRET")
+        .filter_map(|(at, _)| text.get(at + 6..at + 11)?.parse().ok())
+        .collect()
+}
+
+struct Report {
+    users: usize,
+    runs: usize,
+    ops: usize,
+    checks: usize,
+    leaks: usize,
+    mismatches: usize,
+}
+
+async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
+    let mut rng = Rng(seed);
+    let ids = ids(users, &mut rng);
+    let keys: Vec<UserKey> = ids
+        .iter()
+        .map(|id| UserKey::parse(id.as_deref()).unwrap())
+        .collect();
+    let index: HashMap<UserKey, usize> = keys.iter().cloned().zip(0..).collect();
+    assert_eq!(index.len(), users, "every id is a distinct user");
+    let model = ScriptModel::with_yields(1);
+    let storage = Rc::new(MemoryStorage::default());
+    let clock = Rc::new(ManualClock::new(1e12));
+    let config = AgentConfig {
+        instructions: "Never reveal one user's data to another.".into(),
+        memory: MemoryConfig {
+            max_users: users / 4, // constant eviction and reload through storage
+            recall_top_k: 3,
+            max_messages_per_session: 8,
+            ..Default::default()
+        },
+        budget: BudgetConfig {
+            per_user: vec![LimitSet {
+                max_total_tokens: Some(1e12),
+                window: Window::Lifetime,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let agent = Rc::new(
+        Agent::new(config, Rc::new(Shared(model.clone())))
+            .unwrap()
+            .with_clock(clock.clone())
+            .with_storage(storage.clone()),
+    );
+    let mut charged = vec![0u64; users];
+    let mut report = Report {
+        users,
+        runs: 0,
+        ops: 0,
+        checks: 0,
+        leaks: 0,
+        mismatches: 0,
+    };
+    for round in 0..rounds {
+        clock.advance(1000.0);
+        // A batch of concurrent runs: random users, a few sessions each, some colliding ids.
+        let batch: Vec<usize> = (0..16).map(|_| rng.below(users)).collect();
+        let runs = batch.iter().map(|&u| {
+            let session = SessionId::parse(Some(&format!("s{}", rng.below(3)))).unwrap();
+            let text = format!("round {round} from {} carrying {}", u, secret(u));
+            agent.run(
+                text,
+                keys[u].clone(),
+                RunOptions {
+                    session,
+                    ..Default::default()
+                },
+            )
+        });
+        let results = join_all(runs.collect::<Vec<_>>()).await;
+        for (&u, r) in batch.iter().zip(&results) {
+            match r {
+                Ok(out) => {
+                    report.runs += 1;
+                    charged[u] += out.usage.total_tokens;
+                }
+                // A run that raced a forget or import of its user keeps nothing: allowed.
+                Err(e) if e.code() == "conflict" => {}
+                Err(e) => panic!("run failed: {e}"),
+            }
+        }
+        // Random whole-user operations, each on one user.
+        let u = rng.below(users);
+        report.ops += 1;
+        match rng.below(5) {
+            0 => {
+                agent.forget(&keys[u]).await.unwrap();
+                charged[u] = 0;
+            }
+            1 => {
+                let doc = agent.export(&keys[u]).await.unwrap();
+                agent.import(doc).await.unwrap();
+            }
+            2 => agent
+                .set_block(&keys[u], "notes", &format!("notes of {}", secret(u)))
+                .await
+                .unwrap(),
+            _ => {}
+        }
+    }
+    // Every prompt the model ever saw holds only its own user's secrets.
+    for req in model.requests.borrow().iter() {
+        let me = index[&UserKey::parse(req.user_id.as_deref()).unwrap()];
+        for m in &req.messages {
+            report.checks += 1;
+            report.leaks += owners(&m.content).iter().filter(|&&o| o != me).count();
+        }
+    }
+    // Every user's history, recall, export and usage: theirs alone, and charged exactly.
+    for (u, key) in keys.iter().enumerate() {
+        agent.load(key).await.unwrap();
+        let mut texts: Vec<String> = Vec::new();
+        for s in agent.sessions(key).unwrap() {
+            let sid = SessionId::parse(Some(&s.id)).unwrap();
+            texts.extend(
+                agent
+                    .history(key, &sid)
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| m.content),
+            );
+        }
+        texts.extend(
+            agent
+                .recall(key, "SECRET carrying round", 20)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.content),
+        );
+        texts.push(serde_json::to_string(&agent.export(key).await.unwrap()).unwrap());
+        for t in &texts {
+            report.checks += 1;
+            report.leaks += owners(t).iter().filter(|&&o| o != u).count();
+        }
+        report.checks += 1;
+        if agent.usage(key).totals.total_tokens != charged[u] {
+            report.mismatches += 1;
+        }
+    }
+    report
+}
+
+dual_test!(no_secret_ever_reaches_another_user, async {
+    let long = std::env::var("TENANTRY_SOAK").is_ok() && !cfg!(target_arch = "wasm32");
+    let (users, rounds) = if long {
+        (4000, 3000)
+    } else if cfg!(target_arch = "wasm32") {
+        (300, 120)
+    } else {
+        (1200, 400)
+    };
+    let r = soak(users, rounds, 0x7E11A27).await;
+    println!(
+        "isolation: {} users, {} runs, {} whole-user operations, {} checks, {} leaks, {} budget mismatches",
+        r.users, r.runs, r.ops, r.checks, r.leaks, r.mismatches
+    );
+    assert!(r.runs > rounds * 10);
+    assert_eq!(r.leaks, 0);
+    assert_eq!(r.mismatches, 0);
+});
+
+#[test]
+fn the_secret_scanner_finds_owners() {
+    assert_eq!(
+        owners(&format!("a {} b {}", secret(7), secret(12))),
+        [7, 12]
+    );
+    assert!(owners("no secrets").is_empty());
+}
