@@ -232,17 +232,16 @@ impl Agent {
         let ticket = self.locks.ticket((user.clone(), opts.session.clone()));
         // The rate limit is checked at call time, before any work (and before waiting
         // behind other runs of the session).
-        let checked = check_input(&input)
-            .and_then(|()| {
-                let now = self.now();
-                self.ledger
-                    .borrow_mut()
-                    .check_rate(&user, now)
-                    .map_err(|e| Error::from(BudgetError::RateLimited(e)))
-            })
-            .and_then(|()| new_run_id());
+        let checked = check_input(&input).and_then(|()| {
+            let now = self.now();
+            self.ledger
+                .borrow_mut()
+                .check_rate(&user, now)
+                .map_err(|e| Error::from(BudgetError::RateLimited(e)))
+        });
+        let run_id = new_run_id();
         async move {
-            let run_id = checked?;
+            let run_id = run_id?;
             let emit = opts.on_event.clone().map(|sink| {
                 let (user_id, session_id, run_id) = (
                     user.as_option().map(str::to_owned),
@@ -258,9 +257,15 @@ impl Agent {
                     })
                 }) as Rc<dyn Fn(EventPart)>
             });
-            let result = this
-                .run_started(ticket, input, &user, opts, run_id, emit.clone())
-                .await;
+            // A refusal at call time (bad input, rate limit) still reaches a streaming host
+            // as an `error` event.
+            let result = match checked {
+                Ok(()) => {
+                    this.run_started(ticket, input, &user, opts, run_id, emit.clone())
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             if let Some(emit) = emit {
                 match &result {
                     Ok(out) => {

@@ -4,7 +4,7 @@
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tenantry::wasm::JsAgent;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -162,4 +162,29 @@ async fn plan_of_decides_the_plan() {
         .await
         .unwrap_err();
     assert_eq!(get(&e, "code").as_string().unwrap(), "budget_exceeded");
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_refused_by_the_rate_limit_still_yields_an_error_event() {
+    let a = agent(
+        r#"{}"#,
+        Some(r#"{ "perUser": { "requests": 1, "perMs": 60000 } }"#),
+    )
+    .unwrap();
+    JsFuture::from(a.run("1".into(), "kim".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let stream = a.stream("2".into(), "kim".into(), JsValue::UNDEFINED);
+    let next: Function = get(&stream, "next").unchecked_into();
+    let first = JsFuture::from(next.call0(&stream).unwrap().unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    let event = get(&first, "value");
+    assert_eq!(get(&event, "type").as_string().unwrap(), "error");
+    assert_eq!(get(&event, "code").as_string().unwrap(), "rate_limited");
+    assert_eq!(get(&event, "userId").as_string().unwrap(), "kim");
+    let done = JsFuture::from(next.call0(&stream).unwrap().unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert_eq!(get(&done, "done").as_bool(), Some(true));
 }
