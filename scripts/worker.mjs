@@ -45,9 +45,12 @@ export function localModulesDir() {
 
 /**
  * Starts workerd on 127.0.0.1; `port: 0` picks a free one. Resolves to { mf, url }.
- * `outboundService` (tests) answers the Worker's outgoing fetches instead of the network.
+ * The TENANTS binding is the Worker's per-tenant Durable Object, SQLite-backed as in
+ * wrangler.toml. `persist` (a folder) keeps the objects' storage across restarts; without
+ * it storage lives as long as this Miniflare. `outboundService` (tests) answers the Worker's
+ * outgoing fetches instead of the network.
  */
-export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService }) {
+export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService, persist }) {
   const mf = new Miniflare({
     scriptPath,
     modules: true,
@@ -56,6 +59,8 @@ export async function startWorker({ scriptPath, port = 8787, bindings = {}, outb
     host: "127.0.0.1",
     port,
     bindings,
+    durableObjects: { TENANTS: { className: "TenantAgent", useSQLite: true } },
+    ...(persist ? { durableObjectsPersist: persist } : {}),
     ...(outboundService ? { outboundService } : {}),
   });
   const url = await mf.ready;

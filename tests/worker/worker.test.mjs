@@ -1,5 +1,6 @@
 // The demo Worker under workerd (Miniflare), bundled against the packed npm package exactly
-// as `npm start` bundles it: two users through POST /chat stay apart.
+// as `npm start` bundles it: the first demo's routes (POST /chat, POST /chat/stream,
+// GET /history), now served by one Durable Object per user: two users stay apart.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";

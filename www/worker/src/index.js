@@ -1,80 +1,153 @@
-// The demo Worker: one shared Agent for every user of this isolate, reached over HTTP.
+// The demo Worker: a router in front of one Durable Object per tenant (`TenantAgent`, in
+// tenant.js). It authenticates, bounds and validates each request, checks that the caller
+// may act for the tenant it names, and only then forwards it to that tenant's object, so a
+// refused request touches no tenant at all.
 //
-//   POST /chat         { "user_id": "alice", "message": "My name is Alice", "session_id"?: "..." }
-//   POST /chat/stream  the same, answered as Server-Sent Events (one run event per message)
-//   GET  /history?user_id=alice[&session_id=...]
-//
-// The user id travels with each request into `agent.run`; nothing about the caller is ever
-// stored on the agent. (A Durable Object per tenant, auth and persistence come with issue 8.)
-import { Agent, TenantryError } from "tenantry";
-import { modelFromEnv } from "./model.js";
+//   GET    /                                  what this is, the auth mode, the routes
+//   POST   /agent/interact                    { tenant_id, message }           (SOP-compatible)
+//   GET    /agent/history/{tenant_id}                                          (SOP-compatible)
+//   POST   /v1/chat                           { tenant_id?, user_id?, message, session_id? } -> SSE
+//   DELETE /v1/tenants/{id}                   forget the tenant (GDPR erasure) -> 204
+//   GET    /v1/tenants/{id}/export            the tenant's data (GDPR access)
+//   GET    /v1/tenants/{id}/usage             the tenant's spend against its limits
+//   POST   /chat, POST /chat/stream, GET /history   the first demo's routes, `user_id` as the tenant
+import { authenticate, authorize } from "./auth.js";
+import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject } from "./http.js";
+import { modelName } from "./model.js";
+import { historyBody, interactBody, tenantNotFound, withDetail } from "./sop.js";
+import { tenantRequest } from "./tenant.js";
 
-const MAX_BODY_BYTES = 64 * 1024;
+export { TenantAgent } from "./tenant.js";
 
-// Built on the first request, not at module scope: `env` only exists per request, and Workers
-// forbid some work (random values) at global scope.
-let agent;
-function agentFor(env) {
-  agent ??= new Agent({
-    name: "demo",
-    instructions: "You are the tenantry demo assistant. Be brief.",
-    model: modelFromEnv(env),
-  });
-  return agent;
-}
+const ROUTES = [
+  { method: "GET", path: /^\/$/, handler: home, open: true },
+  { method: "POST", path: /^\/agent\/interact$/, handler: sopInteract, sop: true },
+  { method: "GET", path: /^\/agent\/history\/([^/]+)$/, handler: sopHistory, sop: true },
+  { method: "POST", path: /^\/v1\/chat$/, handler: v1Chat },
+  { method: "DELETE", path: /^\/v1\/tenants\/([^/]+)$/, handler: forgetTenant },
+  { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/export$/, handler: exportTenant },
+  { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/usage$/, handler: tenantUsage },
+  { method: "POST", path: /^\/chat$/, handler: chat },
+  { method: "POST", path: /^\/chat\/stream$/, handler: chatStream },
+  { method: "GET", path: /^\/history$/, handler: history },
+];
 
 export default {
   async fetch(request, env) {
+    const mode = env.AUTH_SECRET ? "jwt" : "open";
+    const url = new URL(request.url);
+    const matching = ROUTES.filter((r) => r.path.test(url.pathname));
+    const route = matching.find((r) => r.method === request.method);
+    let response;
     try {
-      const url = new URL(request.url);
-      if (url.pathname === "/chat" && request.method === "POST") return await chat(request, env);
-      if (url.pathname === "/chat/stream" && request.method === "POST") return await chatStream(request, env);
-      if (url.pathname === "/history" && request.method === "GET") return history(url, env);
-      if (url.pathname === "/" && request.method === "GET") return usage(url);
-      return json({ error: { code: "not_found", message: `no route for ${request.method} ${url.pathname}` } }, 404);
+      if (!route) {
+        response = matching.length
+          ? errorJson(405, "method_not_allowed", `${request.method} is not allowed on ${url.pathname}`, {}, { allow: matching.map((r) => r.method).join(", ") })
+          : errorJson(404, "not_found", `no route for ${request.method} ${url.pathname}`);
+      } else {
+        const auth = route.open ? { mode } : await authenticate(request, env);
+        const params = route.path.exec(url.pathname).slice(1).map(pathParam);
+        response = await route.handler({ request, env, url, auth, params });
+      }
     } catch (err) {
-      return errorResponse(err);
+      response = errorResponse(err);
     }
+    if (route?.sop) response = await withDetail(response);
+    // Responses from the object have immutable headers: copy to add ours.
+    response = new Response(response.body, response);
+    response.headers.set("x-tenantry-auth", mode);
+    return response;
   },
 };
 
-/** The JSON body, or the error Response to send instead. */
-async function readBody(request) {
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    return { error: json({ error: { code: "body_too_large", message: `the body is over ${MAX_BODY_BYTES} bytes` } }, 413) };
-  }
-  let body;
+function pathParam(raw) {
+  let value;
   try {
-    body = JSON.parse(text);
+    value = decodeURIComponent(raw);
   } catch {
-    return { error: json({ error: { code: "invalid_json", message: "the body is not JSON" } }, 400) };
+    throw new HttpError(400, "invalid_user_id", "the tenant id in the path is not valid percent-encoding");
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    return { error: json({ error: { code: "invalid_json", message: 'expected { "user_id", "message" }' } }, 400) };
-  }
-  return { body };
+  return checkId(value, "tenant_id");
 }
 
-async function chatStream(request, env) {
-  const { body, error } = await readBody(request);
-  if (error) return error;
-  const stream = agentFor(env).stream(body.message, body.user_id, { sessionId: body.session_id ?? undefined, signal: request.signal });
-  const encoder = new TextEncoder();
-  const sse = stream.toReadableStream().pipeThrough(
-    new TransformStream({
-      transform(event, controller) {
-        controller.enqueue(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
-      },
-    }),
-  );
-  return new Response(sse, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" } });
+/** Sends an operation to the tenant's own object; refuses before that if the caller may not. */
+function callTenant(env, tenant, op, init) {
+  if (!env.TENANTS) throw new HttpError(500, "internal", "the TENANTS Durable Object binding is missing (see wrangler.toml)");
+  const stub = env.TENANTS.get(env.TENANTS.idFromName(tenant));
+  return stub.fetch(tenantRequest(tenant, op, init));
 }
 
-async function chat(request, env) {
-  const { body, error } = await readBody(request);
-  if (error) return error;
-  const out = await agentFor(env).run(body.message, body.user_id, { sessionId: body.session_id ?? undefined });
+/** The tenant the caller acts for: named by the request (or the token), and theirs to act for. */
+function tenantFor(auth, requested) {
+  const tenant = authorize(auth, requested);
+  return checkId(tenant, "tenant_id");
+}
+
+function sessionOf(body) {
+  return idField(body, "session_id", { code: "invalid_session_id", required: false });
+}
+
+// --- the SOP-compatible API -------------------------------------------------------------
+
+async function sopInteract({ request, env, auth }) {
+  const body = await readJsonObject(request);
+  const tenantId = idField(body, "tenant_id");
+  const message = messageField(body);
+  const sessionId = sessionOf(body);
+  const tenant = tenantFor(auth, tenantId);
+  const res = await callTenant(env, tenant, "run", { method: "POST", body: { message, sessionId } });
+  if (!res.ok) return res;
+  return json(interactBody(tenant, await res.json()));
+}
+
+async function sopHistory({ env, auth, params: [tenantId] }) {
+  const tenant = tenantFor(auth, tenantId);
+  const res = await callTenant(env, tenant, "export");
+  if (!res.ok) return res;
+  const body = historyBody(tenant, await res.json());
+  return body ? json(body) : tenantNotFound();
+}
+
+// --- the v1 API ---------------------------------------------------------------------------
+
+async function v1Chat({ request, env, auth }) {
+  const body = await readJsonObject(request);
+  const tenantId = idField(body, "tenant_id", { required: false });
+  const userId = idField(body, "user_id", { required: false });
+  const message = messageField(body);
+  const sessionId = sessionOf(body);
+  // Both name the tenant (inside its object the tenant is the tenantry user); two
+  // different names are a contradiction, not a choice.
+  if (tenantId !== undefined && userId !== undefined && tenantId !== userId) {
+    throw new HttpError(400, "invalid_user_id", "`tenant_id` and `user_id` name different tenants", { field: "user_id" });
+  }
+  const tenant = tenantFor(auth, tenantId ?? userId);
+  return callTenant(env, tenant, "stream", { method: "POST", body: { message, sessionId } });
+}
+
+async function forgetTenant({ env, auth, params: [tenantId] }) {
+  return callTenant(env, tenantFor(auth, tenantId), "tenant", { method: "DELETE" });
+}
+
+async function exportTenant({ env, auth, params: [tenantId] }) {
+  return callTenant(env, tenantFor(auth, tenantId), "export");
+}
+
+async function tenantUsage({ env, auth, params: [tenantId] }) {
+  return callTenant(env, tenantFor(auth, tenantId), "usage");
+}
+
+// --- the first demo's routes, kept for their clients: `user_id` is the tenant ---------------
+
+async function chat({ request, env, auth }) {
+  const body = await readJsonObject(request);
+  const userId = idField(body, "user_id");
+  const message = messageField(body);
+  const sessionId = sessionOf(body);
+  const tenant = tenantFor(auth, userId);
+  const res = await callTenant(env, tenant, "run", { method: "POST", body: { message, sessionId } });
+  if (!res.ok) return res;
+  const out = await res.json();
   return json({
     user_id: out.userId,
     session_id: out.sessionId,
@@ -85,36 +158,45 @@ async function chat(request, env) {
   });
 }
 
-function history(url, env) {
-  const userId = url.searchParams.get("user_id");
-  const sessionId = url.searchParams.get("session_id") ?? undefined;
-  return json({ user_id: userId, session_id: sessionId ?? "default", history: agentFor(env).history(userId, sessionId) });
+async function chatStream({ request, env, auth }) {
+  const body = await readJsonObject(request);
+  const userId = idField(body, "user_id");
+  const message = messageField(body);
+  const sessionId = sessionOf(body);
+  const tenant = tenantFor(auth, userId);
+  return callTenant(env, tenant, "stream", { method: "POST", body: { message, sessionId } });
 }
 
-function usage(url) {
+async function history({ env, url, auth }) {
+  const query = Object.fromEntries(url.searchParams);
+  const userId = idField(query, "user_id");
+  const sessionId = sessionOf(query);
+  const tenant = tenantFor(auth, userId);
+  const res = await callTenant(env, tenant, "history", { query: { session_id: sessionId } });
+  if (!res.ok) return res;
+  const { messages } = await res.json();
+  return json({ user_id: tenant, session_id: sessionId ?? "default", history: messages });
+}
+
+function home({ url, auth, env }) {
+  const o = url.origin;
+  const open = auth.mode === "open";
+  const bearer = open ? "" : " -H 'authorization: Bearer <JWT>'";
+  const j = "-H 'content-type: application/json'";
   return new Response(
-    `tenantry demo Worker\n\n` +
-      `curl -s ${url.origin}/chat -H 'content-type: application/json' -d '{"user_id":"alice","message":"My name is Alice"}'\n` +
-      `curl -s ${url.origin}/chat -H 'content-type: application/json' -d '{"user_id":"alice","message":"What is my name?"}'\n` +
-      `curl -s '${url.origin}/history?user_id=alice'\n`,
+    `tenantry demo Worker: one Durable Object per tenant (model: ${modelName(env)})\n\n` +
+      (open
+        ? "auth: OPEN DEMO MODE. No AUTH_SECRET is set, so anyone may act for any tenant.\n" +
+          "      Set AUTH_SECRET to require `Authorization: Bearer <JWT>` (HS256, `tenant` or `sub` claim).\n\n"
+        : "auth: every request except this page needs `Authorization: Bearer <JWT>` (HS256), whose\n" +
+          "      `tenant` claim (else `sub`) is the only tenant it may read, write or forget.\n\n") +
+      `curl -s ${o}/agent/interact${bearer} ${j} -d '{"tenant_id":"alice","message":"My name is Alice"}'\n` +
+      `curl -s ${o}/agent/history/alice${bearer}\n` +
+      `curl -sN ${o}/v1/chat${bearer} ${j} -d '{"tenant_id":"alice","message":"What is my name?"}'\n` +
+      `curl -s ${o}/v1/tenants/alice/export${bearer}\n` +
+      `curl -s ${o}/v1/tenants/alice/usage${bearer}\n` +
+      `curl -s -X DELETE ${o}/v1/tenants/alice${bearer}\n` +
+      `\nAlso: POST /chat, POST /chat/stream, GET /history?user_id=... (user_id is the tenant).\n`,
     { headers: { "content-type": "text/plain; charset=utf-8" } },
   );
-}
-
-// Bad ids and inputs are the caller's fault (400); a failing model is the upstream's (502).
-const STATUS = { invalid_user_id: 400, invalid_session_id: 400, invalid_input: 400, aborted: 499 };
-
-function errorResponse(err) {
-  if (err instanceof TenantryError) {
-    const status = STATUS[err.code] ?? (err.code.startsWith("model") ? 502 : 500);
-    return json({ error: { code: err.code, message: err.message, details: err.details } }, status);
-  }
-  return json({ error: { code: "internal", message: String(err?.message ?? err) } }, 500);
-}
-
-function json(value, status = 200) {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8" },
-  });
 }

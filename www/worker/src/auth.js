@@ -1,0 +1,97 @@
+// Who may act for which tenant. With `AUTH_SECRET` set, each request carries
+// `Authorization: Bearer <JWT>` signed HS256 with that secret, and its `tenant` claim (else
+// `sub`) is the one tenant the request may touch. Without a secret the Worker is an open
+// demo: anyone may act for any tenant, and every response says so.
+import { HttpError } from "./http.js";
+
+const encoder = new TextEncoder();
+
+// importKey per secret once per isolate, not per request; a CryptoKey holds no randomness.
+const keys = new Map();
+function hmacKey(secret) {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+function unauthorized(message) {
+  return new HttpError(401, "unauthorized", message);
+}
+
+function base64url(text) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw unauthorized("the token is not base64url");
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
+  let raw;
+  try {
+    raw = atob(b64);
+  } catch {
+    throw unauthorized("the token is not base64url");
+  }
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+function jsonPart(text, what) {
+  let value;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(base64url(text)));
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw unauthorized(`the token's ${what} is not JSON`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw unauthorized(`the token's ${what} is not a JSON object`);
+  return value;
+}
+
+/**
+ * The verified claims of an HS256 JWT, or an HttpError 401. The algorithm is fixed here,
+ * never taken from the token, so `none` or an asymmetric `alg` cannot be substituted.
+ */
+export async function verifyJwt(token, secret, nowSeconds = Date.now() / 1000) {
+  const parts = token.split(".");
+  if (parts.length !== 3) throw unauthorized("the token is not a JWT (header.payload.signature)");
+  const [h, p, s] = parts;
+  const header = jsonPart(h, "header");
+  if (header.alg !== "HS256") throw unauthorized(`the token's alg must be HS256, got ${JSON.stringify(header.alg ?? null)}`);
+  // Extensions we do not implement must not be silently ignored (RFC 7515 4.1.11).
+  if (header.crit !== undefined) throw unauthorized("the token has critical header extensions");
+  const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret), base64url(s), encoder.encode(`${h}.${p}`));
+  if (!ok) throw unauthorized("the token's signature does not verify");
+  const claims = jsonPart(p, "payload");
+  for (const claim of ["exp", "nbf"]) {
+    if (claims[claim] !== undefined && (typeof claims[claim] !== "number" || !Number.isFinite(claims[claim]))) {
+      throw unauthorized(`the token's ${claim} is not a number`);
+    }
+  }
+  if (claims.exp !== undefined && nowSeconds >= claims.exp) throw unauthorized("the token has expired");
+  if (claims.nbf !== undefined && nowSeconds < claims.nbf) throw unauthorized("the token is not valid yet");
+  return claims;
+}
+
+/**
+ * `{ mode: "open" }` without a secret, else `{ mode: "jwt", tenant }` for a valid token;
+ * throws HttpError 401 for a missing or bad one.
+ */
+export async function authenticate(request, env) {
+  const secret = env.AUTH_SECRET;
+  if (!secret) return { mode: "open" };
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
+  if (!match) throw unauthorized("this Worker needs `Authorization: Bearer <JWT>`");
+  const claims = await verifyJwt(match[1], secret);
+  const tenant = claims.tenant ?? claims.sub;
+  if (typeof tenant !== "string" || tenant.length === 0) throw unauthorized("the token names no tenant (`tenant` or `sub` claim)");
+  return { mode: "jwt", tenant };
+}
+
+/** The tenant a request acts for: the one it names, which must be the token's own. */
+export function authorize(auth, requested) {
+  const tenant = requested ?? auth.tenant;
+  if (tenant === undefined) throw new HttpError(400, "invalid_user_id", "the request names no tenant", { field: "tenant_id" });
+  if (auth.mode === "jwt" && tenant !== auth.tenant) {
+    throw new HttpError(403, "forbidden", "the token is for another tenant");
+  }
+  return tenant;
+}
