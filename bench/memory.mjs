@@ -12,6 +12,7 @@ import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import os from "node:os";
 import { initSync, Agent } from "../pkg/tenantry.js";
+import { lineChart } from "./plot.mjs";
 
 const USERS = Number(process.env.BENCH_MEMORY_USERS ?? 100_000);
 const MESSAGES = 10;
@@ -50,9 +51,16 @@ async function residentBytes() {
   const payload = USERS * MESSAGES * CHARS;
   const agent = new Agent({ model, memory: { maxUsers: USERS, idleTtlMs: Infinity } });
   const before = wasm.memory.buffer.byteLength;
+  const rssBefore = process.memoryUsage().rss;
+  const curve = [];
+  const checkpoints = new Set([1_000, 3_000, 10_000, 30_000, 100_000, USERS]);
   for (let u = 0; u < USERS; u++) {
     await agent.import(userDoc(u));
     if (u % 10000 === 9999) process.stdout.write(`\r  tenantry: ${u + 1}/${USERS} users`);
+    if (checkpoints.has(u + 1)) {
+      gc();
+      curve.push({ users: u + 1, wasmBytes: wasm.memory.buffer.byteLength - before, rssBytes: process.memoryUsage().rss - rssBefore, payload: (u + 1) * MESSAGES * CHARS });
+    }
   }
   const tenantry = wasm.memory.buffer.byteLength - before;
   const stats = agent.stats();
@@ -70,7 +78,7 @@ async function residentBytes() {
   const js = process.memoryUsage().heapUsed - heapBefore;
   if (peer.size !== USERS || stats.users !== USERS || stats.messages !== USERS * MESSAGES) throw new Error("bench lost data");
   agent.free();
-  return { payload, tenantry, js, approxBytes: stats.approxBytes };
+  return { payload, tenantry, js, approxBytes: stats.approxBytes, curve };
 }
 
 function timeOps(agent, n, label, op, count) {
@@ -120,7 +128,21 @@ const rows = await scaling();
 const first = rows[0], last = rows.at(-1);
 console.log(`  ${last.users}/${first.users} ratio: history ${(last.historyUs / first.historyUs).toFixed(2)}x, recall ${(last.recallUs / first.recallUs).toFixed(2)}x, forget ${(last.forgetUs / first.forgetUs).toFixed(2)}x`);
 
+for (const p of r.curve) console.log(`  ${String(p.users).padStart(7)} users: wasm heap ${(p.wasmBytes / p.users).toFixed(0)} B/user, process RSS ${(p.rssBytes / p.users).toFixed(0)} B/user (payload ${CHARS * MESSAGES} B/user)`);
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+writeFileSync(
+  new URL("./results/memory.svg", import.meta.url),
+  lineChart({
+    title: `Resident memory per tenant (${MESSAGES} messages of ${CHARS} characters each)`,
+    xLabel: "tenants resident",
+    yLabel: "MB",
+    points: {
+      "tenantry wasm heap": r.curve.map((p) => [p.users, p.wasmBytes / 1048576]),
+      "process RSS growth": r.curve.map((p) => [p.users, p.rssBytes / 1048576]),
+      "payload (the text itself)": r.curve.map((p) => [p.users, p.payload / 1048576]),
+    },
+  }),
+);
 writeFileSync(
   new URL("./results/memory.json", import.meta.url),
   JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}`, users: USERS, resident: r, scaling: rows }, null, 2),
