@@ -5,6 +5,7 @@
 //! thin wasm-bindgen layer that adapts JS values, functions and promises to core types.
 
 pub mod agent;
+pub mod audit;
 pub mod budget;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,38 @@
+//! The tamper-evident audit log core: plain Rust, no JS, no async.
+//!
+//! Each entry records one event for one user (`userId` at the top level, `null` for the
+//! anonymous bucket) and carries an HMAC-SHA256 over its canonical JSON, which includes
+//! the previous entry's MAC (`prev`). Without the host's secret key nobody can modify,
+//! insert, delete or reorder entries without `verify` naming the first broken one; the
+//! key never appears in an entry, an error or a `Debug` output.
+//!
+//! - `AuditChain` writes entries (`new`, or `resume` after a restart).
+//! - `verify` / `verify_from` / `verify_jsonl` check them; see `verify` for the reasons.
+//! - `AuditRing` keeps the most recent entries in memory, with a per-user view.
+//! - `content_hash` lets entries name message contents without holding them, so a
+//!   `forget` can delete the content while the chain still verifies.
+//!
+//! Cross-implementation rules, shared with `pkg-template/cli/verify-audit.mjs`: canonical
+//! JSON in `canonical`, the signed fields in `entry`, key text in `key`, file lines in
+//! `jsonl`, and the verification order in `verify`.
+
+mod canonical;
+mod chain;
+mod entry;
+mod error;
+mod hash;
+mod jsonl;
+mod key;
+mod parse;
+mod ring;
+mod verify;
+
+pub use canonical::{canonical_json, MAX_DEPTH};
+pub use chain::AuditChain;
+pub use entry::{types, Entry, GENESIS_PREV, MAX_SEQ};
+pub use error::AuditError;
+pub use hash::content_hash;
+pub use jsonl::{parse_jsonl, verify_jsonl};
+pub use key::{key_from_text, MIN_KEY_BYTES};
+pub use ring::AuditRing;
+pub use verify::{verify, verify_from, BreakReason, Broken, VerifyReport};

@@ -1,0 +1,390 @@
+//! A strict JSON reader for entry lines.
+//!
+//! Why not `serde_json::from_str`: without its `float_roundtrip` feature (off in this
+//! crate) serde_json reads some doubles one unit in the last place off, and a MAC over
+//! such a number fails on an intact entry. `str::parse::<f64>` is correctly rounded, like
+//! JS's `JSON.parse`, so this reader and the JS CLI see the same numbers. It also bounds
+//! nesting, so untrusted files cannot overflow the stack.
+
+use super::canonical::MAX_DEPTH;
+use serde_json::{Map, Number, Value};
+
+/// JS `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Parses one JSON text (RFC 8259: no comments, no trailing commas, no lone surrogates).
+/// Duplicate object keys keep the last value, as `JSON.parse` does.
+pub(crate) fn parse_json(text: &str) -> Result<Value, String> {
+    let mut r = Reader {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    r.ws();
+    let v = r.value(1)?;
+    r.ws();
+    if r.i != r.b.len() {
+        return Err(r.err("unexpected text after the JSON value"));
+    }
+    Ok(v)
+}
+
+struct Reader<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.i + 1)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8, what: &str) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, String> {
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => {
+                for (word, v) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
+                    if self.b[self.i..].starts_with(word.as_bytes()) {
+                        self.i += word.len();
+                        return Ok(v);
+                    }
+                }
+                Err(self.err(if self.i >= self.b.len() {
+                    "unexpected end of JSON"
+                } else {
+                    "expected a JSON value"
+                }))
+            }
+        }
+    }
+
+    fn enter(&self, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(&format!(
+                "arrays and objects nest deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, String> {
+        self.enter(depth)?;
+        self.i += 1;
+        let mut map = Map::new();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':', "expected `:`")?;
+            self.ws();
+            let v = self.value(depth + 1)?;
+            map.insert(key, v);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return Err(self.err("expected `,` or `}`")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, String> {
+        self.enter(depth)?;
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.err("expected `,` or `]`")),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1; // the opening quote
+        let mut out = String::new();
+        let mut start = self.i;
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    // Slicing at ASCII bytes always lands on a char boundary.
+                    out.push_str(&self.s[start..self.i]);
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    out.push_str(&self.s[start..self.i]);
+                    self.i += 1;
+                    out.push(self.escape()?);
+                    start = self.i;
+                }
+                Some(c) if c < 0x20 => {
+                    return Err(self.err("unescaped control character in a string"))
+                }
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<char, String> {
+        let c = self.peek().ok_or_else(|| self.err("unterminated escape"))?;
+        self.i += 1;
+        Ok(match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = self.hex4()?;
+                let code = match hi {
+                    0xd800..=0xdbff => {
+                        if !self.b[self.i..].starts_with(b"\\u") {
+                            return Err(self.err("lone surrogate in a string"));
+                        }
+                        self.i += 2;
+                        let lo = self.hex4()?;
+                        if !(0xdc00..=0xdfff).contains(&lo) {
+                            return Err(self.err("lone surrogate in a string"));
+                        }
+                        0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                    }
+                    0xdc00..=0xdfff => return Err(self.err("lone surrogate in a string")),
+                    _ => hi,
+                };
+                char::from_u32(code).ok_or_else(|| self.err("invalid \\u escape"))?
+            }
+            _ => return Err(self.err("invalid escape")),
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = match self.peek() {
+                Some(c @ b'0'..=b'9') => c - b'0',
+                Some(c @ b'a'..=b'f') => c - b'a' + 10,
+                Some(c @ b'A'..=b'F') => c - b'A' + 10,
+                _ => return Err(self.err("expected 4 hex digits after \\u")),
+            };
+            v = (v << 4) | u32::from(d);
+            self.i += 1;
+        }
+        Ok(v)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            integer = false;
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            integer = false;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        let lexeme = &self.s[start..self.i];
+        let f: f64 = lexeme.parse().map_err(|_| self.err("invalid number"))?;
+        if !f.is_finite() {
+            return Err(self.err("number out of the range of a double"));
+        }
+        // Integers a double holds exactly stay integers (as serde_json would give them);
+        // beyond, the number is its nearest double, as in JS: `JSON.stringify(2 ** 60)`
+        // writes `1152921504606847000`, which is not 2^60 digit for digit.
+        if integer && lexeme != "-0" {
+            if let Ok(u) = lexeme.parse::<u64>() {
+                if u <= MAX_SAFE_INTEGER {
+                    return Ok(Value::from(u));
+                }
+            } else if let Ok(i) = lexeme.parse::<i64>() {
+                if i >= -(MAX_SAFE_INTEGER as i64) {
+                    return Ok(Value::from(i));
+                }
+            }
+        }
+        Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| self.err("invalid number"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn reads_json_like_json_parse() {
+        let v = parse_json(
+            " {\"a\":[1,-2,0.5,1e3,-0,true,false,null],\"s\":\"\\u00e9\\ud83d\\ude00\\n\\/\",\"o\":{},\"e\":[],\"a\":[9]} ",
+        )
+        .unwrap();
+        assert_eq!(v["a"], json!([9]), "the last duplicate wins");
+        assert_eq!(v["s"], "é😀\n/");
+        assert_eq!(v["o"], json!({}));
+        let v = parse_json("[1,-2,0.5,1e3,-0]").unwrap();
+        assert_eq!(v[0].as_u64(), Some(1));
+        assert_eq!(v[1].as_i64(), Some(-2));
+        assert_eq!(v[3].as_f64(), Some(1000.0));
+        assert!(v[4].as_f64().unwrap().is_sign_negative());
+    }
+
+    #[test]
+    fn doubles_are_read_correctly_rounded() {
+        // Values serde_json's default reader gets one unit in the last place wrong.
+        for x in [
+            1.0715660391465826e-75,
+            -1.81996730402717e-179,
+            0.1 + 0.2,
+            5e-324,
+        ] {
+            let text = format!("{x:e}");
+            assert_eq!(parse_json(&text).unwrap().as_f64(), Some(x), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_json_parse_refuses() {
+        for bad in [
+            "",
+            "{",
+            "{\"a\":1,}",
+            "[1,]",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "1e",
+            "NaN",
+            "tru",
+            "\"a\tb\"",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "\"\\ud800\\u0041\"",
+            "{\"a\" 1}",
+            "{1:2}",
+            "1 2",
+            "1e400",
+            "-1e400",
+        ] {
+            assert!(parse_json(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integers_past_2_pow_53_read_as_their_nearest_double_like_js() {
+        assert_eq!(
+            parse_json("9007199254740991").unwrap().as_u64(),
+            Some(9_007_199_254_740_991)
+        );
+        assert_eq!(
+            parse_json("-9007199254740991").unwrap().as_i64(),
+            Some(-9_007_199_254_740_991)
+        );
+        for (text, double) in [
+            ("9007199254740993", 9_007_199_254_740_992.0),
+            ("-9007199254740993", -9_007_199_254_740_992.0),
+            ("1152921504606847000", (1u64 << 60) as f64),
+            ("100000000000000000000001", 1.000_000_000_000_000_1e23),
+            ("18446744073709551616", 18_446_744_073_709_551_616.0),
+        ] {
+            let v = parse_json(text).unwrap();
+            assert!(v.is_f64(), "{text}");
+            assert_eq!(v.as_f64(), Some(double), "{text}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse_json(&ok).is_ok());
+        let deep = "[".repeat(100_000);
+        assert!(parse_json(&deep).unwrap_err().contains("deeper than 64"));
+    }
+}
