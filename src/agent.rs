@@ -17,6 +17,7 @@ use crate::lock::{KeyedLock, Ticket};
 use crate::memory::{Memory, Stats, Turn, UserState};
 use crate::message::Message;
 use crate::model::{FinishReason, Model, Usage};
+use crate::observe::{About, Observer, Telemetry};
 use crate::recall::{self, Hit};
 use crate::run_id::new_run_id;
 use crate::storage::{self, Storage};
@@ -24,7 +25,7 @@ use crate::tools::ToolSet;
 use crate::user_doc::{self, BlockDoc, SnapshotDoc, UserDoc};
 use futures_util::future::{self, Either, LocalBoxFuture};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -95,6 +96,7 @@ pub struct Agent {
     pub(crate) ledger: RefCell<Ledger>,
     plan_of: Option<PlanOf>,
     pub(crate) tools: Option<ToolSet>,
+    pub(crate) observer: Observer,
     budget_writes: KeyedLock<UserKey>,
     /// Whether the global counters were read back from storage yet (once per agent).
     global_loaded: std::cell::Cell<bool>,
@@ -173,6 +175,7 @@ impl Agent {
             plan_of: None,
             budget_writes: KeyedLock::default(),
             tools: None,
+            observer: Observer::default(),
             global_loaded: std::cell::Cell::new(false),
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
@@ -200,6 +203,46 @@ impl Agent {
         tools.permissions.validate(&names)?;
         self.tools = Some(tools);
         Ok(self)
+    }
+
+    /// Audit log and telemetry sinks.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// Records one thing that happened: an audit entry (when auditing) and a telemetry
+    /// event (when observed), both about one user.
+    pub(crate) fn observe(
+        &self,
+        audit_kind: Option<&str>,
+        event: &'static str,
+        about: &About<'_>,
+        data: Value,
+        usage: Option<Usage>,
+        duration_ms: Option<f64>,
+    ) {
+        let now = self.now();
+        if let Some(kind) = audit_kind {
+            let mut d = data.clone();
+            if let (Some(u), Some(obj)) = (usage, d.as_object_mut()) {
+                obj.insert(
+                    "usage".into(),
+                    serde_json::to_value(u).unwrap_or(Value::Null),
+                );
+            }
+            self.observer.audit(now, kind, about, d);
+        }
+        if self.observer.observing() {
+            let mut t = Telemetry::new(event, about, now, data);
+            t.usage = usage;
+            t.duration_ms = duration_ms;
+            self.observer.emit(t);
+        }
     }
 
     pub fn with_plan_of(mut self, plan_of: PlanOf) -> Self {
@@ -259,13 +302,62 @@ impl Agent {
             });
             // A refusal at call time (bad input, rate limit) still reaches a streaming host
             // as an `error` event.
+            let started = this.now();
+            let session_id = opts.session.as_str().to_owned();
+            let about = About {
+                user: &user,
+                session: Some(&session_id),
+                run: Some(&run_id),
+            };
+            this.observe(
+                Some(crate::audit::types::RUN_START),
+                "run.start",
+                &about,
+                json!({ "input": this.observer.content(&input) }),
+                None,
+                None,
+            );
             let result = match checked {
                 Ok(()) => {
-                    this.run_started(ticket, input, &user, opts, run_id, emit.clone())
+                    this.run_started(ticket, input, &user, opts, run_id.clone(), emit.clone())
                         .await
                 }
                 Err(e) => Err(e),
             };
+            let about = About {
+                user: &user,
+                session: Some(&session_id),
+                run: Some(&run_id),
+            };
+            if let Err(Error::Budget(b)) = &result {
+                this.observe(
+                    Some(crate::audit::types::BUDGET_REFUSED),
+                    "budget.refused",
+                    &about,
+                    json!({ "code": b.code(), "details": b.details() }),
+                    None,
+                    None,
+                );
+            }
+            let elapsed = Some(this.now() - started);
+            match &result {
+                Ok(out) => this.observe(
+                    Some(crate::audit::types::RUN_FINISH),
+                    "run.finish",
+                    &about,
+                    json!({ "ok": true, "steps": out.steps, "finishReason": out.finish_reason, "output": this.observer.content(&out.text) }),
+                    Some(out.usage),
+                    elapsed,
+                ),
+                Err(e) => this.observe(
+                    Some(crate::audit::types::RUN_FINISH),
+                    "run.finish",
+                    &about,
+                    json!({ "ok": false, "code": e.code() }),
+                    None,
+                    elapsed,
+                ),
+            }
             if let Some(emit) = emit {
                 match &result {
                     Ok(out) => {
@@ -344,7 +436,23 @@ impl Agent {
         let incarnation = m.pin(user).ok_or_else(|| Error::Internal {
             message: "a user vanished between install and pin".into(),
         })?;
-        m.sweep(now);
+        let evicted = m.sweep(now);
+        drop(m);
+        for gone in &evicted {
+            let about = About {
+                user: gone,
+                session: None,
+                run: None,
+            };
+            self.observe(
+                None,
+                "eviction",
+                &about,
+                json!({ "storage": self.storage.is_some() }),
+                None,
+                None,
+            );
+        }
         Ok(incarnation)
     }
 
@@ -625,6 +733,19 @@ impl Agent {
             None => Ok(()),
         };
         self.replacing.borrow_mut().remove(user);
+        let about = About {
+            user,
+            session: None,
+            run: None,
+        };
+        self.observe(
+            Some(crate::audit::types::FORGET),
+            "forget",
+            &about,
+            json!({ "ok": result.is_ok() }),
+            None,
+            None,
+        );
         result
     }
 
@@ -636,6 +757,20 @@ impl Agent {
         let state = m.get(user).ok_or(Error::Conflict)?;
         let mut doc = user_doc::export_user(user, state, now);
         doc.budget = self.ledger.borrow().export_user(user, now);
+        drop(m);
+        let about = About {
+            user,
+            session: None,
+            run: None,
+        };
+        self.observe(
+            Some(crate::audit::types::EXPORT),
+            "export",
+            &about,
+            json!({ "sessions": doc.sessions.len() }),
+            None,
+            None,
+        );
         Ok(doc)
     }
 
@@ -661,9 +796,25 @@ impl Agent {
             written?;
         }
         let now = self.now();
-        let mut m = self.memory.borrow_mut();
-        m.replace(&user, state, now);
-        m.sweep(now);
+        let sessions = state.session_count();
+        {
+            let mut m = self.memory.borrow_mut();
+            m.replace(&user, state, now);
+            m.sweep(now);
+        }
+        let about = About {
+            user: &user,
+            session: None,
+            run: None,
+        };
+        self.observe(
+            Some(crate::audit::types::IMPORT),
+            "import",
+            &about,
+            json!({ "sessions": sessions }),
+            None,
+            None,
+        );
         Ok(user)
     }
 

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod memory;
 pub mod message;
 pub mod model;
+pub mod observe;
 pub mod provider;
 pub mod recall;
 pub mod run_id;

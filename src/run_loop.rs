@@ -15,9 +15,11 @@ use crate::ids::{SessionId, UserKey};
 use crate::memory::Turn;
 use crate::message::Message;
 use crate::model::{estimate_tokens, CallContext, ModelRequest, ModelResponse, Usage};
+use crate::observe::About;
 use crate::tools::cache::CacheHandle;
 use crate::tools::ToolContext;
 use futures_util::future::{self, join_all, Either};
+use serde_json::json;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -39,7 +41,9 @@ impl Agent {
         let mut step = 0;
         loop {
             step += 1;
-            let response = self.model_step(user, &call, &current, &visible).await?;
+            let response = self
+                .model_step(user, &call, step, &current, &visible)
+                .await?;
             add_usage(&mut usage, &response.usage);
             if response.tool_calls.is_empty() {
                 current.push(Message::assistant(response.text.clone()));
@@ -122,6 +126,26 @@ impl Agent {
             None => outcomes.await,
         };
         for (c, o) in calls.iter().zip(outcomes) {
+            let about = About {
+                user,
+                session: Some(call.session.as_str()),
+                run: Some(&call.run_id),
+            };
+            self.observe(
+                Some(crate::audit::types::TOOL_CALL),
+                "tool.call",
+                &about,
+                json!({
+                    "step": step,
+                    "tool": c.name,
+                    "toolCallId": c.id,
+                    "decision": o.decision,
+                    "args": self.observer.content(&c.arguments),
+                    "error": o.error,
+                }),
+                None,
+                None,
+            );
             emit(EventPart::ToolResult {
                 tool_call_id: c.id.clone(),
                 tool_name: c.name.clone(),
@@ -145,6 +169,7 @@ impl Agent {
         &self,
         user: &UserKey,
         call: &Call,
+        step: u32,
         current: &[Message],
         tools: &[serde_json::Value],
     ) -> Result<ModelResponse> {
@@ -224,6 +249,7 @@ impl Agent {
             }
         };
         // No RefCell borrow is alive here: the host may re-enter this agent while we wait.
+        let called_at = self.now();
         let pending = self.model.generate(request, ctx);
         let raw = match &call.cancel {
             Some(c) => match future::select(pending, c.cancelled()).await {
@@ -255,6 +281,24 @@ impl Agent {
             response.usage.cost_usd = charge.cost_usd;
             response.usage.estimated |= charge.estimated || charge.clamped;
         }
+        let about = About {
+            user,
+            session: Some(session.as_str()),
+            run: Some(&call.run_id),
+        };
+        self.observe(
+            Some(crate::audit::types::MODEL_CALL),
+            "model.call",
+            &about,
+            json!({
+                "step": step,
+                "finishReason": response.finish_reason,
+                "toolCalls": response.tool_calls.len(),
+                "model": self.config.model_name,
+            }),
+            Some(response.usage),
+            Some(self.now() - called_at),
+        );
         Ok(response)
     }
 }

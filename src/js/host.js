@@ -38,3 +38,14 @@ export function cancelReader(reader) {
     // already released
   }
 }
+
+/** Calls a host sink; a thrown or rejected sink reports to `onError` instead of becoming an
+ *  unhandled rejection that would take a Node process down. */
+export function callSink(sink, value, onError) {
+  try {
+    const r = sink(value);
+    if (r && typeof r.then === "function") r.then(undefined, (e) => onError(String(e?.message ?? e)));
+  } catch (e) {
+    onError(String(e?.message ?? e));
+  }
+}

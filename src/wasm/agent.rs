@@ -202,6 +202,19 @@ impl JsAgent {
         to_plain_js(&self.inner.global_usage())
     }
 
+    /// The retained audit entries of exactly this user, in chain order.
+    #[wasm_bindgen(js_name = auditLog)]
+    pub fn audit_log(&self, user_id: JsValue) -> JsResult<JsValue> {
+        let user = js(user_key(&user_id))?;
+        Ok(to_plain_js(&self.inner.observer().audit_log(&user)))
+    }
+
+    /// Every retained audit entry, in chain order (what `verifyAudit` checks end to end).
+    #[wasm_bindgen(js_name = auditEntries)]
+    pub fn audit_entries(&self) -> JsValue {
+        to_plain_js(&self.inner.observer().audit_entries())
+    }
+
     /// `{ users, sessions, messages, approxBytes }` over the resident users.
     pub fn stats(&self) -> JsValue {
         to_plain_js(&self.inner.stats())
@@ -330,6 +343,7 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     if let Some(storage) = parsed.storage {
         agent = agent.with_storage(Rc::new(storage));
     }
+    agent = agent.with_observer(parsed.observer);
     if let Some(tools) = parsed.tools {
         agent = agent.with_tools(tools)?;
     }

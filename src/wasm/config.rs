@@ -24,6 +24,7 @@ pub struct Parsed {
     /// `budget.planOf(userId)`, when given.
     pub plan_of: Option<Function>,
     pub tools: Option<ToolSet>,
+    pub observer: crate::observe::Observer,
 }
 
 const MEMORY_KEYS: &[&str] = &[
@@ -61,6 +62,8 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
             "approve",
             "maxSteps",
             "approvalTimeoutMs",
+            "audit",
+            "onEvent",
         ],
         config_error,
     )?;
@@ -101,6 +104,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         .and_then(|v| v.as_string())
         .unwrap_or_default();
     let tools = tool_set(&opts)?;
+    let observer = super::audit::observer(opts.get("audit"), opts.get("onEvent"))?;
     let max_steps = match opts.number("maxSteps")? {
         Some(n) => integer_field("maxSteps", n, 1, 100)? as u32,
         None => crate::tools::DEFAULT_MAX_STEPS,
@@ -125,6 +129,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         clock,
         plan_of,
         tools,
+        observer,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod abort;
 mod agent;
+mod audit;
 mod config;
 mod convert;
 mod demo;
@@ -16,6 +17,7 @@ mod provider;
 mod stream;
 
 pub use agent::JsAgent;
+pub use audit::verify_audit;
 pub use demo::demo_model;
 pub use error::{tenantry_error_class, to_js_error};
 pub use js_storage::{indexed_db_storage, memory_storage};
