@@ -268,6 +268,65 @@ export interface ApprovalRequest {
   args: JsonValue;
 }
 
+/**
+ * One audit entry. `mac` is HMAC-SHA256 (hex) over the entry's canonical JSON (RFC 8785,
+ * every field but `mac`), which includes `prev`, the previous entry's `mac`: a chain.
+ */
+export interface AuditEntry {
+  seq: number;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "forget" | "export" | "import" | (string & {});
+  userId: string | null;
+  sessionId: string | null;
+  runId: string | null;
+  /** Details; message texts appear as `{ sha256, bytes }` unless `includeContent`. */
+  data: { [key: string]: JsonValue };
+  prev: string;
+  mac: string;
+}
+
+export interface AuditConfig {
+  /** The HMAC key: no default. Text (UTF-8, or `hex:...`/`base64:...`) or bytes, at least 16 bytes. */
+  key: string | Uint8Array;
+  /** Receives every entry as it is written (persist it: a file, KV, R2, a log service). */
+  sink?: (entry: AuditEntry) => void | Promise<void>;
+  /** Entries kept in memory for `auditLog`/`auditEntries`. Default 10,000. */
+  ringSize?: number;
+  /** Keep message text in entries instead of SHA-256 hashes. Default false. */
+  includeContent?: boolean;
+  /** The last entry of a log persisted before a restart: the chain continues from it. */
+  resumeFrom?: AuditEntry;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** Entries that verified from the first (all of them when `ok`). */
+  checked: number;
+  firstBroken: null | {
+    index: number;
+    seq: number | null;
+    reason: "modified" | "deleted" | "reordered" | "wrong_key" | "malformed";
+    message: string;
+  };
+}
+
+/**
+ * A telemetry event, for OpenTelemetry or logs: `run.start`/`run.finish` bracket a run
+ * (a span: `durationMs`, `usage`), `model.call` is a child span with latency and usage,
+ * `tool.call`, `budget.refused`, `forget`/`export`/`import`, `eviction`, `audit.sink-error`.
+ */
+export interface TelemetryEvent {
+  type: string;
+  userId: string | null;
+  sessionId: string | null;
+  runId: string | null;
+  ts: number;
+  durationMs?: number;
+  usage?: Usage;
+  data: { [key: string]: JsonValue };
+}
+
 export interface AgentConfig {
   /** Default `"agent"`. */
   name?: string;
@@ -295,6 +354,10 @@ export interface AgentConfig {
   /** Most model calls in one run; beyond it the run fails with `max_steps`. Default 8. */
   maxSteps?: number;
   approvalTimeoutMs?: number;
+  /** A tamper-evident audit log; refuses to start without a key. */
+  audit?: AuditConfig;
+  /** Every telemetry event, tagged with userId, sessionId and runId. */
+  onEvent?: (event: TelemetryEvent) => void | Promise<void>;
 }
 
 export interface RunOptions {
@@ -463,6 +526,10 @@ export declare class Agent {
   recall(userId: UserId, query: string, options?: { limit?: number }): RecallHit[];
   /** Counts over the users resident in RAM. */
   stats(): MemoryStats;
+  /** The retained audit entries of exactly this user, in chain order. */
+  auditLog(userId: UserId): AuditEntry[];
+  /** Every retained audit entry, in chain order (verify with `verifyAudit`). */
+  auditEntries(): AuditEntry[];
   /** One user's spend against every limit that applies to them, per window. */
   usage(userId: UserId): UsageReport;
   /** Spend of all users together against the `global` limits. */
@@ -546,3 +613,10 @@ export declare function memoryStorage(): StorageAdapter;
  * @throws {TenantryError} `unsupported` where there is no IndexedDB (Node, workerd).
  */
 export declare function indexedDbStorage(name?: string): StorageAdapter;
+
+/**
+ * Checks an audit log (the whole chain, in order) with its key: every MAC, and that no
+ * entry was modified, deleted, reordered or inserted. Also `npx tenantry verify-audit
+ * file.jsonl` for a JSON-lines file.
+ */
+export declare function verifyAudit(entries: AuditEntry[], key: string | Uint8Array): VerifyReport;

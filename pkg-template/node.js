@@ -5,5 +5,5 @@ import { initSync, __tenantryErrorClass } from "./tenantry.js";
 
 initSync({ module: readFileSync(new URL("./tenantry_bg.wasm", import.meta.url)) });
 
-export { Agent, demoModel, memoryStorage, indexedDbStorage, openai, anthropic } from "./tenantry.js";
+export { Agent, demoModel, memoryStorage, indexedDbStorage, openai, anthropic, verifyAudit } from "./tenantry.js";
 export const TenantryError = __tenantryErrorClass();

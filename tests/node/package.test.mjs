@@ -3,8 +3,8 @@
 // aborts, and the shipped types under `tsc --strict`.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { installedPackage, packedFiles, root } from "../support/package.mjs";
@@ -21,6 +21,8 @@ before(async () => {
 });
 
 function runInProject(file, source) {
+  // Each example starts from a clean directory state (the audit example appends a log).
+  rmSync(join(project, "audit.jsonl"), { force: true });
   writeFileSync(join(project, file), source);
   return execFileSync(process.execPath, [file], { cwd: project, encoding: "utf8" });
 }
@@ -45,7 +47,7 @@ test("exports Agent, demoModel, the storage adapters and TenantryError by packag
   assert.ok(tenantry.TenantryError.prototype instanceof Error);
 });
 
-for (const [readme, heading] of ["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Budgets and rate limits"], [r, "### Tools"]])) {
+for (const [readme, heading] of ["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Budgets and rate limits"], [r, "### Tools"], [r, "### Audit log and telemetry"]])) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
     const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);
@@ -133,6 +135,20 @@ test("a host storage adapter sees only prefixed keys, and forget empties exactly
   assert.equal(left.length, 3);
   assert.ok(left.every((k) => !k.includes("/u/alice/")));
   for (const u of ["alice/s", "ali", "alice "]) assert.match((await agent.run("What's my name?", u)).text, new RegExp(`Your name is ${u.trim()}`));
+});
+
+test("npx tenantry verify-audit checks the log the README example's sink wrote", () => {
+  // The audit example above ran in the project directory and appended audit.jsonl.
+  const bin = join(project, "node_modules", ".bin", "tenantry");
+  const env = { ...process.env, TENANTRY_AUDIT_KEY: "replace-me-with-a-long-secret" };
+  const ok = execFileSync(bin, ["verify-audit", "audit.jsonl"], { cwd: project, env, encoding: "utf8" });
+  assert.match(ok, /^ok: \d+ entries verified/);
+  const lines = readFileSync(join(project, "audit.jsonl"), "utf8").trim().split("\n");
+  lines.splice(2, 1);
+  writeFileSync(join(project, "audit-cut.jsonl"), lines.join("\n") + "\n");
+  const r = spawnSync(bin, ["verify-audit", "audit-cut.jsonl"], { cwd: project, env, encoding: "utf8" });
+  assert.equal(r.status, 1);
+  assert.match(r.stdout + r.stderr, /broken at line 3/);
 });
 
 test("the shipped types accept the documented usage and reject misuse (tsc --strict)", () => {

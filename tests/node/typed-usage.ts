@@ -1,8 +1,11 @@
 // Type-checked against the packed package's index.d.ts with `tsc --strict` (never run).
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
-import { Agent, TenantryError, anthropic, demoModel, indexedDbStorage, memoryStorage, openai } from "tenantry";
+import { Agent, TenantryError, anthropic, demoModel, indexedDbStorage, memoryStorage, openai, verifyAudit } from "tenantry";
 import type {
+  AuditEntry,
   Block,
+  TelemetryEvent,
+  VerifyReport,
   ErrorCode,
   MemoryStats,
   Message,
@@ -110,6 +113,14 @@ async function main(): Promise<void> {
   // @ts-expect-error windows are named or { ms }
   new Agent({ model: demoModel(), budget: { perUser: { maxRequests: 1, window: "week" } } });
   void [remaining, cost];
+  const audited = new Agent({
+    model: demoModel(),
+    audit: { key: "a-secret-of-16+-bytes", sink: async (e: AuditEntry) => void e.mac, includeContent: false },
+    onEvent: (ev: TelemetryEvent) => void ev.durationMs,
+  });
+  const entries: AuditEntry[] = audited.auditLog("alice");
+  const check: VerifyReport = verifyAudit(audited.auditEntries(), "a-secret-of-16+-bytes");
+  void [entries, check.firstBroken?.reason];
   const custom: StorageAdapter = { get: async () => null, put: () => {}, delete: async () => {}, list: () => [] };
   void [sessions, blocks, tier, hits, stats, importedId, again, custom];
   void [total, flag, who, h, n, agent.name];
