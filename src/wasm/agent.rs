@@ -55,7 +55,7 @@ fn string_arg(v: &JsValue, what: &str) -> Result<String> {
 }
 
 fn document<T: DeserializeOwned>(v: JsValue, what: &str) -> Result<T> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| Error::InvalidImport {
+    super::error::from_js(&v).map_err(|e| Error::InvalidImport {
         reason: format!("not a {what} document: {e}"),
     })
 }
@@ -261,7 +261,7 @@ impl JsAgent {
             let value = if value.is_undefined() {
                 serde_json::Value::Null
             } else {
-                serde_wasm_bindgen::from_value(value).map_err(|e| Error::InvalidInput {
+                super::error::from_js(&value).map_err(|e| Error::InvalidInput {
                     reason: format!("a property value must be JSON: {e}"),
                 })?
             };

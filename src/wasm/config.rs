@@ -193,7 +193,7 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| Error::config(field, e.to_string()))
+    super::error::from_js(&v).map_err(|e| Error::config(field, e))
 }
 
 /// `budget` minus its `planOf` function (the rest is plain data for serde).

@@ -35,7 +35,7 @@ struct DemoResponse {
 #[wasm_bindgen(js_name = demoModel)]
 pub fn demo_model() -> Function {
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(|request: JsValue| {
-        match serde_wasm_bindgen::from_value::<DemoRequest>(request) {
+        match super::error::from_js::<DemoRequest>(&request) {
             Ok(req) => {
                 let r = reply(&req.messages, req.max_output_tokens.unwrap_or(1024));
                 Promise::resolve(&to_plain_js(&DemoResponse {

@@ -57,7 +57,7 @@ impl Model for JsModel {
                     ),
                 });
             }
-            serde_wasm_bindgen::from_value(value).map_err(|e| Error::ModelMalformed {
+            super::error::from_js(&value).map_err(|e| Error::ModelMalformed {
                 reason: e.to_string(),
             })
         })

@@ -68,7 +68,7 @@ pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Functi
             })?;
         let parameters = match o.get("parameters") {
             None => serde_json::json!({ "type": "object" }),
-            Some(p) => serde_wasm_bindgen::from_value(p).map_err(|e| {
+            Some(p) => super::error::from_js(&p).map_err(|e| {
                 Error::config(
                     &o.field("parameters"),
                     format!("must be a JSON Schema object: {e}"),

@@ -100,7 +100,7 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let model = model.clone();
         let ctx = call_context(&request);
-        match serde_wasm_bindgen::from_value::<ModelRequest>(request) {
+        match super::error::from_js::<ModelRequest>(&request) {
             Ok(mut req) => {
                 if req.max_output_tokens == 0 {
                     req.max_output_tokens = crate::config::DEFAULT_MAX_OUTPUT_TOKENS;
