@@ -1,11 +1,14 @@
 // `npm start`: serves the demo Worker under Miniflare (workerd) on 127.0.0.1, one Durable
 // Object per tenant, their storage kept in target/worker-state so a restart loses nothing.
 // The offline demo model unless OPENAI_API_KEY / ANTHROPIC_API_KEY is set; open demo mode
-// unless AUTH_SECRET is set. PORT overrides 8787.
+// unless AUTH_SECRET is set. PORT overrides 8787. The demo page (www/page/) is served by the
+// same Worker as static assets at /page/, so it reaches the API on its own origin.
 import { join } from "node:path";
+import { buildPage } from "../www/page/build.mjs";
 import { bundleWorker, localModulesDir, root, startWorker } from "./worker.mjs";
 
 const scriptPath = await bundleWorker({ modulesDir: localModulesDir(), outdir: join(root, "target", "worker-dist") });
+const assets = await buildPage({ outdir: join(root, "target", "page-dist"), pkgDir: join(root, "pkg") });
 const bindings = {};
 const VARS = [
   "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL",
@@ -14,7 +17,7 @@ const VARS = [
 ];
 for (const k of VARS) if (process.env[k]) bindings[k] = process.env[k];
 const persist = join(root, "target", "worker-state");
-const { mf, url } = await startWorker({ scriptPath, port: Number(process.env.PORT ?? 8787), bindings, persist });
+const { mf, url } = await startWorker({ scriptPath, port: Number(process.env.PORT ?? 8787), bindings, persist, assets });
 const origin = url.origin;
 const model = bindings.OPENAI_API_KEY ? "OpenAI-compatible" : bindings.ANTHROPIC_API_KEY ? "Anthropic" : "offline demo model";
 const auth = bindings.AUTH_SECRET
@@ -25,6 +28,7 @@ const j = "-H 'content-type: application/json'";
 
 console.log(`
 tenantry demo Worker on ${origin}
+  page:  ${origin}/page/  (tenants side by side; the agent in this browser's wasm or through this Worker)
   model: ${model}
   auth:  ${auth}
   state: ${persist} (one Durable Object per tenant; delete the folder to start afresh)

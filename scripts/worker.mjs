@@ -48,9 +48,11 @@ export function localModulesDir() {
  * The TENANTS binding is the Worker's per-tenant Durable Object, SQLite-backed as in
  * wrangler.toml. `persist` (a folder) keeps the objects' storage across restarts; without
  * it storage lives as long as this Miniflare. `outboundService` (tests) answers the Worker's
- * outgoing fetches instead of the network.
+ * outgoing fetches instead of the network. `assets` (a folder, e.g. the demo page's build)
+ * is served as the Worker's static assets, as wrangler's `[assets]` would: a request for a
+ * file there gets the file, everything else reaches the Worker.
  */
-export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService, persist }) {
+export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService, persist, assets }) {
   const mf = new Miniflare({
     scriptPath,
     modules: true,
@@ -62,6 +64,8 @@ export async function startWorker({ scriptPath, port = 8787, bindings = {}, outb
     durableObjects: { TENANTS: { className: "TenantAgent", useSQLite: true } },
     ...(persist ? { durableObjectsPersist: persist } : {}),
     ...(outboundService ? { outboundService } : {}),
+    // Without has_user_worker the assets router answers 404 itself instead of calling the Worker.
+    ...(assets ? { assets: { directory: assets, routerConfig: { has_user_worker: true } } } : {}),
   });
   const url = await mf.ready;
   return { mf, url };

@@ -1,0 +1,398 @@
+// The demo page (www/page/) as `npm start` serves it: built, handed to the Worker under
+// Miniflare as its static assets, and driven in Debian's Chromium. Tenants chat with the
+// one agent in the tab's wasm and through the Worker; each panel must show only its own
+// tenant's memory, spend, rate limit and audit entries. Screenshots go to target/test-output/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { installedPackage, root } from "../support/package.mjs";
+import { bundleWorker, startWorker } from "../../scripts/worker.mjs";
+import { buildPage } from "../../www/page/build.mjs";
+
+const OUT = join(root, "target", "test-output");
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+let mf;
+let origin;
+let browser;
+
+before(async () => {
+  // The packed package, as the other suites use it: a pkg/ rebuilt meanwhile cannot change
+  // the files under test halfway through.
+  const { modulesDir } = installedPackage();
+  const scriptPath = await bundleWorker({ modulesDir, outdir: join(root, "target", "page-test-worker") });
+  const assets = await buildPage({ outdir: join(root, "target", "page-test-assets"), pkgDir: join(modulesDir, "tenantry") });
+  // The page's own limits in the Worker too, so its meter moves as visibly as in-browser.
+  const started = await startWorker({ scriptPath, port: 0, assets, bindings: { TENANT_DAILY_TOKENS: "2000", RATE_LIMIT_REQUESTS: "10" } });
+  mf = started.mf;
+  origin = started.url.origin;
+  mkdirSync(OUT, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await mf?.dispose();
+});
+
+/** A fresh page (its own context, so its own in-browser agent) with its errors collected. */
+async function openPage(viewport = DESKTOP, mode = "browser") {
+  const page = await browser.newPage({ viewport });
+  const errors = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  await page.goto(`${origin}/page/`);
+  await page.waitForSelector('body[data-ready="browser"]', { timeout: 30_000 });
+  if (mode === "worker") {
+    await page.getByLabel("Through the Worker (HTTP and SSE)").check();
+    await page.waitForSelector('body[data-ready="worker"]', { timeout: 30_000 });
+  }
+  return { page, errors };
+}
+
+const panel = (page, tenant) => page.locator(`article[data-tenant="${tenant}"]`);
+
+/** Sends one message as `tenant` and waits for the reply to end; resolves to that reply. */
+async function send(page, tenant, text) {
+  const p = panel(page, tenant);
+  const replies = p.locator("li.msg.assistant");
+  const before = await replies.count();
+  await p.getByLabel(`Message as ${tenant}`).fill(text);
+  await p.getByRole("button", { name: "Send" }).click();
+  const reply = replies.nth(before);
+  await reply.and(page.locator(':not([data-state="streaming"])')).waitFor({ timeout: 15_000 });
+  return {
+    text: (await reply.locator(".text").textContent()).trim(),
+    state: await reply.getAttribute("data-state"),
+    code: await reply.getAttribute("data-code"),
+    deltas: Number(await reply.getAttribute("data-deltas")),
+  };
+}
+
+const memoryText = async (page, tenant) => (await panel(page, tenant).locator(".memory-view").textContent()).replace(/\s+/g, " ");
+
+/** The tokens meter of a tenant: { value, max, text }. */
+async function tokensMeter(page, tenant) {
+  const limit = panel(page, tenant).locator('.limit[data-metric="totalTokens"]');
+  const meter = limit.locator("meter");
+  return {
+    value: Number(await meter.getAttribute("value")),
+    max: Number(await meter.getAttribute("max")),
+    text: await limit.locator(".limit-text").textContent(),
+  };
+}
+
+/** Waits until a tenant's memory view says `pattern` (panels refresh after each action). */
+async function memoryShows(page, tenant, pattern) {
+  await panel(page, tenant).locator(".memory-view", { hasText: pattern }).waitFor({ timeout: 10_000 });
+}
+
+test("in-browser: two tenants stream from one agent, each panel shows only its own memory, spend and audit", async () => {
+  const { page, errors } = await openPage();
+  assert.match(await page.locator("#stats").textContent(), /One Agent in this tab's wasm/);
+  assert.match(await page.locator("#config").textContent(), /"maxTotalTokens": 2000/);
+  assert.equal((await tokensMeter(page, "alice")).value, 0);
+
+  const hiAlice = await send(page, "alice", "My name is Alice");
+  const hiBob = await send(page, "bob", "My name is Bob");
+  assert.equal(hiAlice.state, "done");
+  assert.match(hiAlice.text, /Alice/);
+  assert.match(hiBob.text, /Bob/);
+  // Rendered from text-delta events as they arrived, not in one piece at the end.
+  assert.ok(hiAlice.deltas > 1 && hiBob.deltas > 1, `deltas: ${hiAlice.deltas}, ${hiBob.deltas}`);
+
+  assert.equal((await send(page, "alice", "What's my name?")).text, "Your name is Alice.");
+  assert.equal((await send(page, "bob", "What's my name?")).text, "Your name is Bob.");
+
+  const aliceMemory = await memoryText(page, "alice");
+  const bobMemory = await memoryText(page, "bob");
+  assert.match(aliceMemory, /Session “default”: 4 message\(s\)/);
+  assert.match(aliceMemory, /My name is Alice/);
+  assert.doesNotMatch(aliceMemory, /Bob/);
+  assert.match(bobMemory, /My name is Bob/);
+  assert.doesNotMatch(bobMemory, /Alice/);
+  assert.match(await page.locator("#stats").textContent(), /2 tenant\(s\) in memory, 2 session\(s\), 8 message\(s\)/);
+
+  const meter = await tokensMeter(page, "alice");
+  assert.equal(meter.max, 2000);
+  assert.ok(meter.value > 0 && meter.value < 2000, `alice's meter at ${meter.value}`);
+  assert.match(meter.text, new RegExp(`^${meter.value} used of 2,000 \\(${(2000 - meter.value).toLocaleString("en-US")} left\\)$`));
+  assert.ok(Number(await panel(page, "alice").locator(".totals").getAttribute("data-tokens")) > 0);
+  // Two requests taken; one drips back every 6 s, so a slow machine may see one returned.
+  assert.match(await panel(page, "alice").locator(".rate").textContent(), /Rate limit \(10 requests per 60 s\): [89] of 10 requests left/);
+
+  // Working memory set for one tenant lands in their memory only.
+  await panel(page, "alice").getByLabel("Block text").fill("Likes green tea.");
+  await panel(page, "alice").getByRole("button", { name: "Set block" }).click();
+  await memoryShows(page, "alice", "Likes green tea.");
+  await panel(page, "alice").getByLabel("Value (JSON or text)").fill('"pro"');
+  await panel(page, "alice").getByRole("button", { name: "Set property" }).click();
+  await memoryShows(page, "alice", /plan\s*"pro"/);
+  assert.doesNotMatch(await memoryText(page, "bob"), /green tea|"pro"/);
+
+  // Export: the document on the page is exactly alice's.
+  await panel(page, "alice").getByRole("button", { name: "Export data" }).click();
+  const pre = panel(page, "alice").locator(".export-view pre");
+  await pre.waitFor();
+  const doc = JSON.parse(await pre.textContent());
+  assert.equal(doc.format, "tenantry.user");
+  assert.equal(doc.userId, "alice");
+  assert.equal(doc.sessions[0].turns.length, 2);
+  assert.deepEqual(doc.blocks, [{ label: "preferences", text: "Likes green tea." }]);
+  assert.doesNotMatch(JSON.stringify(doc), /Bob/);
+  assert.equal(await panel(page, "alice").getByRole("link", { name: "Download JSON" }).getAttribute("download"), "tenantry-alice.json");
+  assert.equal(await panel(page, "bob").locator(".export-view pre").count(), 0);
+
+  // The audit log, when this build has it: a tenant's entries, an edit, the broken link.
+  const alice = panel(page, "alice");
+  const auditMissing = await alice.locator('[data-audit="unavailable"]').count();
+  if (auditMissing) {
+    assert.equal(await alice.locator(".audit-view").textContent(), "audit log not available in this build");
+  } else {
+    const entries = alice.locator("li.audit-entry");
+    assert.ok((await entries.count()) >= 6, "two runs of alice: at least run.start, model.call, run.finish each");
+    const seqs = await entries.locator(".seq").allTextContents();
+    await alice.getByRole("button", { name: "Verify chain" }).click();
+    await alice.locator('.verify-result[data-ok="true"]').waitFor();
+    assert.match(await alice.locator(".verify-result").textContent(), /Chain verified: \d+ entries/);
+    // Nothing of bob's is in alice's log.
+    for (const area of await alice.locator("li.audit-entry textarea").all()) assert.doesNotMatch(await area.inputValue(), /"bob"/);
+
+    const target = entries.nth(1);
+    const seq = Number(seqs[1].slice(1));
+    const area = target.locator("textarea");
+    const data = JSON.parse(await area.inputValue());
+    await area.fill(JSON.stringify({ ...data, tampered: true }));
+    await alice.getByRole("button", { name: "Verify chain" }).click();
+    const result = alice.locator('.verify-result[data-ok="false"]');
+    await result.waitFor();
+    assert.match(await result.textContent(), new RegExp(`Tampering detected: first broken link at index ${seq} .*\\(seq ${seq}\\): modified`));
+    assert.equal(await result.getAttribute("data-index"), String(seq));
+    assert.match(await target.getAttribute("class"), /\bbroken\b/);
+    assert.equal(await alice.locator("li.audit-entry.broken").count(), 1);
+    // Bob's panel verifies the same chain without alice's unsaved edit: intact.
+    await panel(page, "bob").getByRole("button", { name: "Verify chain" }).click();
+    await panel(page, "bob").locator('.verify-result[data-ok="true"]').waitFor();
+  }
+  await page.screenshot({ path: join(OUT, "page-desktop.png"), fullPage: true });
+
+  // Forget alice: her side empties, bob's stays as it was.
+  await alice.getByRole("button", { name: "Forget tenant" }).click();
+  await memoryShows(page, "alice", "Nothing is kept for alice.");
+  await panel(page, "alice").locator(".totals", { hasText: "Charged so far: 0 tokens" }).waitFor();
+  assert.equal((await tokensMeter(page, "alice")).value, 0);
+  assert.equal(await alice.locator(".export-view pre").count(), 0);
+  assert.match(await memoryText(page, "bob"), /Session “default”: 4 message\(s\).*My name is Bob/);
+  assert.ok((await tokensMeter(page, "bob")).value > 0);
+  assert.doesNotMatch(await send(page, "alice", "What's my name?").then((r) => r.text), /Alice/);
+  assert.equal((await send(page, "bob", "What's my name?")).text, "Your name is Bob.");
+
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("in-browser: a tenant added from the form is rate limited alone, with the retry time shown", async () => {
+  const { page, errors } = await openPage();
+  await page.getByLabel("New tenant id").fill("carol");
+  await page.getByRole("button", { name: "Add tenant" }).click();
+  await panel(page, "carol").waitFor();
+  assert.match(await page.locator("#status").textContent(), /Added tenant carol/);
+  // The same id twice is refused, not a second panel.
+  await page.getByLabel("New tenant id").fill("carol");
+  await page.getByRole("button", { name: "Add tenant" }).click();
+  assert.match(await page.locator("#status").textContent(), /carol already has a panel/);
+  assert.equal(await panel(page, "carol").count(), 1);
+
+  // Eleven sends in quick succession, as an impatient user would click: the bucket holds
+  // ten, and one request drips back every 6 s, so only the eleventh is refused.
+  const p = panel(page, "carol");
+  for (let i = 0; i < 11; i++) {
+    await p.getByLabel("Message as carol").fill("Hi");
+    await p.getByRole("button", { name: "Send" }).click();
+  }
+  // Refused at once, while the ten queue in carol's session; read the notice before the
+  // bucket drips back a request.
+  const refusal = p.locator('li.msg.assistant[data-code="rate_limited"]');
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /Rate limited, retry in \d+ s\./);
+  const notice = await p.locator('.rate[data-limited="true"]').textContent();
+  const seconds = Number(/Rate limited, retry in (\d+) s/.exec(notice)?.[1]);
+  assert.ok(seconds >= 1 && seconds <= 6, notice);
+  await page.waitForFunction(() => {
+    const replies = document.querySelectorAll('article[data-tenant="carol"] li.msg.assistant');
+    return replies.length === 11 && [...replies].every((r) => r.dataset.state !== "streaming");
+  }, null, { timeout: 30_000 });
+  const states = await p.locator("li.msg.assistant").evaluateAll((rs) => rs.map((r) => r.dataset.code ?? r.dataset.state));
+  assert.deepEqual(states, [...Array(10).fill("done"), "rate_limited"]);
+  // Nothing of the refused run was kept: ten turns, twenty messages.
+  assert.match(await memoryText(page, "carol"), /Session “default”: 20 message\(s\)/);
+
+  // Alice's bucket is her own.
+  assert.equal((await send(page, "alice", "Hi")).state, "done");
+  assert.match(await panel(page, "alice").locator(".rate").textContent(), /9 of 10 requests left/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("phone width (390px): tenants stack, nothing overflows, every control is labelled", async () => {
+  const { page, errors } = await openPage(PHONE);
+  await send(page, "alice", "My name is Alice");
+  await send(page, "bob", "My name is Bob");
+  const a = await panel(page, "alice").boundingBox();
+  const b = await panel(page, "bob").boundingBox();
+  assert.ok(Math.abs(a.x - b.x) < 1 && b.y >= a.y + a.height, `alice ${JSON.stringify(a)}, bob ${JSON.stringify(b)}`);
+  assert.ok(a.width <= PHONE.width);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(overflow, 0, "no horizontal scrolling");
+
+  const a11y = await page.evaluate(() => ({
+    unlabelled: [...document.querySelectorAll("input, textarea, select")]
+      .filter((el) => !el.labels?.length && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+      .map((el) => el.outerHTML),
+    textless: [...document.querySelectorAll("button")].filter((b) => !b.textContent.trim()).map((b) => b.outerHTML),
+    live: [...document.querySelectorAll(".transcript")].map((t) => t.getAttribute("aria-live")),
+    lang: document.documentElement.lang,
+  }));
+  assert.deepEqual(a11y.unlabelled, []);
+  assert.deepEqual(a11y.textless, []);
+  assert.deepEqual(a11y.live, ["polite", "polite"]);
+  assert.equal(a11y.lang, "en");
+  await page.screenshot({ path: join(OUT, "page-phone.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("through the Worker: SSE chat per tenant, memory and usage from the /v1 routes, forget of one tenant", async () => {
+  // The assets do not shadow the API: / is still the Worker's own answer.
+  const home = await fetch(`${origin}/`);
+  assert.equal(home.headers.get("x-tenantry-auth"), "open");
+  assert.match(await home.text(), /tenantry demo Worker/);
+
+  const { page, errors } = await openPage(DESKTOP, "worker");
+  assert.match(await page.locator("#stats").textContent(), /open demo mode/);
+  assert.match(await send(page, "alice", "My name is Alice").then((r) => r.text), /Alice/);
+  assert.match(await send(page, "bob", "My name is Bob").then((r) => r.text), /Bob/);
+  assert.equal((await send(page, "alice", "What's my name?")).text, "Your name is Alice.");
+  assert.equal((await send(page, "bob", "What's my name?")).text, "Your name is Bob.");
+
+  const aliceMemory = await memoryText(page, "alice");
+  assert.match(aliceMemory, /Session “default”: 4 message\(s\).*My name is Alice/);
+  assert.match(aliceMemory, /GET \/agent\/history\/alice: 2 exchange\(s\)/);
+  assert.doesNotMatch(aliceMemory, /Bob/);
+  assert.doesNotMatch(await memoryText(page, "bob"), /Alice/);
+  // The meter reads GET /v1/tenants/alice/usage: the Worker's own limit, moved by the runs.
+  const meter = await tokensMeter(page, "alice");
+  const usage = await (await fetch(`${origin}/v1/tenants/alice/usage`)).json();
+  assert.equal(meter.max, 2000);
+  assert.equal(meter.value, usage.limits[0].used);
+  assert.ok(meter.value > 0);
+  // The Worker has no route for working memory, and the audit log is in-browser only.
+  assert.ok(await panel(page, "alice").getByRole("button", { name: "Set block" }).isDisabled());
+  assert.match(await panel(page, "alice").locator(".audit-view").textContent(), /in-browser mode only/);
+
+  await panel(page, "alice").getByRole("button", { name: "Export data" }).click();
+  const doc = JSON.parse(await panel(page, "alice").locator(".export-view pre").textContent());
+  assert.equal(doc.userId, "alice");
+  assert.doesNotMatch(JSON.stringify(doc), /Bob/);
+  await page.screenshot({ path: join(OUT, "page-worker.png"), fullPage: true });
+
+  await panel(page, "alice").getByRole("button", { name: "Forget tenant" }).click();
+  await memoryShows(page, "alice", "Nothing is kept for alice.");
+  assert.match(await memoryText(page, "bob"), /My name is Bob/);
+  const [aliceDoc, bobDoc] = await Promise.all(["alice", "bob"].map((t) => fetch(`${origin}/v1/tenants/${t}/export`).then((r) => r.json())));
+  assert.equal(aliceDoc.sessions.length, 0);
+  assert.equal(bobDoc.sessions[0].turns.length, 2);
+
+  // Back in the browser: that agent never saw these tenants' Worker conversations.
+  await page.getByLabel("In this browser (wasm)").check();
+  await page.waitForSelector('body[data-ready="browser"]');
+  await memoryShows(page, "bob", "Nothing is kept for bob.");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/**
+ * An OpenAI-compatible endpoint on loopback that streams `pieces` as chat-completion deltas
+ * (with the CORS answers a browser needs to call it from the page's origin) and records the
+ * Authorization header of every request.
+ */
+async function fakeOpenAI(pieces) {
+  const seen = [];
+  const server = createServer((req, res) => {
+    const cors = {
+      "access-control-allow-origin": "*",
+      "access-control-allow-headers": "authorization, content-type",
+      "access-control-allow-methods": "POST, OPTIONS",
+    };
+    if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      seen.push({ path: req.url, auth: req.headers.authorization, body: JSON.parse(body) });
+      res.writeHead(200, { ...cors, "content-type": "text/event-stream" });
+      const chunks = [
+        ...pieces.map((p) => ({ choices: [{ index: 0, delta: { content: p } }] })),
+        { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+        { choices: [], usage: { prompt_tokens: 40, completion_tokens: pieces.length } },
+      ];
+      for (const c of chunks) res.write(`data: ${JSON.stringify(c)}\n\n`);
+      res.end("data: [DONE]\n\n");
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { seen, url: `http://127.0.0.1:${server.address().port}/v1`, close: () => new Promise((r) => server.close(r)) };
+}
+
+test("settings: an OpenAI-compatible endpoint streams into the same agent; the key goes to that endpoint only", async () => {
+  const PIECES = ["Hello ", "from ", "the ", "endpoint."];
+  const endpoint = await fakeOpenAI(PIECES);
+  try {
+    const { page, errors } = await openPage();
+    await send(page, "alice", "My name is Alice");
+    await page.getByText("Settings: model").click();
+    await page.getByLabel("OpenAI-compatible endpoint").check();
+    await page.getByLabel("Base URL").fill(endpoint.url);
+    await page.getByLabel("API key").fill("sk-page-test-0123");
+    await page.getByLabel("Model name").fill("tiny");
+    await page.getByRole("button", { name: "Apply model" }).click();
+    await page.locator("#status", { hasText: "In-browser model: openai(" }).waitFor();
+
+    const reply = await send(page, "alice", "Hello there");
+    assert.equal(reply.text, PIECES.join(""));
+    assert.equal(reply.deltas, PIECES.length);
+    assert.equal(endpoint.seen.length, 1);
+    assert.equal(endpoint.seen[0].path, "/v1/chat/completions");
+    assert.equal(endpoint.seen[0].auth, "Bearer sk-page-test-0123");
+    assert.equal(endpoint.seen[0].body.model, "tiny");
+    // The agent was rebuilt from a snapshot: alice's earlier turn is still hers, and sent.
+    assert.ok(endpoint.seen[0].body.messages.some((m) => m.content === "My name is Alice"));
+    assert.match(await memoryText(page, "alice"), /Session “default”: 4 message\(s\)/);
+    // Shown nowhere, kept nowhere.
+    const leaked = await page.evaluate((key) => ({
+      text: document.body.innerText.includes(key),
+      storage: JSON.stringify({ ...localStorage }).includes(key) || JSON.stringify({ ...sessionStorage }).includes(key),
+    }), "sk-page-test-0123");
+    assert.deepEqual(leaked, { text: false, storage: false });
+    assert.match(await page.locator("#config").textContent(), /apiKey: "•••"/);
+
+    // Back to the demo model.
+    await page.getByLabel("Demo model (offline, no key)").check();
+    await page.getByRole("button", { name: "Apply model" }).click();
+    await page.locator("#status", { hasText: "In-browser model: demoModel()" }).waitFor();
+    assert.equal((await send(page, "alice", "What's my name?")).text, "Your name is Alice.");
+    assert.equal(endpoint.seen.length, 1);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await endpoint.close();
+  }
+});
