@@ -28,8 +28,11 @@ suite "wasm in headless Chromium: wasm-pack test --headless --chrome"
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome 2>&1 | tee target/chrome-test.log
 grep -q "Running headless tests in Chrome" target/chrome-test.log || { echo "the Chrome suite did not run" >&2; exit 1; }
 
+suite "fuzz smoke run: SSE, tool arguments, import documents, ids, audit logs (cargo-fuzz, fixed seed)"
+FUZZ_RUNS="${FUZZ_RUNS:-30000}" bash scripts/fuzz.sh
+
 suite "build pkg/"
 node scripts/build.mjs --if-needed
 
 suite "npm package (packed, installed, imported by name) in Node and Chromium; the Worker under workerd"
-node --test --test-concurrency=1 tests/node/ tests/worker/
+node --test --test-concurrency=1 tests/node/ tests/worker/ tests/page/

@@ -122,18 +122,20 @@ fn stated_fact(input: &str) -> Option<(String, String)> {
             .to_owned()
     };
     if let Some(rest) = lower.strip_prefix("call me ") {
-        let v = clean(&trimmed[trimmed.len() - rest.len()..]);
+        let v = clean(trimmed.get(trimmed.len() - rest.len()..)?);
         return (!v.is_empty()).then(|| ("name".to_owned(), v));
     }
     let rest = lower.strip_prefix("my ")?;
     let is_at = rest.find(" is ")?;
-    let key = rest[..is_at].trim();
+    // `get`, not indexing: lowercasing can move char boundaries even when the total
+    // length is unchanged ("İ" grows while "ẞ" shrinks), and a bad slice must not panic.
+    let key = rest.get(..is_at)?.trim();
     if key.is_empty() || key.split_whitespace().count() > 3 {
         return None;
     }
     let value_start = trimmed.len() - rest.len() + is_at + 4;
     // Stop at the first sentence end so "My name is Bob. What's up?" yields "Bob".
-    let value_full = &trimmed[value_start..];
+    let value_full = trimmed.get(value_start..)?;
     let value = value_full
         .split(['.', '!', '?', ','])
         .next()
@@ -256,6 +258,9 @@ mod tests {
             "Call me 🦀",
             "what's my 名前?",
             "ＭＹ name is x",
+            "my İ is ẞ",
+            "my ẞİ is x",
+            "call me İẞ",
         ] {
             let _ = reply(&convo(&[s, s]), 3);
         }

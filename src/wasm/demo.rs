@@ -38,6 +38,15 @@ pub fn demo_model() -> Function {
         match super::error::from_js::<DemoRequest>(&request) {
             Ok(req) => {
                 let r = reply(&req.messages, req.max_output_tokens.unwrap_or(1024));
+                // Streams like a real model when the run is streaming: word by word.
+                let on_text = js_sys::Reflect::get(&request, &"onTextDelta".into())
+                    .ok()
+                    .and_then(|f| f.dyn_into::<Function>().ok());
+                if let Some(f) = on_text {
+                    for word in r.text.split_inclusive(' ') {
+                        let _ = f.call1(&JsValue::NULL, &JsValue::from_str(word));
+                    }
+                }
                 Promise::resolve(&to_plain_js(&DemoResponse {
                     text: r.text,
                     usage: DemoUsage {
