@@ -13,7 +13,7 @@ pub enum Role {
 }
 
 /// A tool call the model made: `arguments` is the JSON text exactly as the model wrote it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCall {
     pub id: String,
     pub name: String,

@@ -1,37 +1,13 @@
 //! The agent's model request to a provider-neutral wire request, and the provider's answer
 //! back to the agent's raw response.
 
-use crate::message::Role;
 use crate::model::{ModelRequest, RawModelResponse, RawUsage};
 use crate::wire;
 
 pub fn to_wire(request: &ModelRequest, model: &str, stream: bool) -> wire::Request {
     wire::Request {
         model: model.to_owned(),
-        messages: request
-            .messages
-            .iter()
-            .map(|m| match m.role {
-                Role::System => wire::Message::system(m.content.clone()),
-                Role::User => wire::Message::user(m.content.clone()),
-                Role::Assistant if !m.tool_calls.is_empty() => wire::Message::assistant_with_tools(
-                    m.content.clone(),
-                    m.tool_calls
-                        .iter()
-                        .map(|c| wire::ToolCall {
-                            id: c.id.clone(),
-                            name: c.name.clone(),
-                            arguments: c.arguments.clone(),
-                        })
-                        .collect(),
-                ),
-                Role::Assistant => wire::Message::assistant(m.content.clone()),
-                Role::Tool => wire::Message::tool_result(
-                    m.tool_call_id.clone().unwrap_or_default(),
-                    m.content.clone(),
-                ),
-            })
-            .collect(),
+        messages: request.messages.clone(),
         tools: request
             .tools
             .iter()

@@ -14,7 +14,7 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
     let mut system: Vec<&str> = Vec::new();
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for (i, m) in request.messages.iter().enumerate() {
-        m.check(i)?;
+        super::check(m, i)?;
         let mut blocks = Vec::new();
         let role = match m.role {
             Role::System => {

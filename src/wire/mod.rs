@@ -16,80 +16,23 @@ pub mod sse;
 pub use accumulator::Accumulator;
 pub use sse::{SseDecoder, SseEvent};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-    /// The result of a tool call, answering the assistant's call `tool_call_id`.
-    Tool,
-}
+// The wire layer speaks the agent's own message type: one shape from memory to the
+// provider's JSON, no conversion in between.
+pub use crate::message::{Message, Role, ToolCall};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ToolCall {
-    pub id: String,
-    pub name: String,
-    /// The arguments as raw JSON text, exactly as the model produced it. Kept as text
-    /// because a model can emit invalid JSON, and the agent must be able to say so.
-    pub arguments: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    pub role: Role,
-    pub content: String,
-    /// Only meaningful on assistant messages; anywhere else it is a request error.
-    pub tool_calls: Vec<ToolCall>,
-    /// Required on tool messages; ignored on the others.
-    pub tool_call_id: Option<String>,
-}
-
-impl Message {
-    fn plain(role: Role, content: impl Into<String>) -> Self {
-        Message {
-            role,
-            content: content.into(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        }
+/// Shapes a provider cannot express, refused before any request is built.
+pub(crate) fn check(m: &Message, position: usize) -> Result<(), WireError> {
+    if m.role != Role::Assistant && !m.tool_calls.is_empty() {
+        return Err(WireError::malformed(format!(
+            "message {position}: only assistant messages can carry tool calls"
+        )));
     }
-    pub fn system(content: impl Into<String>) -> Self {
-        Message::plain(Role::System, content)
+    if m.role == Role::Tool && m.tool_call_id.is_none() {
+        return Err(WireError::malformed(format!(
+            "message {position}: a tool result needs a tool_call_id"
+        )));
     }
-    pub fn user(content: impl Into<String>) -> Self {
-        Message::plain(Role::User, content)
-    }
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Message::plain(Role::Assistant, content)
-    }
-    pub fn assistant_with_tools(content: impl Into<String>, tool_calls: Vec<ToolCall>) -> Self {
-        Message {
-            tool_calls,
-            ..Message::plain(Role::Assistant, content)
-        }
-    }
-    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        Message {
-            tool_call_id: Some(tool_call_id.into()),
-            ..Message::plain(Role::Tool, content)
-        }
-    }
-
-    /// Refuses combinations neither provider can express, rather than silently dropping
-    /// a tool call or sending a result the provider cannot match to its call.
-    pub(crate) fn check(&self, position: usize) -> Result<(), WireError> {
-        if self.role != Role::Assistant && !self.tool_calls.is_empty() {
-            return Err(WireError::malformed(format!(
-                "message {position}: only assistant messages can carry tool calls"
-            )));
-        }
-        if self.role == Role::Tool && self.tool_call_id.is_none() {
-            return Err(WireError::malformed(format!(
-                "message {position}: a tool result needs a tool_call_id"
-            )));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 #[derive(Clone, Debug, PartialEq)]

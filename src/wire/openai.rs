@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 pub fn request_body(request: &Request) -> Result<Value, WireError> {
     let mut messages = Vec::with_capacity(request.messages.len());
     for (i, m) in request.messages.iter().enumerate() {
-        m.check(i)?;
+        super::check(m, i)?;
         messages.push(message(m));
     }
     let mut body = json!({
