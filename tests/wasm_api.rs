@@ -2,23 +2,14 @@
 //! AbortControllers. Runs under `wasm-pack test --node` and `--headless --chrome`.
 #![cfg(target_arch = "wasm32")]
 
+mod js_support;
+use js_support::{get, obj, settle};
+
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tenantry::wasm::{demo_model, tenantry_error_class, JsAgent};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap()
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
-    }
-    o.into()
-}
 
 /// A JS model: echoes the last message after a macrotask, so runs really interleave.
 fn echo_model() -> Function {
@@ -42,10 +33,6 @@ fn agent_with(model: Function, max_messages: f64) -> JsAgent {
         ("memory", memory),
     ]))
     .unwrap()
-}
-
-async fn settle(p: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(p).await
 }
 
 fn assert_tenantry_error(e: &JsValue, code: &str) {

@@ -4,6 +4,9 @@
 //! restart when the host persists its entries.
 #![cfg(target_arch = "wasm32")]
 
+mod js_support;
+use js_support::get;
+
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use tenantry::wasm::{verify_audit, JsAgent};
 use wasm_bindgen::{JsCast, JsValue};
@@ -11,10 +14,6 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const KEY: &str = "audit-key-for-tests-0123456789";
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap()
-}
 
 /// An agent on the demo model that logs every audit entry and event into `log.entries`
 /// and `log.events`; `extra` is merged into the `audit` options.

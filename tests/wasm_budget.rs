@@ -2,15 +2,14 @@
 //! concurrent-overshoot case with real promises, rate limits, plans, reports, bad config.
 #![cfg(target_arch = "wasm32")]
 
+mod js_support;
+use js_support::get;
+
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tenantry::wasm::JsAgent;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap()
-}
 
 fn parse(json: &str) -> JsValue {
     js_sys::JSON::parse(json).unwrap()

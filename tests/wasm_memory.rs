@@ -3,27 +3,13 @@
 //! export/import as JSON text, snapshots. Runs under `wasm-pack test --node` and `--chrome`.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+mod js_support;
+use js_support::{get, obj, settle};
+
+use js_sys::{Array, Function, Reflect, JSON};
 use tenantry::wasm::{demo_model, indexed_db_storage, memory_storage, JsAgent};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap()
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
-    }
-    o.into()
-}
-
-async fn settle(p: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(p).await
-}
 
 fn code(e: &JsValue) -> String {
     get(e, "code").as_string().unwrap_or_default()

@@ -3,27 +3,13 @@
 //! chunks. Runs in Node and in headless Chromium (`wasm-pack test --node` / `--chrome`).
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+mod js_support;
+use js_support::{get, obj, settle};
+
+use js_sys::{Array, Function};
 use tenantry::wasm::{anthropic, openai, JsAgent};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap()
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
-    }
-    o.into()
-}
-
-async fn settle(p: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(p).await
-}
 
 const OPENAI_SSE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo, \"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Alice\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":21,\"completion_tokens\":4}}\n\ndata: [DONE]\n\n";
 

@@ -3,15 +3,14 @@
 //! answers with what it saw (results, and the tools it was told about).
 #![cfg(target_arch = "wasm32")]
 
+mod js_support;
+use js_support::get;
+
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use tenantry::wasm::JsAgent;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap()
-}
 
 /// Builds an agent from JS source for the config object (tools are JS functions).
 fn agent(config_js: &str) -> Result<JsAgent, JsValue> {

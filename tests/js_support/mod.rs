@@ -1,0 +1,22 @@
+//! Helpers shared by the JS-surface suites (wasm only).
+#![allow(dead_code)]
+
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+pub fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).unwrap()
+}
+
+pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+pub async fn settle(p: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
