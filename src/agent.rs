@@ -222,10 +222,16 @@ impl Agent {
         audit_kind: Option<&str>,
         event: &'static str,
         about: &About<'_>,
-        data: Value,
+        data: impl FnOnce() -> Value,
         usage: Option<Usage>,
         duration_ms: Option<f64>,
     ) {
+        // Nothing is built (no hashing, no JSON) for an agent nobody observes.
+        let observed = self.observer.observing();
+        if !observed && (audit_kind.is_none() || !self.observer.auditing()) {
+            return;
+        }
+        let data = data();
         let now = self.now();
         if let Some(kind) = audit_kind {
             let mut d = data.clone();
@@ -237,7 +243,7 @@ impl Agent {
             }
             self.observer.audit(now, kind, about, d);
         }
-        if self.observer.observing() {
+        if observed {
             let mut t = Telemetry::new(event, about, now, data);
             t.usage = usage;
             t.duration_ms = duration_ms;
@@ -313,7 +319,7 @@ impl Agent {
                 Some(crate::audit::types::RUN_START),
                 "run.start",
                 &about,
-                json!({ "input": this.observer.content(&input) }),
+                || json!({ "input": this.observer.content(&input) }),
                 None,
                 None,
             );
@@ -334,7 +340,7 @@ impl Agent {
                     Some(crate::audit::types::BUDGET_REFUSED),
                     "budget.refused",
                     &about,
-                    json!({ "code": b.code(), "details": b.details() }),
+                    || json!({ "code": b.code(), "details": b.details() }),
                     None,
                     None,
                 );
@@ -345,7 +351,7 @@ impl Agent {
                     Some(crate::audit::types::RUN_FINISH),
                     "run.finish",
                     &about,
-                    json!({ "ok": true, "steps": out.steps, "finishReason": out.finish_reason, "output": this.observer.content(&out.text) }),
+                    || json!({ "ok": true, "steps": out.steps, "finishReason": out.finish_reason, "output": this.observer.content(&out.text) }),
                     Some(out.usage),
                     elapsed,
                 ),
@@ -353,7 +359,7 @@ impl Agent {
                     Some(crate::audit::types::RUN_FINISH),
                     "run.finish",
                     &about,
-                    json!({ "ok": false, "code": e.code() }),
+                    || json!({ "ok": false, "code": e.code() }),
                     None,
                     elapsed,
                 ),
@@ -448,7 +454,7 @@ impl Agent {
                 None,
                 "eviction",
                 &about,
-                json!({ "storage": self.storage.is_some() }),
+                || json!({ "storage": self.storage.is_some() }),
                 None,
                 None,
             );
@@ -742,7 +748,7 @@ impl Agent {
             Some(crate::audit::types::FORGET),
             "forget",
             &about,
-            json!({ "ok": result.is_ok() }),
+            || json!({ "ok": result.is_ok() }),
             None,
             None,
         );
@@ -767,7 +773,7 @@ impl Agent {
             Some(crate::audit::types::EXPORT),
             "export",
             &about,
-            json!({ "sessions": doc.sessions.len() }),
+            || json!({ "sessions": doc.sessions.len() }),
             None,
             None,
         );
@@ -811,7 +817,7 @@ impl Agent {
             Some(crate::audit::types::IMPORT),
             "import",
             &about,
-            json!({ "sessions": sessions }),
+            || json!({ "sessions": sessions }),
             None,
             None,
         );

@@ -135,14 +135,16 @@ impl Agent {
                 Some(crate::audit::types::TOOL_CALL),
                 "tool.call",
                 &about,
-                json!({
-                    "step": step,
-                    "tool": c.name,
-                    "toolCallId": c.id,
-                    "decision": o.decision,
-                    "args": self.observer.content(&c.arguments),
-                    "error": o.error,
-                }),
+                || {
+                    json!({
+                        "step": step,
+                        "tool": c.name,
+                        "toolCallId": c.id,
+                        "decision": o.decision,
+                        "args": self.observer.content(&c.arguments),
+                        "error": o.error,
+                    })
+                },
                 None,
                 None,
             );
@@ -290,12 +292,14 @@ impl Agent {
             Some(crate::audit::types::MODEL_CALL),
             "model.call",
             &about,
-            json!({
-                "step": step,
-                "finishReason": response.finish_reason,
-                "toolCalls": response.tool_calls.len(),
-                "model": self.config.model_name,
-            }),
+            || {
+                json!({
+                    "step": step,
+                    "finishReason": response.finish_reason,
+                    "toolCalls": response.tool_calls.len(),
+                    "model": self.config.model_name,
+                })
+            },
             Some(response.usage),
             Some(self.now() - called_at),
         );
