@@ -10,11 +10,7 @@ use js_sys::{Array, Function, Uint8Array, JSON};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(module = "/src/js/host.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = callSink)]
-    fn call_sink(sink: &Function, value: &JsValue, on_error: &JsValue);
-}
+use super::js_fetch::call_sink;
 
 /// A key as text (UTF-8, or `hex:`/`base64:`-prefixed) or bytes; at least 16 bytes.
 fn key_bytes(v: &JsValue, field: &str) -> Result<Vec<u8>> {

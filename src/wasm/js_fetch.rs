@@ -19,6 +19,9 @@ extern "C" {
     pub fn global_fetch() -> JsValue;
     #[wasm_bindgen(js_name = linkedController)]
     pub fn linked_controller(signal: &JsValue) -> JsValue;
+    /// One extern block per JS module: wasm-bindgen writes one import key per block.
+    #[wasm_bindgen(js_name = callSink)]
+    pub fn call_sink(sink: &Function, value: &JsValue, on_error: &JsValue);
     #[wasm_bindgen(js_name = cancelReader)]
     fn cancel_reader(reader: &JsValue);
     #[wasm_bindgen(js_name = bodyReader, catch)]
