@@ -278,3 +278,45 @@ async fn indexed_db_storage_persists_in_the_browser() {
     assert_eq!(c.size("alice".into()).unwrap(), 0);
     assert_eq!(c.size("bob".into()).unwrap(), 2);
 }
+
+#[wasm_bindgen_test]
+async fn a_slow_adapter_under_concurrent_runs_keeps_every_turn_and_every_user_apart() {
+    // Every adapter call waits a few milliseconds, so runs of different users interleave
+    // inside their storage writes.
+    let slow = Function::new_with_args(
+        "inner",
+        "const wait = () => new Promise(r => setTimeout(r, Math.random() * 4));
+         return { get: async k => { await wait(); return inner.get(k); }, put: async (k, v) => { await wait(); return inner.put(k, v); },
+                  delete: async k => { await wait(); return inner.delete(k); }, list: async p => { await wait(); return inner.list(p); } };",
+    )
+    .call1(&JsValue::NULL, &memory_storage())
+    .unwrap();
+    let a = agent(obj(&[("storage", slow.clone())]));
+    let users = ["ann", "ben", "cat", "dan", "eve"];
+    let runs: Array = (0..5)
+        .flat_map(|n| users.iter().map(move |u| (n, *u)))
+        .map(|(n, u)| {
+            JsValue::from(a.run(
+                format!("My name is {u}{n}").into(),
+                u.into(),
+                JsValue::UNDEFINED,
+            ))
+        })
+        .collect();
+    settle(js_sys::Promise::all(&runs)).await.unwrap();
+    let b = agent(obj(&[("storage", slow)]));
+    for u in users {
+        settle(b.load(u.into())).await.unwrap();
+        let h = Array::from(&b.history(u.into(), JsValue::UNDEFINED).unwrap());
+        assert_eq!(h.length(), 10, "{u}");
+        for m in h
+            .iter()
+            .filter(|m| get(m, "role").as_string().as_deref() == Some("user"))
+        {
+            assert!(get(&m, "content")
+                .as_string()
+                .unwrap()
+                .starts_with(&format!("My name is {u}")));
+        }
+    }
+}

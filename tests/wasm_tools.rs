@@ -261,3 +261,27 @@ fn bad_tool_config_is_refused_by_name() {
         assert_eq!(get(&get(&e, "details"), "field").as_string().unwrap(), field, "{cfg}");
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_hanging_tool_is_cut_off_by_the_runs_signal_and_nothing_commits() {
+    let a = agent(
+        "{ model, tools: [{ name: 'hang', execute: (_, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped')))) }] }",
+    )
+    .unwrap();
+    let controller = Function::new_no_args("return new AbortController()")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let opts = Object::new();
+    Reflect::set(&opts, &"signal".into(), &get(&controller, "signal")).unwrap();
+    let p = a.run(
+        r#"{"calls":[{"name":"hang","args":{}}]}"#.into(),
+        "hal".into(),
+        opts.into(),
+    );
+    Function::new_with_args("c", "setTimeout(() => c.abort(), 20)")
+        .call1(&JsValue::NULL, &controller)
+        .unwrap();
+    let e = JsFuture::from(p).await.unwrap_err();
+    assert_eq!(get(&e, "code").as_string().unwrap(), "aborted");
+    assert_eq!(a.size("hal".into()).unwrap(), 0);
+}
