@@ -338,19 +338,9 @@ fn push_usage(parts: &mut Vec<StreamPart>, usage: &Map<String, Value>) {
     }
 }
 
-/// `error.message` of an HTTP error body (`{"type":"error","error":{"type","message"}}`).
-pub fn error_message(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    json::error_message(value.get("error")?)
-}
-
-/// The error object of an HTTP error body with its kind (`overloaded_error`,
-/// `rate_limit_error`, ...), for the HTTP layer's retry decision.
-pub fn provider_error(body: &str) -> Option<WireError> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    let error = value.get("error").filter(|e| !e.is_null())?;
-    Some(json::provider_error(error))
-}
+// HTTP error bodies (`{"type":"error","error":{"type","message"}}`) read the same way as
+// OpenAI's: one reader for both.
+pub use super::json::{body_error_message as error_message, body_provider_error as provider_error};
 
 #[cfg(test)]
 mod tests {

@@ -114,3 +114,18 @@ pub(crate) fn error_message(error: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// `error.message` of an HTTP error body, for the error shown to the user.
+pub fn body_error_message(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    error_message(value.get("error")?)
+}
+
+/// The error object of an HTTP error body with its kind (`type`, else `code`): the HTTP
+/// layer needs it to tell an exhausted quota (429 `insufficient_quota`, retrying is
+/// pointless) or an overload from a rate limit.
+pub fn body_provider_error(body: &str) -> Option<WireError> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let error = value.get("error").filter(|e| !e.is_null())?;
+    Some(provider_error(error))
+}

@@ -248,20 +248,7 @@ impl StreamDecoder {
     }
 }
 
-/// `error.message` of an HTTP error body, for the error shown to the user.
-pub fn error_message(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    json::error_message(value.get("error")?)
-}
-
-/// The error object of an HTTP error body, with its kind (`type`, else `code`): the HTTP
-/// layer needs it to tell e.g. an exhausted quota (429 `insufficient_quota`, retrying is
-/// pointless) from a rate limit.
-pub fn provider_error(body: &str) -> Option<WireError> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    let error = value.get("error").filter(|e| !e.is_null())?;
-    Some(json::provider_error(error))
-}
+pub use super::json::{body_error_message as error_message, body_provider_error as provider_error};
 
 #[cfg(test)]
 mod tests {
