@@ -605,11 +605,7 @@ impl Agent {
     }
 
     pub fn history(&self, user: &UserKey, session: &SessionId) -> Result<Vec<Message>> {
-        self.read(user, |u| {
-            u.and_then(|u| u.session(session))
-                .map(|s| s.messages().collect())
-                .unwrap_or_default()
-        })
+        self.read(user, |u| u.map(|u| u.history(session)).unwrap_or_default())
     }
 
     pub fn sessions(&self, user: &UserKey) -> Result<Vec<SessionInfo>> {

@@ -16,7 +16,9 @@ pub struct ContextOptions<'a> {
     pub recall_top_k: usize,
 }
 
-fn message_tokens(m: &Message) -> u64 {
+/// Estimated tokens of one message as sent: the prompt bound and the budget's reservation
+/// both count with this.
+pub(crate) fn message_tokens(m: &Message) -> u64 {
     // A few tokens of framing per message, as chat formats add.
     let calls: u64 = m
         .tool_calls

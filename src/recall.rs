@@ -9,7 +9,6 @@ use crate::ids::SessionId;
 use crate::memory::UserState;
 use crate::message::Role;
 use serde::Serialize;
-use std::collections::HashMap;
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
@@ -134,9 +133,10 @@ pub fn recall(
         .collect()
 }
 
-/// Frequency of each token in a text; exposed for tests of the tokenizer.
-pub fn term_counts(text: &str) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
+/// Frequency of each token in a text, for tests of the tokenizer.
+#[cfg(test)]
+fn term_counts(text: &str) -> std::collections::HashMap<String, usize> {
+    let mut m = std::collections::HashMap::new();
     for t in tokens(text) {
         *m.entry(t).or_insert(0) += 1;
     }

@@ -14,7 +14,7 @@ use crate::events::EventPart;
 use crate::ids::{SessionId, UserKey};
 use crate::memory::Turn;
 use crate::message::Message;
-use crate::model::{estimate_tokens, CallContext, ModelRequest, ModelResponse, Usage};
+use crate::model::{CallContext, ModelRequest, ModelResponse, Usage};
 use crate::observe::About;
 use crate::tools::cache::CacheHandle;
 use crate::tools::ToolContext;
@@ -185,17 +185,7 @@ impl Agent {
             };
             context::build(m.get(user), session, current, &opts)?
         };
-        let input_estimate: u64 = messages
-            .iter()
-            .map(|m| {
-                estimate_tokens(&m.content)
-                    + 4
-                    + m.tool_calls
-                        .iter()
-                        .map(|c| estimate_tokens(&c.arguments))
-                        .sum::<u64>()
-            })
-            .sum();
+        let input_estimate: u64 = messages.iter().map(context::message_tokens).sum();
         let plan = self.plan(user);
         let (reservation, granted) = self.ledger.borrow_mut().reserve(
             user,

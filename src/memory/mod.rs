@@ -198,8 +198,7 @@ impl Memory {
     pub fn history(&self, user: &UserKey, session: &SessionId) -> Vec<Message> {
         self.users
             .get(user)
-            .and_then(|u| u.session(session))
-            .map(|s| s.messages().collect())
+            .map(|u| u.history(session))
             .unwrap_or_default()
     }
 

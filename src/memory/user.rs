@@ -48,6 +48,13 @@ impl UserState {
         self.working = (!w.is_empty()).then(|| Box::new(w));
     }
 
+    /// The messages of one session, oldest first (empty for an unknown session).
+    pub fn history(&self, id: &SessionId) -> Vec<crate::message::Message> {
+        self.session(id)
+            .map(|s| s.messages().collect())
+            .unwrap_or_default()
+    }
+
     pub fn message_count(&self) -> usize {
         self.sessions.iter().map(|(_, s)| s.message_count()).sum()
     }
