@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod js_support;
-use js_support::{get, obj, settle};
+use js_support::{collect, get, obj, settle};
 
 use js_sys::{Array, Function};
 use tenantry::wasm::{anthropic, openai, JsAgent};
@@ -52,20 +52,6 @@ fn agent_on(model: Function) -> JsAgent {
         ("instructions", "Be brief.".into()),
     ]))
     .unwrap()
-}
-
-async fn collect(stream: JsValue) -> Vec<JsValue> {
-    let next: Function = get(&stream, "next").unchecked_into();
-    let mut out = Vec::new();
-    loop {
-        let step = settle(next.call0(&stream).unwrap().unchecked_into())
-            .await
-            .unwrap();
-        if get(&step, "done").as_bool() == Some(true) {
-            return out;
-        }
-        out.push(get(&step, "value"));
-    }
 }
 
 #[wasm_bindgen_test]

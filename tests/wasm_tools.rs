@@ -4,11 +4,11 @@
 #![cfg(target_arch = "wasm32")]
 
 mod js_support;
-use js_support::get;
+use js_support::{collect, get};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use tenantry::wasm::JsAgent;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -123,17 +123,7 @@ async fn a_throwing_tool_becomes_a_tool_error_and_an_event() {
         "carol".into(),
         JsValue::UNDEFINED,
     );
-    let next: Function = get(&stream, "next").unchecked_into();
-    let mut events = Vec::new();
-    loop {
-        let step = JsFuture::from(next.call0(&stream).unwrap().unchecked_into::<Promise>())
-            .await
-            .unwrap();
-        if get(&step, "done").as_bool() == Some(true) {
-            break;
-        }
-        events.push(get(&step, "value"));
-    }
+    let events = collect(stream).await;
     let types: Vec<String> = events
         .iter()
         .map(|e| get(e, "type").as_string().unwrap())

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use js_sys::{Object, Promise, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 pub fn get(v: &JsValue, key: &str) -> JsValue {
@@ -19,4 +19,19 @@ pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
 
 pub async fn settle(p: Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(p).await
+}
+
+/// Every event of a `RunStream`, by driving its async-iterator `next()` to the end.
+pub async fn collect(stream: JsValue) -> Vec<JsValue> {
+    let next: js_sys::Function = get(&stream, "next").unchecked_into();
+    let mut out = Vec::new();
+    loop {
+        let step = settle(next.call0(&stream).unwrap().unchecked_into())
+            .await
+            .unwrap();
+        if get(&step, "done").as_bool() == Some(true) {
+            return out;
+        }
+        out.push(get(&step, "value"));
+    }
 }
