@@ -11,12 +11,14 @@
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import os from "node:os";
+import "../pkg/node.js"; // the Node entry, as users load it (it also applies its V8 workaround)
 import { initSync, Agent } from "../pkg/tenantry.js";
 import { lineChart } from "./plot.mjs";
 
 const USERS = Number(process.env.BENCH_MEMORY_USERS ?? 100_000);
 const MESSAGES = 10;
 const CHARS = 100;
+// Already instantiated by the Node entry: this returns the same instance's exports.
 const wasm = initSync({ module: readFileSync(new URL("../pkg/tenantry_bg.wasm", import.meta.url)) });
 const gc = globalThis.gc ?? (() => {});
 const model = () => ({ text: "ok" });

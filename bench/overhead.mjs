@@ -2,7 +2,7 @@
 // model so what is measured is the framework, not the model:
 //   - tenantry: one shared Agent (wasm), the user id as an argument;
 //   - tenantry + budgets: the same with per-user and global budgets and a rate limit;
-//   - AI SDK generateText: the Vercel AI SDK with its MockLanguageModelV2 (ai/test) and a
+//   - AI SDK generateText: the Vercel AI SDK with its MockLanguageModelV3 (ai/test, AI SDK 6) and a
 //     per-user history kept in a Map, same messages and history length;
 //   - plain JS Map: the hand-written floor (no framework at all).
 // Loads: 500 users x 5 turns and 10,000 users x 10 turns, every user sending one message
@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { generateText } from "ai";
-import { MockLanguageModelV2 } from "ai/test";
+import { MockLanguageModelV3 } from "ai/test";
 import { Agent } from "../pkg/node.js";
 import { barChart } from "./plot.mjs";
 
@@ -24,8 +24,9 @@ const SYSTEM = "Be brief.";
 const MAX_MESSAGES = 20; // history kept per user: the peers keep the same
 const reply = (userId, n) => `ok ${userId} ${n}`;
 
-// The same instant model for every contender: a reply naming the user, fixed usage.
-const model = (req) => ({ text: reply(req.userId, req.messages.length), usage: { inputTokens: req.messages.length * 8, outputTokens: 3 } });
+// The same instant model for every contender: a reply naming the user, fixed usage. Async,
+// as every real model is (the AI SDK mock is too).
+const model = async (req) => ({ text: reply(req.userId, req.messages.length), usage: { inputTokens: req.messages.length * 8, outputTokens: 3 } });
 
 function trimmed(history) {
   while (history.length > MAX_MESSAGES) history.splice(0, 2);
@@ -48,12 +49,15 @@ const contenders = {
   },
   "AI SDK generateText"() {
     const histories = new Map();
-    const mock = new MockLanguageModelV2({
+    const mock = new MockLanguageModelV3({
       doGenerate: async ({ prompt }) => {
         return {
           content: [{ type: "text", text: "ok" }],
-          finishReason: "stop",
-          usage: { inputTokens: prompt.length * 8, outputTokens: 3, totalTokens: prompt.length * 8 + 3 },
+          finishReason: { unified: "stop", raw: "stop" },
+          usage: {
+            inputTokens: { total: prompt.length * 8, noCache: prompt.length * 8, cacheRead: 0, cacheWrite: 0 },
+            outputTokens: { total: 3, text: 3, reasoning: 0 },
+          },
           warnings: [],
         };
       },

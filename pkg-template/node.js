@@ -1,7 +1,15 @@
 // Node entry: read the .wasm next to this file and instantiate it synchronously, so the
 // package is ready as soon as `import` resolves (no top-level await needed).
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { initSync, __tenantryErrorClass } from "./tenantry.js";
+
+// V8 11.x (Node 20) can abort the whole process ("Fatal error: unreachable code" in
+// Deoptimizer::DoComputeBuiltinContinuation) when TurboFan code that inlined a JS-to-wasm
+// call is lazily deoptimized; a hot loop awaiting agent methods hit it at ~20k calls in
+// bench/memory.mjs. Turning that one inlining off costs nothing measurable here and is
+// the only switch that avoids the crash; newer V8s are left alone.
+if (process.versions.v8.startsWith("11.")) setFlagsFromString("--no-turbo-inline-js-wasm-calls");
 
 initSync({ module: readFileSync(new URL("./tenantry_bg.wasm", import.meta.url)) });
 

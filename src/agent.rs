@@ -216,7 +216,8 @@ impl Agent {
     }
 
     /// Records one thing that happened: an audit entry (when auditing) and a telemetry
-    /// event (when observed), both about one user.
+    /// event (when observed), both about one user. `since` is when a timed thing started;
+    /// its duration is taken here, so an unobserved agent reads no clock for it.
     pub(crate) fn observe(
         &self,
         audit_kind: Option<&str>,
@@ -224,7 +225,7 @@ impl Agent {
         about: &About<'_>,
         data: impl FnOnce() -> Value,
         usage: Option<Usage>,
-        duration_ms: Option<f64>,
+        since: Option<f64>,
     ) {
         // Nothing is built (no hashing, no JSON) for an agent nobody observes.
         let observed = self.observer.observing();
@@ -246,9 +247,15 @@ impl Agent {
         if observed {
             let mut t = Telemetry::new(event, about, now, data);
             t.usage = usage;
-            t.duration_ms = duration_ms;
+            t.duration_ms = since.map(|t0| now - t0);
             self.observer.emit(t);
         }
+    }
+
+    /// The start of something whose duration telemetry reports; no clock read when no one
+    /// observes.
+    pub(crate) fn start_timer(&self) -> Option<f64> {
+        self.observer.observing().then(|| self.now())
     }
 
     pub fn with_plan_of(mut self, plan_of: PlanOf) -> Self {
@@ -308,7 +315,7 @@ impl Agent {
             });
             // A refusal at call time (bad input, rate limit) still reaches a streaming host
             // as an `error` event.
-            let started = this.now();
+            let started = this.start_timer();
             let session_id = opts.session.as_str().to_owned();
             let about = About {
                 user: &user,
@@ -345,7 +352,7 @@ impl Agent {
                     None,
                 );
             }
-            let elapsed = Some(this.now() - started);
+            let elapsed = started;
             match &result {
                 Ok(out) => this.observe(
                     Some(crate::audit::types::RUN_FINISH),

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use std::fmt;
+use std::rc::Rc;
 
 /// The storage name of the anonymous partition. Refused as a real id so that no user can
 /// read or write the anonymous bucket by naming it.
@@ -16,8 +17,10 @@ pub const DEFAULT_SESSION_ID: &str = "default";
 /// Longest accepted id, in UTF-8 bytes (ids end up in storage keys and headers).
 pub const MAX_ID_BYTES: usize = 255;
 
+/// Shared text: a user id is a key in several tables (memory, LRU, budget, locks) and is
+/// cloned on every run, so copies are a reference count, not an allocation each.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(String);
+pub struct UserId(Rc<str>);
 
 impl UserId {
     pub fn as_str(&self) -> &str {
@@ -44,7 +47,7 @@ impl UserKey {
                         reason: format!("`{ANONYMOUS_SENTINEL}` is reserved for the anonymous bucket; pass null or undefined instead"),
                     });
                 }
-                Ok(UserKey::User(UserId(s.to_owned())))
+                Ok(UserKey::User(UserId(Rc::from(s))))
             }
         }
     }
@@ -73,13 +76,17 @@ impl fmt::Display for UserKey {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
+pub struct SessionId(Rc<str>);
 
 impl SessionId {
     pub fn parse(id: Option<&str>) -> Result<SessionId> {
         let s = id.unwrap_or(DEFAULT_SESSION_ID);
         check_id(s).map_err(|reason| Error::InvalidSessionId { reason })?;
-        Ok(SessionId(s.to_owned()))
+        Ok(SessionId(if s == DEFAULT_SESSION_ID {
+            default_session_text()
+        } else {
+            Rc::from(s)
+        }))
     }
 
     pub fn as_str(&self) -> &str {
@@ -89,8 +96,14 @@ impl SessionId {
 
 impl Default for SessionId {
     fn default() -> Self {
-        SessionId(DEFAULT_SESSION_ID.to_owned())
+        SessionId(default_session_text())
     }
+}
+
+/// Every user's default session shares one copy of its id.
+fn default_session_text() -> Rc<str> {
+    thread_local!(static DEFAULT: Rc<str> = Rc::from(DEFAULT_SESSION_ID));
+    DEFAULT.with(Rc::clone)
 }
 
 /// Shared rules for user and session ids: non-empty, bounded, no control characters

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod ids;
+mod json_text;
 pub mod lock;
 pub mod memory;
 pub mod message;

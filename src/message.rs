@@ -1,5 +1,6 @@
 //! Conversation messages in the provider-neutral shape the model function receives.
 
+use crate::json_text::{push_key, push_str};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,6 +11,18 @@ pub enum Role {
     Assistant,
     /// A tool's result, answering one of the previous assistant message's tool calls.
     Tool,
+}
+
+impl Role {
+    /// The serde (and JS) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
 }
 
 /// A tool call the model made: `arguments` is the JSON text exactly as the model wrote it.
@@ -67,5 +80,41 @@ impl Message {
     /// Carries tool structure (calls or a call id) beyond role and text.
     pub fn is_structured(&self) -> bool {
         !self.tool_calls.is_empty() || self.tool_call_id.is_some()
+    }
+
+    /// Appends this message as JSON text, exactly its serde form (see `json_text`).
+    pub(crate) fn write_json(&self, out: &mut String) {
+        out.push_str("{\"role\":\"");
+        out.push_str(self.role.as_str());
+        out.push_str("\",");
+        push_key(out, "content");
+        push_str(out, &self.content);
+        if !self.tool_calls.is_empty() {
+            out.push(',');
+            push_key(out, "toolCalls");
+            out.push('[');
+            for (i, c) in self.tool_calls.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('{');
+                push_key(out, "id");
+                push_str(out, &c.id);
+                out.push(',');
+                push_key(out, "name");
+                push_str(out, &c.name);
+                out.push(',');
+                push_key(out, "arguments");
+                push_str(out, &c.arguments);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        if let Some(id) = &self.tool_call_id {
+            out.push(',');
+            push_key(out, "toolCallId");
+            push_str(out, id);
+        }
+        out.push('}');
     }
 }

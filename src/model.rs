@@ -24,6 +24,46 @@ pub struct ModelRequest {
     pub run_id: String,
 }
 
+impl ModelRequest {
+    /// This request as JSON text, exactly its serde form, written without serde because a
+    /// host-function model receives one on every call (see `json_text`).
+    pub fn to_json(&self) -> String {
+        use crate::json_text::{push_key, push_str};
+        let size: usize = self.messages.iter().map(|m| m.content.len() + 32).sum();
+        let mut out = String::with_capacity(size + 128);
+        out.push('{');
+        push_key(&mut out, "messages");
+        out.push('[');
+        for (i, m) in self.messages.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            m.write_json(&mut out);
+        }
+        out.push_str("],");
+        push_key(&mut out, "tools");
+        // Tool schemas are small and arbitrary JSON: serde_json writes them.
+        out.push_str(&serde_json::to_string(&self.tools).unwrap_or_else(|_| "[]".into()));
+        out.push(',');
+        push_key(&mut out, "maxOutputTokens");
+        out.push_str(&self.max_output_tokens.to_string());
+        out.push(',');
+        push_key(&mut out, "userId");
+        match &self.user_id {
+            Some(u) => push_str(&mut out, u),
+            None => out.push_str("null"),
+        }
+        out.push(',');
+        push_key(&mut out, "sessionId");
+        push_str(&mut out, &self.session_id);
+        out.push(',');
+        push_key(&mut out, "runId");
+        push_str(&mut out, &self.run_id);
+        out.push('}');
+        out
+    }
+}
+
 /// Where a streaming model call sends each text delta.
 pub type TextSink = Rc<dyn Fn(&str)>;
 
@@ -128,11 +168,11 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 impl ModelResponse {
-    /// Checks a host's answer against the contract. `prompt` is what was sent, for
-    /// estimating input tokens when the model reports none.
+    /// Checks a host's answer against the contract. `prompt_estimate` is the estimated
+    /// size of what was sent, taken when the model reports no input tokens.
     pub fn from_raw(
         raw: RawModelResponse,
-        prompt: &[Message],
+        prompt_estimate: u64,
         tools_enabled: bool,
     ) -> Result<ModelResponse> {
         let calls = raw.tool_calls.unwrap_or_default();
@@ -150,9 +190,7 @@ impl ModelResponse {
             reason: "missing `text` (expected { text: string, usage?, finishReason? })".into(),
         })?;
         let usage = raw.usage.unwrap_or_default();
-        let (input, in_est) = token_figure(usage.input_tokens, || {
-            prompt.iter().map(|m| estimate_tokens(&m.content)).sum()
-        });
+        let (input, in_est) = token_figure(usage.input_tokens, || prompt_estimate);
         let (output, out_est) = token_figure(usage.output_tokens, || estimate_tokens(&text));
         let finish_reason = raw
             .finish_reason
@@ -213,7 +251,8 @@ fn token_figure(reported: Option<f64>, estimate: impl FnOnce() -> u64) -> (u64, 
 #[cfg(test)]
 impl ModelResponse {
     fn from_raw_test(raw: RawModelResponse, prompt: &[Message]) -> Result<ModelResponse> {
-        ModelResponse::from_raw(raw, prompt, false)
+        let estimate = prompt.iter().map(|m| estimate_tokens(&m.content)).sum();
+        ModelResponse::from_raw(raw, estimate, false)
     }
 }
 
@@ -259,6 +298,39 @@ mod tests {
     fn missing_text_is_malformed() {
         let e = ModelResponse::from_raw_test(raw(None, None), &[]).unwrap_err();
         assert_eq!(e.code(), "model_malformed");
+    }
+
+    #[test]
+    fn request_json_is_its_serde_form() {
+        use crate::message::ToolCall;
+        let mut request = ModelRequest {
+            messages: vec![
+                Message::system("be \"brief\"\n"),
+                Message::user("héllo \u{1} 🎉"),
+                Message::assistant_with_tools(
+                    "",
+                    vec![ToolCall {
+                        id: "c\\1".into(),
+                        name: "get_weather".into(),
+                        arguments: "{\"city\":\"Paris\"}".into(),
+                    }],
+                ),
+                Message::tool_result("c\\1", "{\"temp\":21}"),
+                Message::assistant("ok"),
+            ],
+            tools: vec![
+                serde_json::json!({ "name": "get_weather", "parameters": { "type": "object" } }),
+            ],
+            max_output_tokens: 4096,
+            user_id: Some("u-\"1\"".into()),
+            session_id: "default".into(),
+            run_id: "run_x".into(),
+        };
+        assert_eq!(request.to_json(), serde_json::to_string(&request).unwrap());
+        request.user_id = None;
+        request.tools.clear();
+        request.messages.clear();
+        assert_eq!(request.to_json(), serde_json::to_string(&request).unwrap());
     }
 
     #[test]

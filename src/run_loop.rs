@@ -209,7 +209,12 @@ impl Agent {
             session_id: session.as_str().to_owned(),
             run_id: call.run_id.clone(),
         };
-        let prompt = request.messages.clone();
+        // For estimating input tokens if the model reports none (no copy of the prompt kept).
+        let prompt_estimate: u64 = request
+            .messages
+            .iter()
+            .map(|m| crate::model::estimate_tokens(&m.content))
+            .sum();
         // Text that reached the host, so a call that dies mid-stream is charged for it.
         let streamed = Rc::new(Cell::new(0usize));
         let seen = streamed.clone();
@@ -241,7 +246,7 @@ impl Agent {
             }
         };
         // No RefCell borrow is alive here: the host may re-enter this agent while we wait.
-        let called_at = self.now();
+        let called_at = self.start_timer();
         let pending = self.model.generate(request, ctx);
         let raw = match &call.cancel {
             Some(c) => match future::select(pending, c.cancelled()).await {
@@ -260,7 +265,7 @@ impl Agent {
             return Err(Error::Aborted);
         }
         let parsed =
-            raw.and_then(|raw| ModelResponse::from_raw(raw, &prompt, self.tools.is_some()));
+            raw.and_then(|raw| ModelResponse::from_raw(raw, prompt_estimate, self.tools.is_some()));
         let mut response = match parsed {
             Ok(r) => r,
             Err(e) => {
@@ -291,7 +296,7 @@ impl Agent {
                 })
             },
             Some(response.usage),
-            Some(self.now() - called_at),
+            called_at,
         );
         Ok(response)
     }

@@ -85,6 +85,70 @@ async fn run_returns_the_documented_result_shape() {
     assert_eq!(d.length(), 0);
 }
 
+/// The request a host model receives and the result `run` resolves to are built in JS from
+/// one string and UTF-16 offsets (src/wasm/transfer.rs): they must be exactly the serde
+/// forms, whatever the text holds (multi-byte and astral characters, quotes, controls).
+#[wasm_bindgen_test]
+async fn model_request_and_run_result_are_exactly_their_serde_forms() {
+    use tenantry::{FinishReason, Message, ModelRequest, RunOutput, Usage};
+    let model = Function::new_with_args(
+        "req",
+        "(globalThis.__seen ??= []).push(JSON.stringify(req));
+         return Promise.resolve({ text: 'réponse 🎉 \"q\"\\n\\u0001 end', usage: { inputTokens: 5, outputTokens: 2 } });",
+    );
+    let agent = agent_with(model, 100.0);
+    let weird = "héllo 😀 \"q\" \\ tab\t nl\n \u{7} \u{2028} 日本";
+    let user = "ü-😀-1";
+    settle(agent.run(weird.into(), user.into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let out = settle(agent.run("next".into(), user.into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let seen: Array = Reflect::get(&js_sys::global(), &"__seen".into())
+        .unwrap()
+        .unchecked_into();
+    let second = seen.get(seen.length() - 1).as_string().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&second).unwrap();
+    let reply = "réponse 🎉 \"q\"\n\u{1} end";
+    let expected = ModelRequest {
+        messages: vec![
+            Message::system("be brief"),
+            Message::user(weird),
+            Message::assistant(reply),
+            Message::user("next"),
+        ],
+        tools: vec![],
+        max_output_tokens: parsed["maxOutputTokens"].as_u64().unwrap() as u32,
+        user_id: Some(user.into()),
+        session_id: "default".into(),
+        run_id: parsed["runId"].as_str().unwrap().into(),
+    };
+    assert_eq!(second, serde_json::to_string(&expected).unwrap());
+    let run_id = get(&out, "runId").as_string().unwrap();
+    let expected = RunOutput {
+        text: reply.into(),
+        usage: Usage {
+            input_tokens: 5,
+            output_tokens: 2,
+            total_tokens: 7,
+            estimated: false,
+            cost_usd: 0.0,
+        },
+        steps: 1,
+        run_id,
+        finish_reason: FinishReason::Stop,
+        user_id: Some(user.into()),
+        session_id: "default".into(),
+    };
+    // Through JS on both sides, so 0 and 0.0 are the same number.
+    let serde_form = js_sys::JSON::parse(&serde_json::to_string(&expected).unwrap()).unwrap();
+    assert_eq!(
+        js_sys::JSON::stringify(&out).unwrap().as_string().unwrap(),
+        js_sys::JSON::stringify(&serde_form).unwrap().as_string().unwrap()
+    );
+}
+
 #[wasm_bindgen_test]
 async fn bad_arguments_reject_with_typed_errors_and_touch_nothing() {
     let agent = agent_with(echo_model(), 100.0);

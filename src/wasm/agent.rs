@@ -99,9 +99,17 @@ impl JsAgent {
             Ok((input, user, run_options(&options)?))
         })();
         // Called now, not inside the promise: the session ticket is taken in call order.
-        rejecting(started, |(input, user, opts)| {
-            self.inner.run(input, user, opts)
-        })
+        match started {
+            Ok((input, user, opts)) => {
+                let run = self.inner.run(input, user, opts);
+                wasm_bindgen_futures::future_to_promise(async move {
+                    run.await
+                        .map(|out| super::transfer::result_to_js(&out))
+                        .map_err(|e| to_js_error(&e))
+                })
+            }
+            Err(e) => Promise::reject(&to_js_error(&e)),
+        }
     }
 
     /// `stream(input, userId, { sessionId?, signal? })` -> a `RunStream`: an async iterable

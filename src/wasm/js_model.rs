@@ -1,14 +1,11 @@
 //! A host JS function as the core `Model`: `(request) => response | Promise<response>`.
 
 use super::abort::JsAbort;
-use super::error::to_plain_js;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use futures_util::future::LocalBoxFuture;
-use js_sys::{Function, Promise, Reflect};
-use wasm_bindgen::closure::Closure;
+use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 pub struct JsModel {
     pub func: Function,
@@ -26,27 +23,19 @@ impl Model for JsModel {
             .as_ref()
             .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
             .map(|a| a.signal.clone());
-        // A streaming run hands the model `onTextDelta`; the closure lives as long as the call.
-        let on_text = ctx.on_text.map(|sink| {
-            Closure::<dyn Fn(JsValue)>::new(move |t: JsValue| {
-                if let Some(text) = t.as_string() {
-                    sink(&text);
-                }
-            })
-        });
+        // `onTextDelta` for a host model that streams: the run's sink behind a plain JS
+        // function, live for this call only.
+        let on_text = ctx.on_text.map(super::callbacks::text_sink);
         Box::pin(async move {
-            let req = to_plain_js(&request);
-            if let Some(signal) = signal {
-                // Passed through so a fetch-based host model can cancel its request too.
-                let _ = Reflect::set(&req, &JsValue::from_str("abortSignal"), &signal);
-            }
-            if let Some(f) = &on_text {
-                let _ = Reflect::set(&req, &JsValue::from_str("onTextDelta"), f.as_ref());
-            }
+            let text_fn = on_text
+                .as_ref()
+                .map_or(JsValue::UNDEFINED, |(f, _)| f.clone());
+            let signal = signal.map_or(JsValue::UNDEFINED, JsValue::from);
+            let req = super::transfer::request_to_js(&request, &signal, &text_fn);
             let returned = func
                 .call1(&JsValue::NULL, &req)
                 .map_err(|e| model_error(&e))?;
-            let value = JsFuture::from(Promise::resolve(&returned))
+            let value = super::callbacks::settle(&returned)
                 .await
                 .map_err(|e| model_error(&e))?;
             if value.is_undefined() || value.is_null() || !value.is_object() {

@@ -4,6 +4,7 @@
 mod abort;
 mod agent;
 mod audit;
+mod callbacks;
 mod config;
 mod convert;
 mod demo;
@@ -15,6 +16,7 @@ mod js_storage;
 mod js_tools;
 mod provider;
 mod stream;
+mod transfer;
 
 pub use agent::JsAgent;
 pub use audit::verify_audit;

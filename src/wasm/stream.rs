@@ -35,7 +35,8 @@ pub fn start(
                 wasm_bindgen_futures::future_to_promise(async move {
                     let r = run.await;
                     let _ = end.call0(&JsValue::NULL);
-                    r.map(|out| to_plain_js(&out)).map_err(|e| to_js_error(&e))
+                    r.map(|out| super::transfer::result_to_js(&out))
+                        .map_err(|e| to_js_error(&e))
                 })
             }
             Err(e) => {
