@@ -1,7 +1,8 @@
-//! JSON text written by hand for the per-run path (the model request handed to a host
-//! function on every call). serde_json is right everywhere else, but at opt-level "z" its
-//! byte-by-byte escaper through `io::Write` was a fifth of a run; this copies each run of
-//! clean bytes in one go. The output is checked against serde_json's in the tests below.
+//! JSON text written by hand for the per-run path: a tool-call or tool-result message in
+//! the model request a host function gets on every call (plain messages need no JSON at
+//! all, see `wasm::transfer`). serde_json is right everywhere else, but at opt-level "z"
+//! its byte-by-byte escaper through `io::Write` was a fifth of a run; this copies each
+//! run of clean bytes in one go. The output is checked against serde_json's in tests.
 
 /// Appends `s` as a JSON string literal.
 pub(crate) fn push_str(out: &mut String, s: &str) {

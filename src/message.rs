@@ -83,7 +83,7 @@ impl Message {
     }
 
     /// Appends this message as JSON text, exactly its serde form (see `json_text`).
-    pub(crate) fn write_json(&self, out: &mut String) {
+    pub fn write_json(&self, out: &mut String) {
         out.push_str("{\"role\":\"");
         out.push_str(self.role.as_str());
         out.push_str("\",");
@@ -116,5 +116,35 @@ impl Message {
             push_str(out, id);
         }
         out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn write_json_is_exactly_the_serde_form() {
+        let messages = [
+            Message::system("be \"brief\"\n"),
+            Message::user("héllo \u{1} 🎉"),
+            Message::assistant_with_tools(
+                "",
+                vec![ToolCall {
+                    id: "c\\1".into(),
+                    name: "get_weather".into(),
+                    arguments: "{\"city\":\"Paris\"}".into(),
+                }],
+            ),
+            Message::tool_result("c\\1", "{\"temp\":21}"),
+            Message::assistant("ok"),
+        ];
+        for m in messages {
+            let mut ours = String::new();
+            m.write_json(&mut ours);
+            assert_eq!(ours, serde_json::to_string(&m).unwrap());
+        }
     }
 }

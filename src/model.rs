@@ -24,46 +24,6 @@ pub struct ModelRequest {
     pub run_id: String,
 }
 
-impl ModelRequest {
-    /// This request as JSON text, exactly its serde form, written without serde because a
-    /// host-function model receives one on every call (see `json_text`).
-    pub fn to_json(&self) -> String {
-        use crate::json_text::{push_key, push_str};
-        let size: usize = self.messages.iter().map(|m| m.content.len() + 32).sum();
-        let mut out = String::with_capacity(size + 128);
-        out.push('{');
-        push_key(&mut out, "messages");
-        out.push('[');
-        for (i, m) in self.messages.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            m.write_json(&mut out);
-        }
-        out.push_str("],");
-        push_key(&mut out, "tools");
-        // Tool schemas are small and arbitrary JSON: serde_json writes them.
-        out.push_str(&serde_json::to_string(&self.tools).unwrap_or_else(|_| "[]".into()));
-        out.push(',');
-        push_key(&mut out, "maxOutputTokens");
-        out.push_str(&self.max_output_tokens.to_string());
-        out.push(',');
-        push_key(&mut out, "userId");
-        match &self.user_id {
-            Some(u) => push_str(&mut out, u),
-            None => out.push_str("null"),
-        }
-        out.push(',');
-        push_key(&mut out, "sessionId");
-        push_str(&mut out, &self.session_id);
-        out.push(',');
-        push_key(&mut out, "runId");
-        push_str(&mut out, &self.run_id);
-        out.push('}');
-        out
-    }
-}
-
 /// Where a streaming model call sends each text delta.
 pub type TextSink = Rc<dyn Fn(&str)>;
 
@@ -298,39 +258,6 @@ mod tests {
     fn missing_text_is_malformed() {
         let e = ModelResponse::from_raw_test(raw(None, None), &[]).unwrap_err();
         assert_eq!(e.code(), "model_malformed");
-    }
-
-    #[test]
-    fn request_json_is_its_serde_form() {
-        use crate::message::ToolCall;
-        let mut request = ModelRequest {
-            messages: vec![
-                Message::system("be \"brief\"\n"),
-                Message::user("héllo \u{1} 🎉"),
-                Message::assistant_with_tools(
-                    "",
-                    vec![ToolCall {
-                        id: "c\\1".into(),
-                        name: "get_weather".into(),
-                        arguments: "{\"city\":\"Paris\"}".into(),
-                    }],
-                ),
-                Message::tool_result("c\\1", "{\"temp\":21}"),
-                Message::assistant("ok"),
-            ],
-            tools: vec![
-                serde_json::json!({ "name": "get_weather", "parameters": { "type": "object" } }),
-            ],
-            max_output_tokens: 4096,
-            user_id: Some("u-\"1\"".into()),
-            session_id: "default".into(),
-            run_id: "run_x".into(),
-        };
-        assert_eq!(request.to_json(), serde_json::to_string(&request).unwrap());
-        request.user_id = None;
-        request.tools.clear();
-        request.messages.clear();
-        assert_eq!(request.to_json(), serde_json::to_string(&request).unwrap());
     }
 
     #[test]

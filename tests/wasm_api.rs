@@ -145,7 +145,10 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
     let serde_form = js_sys::JSON::parse(&serde_json::to_string(&expected).unwrap()).unwrap();
     assert_eq!(
         js_sys::JSON::stringify(&out).unwrap().as_string().unwrap(),
-        js_sys::JSON::stringify(&serde_form).unwrap().as_string().unwrap()
+        js_sys::JSON::stringify(&serde_form)
+            .unwrap()
+            .as_string()
+            .unwrap()
     );
 }
 
