@@ -54,18 +54,24 @@ pub fn build(
 
     // Newest whole turns first, until one does not fit: a turn is never split, so a tool
     // call always arrives with its result.
-    let turns: Vec<_> = user
+    let no_turns = std::collections::VecDeque::new();
+    let turns = user
         .and_then(|u| u.session(session))
-        .map(|s| s.turns().collect())
-        .unwrap_or_default();
+        .map_or(&no_turns, |s| &s.turns);
     let mut first = turns.len();
+    let mut kept_messages = 0;
     for (i, t) in turns.iter().enumerate().rev() {
-        let cost: u64 = t.messages().map(|m| estimate_tokens(m.text) + 4).sum();
+        let (mut cost, mut count) = (0, 0);
+        for m in t.messages() {
+            cost += estimate_tokens(m.text) + 4;
+            count += 1;
+        }
         if cost > left {
             break;
         }
         left -= cost;
         first = i;
+        kept_messages += count;
     }
 
     if let (Some(u), true) = (user, opts.recall_top_k > 0) {
@@ -97,11 +103,11 @@ pub fn build(
         }
     }
 
-    let mut messages = Vec::new();
+    let mut messages = Vec::with_capacity(1 + kept_messages + current.len());
     if !system.is_empty() {
         messages.push(Message::system(system));
     }
-    for t in &turns[first..] {
+    for t in turns.iter().skip(first) {
         messages.extend(t.to_messages());
     }
     messages.extend(current.iter().cloned());

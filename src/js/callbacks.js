@@ -15,3 +15,20 @@ export function whenSettled(value, index, ticket, settled) {
 export function textSink(index, ticket, dispatch) {
   return (text) => dispatch(index, ticket, text);
 }
+
+// Settle functions of the promises `pendingPromise` handed out, by slot index.
+const settlers = [];
+
+/** A promise that `settlePromise(index, …)` settles later. */
+export function pendingPromise(index) {
+  return new Promise((resolve, reject) => {
+    settlers[index] = { resolve, reject };
+  });
+}
+
+export function settlePromise(index, ok, value) {
+  const s = settlers[index];
+  settlers[index] = undefined;
+  if (ok) s.resolve(value);
+  else s.reject(value);
+}

@@ -102,7 +102,7 @@ impl JsAgent {
         match started {
             Ok((input, user, opts)) => {
                 let run = self.inner.run(input, user, opts);
-                wasm_bindgen_futures::future_to_promise(async move {
+                super::callbacks::to_promise(async move {
                     run.await
                         .map(|out| super::transfer::result_to_js(&out))
                         .map_err(|e| to_js_error(&e))

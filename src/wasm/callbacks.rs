@@ -19,6 +19,10 @@ extern "C" {
     fn when_settled(value: &JsValue, index: u32, ticket: f64, settled: &JsValue);
     #[wasm_bindgen(js_name = textSink)]
     fn text_sink_fn(index: u32, ticket: f64, dispatch: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = pendingPromise)]
+    fn pending_promise(index: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = settlePromise)]
+    fn settle_promise(index: u32, ok: bool, value: &JsValue);
 }
 
 struct Slots<T> {
@@ -85,6 +89,7 @@ type Sink = Rc<dyn Fn(&str)>;
 thread_local! {
     static AWAITS: RefCell<Slots<Await>> = const { RefCell::new(Slots::new()) };
     static SINKS: RefCell<Slots<Sink>> = const { RefCell::new(Slots::new()) };
+    static PROMISES: RefCell<Slots<()>> = const { RefCell::new(Slots::new()) };
     // Created once and never dropped: every await and every sink goes through these.
     static ON_SETTLED: JsValue =
         Closure::<dyn Fn(u32, f64, bool, JsValue)>::new(on_settled).into_js_value();
@@ -174,4 +179,24 @@ impl Drop for SinkGuard {
     fn drop(&mut self) {
         SINKS.with(|s| s.borrow_mut().remove(self.index, self.ticket));
     }
+}
+
+/// A future as a JS promise, like `future_to_promise` but with the promise made in JS and
+/// settled through a slot, without a wasm-bindgen closure per call.
+pub fn to_promise(
+    future: impl Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> js_sys::Promise {
+    let (index, ticket) = PROMISES.with(|p| p.borrow_mut().insert(()));
+    let promise = pending_promise(index);
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = future.await;
+        // Settling only queues the promise's reactions, so nothing runs between it and
+        // the slot's release.
+        match result {
+            Ok(v) => settle_promise(index, true, &v),
+            Err(e) => settle_promise(index, false, &e),
+        }
+        PROMISES.with(|p| p.borrow_mut().remove(index, ticket));
+    });
+    promise
 }

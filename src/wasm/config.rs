@@ -8,6 +8,7 @@ use super::js_tools::{parse_tools, JsTools};
 use crate::budget::{BudgetConfig, RateLimitConfig};
 use crate::config::{integer_field, AgentConfig, MemoryConfig};
 use crate::error::{Error, Result};
+use crate::observe::Observer;
 use crate::tools::cache::ToolCache;
 use crate::tools::permissions::Permissions;
 use crate::tools::ToolSet;
@@ -24,7 +25,7 @@ pub struct Parsed {
     /// `budget.planOf(userId)`, when given.
     pub plan_of: Option<Function>,
     pub tools: Option<ToolSet>,
-    pub observer: crate::observe::Observer,
+    pub observer: Observer,
 }
 
 const MEMORY_KEYS: &[&str] = &[
@@ -93,18 +94,30 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         config_error,
     )?;
     let (memory, storage, clock) = memory_config(&mem)?;
-    let (budget, plan_of) = budget_config(opts.get("budget"))?;
+    // Optional parts are parsed by functions called only when their key is present: V8
+    // compiles a wasm function on its first call, so a plain `new Agent` pays for none of
+    // them (the cold-start bench measured ~2 ms for compiling the all-in-one version).
+    let (budget, plan_of) = match opts.get("budget") {
+        None => (BudgetConfig::default(), None),
+        Some(v) => budget_config(v)?,
+    };
     let rate_limit = match opts.get("rateLimit") {
         None => RateLimitConfig::default(),
-        Some(v) => from_js(v, "rateLimit")?,
+        Some(v) => rate_limit_config(v)?,
     };
     // The built-in clients carry their model name, which prices the budget's cost.
     let model_name = Reflect::get(&model, &"modelId".into())
         .ok()
         .and_then(|v| v.as_string())
         .unwrap_or_default();
-    let tools = tool_set(&opts)?;
-    let observer = super::audit::observer(opts.get("audit"), opts.get("onEvent"))?;
+    let tools = match TOOL_KEYS.iter().any(|k| opts.get(k).is_some()) {
+        true => tool_set(&opts)?,
+        false => None,
+    };
+    let observer = match (opts.get("audit"), opts.get("onEvent")) {
+        (None, None) => Observer::default(),
+        (audit, on_event) => observer(audit, on_event)?,
+    };
     let max_steps = match opts.number("maxSteps")? {
         Some(n) => integer_field("maxSteps", n, 1, 100)? as u32,
         None => crate::tools::DEFAULT_MAX_STEPS,
@@ -144,7 +157,26 @@ fn function(opts: &Options, key: &str, shape: &str) -> Result<Option<Function>> 
     }
 }
 
+const TOOL_KEYS: [&str; 5] = [
+    "tools",
+    "permissions",
+    "policy",
+    "approve",
+    "approvalTimeoutMs",
+];
+
+#[inline(never)]
+fn rate_limit_config(v: JsValue) -> Result<RateLimitConfig> {
+    from_js(v, "rateLimit")
+}
+
+#[inline(never)]
+fn observer(audit: Option<JsValue>, on_event: Option<JsValue>) -> Result<Observer> {
+    super::audit::observer(audit, on_event)
+}
+
 /// `tools`, `permissions`, `policy`, `approve`, `approvalTimeoutMs`: `None` when no tools.
+#[inline(never)]
 fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
     let policy = function(
         opts,
@@ -197,10 +229,8 @@ fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T>
 }
 
 /// `budget` minus its `planOf` function (the rest is plain data for serde).
-fn budget_config(v: Option<JsValue>) -> Result<(BudgetConfig, Option<Function>)> {
-    let Some(v) = v else {
-        return Ok((BudgetConfig::default(), None));
-    };
+#[inline(never)]
+fn budget_config(v: JsValue) -> Result<(BudgetConfig, Option<Function>)> {
     if !v.is_object() || js_sys::Array::is_array(&v) {
         return Err(Error::config(
             "budget",

@@ -66,6 +66,7 @@ impl Packer {
 pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue) -> JsValue {
     let size: usize = request.messages.iter().map(|m| m.content.len()).sum();
     let mut p = Packer::new(size + 64);
+    p.layout.reserve_exact(10 + 3 * request.messages.len());
     p.layout
         .push(u32::try_from(request.messages.len()).unwrap_or(0));
     if request.tools.is_empty() {
@@ -106,6 +107,7 @@ fn role_kind(role: Role) -> u32 {
 /// `[inputTokens, outputTokens, totalTokens, estimated, costUsd, steps]`.
 pub fn result_to_js(out: &RunOutput) -> JsValue {
     let mut p = Packer::new(out.text.len() + 64);
+    p.layout.reserve_exact(10);
     p.push(&out.text);
     p.push(&out.run_id);
     p.push(out.finish_reason.as_str());
