@@ -131,6 +131,8 @@ const first = rows[0], last = rows.at(-1);
 console.log(`  ${last.users}/${first.users} ratio: history ${(last.historyUs / first.historyUs).toFixed(2)}x, recall ${(last.recallUs / first.recallUs).toFixed(2)}x, forget ${(last.forgetUs / first.forgetUs).toFixed(2)}x`);
 
 for (const p of r.curve) console.log(`  ${String(p.users).padStart(7)} users: wasm heap ${(p.wasmBytes / p.users).toFixed(0)} B/user, process RSS ${(p.rssBytes / p.users).toFixed(0)} B/user (payload ${CHARS * MESSAGES} B/user)`);
+// BENCH_NO_WRITE=1: a check run (tests/node/v8-workaround.test.mjs), not a measurement.
+if (process.env.BENCH_NO_WRITE === "1") process.exit(0);
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(
   new URL("./results/memory.svg", import.meta.url),
