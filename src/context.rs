@@ -5,9 +5,10 @@
 
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
-use crate::memory::UserState;
+use crate::memory::{PackedMessage, UserState};
 use crate::message::{Message, Role};
 use crate::model::estimate_tokens;
+use crate::prompt::Prompt;
 use crate::recall::recall;
 
 pub struct ContextOptions<'a> {
@@ -28,6 +29,21 @@ pub(crate) fn message_tokens(m: &Message) -> u64 {
     estimate_tokens(&m.content) + 4 + calls
 }
 
+/// The same estimate for a message of a stored turn.
+fn stored_tokens(m: PackedMessage<'_>) -> u64 {
+    match m.structured {
+        // Rare (tool calls and results): counted as the message, not its stored JSON.
+        true => message_tokens(&m.to_message()),
+        false => estimate_tokens(m.text) + 4,
+    }
+}
+
+/// A prompt and its estimated input tokens (what the budget reserves).
+pub struct Built {
+    pub prompt: Prompt,
+    pub input_tokens: u64,
+}
+
 /// `current` is the turn so far: the user's input first, then (in a tool loop) the
 /// assistant's tool calls and their results.
 pub fn build(
@@ -35,7 +51,7 @@ pub fn build(
     session: &SessionId,
     current: &[Message],
     opts: &ContextOptions<'_>,
-) -> Result<Vec<Message>> {
+) -> Result<Built> {
     let input = current.first().map_or("", |m| m.content.as_str());
     let mut system = opts.instructions.to_owned();
     if let Some(section) = user.and_then(|u| u.working().prompt_section()) {
@@ -59,19 +75,15 @@ pub fn build(
         .and_then(|u| u.session(session))
         .map_or(&no_turns, |s| &s.turns);
     let mut first = turns.len();
-    let mut kept_messages = 0;
+    let mut history_tokens = 0;
     for (i, t) in turns.iter().enumerate().rev() {
-        let (mut cost, mut count) = (0, 0);
-        for m in t.messages() {
-            cost += estimate_tokens(m.text) + 4;
-            count += 1;
-        }
+        let cost: u64 = t.messages().map(stored_tokens).sum();
         if cost > left {
             break;
         }
         left -= cost;
         first = i;
-        kept_messages += count;
+        history_tokens += cost;
     }
 
     if let (Some(u), true) = (user, opts.recall_top_k > 0) {
@@ -103,15 +115,18 @@ pub fn build(
         }
     }
 
-    let mut messages = Vec::with_capacity(1 + kept_messages + current.len());
-    if !system.is_empty() {
-        messages.push(Message::system(system));
-    }
-    for t in turns.iter().skip(first) {
-        messages.extend(t.to_messages());
-    }
-    messages.extend(current.iter().cloned());
-    Ok(messages)
+    let head = match system.is_empty() {
+        true => Vec::new(),
+        false => vec![Message::system(system)],
+    };
+    let input_tokens = head.iter().map(message_tokens).sum::<u64>()
+        + history_tokens
+        + current.iter().map(message_tokens).sum::<u64>();
+    let history = turns.iter().skip(first).cloned().collect();
+    Ok(Built {
+        prompt: Prompt::new(head, history, current.to_vec()),
+        input_tokens,
+    })
 }
 
 fn push_section(system: &mut String, section: &str) {

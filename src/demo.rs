@@ -163,7 +163,7 @@ impl crate::model::Model for DemoModel {
         _ctx: crate::model::CallContext,
     ) -> futures_util::future::LocalBoxFuture<'static, crate::Result<crate::model::RawModelResponse>>
     {
-        let r = reply(&request.messages, request.max_output_tokens);
+        let r = reply(&request.messages(), request.max_output_tokens);
         Box::pin(futures_util::future::ready(Ok(r.into_raw())))
     }
 }

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod message;
 pub mod model;
 pub mod observe;
+pub mod prompt;
 pub mod provider;
 pub mod recall;
 pub mod run_id;

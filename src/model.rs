@@ -7,6 +7,7 @@
 use crate::agent::Cancellation;
 use crate::error::{Error, Result};
 use crate::message::{Message, ToolCall};
+use crate::prompt::Prompt;
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -15,13 +16,22 @@ use std::rc::Rc;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ModelRequest {
-    pub messages: Vec<Message>,
+    /// The messages, oldest first (`messages` in JS).
+    #[serde(rename = "messages")]
+    pub prompt: Prompt,
     pub tools: Vec<serde_json::Value>,
     pub max_output_tokens: u32,
     /// `null` for the anonymous bucket.
     pub user_id: Option<String>,
     pub session_id: String,
     pub run_id: String,
+}
+
+impl ModelRequest {
+    /// Every message as an owned `Message` (a copy: `prompt.iter()` reads without one).
+    pub fn messages(&self) -> Vec<Message> {
+        self.prompt.messages()
+    }
 }
 
 /// Where a streaming model call sends each text delta.

@@ -176,7 +176,7 @@ impl Agent {
         tools: &[serde_json::Value],
     ) -> Result<ModelResponse> {
         let session: &SessionId = &call.session;
-        let messages = {
+        let built = {
             let m = self.memory.borrow();
             let opts = ContextOptions {
                 instructions: &self.config.instructions,
@@ -185,7 +185,7 @@ impl Agent {
             };
             context::build(m.get(user), session, current, &opts)?
         };
-        let input_estimate: u64 = messages.iter().map(context::message_tokens).sum();
+        let input_estimate = built.input_tokens;
         let plan = self.plan(user);
         let (reservation, granted) = self.ledger.borrow_mut().reserve(
             user,
@@ -202,19 +202,13 @@ impl Agent {
             reservation: Some(reservation),
         };
         let request = ModelRequest {
-            messages,
+            prompt: built.prompt,
             tools: tools.to_vec(),
             max_output_tokens: u32::try_from(granted).unwrap_or(u32::MAX),
             user_id: user.as_option().map(str::to_owned),
             session_id: session.as_str().to_owned(),
             run_id: call.run_id.clone(),
         };
-        // For estimating input tokens if the model reports none (no copy of the prompt kept).
-        let prompt_estimate: u64 = request
-            .messages
-            .iter()
-            .map(|m| crate::model::estimate_tokens(&m.content))
-            .sum();
         // Text that reached the host, so a call that dies mid-stream is charged for it.
         let streamed = Rc::new(Cell::new(0usize));
         let seen = streamed.clone();
@@ -265,7 +259,7 @@ impl Agent {
             return Err(Error::Aborted);
         }
         let parsed =
-            raw.and_then(|raw| ModelResponse::from_raw(raw, prompt_estimate, self.tools.is_some()));
+            raw.and_then(|raw| ModelResponse::from_raw(raw, input_estimate, self.tools.is_some()));
         let mut response = match parsed {
             Ok(r) => r,
             Err(e) => {

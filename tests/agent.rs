@@ -45,7 +45,7 @@ dual_test!(
             .await
             .unwrap();
         let req = &model.requests.borrow()[1];
-        let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+        let roles: Vec<Role> = req.messages().iter().map(|m| m.role).collect();
         assert_eq!(
             roles,
             [Role::System, Role::User, Role::Assistant, Role::User]
@@ -119,7 +119,7 @@ dual_test!(users_with_the_same_session_id_never_see_each_other, async {
         let me = req.user_id.clone().unwrap();
         let other = if me == "alice" { "bob" } else { "alice" };
         assert!(req
-            .messages
+            .messages()
             .iter()
             .all(|m| !m.content.contains(&format!("secret-of-{other}"))));
     }
@@ -247,7 +247,7 @@ dual_test!(history_is_bounded_per_session, async {
     assert_eq!(h.len(), 6);
     assert_eq!(h[0], Message::user("m7"));
     // The prompt is bounded too: 6 remembered + instructions + input.
-    assert_eq!(model.requests.borrow().last().unwrap().messages.len(), 8);
+    assert_eq!(model.requests.borrow().last().unwrap().prompt.len(), 8);
 });
 
 dual_test!(clear_all_is_a_host_operation_that_empties_everyone, async {

@@ -186,7 +186,7 @@ async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
     // Every prompt the model ever saw holds only its own user's secrets.
     for req in model.requests.borrow().iter() {
         let me = index[&UserKey::parse(req.user_id.as_deref()).unwrap()];
-        for m in &req.messages {
+        for m in &req.messages() {
             report.checks += 1;
             report.leaks += owners(&m.content).iter().filter(|&&o| o != me).count();
         }

@@ -61,13 +61,7 @@ impl Fixture {
             .unwrap();
     }
     fn last_prompt(&self) -> Vec<tenantry::Message> {
-        self.model
-            .requests
-            .borrow()
-            .last()
-            .unwrap()
-            .messages
-            .clone()
+        self.model.requests.borrow().last().unwrap().messages()
     }
     fn stored_keys(&self) -> Vec<String> {
         self.storage.map.borrow().keys().cloned().collect()

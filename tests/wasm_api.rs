@@ -112,12 +112,13 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
     let parsed: serde_json::Value = serde_json::from_str(&second).unwrap();
     let reply = "réponse 🎉 \"q\"\n\u{1} end";
     let expected = ModelRequest {
-        messages: vec![
+        prompt: vec![
             Message::system("be brief"),
             Message::user(weird),
             Message::assistant(reply),
             Message::user("next"),
-        ],
+        ]
+        .into(),
         tools: vec![],
         max_output_tokens: parsed["maxOutputTokens"].as_u64().unwrap() as u32,
         user_id: Some(user.into()),

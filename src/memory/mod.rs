@@ -10,7 +10,7 @@ mod session;
 mod user;
 mod working;
 
-pub use session::{Session, Turn, MESSAGE_OVERHEAD_BYTES};
+pub use session::{PackedMessage, PackedTurn, Session, Turn, MESSAGE_OVERHEAD_BYTES};
 pub use user::UserState;
 pub use working::{
     WorkingMemory, MAX_BLOCKS, MAX_BLOCK_BYTES, MAX_LABEL_BYTES, MAX_PROPERTIES_BYTES,

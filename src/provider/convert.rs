@@ -7,7 +7,7 @@ use crate::wire;
 pub fn to_wire(request: &ModelRequest, model: &str, stream: bool) -> wire::Request {
     wire::Request {
         model: model.to_owned(),
-        messages: request.messages.clone(),
+        messages: request.messages(),
         tools: request
             .tools
             .iter()

@@ -133,7 +133,7 @@ fn model(provider: Provider, replies: Vec<Reply>) -> (Rc<ProviderModel>, Rc<Scri
 
 fn request() -> ModelRequest {
     ModelRequest {
-        messages: vec![Message::system("be brief"), Message::user("hi")],
+        prompt: vec![Message::system("be brief"), Message::user("hi")].into(),
         tools: vec![],
         max_output_tokens: 64,
         user_id: Some("alice".into()),

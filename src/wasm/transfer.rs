@@ -64,11 +64,10 @@ impl Packer {
 /// Layout: `[messages, tools start, tools end, maxOutputTokens, userId start, end,
 /// sessionId start, end, runId start, end]`, then `[kind, start, end]` per message.
 pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue) -> JsValue {
-    let size: usize = request.messages.iter().map(|m| m.content.len()).sum();
-    let mut p = Packer::new(size + 64);
-    p.layout.reserve_exact(10 + 3 * request.messages.len());
-    p.layout
-        .push(u32::try_from(request.messages.len()).unwrap_or(0));
+    let count = request.prompt.len();
+    let mut p = Packer::new(64 + 48 * count);
+    p.layout.reserve_exact(10 + 3 * count);
+    p.layout.push(u32::try_from(count).unwrap_or(0));
     if request.tools.is_empty() {
         p.push("");
     } else {
@@ -79,15 +78,18 @@ pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue
     p.push(&request.session_id);
     p.push(&request.run_id);
     let mut json = String::new();
-    for m in &request.messages {
-        if m.is_structured() {
-            p.layout.push(STRUCTURED);
-            json.clear();
-            m.write_json(&mut json);
-            p.push(&json);
-        } else {
-            p.layout.push(role_kind(m.role));
-            p.push(&m.content);
+    for m in request.prompt.iter() {
+        match m.plain_text() {
+            Some(text) => {
+                p.layout.push(role_kind(m.role()));
+                p.push(text);
+            }
+            None => {
+                p.layout.push(STRUCTURED);
+                json.clear();
+                m.write_json(&mut json);
+                p.push(&json);
+            }
         }
     }
     model_request(&p.text, &p.layout, signal, on_text)

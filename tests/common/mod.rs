@@ -87,11 +87,11 @@ impl Model for Shared {
                 .set(m.max_in_flight.get().max(m.in_flight.get()));
             let _g = InFlight(m.clone());
             let last = request
-                .messages
+                .messages()
                 .last()
                 .map(|x| x.content.clone())
                 .unwrap_or_default();
-            let seen = request.messages.len();
+            let seen = request.prompt.len();
             m.requests.borrow_mut().push(request);
             yield_n(m.yields).await;
             if last.contains("FAIL") {
