@@ -153,6 +153,67 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
     );
 }
 
+/// A model's answer is read without JSON when it has the common shape, through JSON
+/// otherwise: both readings must agree on every figure and refuse the same answers.
+#[wasm_bindgen_test]
+async fn model_answers_read_the_same_with_or_without_json() {
+    // (answer as JS, expected [inputTokens, outputTokens, estimated, finishReason] or an
+    // error code). The input estimate: 4 tokens of framing per message + text / 4, so
+    // 6 for the instructions and 7 for the input.
+    type Expected = Result<(f64, f64, bool, &'static str), &'static str>;
+    let cases: &[(&str, Expected)] = &[
+        ("{ text: 'ab', usage: { inputTokens: 5, outputTokens: 2 } }", Ok((5.0, 2.0, false, "stop"))),
+        ("{ text: 'ab', usage: { inputTokens: 5, outputTokens: 2 }, finishReason: 'max_tokens' }", Ok((5.0, 2.0, false, "length"))),
+        ("{ text: 'ab', usage: { inputTokens: 5, outputTokens: 2 }, finishReason: 'banana' }", Ok((5.0, 2.0, false, "other"))),
+        ("{ text: 'ab', usage: { inputTokens: 5.5, outputTokens: null } }", Ok((13.0, 1.0, true, "stop"))),
+        ("{ text: 'ab', usage: { inputTokens: Infinity, outputTokens: -1 } }", Ok((13.0, 1.0, true, "stop"))),
+        ("{ text: 'ab', finishReason: null, extra: { nested: [1, 2] } }", Ok((13.0, 1.0, true, "stop"))),
+        ("{ text: 'ab', toolCalls: [] }", Ok((13.0, 1.0, true, "stop"))),
+        ("{ text: 'ab', usage: { inputTokens: '5' } }", Err("model_malformed")),
+        ("{ text: 5 }", Err("model_malformed")),
+        ("{ text: 'ab', usage: 7 }", Err("model_malformed")),
+        ("{ usage: { inputTokens: 1 } }", Err("model_malformed")),
+    ];
+    for (i, (answer, expected)) in cases.iter().enumerate() {
+        let model = Function::new_with_args("req", &format!("return Promise.resolve({answer});"));
+        let agent = agent_with(model, 100.0);
+        let user = format!("u{i}");
+        let r = settle(agent.run(
+            "0123456789".into(),
+            user.as_str().into(),
+            JsValue::UNDEFINED,
+        ))
+        .await;
+        match (expected, r) {
+            (Ok((input, output, estimated, finish)), Ok(out)) => {
+                let usage = get(&out, "usage");
+                assert_eq!(
+                    get(&usage, "inputTokens").as_f64(),
+                    Some(*input),
+                    "{answer}"
+                );
+                assert_eq!(
+                    get(&usage, "outputTokens").as_f64(),
+                    Some(*output),
+                    "{answer}"
+                );
+                assert_eq!(
+                    get(&usage, "estimated").as_bool(),
+                    Some(*estimated),
+                    "{answer}"
+                );
+                assert_eq!(
+                    get(&out, "finishReason").as_string().as_deref(),
+                    Some(*finish),
+                    "{answer}"
+                );
+            }
+            (Err(code), Err(e)) => assert_tenantry_error(&e, code),
+            (expected, got) => panic!("{answer}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn bad_arguments_reject_with_typed_errors_and_touch_nothing() {
     let agent = agent_with(echo_model(), 100.0);

@@ -44,3 +44,39 @@ export function runResult(text, layout, n) {
     sessionId: slice(text, layout, 8),
   };
 }
+
+// Finish reasons a host model may return, by index (src/wasm/transfer.rs has the same list).
+const FINISH = ["stop", "length", "content-filter", "tool-calls", "error", "other", "end_turn", "stop_sequence", "max_tokens", "content_filter", "refusal", "tool_calls", "tool_use"];
+
+/** The common model answer `{ text, usage?: { inputTokens?, outputTokens? }, finishReason? }`
+ *  read without JSON: returns the text and fills `out` with [inputTokens, outputTokens,
+ *  finishReason index] (NaN / -1 when absent). Anything else (tool calls, other types, an
+ *  unknown finish reason) returns undefined, and the caller reads it through JSON. */
+export function readResponse(v, out) {
+  if (v === null || typeof v !== "object" || (v.toolCalls !== undefined && v.toolCalls !== null)) return undefined;
+  const text = v.text;
+  if (typeof text !== "string") return undefined;
+  out[0] = NaN;
+  out[1] = NaN;
+  out[2] = -1;
+  const u = v.usage;
+  if (u !== undefined && u !== null) {
+    if (typeof u !== "object" || Array.isArray(u)) return undefined;
+    const i = u.inputTokens, o = u.outputTokens;
+    if (i !== undefined && i !== null) {
+      if (typeof i !== "number") return undefined;
+      out[0] = i;
+    }
+    if (o !== undefined && o !== null) {
+      if (typeof o !== "number") return undefined;
+      out[1] = o;
+    }
+  }
+  const f = v.finishReason;
+  if (f !== undefined && f !== null) {
+    const k = FINISH.indexOf(f);
+    if (k < 0) return undefined;
+    out[2] = k;
+  }
+  return text;
+}

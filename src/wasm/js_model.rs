@@ -46,6 +46,9 @@ impl Model for JsModel {
                     ),
                 });
             }
+            if let Some(fast) = super::transfer::response_from_js(&value) {
+                return Ok(fast);
+            }
             super::error::from_js(&value).map_err(|e| Error::ModelMalformed {
                 reason: e.to_string(),
             })

@@ -7,7 +7,7 @@
 
 use crate::agent::RunOutput;
 use crate::message::Role;
-use crate::model::ModelRequest;
+use crate::model::{ModelRequest, RawModelResponse, RawUsage};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/js/transfer.js")]
@@ -16,6 +16,47 @@ extern "C" {
     fn model_request(text: &str, layout: &[u32], signal: &JsValue, on_text: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = runResult)]
     fn run_result(text: &str, layout: &[u32], numbers: &[f64]) -> JsValue;
+    #[wasm_bindgen(js_name = readResponse)]
+    fn read_response(value: &JsValue, out: &mut [f64]) -> Option<String>;
+}
+
+/// `FINISH` in transfer.js: the names `FinishReason::parse` knows.
+const FINISH: [&str; 13] = [
+    "stop",
+    "length",
+    "content-filter",
+    "tool-calls",
+    "error",
+    "other",
+    "end_turn",
+    "stop_sequence",
+    "max_tokens",
+    "content_filter",
+    "refusal",
+    "tool_calls",
+    "tool_use",
+];
+
+/// A model's answer in its common shape (text, numeric usage, a known finish reason) read
+/// without JSON; `None` for anything else, which the caller reads through JSON so that its
+/// errors stay what they were. NaN is what JSON would have made `null`: no figure.
+pub fn response_from_js(value: &JsValue) -> Option<RawModelResponse> {
+    let mut out = [f64::NAN, f64::NAN, -1.0];
+    let text = read_response(value, &mut out)?;
+    let figure = |v: f64| (!v.is_nan()).then_some(v);
+    let finish_reason = match out[2] {
+        k if k >= 0.0 => FINISH.get(k as usize).map(|s| (*s).to_owned()),
+        _ => None,
+    };
+    Some(RawModelResponse {
+        text: Some(text),
+        tool_calls: None,
+        usage: Some(RawUsage {
+            input_tokens: figure(out[0]),
+            output_tokens: figure(out[1]),
+        }),
+        finish_reason,
+    })
 }
 
 /// Marks an absent (null) string in a layout.
