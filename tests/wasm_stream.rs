@@ -259,3 +259,71 @@ fn client_options_are_checked() {
         );
     }
 }
+
+/// A host model's `onTextDelta` and the promise it returns reach wasm through slots
+/// (src/wasm/callbacks.rs): a sink kept past its call, or a promise settling after its
+/// run was abandoned, must reach nothing, least of all a later run of another user.
+#[wasm_bindgen_test]
+async fn stale_text_sinks_and_late_settlements_reach_no_other_run() {
+    let model = Function::new_with_args(
+        "req",
+        "const g = globalThis.__stale ??= { sinks: [], resolvers: [] };
+         const n = g.sinks.length;
+         g.sinks.push(req.onTextDelta);
+         if (req.messages.at(-1).content === 'hang') return new Promise((r) => g.resolvers.push(r));
+         // Every earlier call's sink, called during this one: none may reach this stream.
+         for (const s of g.sinks.slice(0, n)) s('LEAK');
+         req.onTextDelta('own-' + req.userId);
+         return { text: 'done-' + req.userId };",
+    );
+    let agent = agent_on(model);
+    let first = collect(agent.stream("hi".into(), "u1".into(), JsValue::UNDEFINED)).await;
+    assert!(first
+        .iter()
+        .any(|e| get(e, "text").as_string().as_deref() == Some("own-u1")));
+
+    // A run whose model never answers, abandoned by its caller.
+    let controller = js_sys::eval("new AbortController()").unwrap();
+    let options = obj(&[("signal", get(&controller, "signal"))]);
+    let hung = agent.run("hang".into(), "u2".into(), options);
+    // Aborted once the model holds the call (a run aborted before that never calls it).
+    let tick = js_sys::eval("new Promise((r) => setTimeout(r, 0))").unwrap();
+    settle(tick.unchecked_into()).await.unwrap();
+    assert_eq!(
+        js_sys::eval("globalThis.__stale.resolvers.length")
+            .unwrap()
+            .as_f64(),
+        Some(1.0)
+    );
+    let abort: Function = get(&controller, "abort").unchecked_into();
+    abort.call0(&controller).unwrap();
+    let e = settle(hung).await.unwrap_err();
+    assert_eq!(get(&e, "code").as_string().unwrap(), "aborted");
+
+    // Another user's run while the stale sinks fire; then the hung promise settles late.
+    let third = collect(agent.stream("hi".into(), "u3".into(), JsValue::UNDEFINED)).await;
+    let texts: Vec<String> = third
+        .iter()
+        .filter_map(|e| get(e, "text").as_string())
+        .collect();
+    assert!(texts.iter().all(|t| !t.contains("LEAK")), "{texts:?}");
+    assert!(texts.contains(&"own-u3".to_string()), "{texts:?}");
+    let late = js_sys::eval(
+        "globalThis.__stale.resolvers[0]({ text: 'late answer' }); globalThis.__stale.sinks[0]('LATE')",
+    );
+    assert!(late.is_ok(), "a stale sink threw: {late:?}");
+    let fourth = settle(agent.run("hi".into(), "u4".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    assert_eq!(get(&fourth, "text").as_string().unwrap(), "done-u4");
+    assert_eq!(
+        agent.size("u2".into()).unwrap(),
+        0,
+        "the abandoned run committed"
+    );
+    let h: Array = agent
+        .history("u4".into(), JsValue::UNDEFINED)
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(h.length(), 2);
+}
