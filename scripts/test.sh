@@ -25,7 +25,16 @@ suite "wasm in headless Chromium: wasm-pack test --headless --chrome"
 # The suites are not pinned to a runtime in code, so the same binaries run in Node above and
 # here in the browser: this variable tells wasm-bindgen-test-runner which one.
 # wasm-pack skips a suite it thinks is Node-only and still exits 0: insist the browser ran.
-WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome 2>&1 | tee target/chrome-test.log
+chrome() { WASM_BINDGEN_USE_BROWSER=1 WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack test --headless --chrome 2>&1 | tee target/chrome-test.log; }
+# Known flake (issue 10's closing note): since the per-run boundary work, the lib suite's
+# page in headless Chromium sometimes stops making progress mid-suite (no test fails; the
+# renderer stops answering), about one run in two here, never in Node or natively. Until
+# it is understood, such a hang (and only that) gets one more run.
+if ! chrome; then
+  grep -q "Failed to detect test as having been run" target/chrome-test.log || exit 1
+  echo "test.sh: the Chrome page hung before the suite finished; running the Chrome suite once more" >&2
+  chrome
+fi
 grep -q "Running headless tests in Chrome" target/chrome-test.log || { echo "the Chrome suite did not run" >&2; exit 1; }
 
 suite "fuzz smoke run: SSE, tool arguments, import documents, ids, audit logs (cargo-fuzz, fixed seed)"
