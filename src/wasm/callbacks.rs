@@ -1,7 +1,7 @@
 //! JS calling back into wasm through one long-lived closure per kind, addressed by a slot.
 //! A wasm-bindgen `Closure` per await (JsFuture makes two) or per model call (`onTextDelta`)
 //! costs a registry entry and a finalizer each; on the per-run path that was a few µs.
-//! Here the JS side makes plain arrow functions (`js/callbacks.js`) and the slots live in
+//! Here the JS side makes plain arrow functions (`js/host.js`) and the slots live in
 //! Rust. Each slot is taken under a ticket that is never reused (a counter, exact in an f64
 //! far beyond any process lifetime), so a late callback for a slot whose owner went away
 //! (an abandoned await, a finished call) can never reach the slot's next owner.
@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(module = "/src/js/callbacks.js")]
+#[wasm_bindgen(module = "/src/js/host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = whenSettled)]
     fn when_settled(value: &JsValue, index: u32, ticket: f64, settled: &JsValue);

@@ -2,7 +2,7 @@
 //! string plus a layout of UTF-16 offsets instead of JSON text: the model request (a
 //! host model receives one per call) and the run result. `JSON.parse` of a 20-message
 //! request was 6 µs of a run; slicing one decoded string into `{ role, content }` objects
-//! is a fraction of that. The JS half is `modelRequest` / `runResult` in `js/transfer.js`;
+//! is a fraction of that. The JS half is `modelRequest` / `runResult` in `js/host.js`;
 //! the shapes are the documented ones (the same as the serde forms, checked in tests).
 
 use crate::agent::RunOutput;
@@ -10,7 +10,7 @@ use crate::message::Role;
 use crate::model::{ModelRequest, RawModelResponse, RawUsage};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(module = "/src/js/transfer.js")]
+#[wasm_bindgen(module = "/src/js/host.js")]
 extern "C" {
     #[wasm_bindgen(js_name = modelRequest)]
     fn model_request(text: &str, layout: &[u32], signal: &JsValue, on_text: &JsValue) -> JsValue;
@@ -20,7 +20,7 @@ extern "C" {
     fn read_response(value: &JsValue, out: &mut [f64]) -> Option<String>;
 }
 
-/// `FINISH` in transfer.js: the names `FinishReason::parse` knows.
+/// `FINISH` in host.js: the names `FinishReason::parse` knows.
 const FINISH: [&str; 13] = [
     "stop",
     "length",
@@ -136,7 +136,7 @@ pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue
     model_request(&p.text, &p.layout, signal, on_text)
 }
 
-/// The index of the role in `ROLES` in transfer.js.
+/// The index of the role in `ROLES` in host.js.
 fn role_kind(role: Role) -> u32 {
     match role {
         Role::System => 0,
