@@ -7,7 +7,7 @@
 //! storage, then commit the user message and the reply together in RAM. Any failure before
 //! the commit leaves memory exactly as it was.
 
-use crate::budget::{AccountDoc, Actual, BudgetError, Ledger, PlanId, Reservation, UsageReport};
+use crate::budget::{Actual, BudgetError, Ledger, PlanId, Pseudonym, Reservation, UsageReport};
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::error::{Error, Result};
@@ -100,9 +100,11 @@ pub struct Agent {
     budget_writes: KeyedLock<UserKey>,
     /// Whether the global counters were read back from storage yet (once per agent).
     global_loaded: std::cell::Cell<bool>,
+    /// The key of the pseudonyms that name counters in storage and erased users' counters
+    /// in RAM: read from (or first written to) storage, else random per agent. Made on
+    /// first use, never at construction (Workers refuse randomness at module scope).
+    secret: RefCell<Option<Rc<[u8; 32]>>>,
 }
-
-type Loaded = (UserState, Option<AccountDoc>);
 
 /// Decides a user's budget plan by name (`budget.planOf` in JS).
 pub type PlanOf = Rc<dyn Fn(Option<&str>) -> Option<String>>;
@@ -177,6 +179,7 @@ impl Agent {
             tools: None,
             observer: Observer::default(),
             global_loaded: std::cell::Cell::new(false),
+            secret: RefCell::new(None),
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
             model,
@@ -287,17 +290,26 @@ impl Agent {
         let this = self.clone();
         let ticket = self.locks.ticket((user.clone(), opts.session.clone()));
         // The rate limit is checked at call time, before any work (and before waiting
-        // behind other runs of the session).
-        let checked = check_input(&input).and_then(|()| {
-            let now = self.now();
-            self.ledger
-                .borrow_mut()
-                .check_rate(&user, now)
-                .map_err(|e| Error::from(BudgetError::RateLimited(e)))
-        });
+        // behind other runs of the session), on the user's real counters: when they are
+        // only in storage (a restart, an eviction), once they are read back.
+        let deferred =
+            self.storage.is_some() && self.budgets_persisted() && !self.ledger.borrow().has(&user);
+        let checked = check_input(&input)
+            .and_then(|()| self.reentrant(&user, &opts.session))
+            .and_then(|()| match deferred {
+                true => Ok(()),
+                false => self.check_rate(&user),
+            });
         let run_id = new_run_id();
         async move {
             let run_id = run_id?;
+            let checked = match (checked, deferred) {
+                (Ok(()), true) => match this.ensure_account(&user).await {
+                    Ok(()) => this.check_rate(&user),
+                    Err(e) => Err(e),
+                },
+                (c, _) => c,
+            };
             let emit = opts.on_event.clone().map(|sink| {
                 let (user_id, session_id, run_id) = (
                     user.as_option().map(str::to_owned),
@@ -342,6 +354,11 @@ impl Agent {
                 session: Some(&session_id),
                 run: Some(&run_id),
             };
+            if result.is_err() {
+                // A failed run may still have taken a rate token or been charged for a
+                // model call: those counters must survive a restart too.
+                this.persist_counters(&user).await;
+            }
             if let Err(Error::Budget(b)) = &result {
                 this.observe(
                     Some(crate::audit::types::BUDGET_REFUSED),
@@ -430,18 +447,10 @@ impl Agent {
             return Err(Error::Conflict);
         }
         self.load_global_budget().await?;
+        self.ensure_account(user).await?;
         let loaded = self.load_if_absent(user).await?;
         let now = self.now();
         let mut m = self.memory.borrow_mut();
-        if let Some((_, Some(budget))) = &loaded {
-            // Counters from storage count only when this process holds none for the user
-            // (a restart): RAM is never older than what it wrote.
-            let mut ledger = self.ledger.borrow_mut();
-            if ledger.export_user(user, now).is_none() {
-                ledger.import_user(user, budget, now)?;
-            }
-        }
-        let loaded = loaded.map(|(state, _)| state);
         match loaded {
             Some(state) => m.install_loaded(user, state, now),
             None => m.touch(user, now),
@@ -451,6 +460,14 @@ impl Agent {
         })?;
         let evicted = m.sweep(now);
         drop(m);
+        if !evicted.is_empty() {
+            // Their counters leave RAM too when that loosens nothing (see Ledger::evict).
+            let stored = self.storage.is_some();
+            let mut ledger = self.ledger.borrow_mut();
+            for gone in &evicted {
+                ledger.evict(gone, stored, now);
+            }
+        }
         for gone in &evicted {
             let about = About {
                 user: gone,
@@ -469,9 +486,8 @@ impl Agent {
         Ok(incarnation)
     }
 
-    /// With storage and a non-resident user: their stored state (empty if none) and
-    /// stored budget counters.
-    async fn load_if_absent(&self, user: &UserKey) -> Result<Option<Loaded>> {
+    /// With storage and a non-resident user: their stored state (empty if none).
+    async fn load_if_absent(&self, user: &UserKey) -> Result<Option<UserState>> {
         let Some(storage) = &self.storage else {
             return Ok(None);
         };
@@ -480,11 +496,148 @@ impl Agent {
         }
         let limits = self.config.memory.limits();
         let state = storage::load_user(storage.as_ref(), user, &limits).await?;
-        let budget = match self.budgets_persisted() {
-            true => storage::get_budget(storage.as_ref(), &storage::budget_key(user)).await?,
-            false => None,
+        Ok(Some(state.unwrap_or_default()))
+    }
+
+    /// Takes one request from the user's rate bucket (their account must be in RAM).
+    fn check_rate(&self, user: &UserKey) -> Result<()> {
+        self.revive(user);
+        self.make_room(user)?;
+        let now = self.now();
+        self.ledger
+            .borrow_mut()
+            .check_rate(user, now)
+            .map_err(|e| Error::from(BudgetError::RateLimited(e)))
+    }
+
+    /// A run for a (user, session) whose own tool is executing right now would wait for
+    /// that tool, which waits for it: refused at once instead of hanging forever.
+    fn reentrant(&self, user: &UserKey, session: &SessionId) -> Result<()> {
+        match &self.tools {
+            Some(t) if t.executing(user, session) => Err(Error::Reentrant {
+                session: session.as_str().to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Puts the user's counters in RAM before anything reads or changes them: retained
+    /// ones of an erased id, or, with storage, what was stored (a restart or an eviction
+    /// must never refill a budget or a rate bucket).
+    pub(crate) async fn ensure_account(&self, user: &UserKey) -> Result<()> {
+        if self.ledger.borrow().has(user) {
+            return Ok(());
+        }
+        let storage = match &self.storage {
+            Some(s) if self.budgets_persisted() => s,
+            _ => {
+                self.revive(user);
+                return self.make_room(user);
+            }
         };
-        Ok(Some((state.unwrap_or_default(), budget)))
+        let pseudonym = self.pseudonym(user).await?;
+        if self.ledger.borrow_mut().revive(user, &pseudonym) {
+            return Ok(());
+        }
+        let doc = storage::get_budget(storage.as_ref(), &storage::budget_key(&pseudonym)).await?;
+        // Another call may have loaded the account while this one awaited: its counters
+        // are at least as new as what storage held.
+        if self.ledger.borrow().has(user) {
+            return Ok(());
+        }
+        self.make_room(user)?;
+        let now = self.now();
+        let mut ledger = self.ledger.borrow_mut();
+        match doc {
+            Some(doc) => ledger.import_user(user, &doc, now)?,
+            None => ledger.open(user),
+        }
+        if let Some(v) = ledger.version(user) {
+            ledger.saved(user, v);
+        }
+        Ok(())
+    }
+
+    /// Without storage: an erased id's retained counters back under the id (a sync path:
+    /// the secret is made here if need be).
+    fn revive(&self, user: &UserKey) {
+        if self.ledger.borrow().has(user) || !self.ledger.borrow().has_retained() {
+            return;
+        }
+        if let Some(secret) = self.secret_now() {
+            let p = pseudonym_of(&secret, user);
+            self.ledger.borrow_mut().revive(user, &p);
+        }
+    }
+
+    /// Refuses a new account when the ledger is full of accounts that cannot be dropped
+    /// without loosening a limit (spend in open windows, with no storage to keep it in).
+    fn make_room(&self, user: &UserKey) -> Result<()> {
+        let cap = self.ledger_capacity();
+        let mut ledger = self.ledger.borrow_mut();
+        if ledger.has(user) || ledger.len() < cap {
+            return Ok(());
+        }
+        ledger.sweep(self.now());
+        if ledger.len() < cap {
+            return Ok(());
+        }
+        Err(Error::Capacity {
+            accounts: ledger.len(),
+        })
+    }
+
+    /// The most budget accounts held in RAM.
+    pub fn ledger_capacity(&self) -> usize {
+        self.config.memory.max_users.max(MIN_LEDGER_CAPACITY)
+    }
+
+    /// The pseudonym key, if this agent has one already (made now when there is no storage).
+    fn secret_now(&self) -> Option<Rc<[u8; 32]>> {
+        if let Some(s) = self.secret.borrow().as_ref() {
+            return Some(s.clone());
+        }
+        if self.storage.is_some() {
+            return None;
+        }
+        let fresh = Rc::new(random_key().ok()?);
+        *self.secret.borrow_mut() = Some(fresh.clone());
+        Some(fresh)
+    }
+
+    /// The pseudonym key: with storage, the stored one (written on first use), so that a
+    /// restarted agent finds the same counters.
+    async fn secret(&self) -> Result<Rc<[u8; 32]>> {
+        if let Some(s) = self.secret_now() {
+            return Ok(s);
+        }
+        let Some(storage) = &self.storage else {
+            return Err(Error::Internal {
+                message: "no randomness for the pseudonym key".into(),
+            });
+        };
+        let stored = storage.get(storage::SECRET_KEY).await?;
+        let key = match stored {
+            Some(hex) => parse_key(&hex).ok_or_else(|| {
+                Error::storage(
+                    "load",
+                    format!("record {:?} is not a key", storage::SECRET_KEY),
+                )
+            })?,
+            None => {
+                let key = random_key()?;
+                storage.put(storage::SECRET_KEY, hex_key(&key)).await?;
+                key
+            }
+        };
+        // A concurrent first use may have set it meanwhile; the first one wins.
+        let mut slot = self.secret.borrow_mut();
+        Ok(slot.get_or_insert_with(|| Rc::new(key)).clone())
+    }
+
+    async fn pseudonym(&self, user: &UserKey) -> Result<Pseudonym> {
+        let secret = self.secret().await?;
+        Ok(pseudonym_of(&secret, user))
     }
 
     /// Writes the user's (and the global) budget counters through, when limits read them.
@@ -493,18 +646,36 @@ impl Agent {
         // one user (other sessions) then write counters in order, never an older over a
         // newer one.
         let _one_writer = self.budget_writes.ticket(user.clone()).await;
-        let now = self.now();
         if self.budgets_persisted() {
-            let doc = self.ledger.borrow().export_user(user, now);
-            if let Some(doc) = doc {
-                storage::put_budget(storage, &storage::budget_key(user), &doc).await?;
+            let pseudonym = self.pseudonym(user).await?;
+            let now = self.now();
+            let exported = {
+                let ledger = self.ledger.borrow();
+                ledger.export_user(user, now).zip(ledger.version(user))
+            };
+            if let Some((doc, version)) = exported {
+                storage::put_budget(storage, &storage::budget_key(&pseudonym), &doc).await?;
+                self.ledger.borrow_mut().saved(user, version);
             }
         }
         if !self.config.budget.global.is_empty() {
-            let doc = self.ledger.borrow().export_global(now);
+            let doc = self.ledger.borrow().export_global(self.now());
             storage::put_budget(storage, storage::GLOBAL_BUDGET_KEY, &doc).await?;
         }
         Ok(())
+    }
+
+    /// After a failed run: the counters it changed, written through if they are not yet.
+    /// A failure here keeps them in RAM (an unsaved account is never evicted) for the
+    /// next write.
+    async fn persist_counters(&self, user: &UserKey) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        let unsaved = !self.ledger.borrow().is_saved(user);
+        if unsaved || !self.config.budget.global.is_empty() {
+            let _ = self.persist_budget(storage.as_ref(), user).await;
+        }
     }
 
     async fn load_global_budget(&self) -> Result<()> {
@@ -538,14 +709,17 @@ impl Agent {
         session: SessionId,
         turn: Turn,
     ) -> Result<()> {
-        let next = {
+        let (next, generation) = {
             let m = self.memory.borrow();
             let state = m.get(user).ok_or(Error::Conflict)?;
-            state.session_with(&session, turn, m.limits().max_messages_per_session)
+            (
+                state.session_with(&session, turn, m.limits().max_messages_per_session),
+                state.generation,
+            )
         };
         if let Some(storage) = &self.storage {
             let doc = user_doc::session_doc(user, &session, &next);
-            storage::put_session(storage.as_ref(), user, &doc).await?;
+            storage::put_session(storage.as_ref(), user, generation, &doc).await?;
             self.persist_budget(storage.as_ref(), user).await?;
         }
         let dropped =
@@ -557,38 +731,36 @@ impl Agent {
             (Some(Some(old)), Some(storage)) => {
                 // Over maxSessionsPerUser: the least recently active session goes from
                 // storage too, or it would come back on the next load.
-                storage.delete(&storage::session_key(user, &old)).await
+                storage
+                    .delete(&storage::session_key(user, generation, &old))
+                    .await
             }
             (None, storage) => {
                 // Forgotten or replaced while in flight: take back what we just wrote, so
                 // a forget is never undone by a late run.
                 if let Some(storage) = storage {
-                    let _ = storage.delete(&storage::session_key(user, &session)).await;
+                    let _ = storage
+                        .delete(&storage::session_key(user, generation, &session))
+                        .await;
                 }
                 Err(Error::Conflict)
             }
         }
     }
 
-    /// The user's budget plan: `planOf(userId)` when configured, else their `plan`
-    /// property, else the default (`perUser`). An unknown plan name is the default.
+    /// The user's budget plan: `planOf(userId)` when configured, else the default
+    /// (`perUser`). Only the host decides: nothing the user can write (profile properties,
+    /// an imported document) picks their plan. An unknown plan name is the default.
     pub(crate) fn plan(&self, user: &UserKey) -> PlanId {
-        let name = match &self.plan_of {
-            Some(f) => f(user.as_option()),
-            None => self.memory.borrow().get(user).and_then(|u| {
-                u.working()
-                    .properties()
-                    .get("plan")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            }),
-        };
+        let name = self.plan_of.as_ref().and_then(|f| f(user.as_option()));
         name.and_then(|n| self.ledger.borrow().plan(&n))
             .unwrap_or(PlanId::DEFAULT)
     }
 
-    /// Spend and limits of one user, per window, with what remains.
+    /// Spend and limits of one user, per window, with what remains. With storage, counters
+    /// of a user not in RAM are read by `load` (or any run) first.
     pub fn usage(&self, user: &UserKey) -> UsageReport {
+        self.revive(user);
         let plan = self.plan(user);
         self.ledger.borrow().usage(user, plan, self.now())
     }
@@ -691,8 +863,14 @@ impl Agent {
             w
         };
         if let Some(storage) = &self.storage {
-            storage::put_working(storage.as_ref(), user, &user_doc::working_doc(user, &next))
-                .await?;
+            let generation = self.memory.borrow().get(user).map_or(0, |u| u.generation);
+            storage::put_working(
+                storage.as_ref(),
+                user,
+                generation,
+                &user_doc::working_doc(user, &next),
+            )
+            .await?;
         }
         if self
             .memory
@@ -724,21 +902,30 @@ impl Agent {
     }
 
     /// Deletes everything of one user, in storage and in RAM, and nothing of anyone else.
-    /// Runs in flight for the user fail with `conflict` and keep nothing.
+    /// Runs in flight for the user fail with `conflict` and keep nothing. What the user
+    /// spent inside windows still open keeps counting, under a pseudonym (see
+    /// `Ledger::forget`): erasure is not a way around a limit.
     pub async fn forget(&self, user: &UserKey) -> Result<()> {
         let _one_writer = self.user_locks.ticket(user.clone()).await;
+        // The pseudonym first: it may need storage, and a failure here changes nothing.
+        let pseudonym = match self.storage.is_some() && self.budgets_persisted() {
+            true => Some(self.pseudonym(user).await?),
+            false => self.secret_now().map(|s| pseudonym_of(&s, user)),
+        };
         self.replacing.borrow_mut().insert(user.clone());
         // RAM goes first so a run finishing meanwhile sees its user gone and takes back
         // its own write.
         self.memory.borrow_mut().remove(user);
-        self.ledger.borrow_mut().forget(user);
+        let now = self.now();
+        match pseudonym {
+            Some(p) => self.ledger.borrow_mut().forget(user, p, now),
+            None => self.ledger.borrow_mut().forget(user, [0; 32], now),
+        }
         if let Some(t) = &self.tools {
             t.cache.borrow_mut().forget(user);
         }
         let result = match &self.storage {
-            Some(s) => storage::delete_prefix(s.as_ref(), &storage::user_prefix(user))
-                .await
-                .map(|_| ()),
+            Some(s) => erase_user(s.as_ref(), user).await,
             None => Ok(()),
         };
         self.replacing.borrow_mut().remove(user);
@@ -783,28 +970,36 @@ impl Agent {
         Ok(doc)
     }
 
-    /// Replaces one user's data with a document's, after checking all of it. A refused
-    /// document changes nothing.
+    /// Replaces one user's data with a document's, after checking all of it: all of it
+    /// applies or none of it, in RAM and in storage (see storage.rs on generations). The
+    /// document's budget counters are merged in, never lowering what the user spent; a
+    /// document without them leaves the counters as they are.
     pub async fn import(&self, doc: UserDoc) -> Result<UserKey> {
         let limits = self.config.memory.limits();
         let budget = doc.budget.clone();
-        let (user, state) = user_doc::user_from_doc(doc, &limits)?;
+        let (user, mut state) = user_doc::user_from_doc(doc, &limits)?;
         let _one_writer = self.user_locks.ticket(user.clone()).await;
         if let Some(b) = &budget {
-            // Checked (and applied) before anything else changes: a refused budget
-            // refuses the whole document.
-            self.ledger.borrow_mut().import_user(&user, b, self.now())?;
+            self.ledger.borrow().check_user_doc(b, self.now())?;
         }
+        // The merge is with the user's real counters, stored ones included.
+        self.ensure_account(&user).await?;
         if let Some(s) = &self.storage {
             self.replacing.borrow_mut().insert(user.clone());
-            let mut written = write_user(s.as_ref(), &user, &state).await;
-            if written.is_ok() && budget.is_some() {
-                written = self.persist_budget(s.as_ref(), &user).await;
-            }
+            let written = self
+                .write_generation(s.as_ref(), &user, &mut state, budget.as_ref())
+                .await;
             self.replacing.borrow_mut().remove(&user);
             written?;
         }
         let now = self.now();
+        if let Some(b) = &budget {
+            let mut ledger = self.ledger.borrow_mut();
+            ledger.import_user(&user, b, now)?;
+            if let (true, Some(v)) = (self.storage.is_some(), ledger.version(&user)) {
+                ledger.saved(&user, v);
+            }
+        }
         let sessions = state.session_count();
         {
             let mut m = self.memory.borrow_mut();
@@ -825,6 +1020,52 @@ impl Agent {
             None,
         );
         Ok(user)
+    }
+
+    /// Writes `state` as the user's next storage generation and switches to it; merged
+    /// counters go in just before the switch and are put back if the switch fails. On
+    /// error, what loads see is what they saw before.
+    async fn write_generation(
+        &self,
+        s: &dyn Storage,
+        user: &UserKey,
+        state: &mut UserState,
+        budget: Option<&crate::budget::AccountDoc>,
+    ) -> Result<()> {
+        let current = storage::get_generation(s, user).await?;
+        let next = current
+            .checked_add(1)
+            .ok_or_else(|| Error::storage("put", "the user's storage generation is exhausted"))?;
+        for (id, session) in state.sessions() {
+            storage::put_session(s, user, next, &user_doc::session_doc(user, id, session)).await?;
+        }
+        if !state.working().is_empty() {
+            storage::put_working(s, user, next, &user_doc::working_doc(user, state.working()))
+                .await?;
+        }
+        let mut undo = None;
+        if let (Some(b), true) = (budget, self.budgets_persisted()) {
+            let now = self.now();
+            let key = storage::budget_key(&self.pseudonym(user).await?);
+            let merged = self.ledger.borrow().merged_doc(user, b, now)?;
+            let before = self.ledger.borrow().export_user(user, now);
+            storage::put_budget(s, &key, &merged).await?;
+            undo = Some((key, before));
+        }
+        if let Err(e) = storage::put_generation(s, user, next).await {
+            if let Some((key, before)) = undo {
+                let _ = match before {
+                    Some(doc) => storage::put_budget(s, &key, &doc).await,
+                    None => s.delete(&key).await,
+                };
+            }
+            return Err(e);
+        }
+        state.generation = next;
+        // What the old generation held is invisible now; a failure to delete it only
+        // leaves garbage that the next import or forget removes.
+        let _ = storage::delete_other_generations(s, user, next).await;
+        Ok(())
     }
 
     /// Every resident user's data in one document (with storage, the rest is in storage).
@@ -869,6 +1110,7 @@ impl Agent {
         }
         let limits = self.config.memory.limits();
         let mut seen = HashSet::new();
+        let now = self.now();
         for doc in &snapshot.users {
             let (user, _) = user_doc::user_from_doc(doc.clone(), &limits)?;
             if !seen.insert(user.clone()) {
@@ -876,6 +1118,12 @@ impl Agent {
                     reason: format!("user {user} appears twice in the snapshot"),
                 });
             }
+            if let Some(b) = &doc.budget {
+                self.ledger.borrow().check_user_doc(b, now)?;
+            }
+        }
+        if let Some(g) = &snapshot.global_budget {
+            self.ledger.borrow().check_global_doc(g, now)?;
         }
         if let Some(g) = &snapshot.global_budget {
             self.ledger.borrow_mut().import_global(g, self.now())?;
@@ -894,6 +1142,7 @@ impl Agent {
         // Every user's counters and the global ones: the ledger starts over.
         let fresh = Ledger::new(&self.config.budget, &self.config.rate_limit)?;
         *self.ledger.borrow_mut() = fresh;
+        *self.secret.borrow_mut() = None;
         if let Some(s) = &self.storage {
             storage::delete_prefix(s.as_ref(), storage::ROOT_PREFIX).await?;
         }
@@ -901,17 +1150,76 @@ impl Agent {
     }
 }
 
-/// Writes a user's whole state, replacing whatever storage held for them.
-async fn write_user(s: &dyn Storage, user: &UserKey, state: &UserState) -> Result<()> {
-    storage::delete_prefix(s, &storage::user_prefix(user)).await?;
-    for (id, session) in state.sessions() {
-        storage::put_session(s, user, &user_doc::session_doc(user, id, session)).await?;
+/// Erases a user's keys: first an empty generation becomes the live one (one put, after
+/// which a load finds nothing), then every key goes. A failure part-way leaves only keys no
+/// load reads, and running it again finishes.
+async fn erase_user(s: &dyn Storage, user: &UserKey) -> Result<()> {
+    let prefix = storage::user_prefix(user);
+    let keys = s.list(&prefix).await?;
+    if keys.is_empty() {
+        return Ok(());
     }
-    if !state.working().is_empty() {
-        storage::put_working(s, user, &user_doc::working_doc(user, state.working())).await?;
+    let current = storage::get_generation(s, user).await?;
+    storage::put_generation(s, user, current.saturating_add(1)).await?;
+    let generation_key = storage::generation_key(user);
+    for key in keys
+        .iter()
+        .filter(|k| k.starts_with(&prefix) && **k != generation_key)
+    {
+        s.delete(key).await?;
     }
-    Ok(())
+    s.delete(&generation_key).await
 }
+
+/// HMAC-SHA256 of the user's storage name under the agent's secret.
+fn pseudonym_of(secret: &[u8; 32], user: &UserKey) -> Pseudonym {
+    use hmac::{Hmac, Mac};
+    const DOMAIN: &[u8] = b"tenantry.pseudonym\0";
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret) {
+        Ok(mut mac) => {
+            mac.update(DOMAIN);
+            mac.update(user.storage_name().as_bytes());
+            mac.finalize().into_bytes().into()
+        }
+        // HMAC takes keys of any length: not reached, but no panic path either.
+        Err(_) => {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(secret);
+            h.update(DOMAIN);
+            h.update(user.storage_name().as_bytes());
+            h.finalize().into()
+        }
+    }
+}
+
+fn random_key() -> Result<[u8; 32]> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| Error::Internal {
+        message: format!("no randomness for the pseudonym key: {e}"),
+    })?;
+    Ok(key)
+}
+
+fn hex_key(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(key)
+}
+
+/// A floor under the ledger's capacity, so a tiny `maxUsers` does not refuse new users
+/// while a handful of accounts wait for their windows to close.
+const MIN_LEDGER_CAPACITY: usize = 1024;
 
 fn check_input(input: &str) -> Result<()> {
     if input.trim().is_empty() {

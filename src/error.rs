@@ -49,6 +49,14 @@ pub enum Error {
         "the user's data was forgotten or replaced while this run was in flight; nothing was kept"
     )]
     Conflict,
+    /// A run for a (user, session) asked for while one of that session's own tools is
+    /// executing: it would wait for the tool, which waits for it.
+    #[error("a tool of session {session:?} called the agent for its own session, which would wait for itself forever; use another sessionId for nested runs")]
+    Reentrant { session: String },
+    /// The budget ledger is full of accounts that cannot be dropped without loosening a
+    /// limit (spend inside open windows, and no storage to keep it in).
+    #[error("the agent holds {accounts} budget accounts with spend in open windows and cannot take a new user until some close; configure storage or raise memory.maxUsers")]
+    Capacity { accounts: usize },
     /// A budget or rate limit refused the run (`budget_exceeded`, `rate_limited`,
     /// `missing_price`); the details name the limit, window and remaining amount.
     #[error(transparent)]
@@ -75,6 +83,8 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::NotLoaded { .. } => "not_loaded",
             Error::Conflict => "conflict",
+            Error::Reentrant { .. } => "reentrant_run",
+            Error::Capacity { .. } => "over_capacity",
             Error::MaxSteps { .. } => "max_steps",
             Error::Budget(e) => e.code(),
             Error::Unsupported { .. } => "unsupported",
@@ -109,6 +119,8 @@ impl Error {
             Error::Unsupported { feature } => json!({ "feature": feature }),
             Error::Budget(e) => e.details(),
             Error::Aborted | Error::Conflict => json!({}),
+            Error::Reentrant { session } => json!({ "sessionId": session }),
+            Error::Capacity { accounts } => json!({ "accounts": accounts }),
             Error::MaxSteps { steps, text } => json!({ "steps": steps, "text": text }),
         }
     }

@@ -6,8 +6,21 @@
 //! prefix" and no key can be shared between users. Ids are escaped so that a `/` inside an
 //! id cannot forge another user's prefix ("alice/s" is not under "alice/").
 //!
-//!   tenantry/v1/u/<user>/w            working memory (blocks, properties)
-//!   tenantry/v1/u/<user>/s/<session>  one session, with all its turns
+//!   tenantry/v1/u/<user>/gen              the user's live generation (absent: 0)
+//!   tenantry/v1/u/<user>/w                working memory (blocks, properties), generation 0
+//!   tenantry/v1/u/<user>/s/<session>      one session, with all its turns, generation 0
+//!   tenantry/v1/u/<user>/g<n>/w, g<n>/s/… the same in generation n
+//!   tenantry/v1/b/<pseudonym>             a user's budget and rate counters
+//!   tenantry/v1/secret                    the key of the pseudonyms
+//!
+//! Generations make a whole-user write atomic on a store without transactions: an import
+//! writes the new generation's keys (invisible to loads), then switches `gen` with one put,
+//! then deletes the old generation. A failure before the switch leaves only invisible keys;
+//! a late write by a run that loaded the old generation lands in the old one.
+//!
+//! Counters live outside the user's prefix, under a keyed hash of the id: `forget` deletes
+//! the prefix (every message, block and property) while what the user spent in windows
+//! still open keeps counting, with no id or content kept beside it.
 
 use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
@@ -38,17 +51,93 @@ pub fn user_prefix(user: &UserKey) -> String {
     format!("{ROOT_PREFIX}u/{}/", escape(user.storage_name()))
 }
 
-pub fn session_key(user: &UserKey, session: &SessionId) -> String {
-    format!("{}s/{}", user_prefix(user), escape(session.as_str()))
+/// Where a generation's keys start within the user's prefix.
+fn generation_dir(generation: u32) -> String {
+    match generation {
+        0 => String::new(),
+        n => format!("g{n}/"),
+    }
 }
 
-pub fn working_key(user: &UserKey) -> String {
-    format!("{}w", user_prefix(user))
+pub fn session_key(user: &UserKey, generation: u32, session: &SessionId) -> String {
+    format!(
+        "{}{}s/{}",
+        user_prefix(user),
+        generation_dir(generation),
+        escape(session.as_str())
+    )
 }
 
-/// The user's budget counters, under their prefix so `forget` takes them too.
-pub fn budget_key(user: &UserKey) -> String {
-    format!("{}b", user_prefix(user))
+pub fn working_key(user: &UserKey, generation: u32) -> String {
+    format!("{}{}w", user_prefix(user), generation_dir(generation))
+}
+
+pub fn generation_key(user: &UserKey) -> String {
+    format!("{}gen", user_prefix(user))
+}
+
+/// A user's counters, under their pseudonym (hex), outside the user's prefix.
+pub fn budget_key(pseudonym: &[u8; 32]) -> String {
+    let mut key = String::with_capacity(ROOT_PREFIX.len() + 2 + 64);
+    key.push_str(ROOT_PREFIX);
+    key.push_str("b/");
+    for b in pseudonym {
+        key.push_str(&format!("{b:02x}"));
+    }
+    key
+}
+
+/// The agent's pseudonym key (random, made on first use).
+pub const SECRET_KEY: &str = "tenantry/v1/secret";
+
+pub async fn get_generation(storage: &dyn Storage, user: &UserKey) -> Result<u32> {
+    let key = generation_key(user);
+    match storage.get(&key).await? {
+        None => Ok(0),
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .map_err(|e| Error::storage("load", format!("record {key:?}: {e}"))),
+    }
+}
+
+pub async fn put_generation(storage: &dyn Storage, user: &UserKey, generation: u32) -> Result<()> {
+    storage
+        .put(&generation_key(user), generation.to_string())
+        .await
+}
+
+/// The generation a key of the user's belongs to (`None` for the generation record).
+fn key_generation(rest: &str) -> Option<(u32, &str)> {
+    if rest == "gen" {
+        return None;
+    }
+    match rest.strip_prefix('g') {
+        Some(tail) => {
+            let (n, rest) = tail.split_once('/')?;
+            Some((n.parse().ok()?, rest))
+        }
+        None => Some((0, rest)),
+    }
+}
+
+/// Deletes the user's keys of every generation but `live` (left behind by an import that
+/// switched generations, or one that failed before it could). Stops at the first failure.
+pub async fn delete_other_generations(
+    storage: &dyn Storage,
+    user: &UserKey,
+    live: u32,
+) -> Result<()> {
+    let prefix = user_prefix(user);
+    for key in storage.list(&prefix).await? {
+        let Some(rest) = key.strip_prefix(&prefix) else {
+            continue;
+        };
+        if key_generation(rest).is_some_and(|(g, _)| g != live) {
+            storage.delete(&key).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The global budget's counters.
@@ -73,13 +162,27 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<String> {
     })
 }
 
-pub async fn put_session(storage: &dyn Storage, user: &UserKey, doc: &SessionDoc) -> Result<()> {
+pub async fn put_session(
+    storage: &dyn Storage,
+    user: &UserKey,
+    generation: u32,
+    doc: &SessionDoc,
+) -> Result<()> {
     let id = SessionId::parse(Some(&doc.id))?;
-    storage.put(&session_key(user, &id), encode(doc)?).await
+    storage
+        .put(&session_key(user, generation, &id), encode(doc)?)
+        .await
 }
 
-pub async fn put_working(storage: &dyn Storage, user: &UserKey, doc: &WorkingDoc) -> Result<()> {
-    storage.put(&working_key(user), encode(doc)?).await
+pub async fn put_working(
+    storage: &dyn Storage,
+    user: &UserKey,
+    generation: u32,
+    doc: &WorkingDoc,
+) -> Result<()> {
+    storage
+        .put(&working_key(user, generation), encode(doc)?)
+        .await
 }
 
 /// Deletes every key under `prefix`. Stops at the first failure; running it again finishes.
@@ -106,15 +209,20 @@ pub async fn load_user(
     if keys.is_empty() {
         return Ok(None);
     }
+    let generation = get_generation(storage, user).await?;
     keys.sort();
     let unreadable = |key: &str, e: String| Error::storage("load", format!("record {key:?}: {e}"));
     let mut state = UserState::default();
+    state.generation = generation;
     let mut sessions = Vec::new();
     for key in keys {
+        let rest = match key_generation(&key[prefix.len()..]) {
+            Some((g, rest)) if g == generation => rest,
+            _ => continue,
+        };
         let Some(text) = storage.get(&key).await? else {
             continue; // deleted between list and get
         };
-        let rest = &key[prefix.len()..];
         if rest == "w" {
             let doc: WorkingDoc =
                 serde_json::from_str(&text).map_err(|e| unreadable(&key, e.to_string()))?;
@@ -218,10 +326,19 @@ mod tests {
         let mut keys = Vec::new();
         for id in ids {
             let u = user(id);
-            keys.push((id, session_key(&u, &SessionId::parse(Some("s/x")).unwrap())));
-            keys.push((id, working_key(&u)));
+            keys.push((
+                id,
+                session_key(&u, 0, &SessionId::parse(Some("s/x")).unwrap()),
+            ));
+            keys.push((
+                id,
+                session_key(&u, 3, &SessionId::parse(Some("g1/s")).unwrap()),
+            ));
+            keys.push((id, working_key(&u, 0)));
+            keys.push((id, working_key(&u, 2)));
+            keys.push((id, generation_key(&u)));
         }
-        keys.push(("(anon)", working_key(&UserKey::Anonymous)));
+        keys.push(("(anon)", working_key(&UserKey::Anonymous, 0)));
         for id in ids.iter().map(|s| Some(*s)).chain([None]) {
             let u = UserKey::parse(id).unwrap();
             let p = user_prefix(&u);

@@ -199,9 +199,24 @@ dual_test!(plans_global_limits_and_costs, async {
         max_cost_usd: Some(1.0),
         ..Default::default()
     }];
-    let (agent, _, _) = agent(budget, Default::default(), Default::default());
+    let config = AgentConfig {
+        instructions: "x".into(),
+        max_output_tokens: 100,
+        budget,
+        model_name: "gpt-4o-mini".into(),
+        ..Default::default()
+    };
+    // Plans come from the host only.
+    let agent = Rc::new(
+        Agent::new(config, Rc::new(Shared(ScriptModel::with_yields(2))))
+            .unwrap()
+            .with_plan_of(Rc::new(|u: Option<&str>| {
+                (u == Some("frank")).then(|| "free".to_owned())
+            })),
+    );
+    // What the user can write never picks their plan: grace stays on the default limits.
     agent
-        .set_property(&user("frank"), "plan", serde_json::json!("free"))
+        .set_property(&user("grace"), "plan", serde_json::json!("free"))
         .await
         .unwrap();
     let out = agent
@@ -258,13 +273,24 @@ dual_test!(
         let b = mk(storage.clone());
         b.load(&user("hana")).await.unwrap();
         assert_eq!(b.usage(&user("hana")).totals.total_tokens, spent);
-        // Forget takes the counters too (GDPR), in RAM and in storage.
+        // Forget erases her id and content, in RAM and in storage; her spend keeps counting
+        // under a pseudonym (erasure is not a way around a limit), after a restart too.
         b.forget(&user("hana")).await.unwrap();
-        assert_eq!(b.usage(&user("hana")).totals.total_tokens, 0);
         assert!(storage.map.borrow().keys().all(|k| !k.contains("/hana/")));
-        // And import restores them.
-        b.import(doc).await.unwrap();
+        assert!(storage
+            .map
+            .borrow()
+            .values()
+            .all(|v| !v.contains("hana") && !v.contains("hi")));
         assert_eq!(b.usage(&user("hana")).totals.total_tokens, spent);
+        let c = mk(storage.clone());
+        c.load(&user("hana")).await.unwrap();
+        assert_eq!(c.usage(&user("hana")).totals.total_tokens, spent);
+        assert_eq!(c.size(&user("hana")).unwrap(), 0);
+        // An import brings her data back and never lowers her spend.
+        c.import(doc).await.unwrap();
+        assert_eq!(c.usage(&user("hana")).totals.total_tokens, spent);
+        assert!(c.size(&user("hana")).unwrap() > 0);
     }
 );
 

@@ -18,6 +18,10 @@ pub(crate) struct Account {
     pub windows: Vec<Rolling>,
     /// `None` until the first request: a bucket never used is full.
     pub rate: Option<TokenBucket>,
+    /// Bumped by every change; `saved` is the version last written to storage, so an
+    /// account whose latest change is not stored is never dropped from RAM.
+    pub version: u64,
+    pub saved: u64,
 }
 
 impl Account {
@@ -32,7 +36,36 @@ impl Account {
                 .map(|t| Rolling::new(t.metrics.len()))
                 .collect(),
             rate: None,
+            version: 0,
+            saved: 0,
         }
+    }
+
+    pub fn changed(&mut self) {
+        self.version += 1;
+    }
+
+    /// Folds another record of the same user's spend in: every total, window bucket and
+    /// rate bucket becomes the tighter of the two, so a merge can only restrict.
+    pub fn merge_max(
+        &mut self,
+        other: &Account,
+        layout: &Layout,
+        rule: Option<&RateRule>,
+        now: f64,
+    ) {
+        for (t, o) in self.totals.iter_mut().zip(&other.totals) {
+            *t = (*t).max(*o);
+        }
+        for (w, o) in self.windows.iter_mut().zip(&other.windows) {
+            w.merge_max(o);
+        }
+        self.advance(layout, now);
+        if let (Some(rule), Some(theirs)) = (rule, other.rate) {
+            let mine = self.rate.unwrap_or_else(|| TokenBucket::full(rule, now));
+            self.rate = Some(mine.tighter(theirs, rule, now));
+        }
+        self.changed();
     }
 
     pub fn advance(&mut self, layout: &Layout, now: f64) {
@@ -61,6 +94,7 @@ impl Account {
     }
 
     pub fn charge(&mut self, layout: &Layout, now: f64, a: &Amounts) {
+        self.changed();
         add(&mut self.totals, a);
         for (w, t) in self.windows.iter_mut().zip(&layout.tracks) {
             let figures = t

@@ -105,14 +105,22 @@ impl Reservation {
     }
 }
 
+/// A keyed hash of a user id (HMAC-SHA256 under the agent's secret): the only name an
+/// erased user's counters keep.
+pub type Pseudonym = [u8; 32];
+
 /// Accounts in a slab, so a reservation finds its account again by index (no key clone,
-/// no hashing on settle); an epoch check catches a slot reused after forget or sweep.
+/// no hashing on settle); an epoch check catches a slot reused after sweep.
 #[derive(Debug, Default)]
 struct Table {
     index: HashMap<UserKey, usize>,
     /// Boxed so the holes a sweep leaves cost a pointer each.
     slots: Vec<Option<Box<Account>>>,
     free: Vec<usize>,
+    /// Accounts of erased users: what they spent in windows still open keeps counting (an
+    /// erasure must not be a way around a limit), under a pseudonym instead of the id.
+    /// Reservations in flight still settle here (the slot and epoch are unchanged).
+    retained: HashMap<Pseudonym, usize>,
 }
 
 impl Table {
@@ -152,12 +160,16 @@ impl Table {
         let Some(slot) = self.index.remove(user) else {
             return false;
         };
+        self.free_slot(slot);
+        self.trim();
+        true
+    }
+
+    fn free_slot(&mut self, slot: usize) {
         if let Some(s) = self.slots.get_mut(slot) {
             *s = None;
         }
         self.free.push(slot);
-        self.trim();
-        true
     }
 
     /// Gives back memory after a flood of ids has been swept.
@@ -228,13 +240,100 @@ impl Ledger {
         self.policy.rate.is_some()
     }
 
-    /// Accounts held (users with any state). Bounded by `sweep`.
+    /// Accounts held: users with any state, and erased users' retained counters. Bounded
+    /// by `sweep`, `evict` and the agent's capacity check.
     pub fn len(&self) -> usize {
-        self.table.index.len()
+        self.table.index.len() + self.table.retained.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.index.is_empty()
+        self.len() == 0
+    }
+
+    /// Erased users' accounts still held for their open windows.
+    pub fn retained(&self) -> usize {
+        self.table.retained.len()
+    }
+
+    pub fn has(&self, user: &UserKey) -> bool {
+        self.table.index.contains_key(user)
+    }
+
+    /// An empty account for the user (after the caller found nothing stored for them).
+    pub fn open(&mut self, user: &UserKey) {
+        let (layout, epochs) = (&self.policy.user, &mut self.epochs);
+        self.table
+            .get_or_insert(user, || Account::new(layout, next_epoch(epochs)));
+    }
+
+    /// Gives an erased user's retained counters back to their id. Whether there were any.
+    pub fn revive(&mut self, user: &UserKey, pseudonym: &Pseudonym) -> bool {
+        if self.table.index.contains_key(user) {
+            return true;
+        }
+        match self.table.retained.remove(pseudonym) {
+            Some(slot) => {
+                self.table.index.insert(user.clone(), slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn has_retained(&self) -> bool {
+        !self.table.retained.is_empty()
+    }
+
+    /// The user's account version, for `saved` after a successful write.
+    pub fn version(&self, user: &UserKey) -> Option<u64> {
+        self.table.get(user).map(|a| a.version)
+    }
+
+    /// Records that `version` of the user's account is in storage.
+    pub fn saved(&mut self, user: &UserKey, version: u64) {
+        if let Some(&slot) = self.table.index.get(user) {
+            if let Some(a) = self
+                .table
+                .slots
+                .get_mut(slot)
+                .and_then(|s| s.as_deref_mut())
+            {
+                a.saved = a.saved.max(version);
+            }
+        }
+    }
+
+    /// Whether the user's latest counters are in storage (or there is nothing to store).
+    pub fn is_saved(&self, user: &UserKey) -> bool {
+        self.table.get(user).is_none_or(|a| a.saved >= a.version)
+    }
+
+    /// Drops the account of a user leaving RAM when that loosens no limit: it holds nothing
+    /// a limit reads, or (`stored`) its latest counters are in storage, where the next
+    /// `ensure` finds them. A reservation in flight always keeps it.
+    pub fn evict(&mut self, user: &UserKey, stored: bool, now: f64) -> bool {
+        let now = self.tick(now);
+        let policy = &self.policy;
+        let Some(&slot) = self.table.index.get(user) else {
+            return false;
+        };
+        let Some(a) = self
+            .table
+            .slots
+            .get_mut(slot)
+            .and_then(|s| s.as_deref_mut())
+        else {
+            return false;
+        };
+        a.advance(&policy.user, now);
+        let busy = a.reserved.iter().any(|&v| v > 0);
+        let droppable = !busy
+            && (!a.holds_anything(&policy.user, policy.rate.as_ref(), now)
+                || (stored && a.saved >= a.version));
+        if droppable {
+            self.table.remove(user);
+        }
+        droppable
     }
 
     pub fn users(&self) -> impl Iterator<Item = &UserKey> {
@@ -264,6 +363,7 @@ impl Ledger {
         let (_, acct) = self
             .table
             .get_or_insert(user, || Account::new(layout, next_epoch(epochs)));
+        acct.changed();
         acct.rate
             .get_or_insert_with(|| TokenBucket::full(&rule, now))
             .take(&rule, now)
@@ -406,8 +506,29 @@ impl Ledger {
     pub fn sweep(&mut self, now: f64) -> usize {
         let now = self.tick(now);
         let policy = &self.policy;
-        let Table { index, slots, free } = &mut self.table;
-        let before = index.len();
+        let Table {
+            index,
+            slots,
+            free,
+            retained,
+        } = &mut self.table;
+        let before = index.len() + retained.len();
+        retained.retain(|_, slot| {
+            let keep = slots
+                .get_mut(*slot)
+                .and_then(|s| s.as_deref_mut())
+                .is_some_and(|a| {
+                    a.advance(&policy.user, now);
+                    a.holds_anything(&policy.user, policy.rate.as_ref(), now)
+                });
+            if !keep {
+                if let Some(s) = slots.get_mut(*slot) {
+                    *s = None;
+                }
+                free.push(*slot);
+            }
+            keep
+        });
         index.retain(|_, slot| {
             let keep = slots
                 .get_mut(*slot)
@@ -425,13 +546,47 @@ impl Ledger {
             keep
         });
         self.table.trim();
-        before - self.table.index.len()
+        before - self.len()
     }
 
-    /// Erases one user's account (GDPR). Their calls in flight still settle globally but
-    /// write nothing back for the user. Returns whether there was anything.
-    pub fn forget(&mut self, user: &UserKey) -> bool {
-        self.table.remove(user)
+    /// Erases one user's id from the ledger (GDPR). What they spent inside windows still
+    /// open, and lifetime spend, stays under `pseudonym` and counts again if the id comes
+    /// back (`revive`); an account that holds nothing a limit reads goes entirely. Calls in
+    /// flight settle into the retained account.
+    pub fn forget(&mut self, user: &UserKey, pseudonym: Pseudonym, now: f64) {
+        let now = self.tick(now);
+        let policy = &self.policy;
+        let Some(slot) = self.table.index.remove(user) else {
+            return;
+        };
+        let keep = self
+            .table
+            .slots
+            .get_mut(slot)
+            .and_then(|s| s.as_deref_mut())
+            .is_some_and(|a| {
+                a.advance(&policy.user, now);
+                a.reserved.iter().any(|&v| v > 0)
+                    || a.holds_anything(&policy.user, policy.rate.as_ref(), now)
+            });
+        if keep {
+            if let Some(old) = self.table.retained.insert(pseudonym, slot) {
+                self.table.free_slot(old);
+            }
+        } else {
+            self.table.free_slot(slot);
+            self.table.trim();
+        }
+    }
+
+    /// Drops every trace of one user's counters, retained ones included: the host's own
+    /// reset, never reachable from a run.
+    pub fn reset_user(&mut self, user: &UserKey, pseudonym: &Pseudonym) {
+        self.table.remove(user);
+        if let Some(slot) = self.table.retained.remove(pseudonym) {
+            self.table.free_slot(slot);
+        }
+        self.table.trim();
     }
 
     /// `None` when the ledger holds nothing for the user.
@@ -440,8 +595,9 @@ impl Ledger {
         Some(doc::export(acct, &self.policy.user, self.peek(now)))
     }
 
-    /// Replaces the user's usage with the document's (validated first; nothing changes on
-    /// error). Reservations of calls in flight here are kept, and will settle here.
+    /// Folds a document's counters into the user's (validated first; nothing changes on
+    /// error): each figure becomes the larger of the two, so a document can add spend but
+    /// never take any away. Reservations of calls in flight here are kept.
     pub fn import_user(
         &mut self,
         user: &UserKey,
@@ -450,15 +606,42 @@ impl Ledger {
     ) -> Result<(), BudgetError> {
         let now = self.tick(now);
         let policy = &self.policy;
-        let mut fresh = doc::import(d, &policy.user, policy.rate.as_ref(), now, 0)?;
+        let incoming = doc::import(d, &policy.user, policy.rate.as_ref(), now, 0)?;
         let epochs = &mut self.epochs;
         let (_, acct) = self
             .table
             .get_or_insert(user, || Account::new(&policy.user, next_epoch(epochs)));
-        fresh.epoch = acct.epoch;
-        fresh.reserved = acct.reserved;
-        *acct = fresh;
+        acct.merge_max(&incoming, &policy.user, policy.rate.as_ref(), now);
         Ok(())
+    }
+
+    /// Checks a user's budget document without applying it.
+    pub fn check_user_doc(&self, d: &AccountDoc, now: f64) -> Result<(), BudgetError> {
+        let policy = &self.policy;
+        doc::import(d, &policy.user, policy.rate.as_ref(), self.peek(now), 0).map(|_| ())
+    }
+
+    /// Checks a global budget document without applying it.
+    pub fn check_global_doc(&self, d: &AccountDoc, now: f64) -> Result<(), BudgetError> {
+        doc::import(d, &self.policy.global, None, self.peek(now), 0).map(|_| ())
+    }
+
+    /// The user's counters merged with a document's, as a document, without applying it.
+    pub fn merged_doc(
+        &self,
+        user: &UserKey,
+        d: &AccountDoc,
+        now: f64,
+    ) -> Result<AccountDoc, BudgetError> {
+        let now = self.peek(now);
+        let policy = &self.policy;
+        let incoming = doc::import(d, &policy.user, policy.rate.as_ref(), now, 0)?;
+        let mut acct = match self.table.get(user) {
+            Some(a) => a.clone(),
+            None => Account::new(&policy.user, 0),
+        };
+        acct.merge_max(&incoming, &policy.user, policy.rate.as_ref(), now);
+        Ok(doc::export(&acct, &policy.user, now))
     }
 
     pub fn export_global(&self, now: f64) -> AccountDoc {
@@ -467,9 +650,9 @@ impl Ledger {
 
     pub fn import_global(&mut self, d: &AccountDoc, now: f64) -> Result<(), BudgetError> {
         let now = self.tick(now);
-        let mut fresh = doc::import(d, &self.policy.global, None, now, self.global.epoch)?;
-        fresh.reserved = self.global.reserved;
-        self.global = fresh;
+        let incoming = doc::import(d, &self.policy.global, None, now, self.global.epoch)?;
+        self.global
+            .merge_max(&incoming, &self.policy.global, None, now);
         Ok(())
     }
 
@@ -1036,31 +1219,73 @@ mod tests {
     }
 
     #[test]
-    fn forget_touches_one_user_only_and_late_settles_do_not_resurrect() {
+    fn forget_erases_the_id_but_spend_keeps_counting_under_the_pseudonym() {
         let mut l = ledger(
             json!({ "perUser": { "maxTotalTokens": 100 }, "global": { "maxTotalTokens": 1000 } }),
         );
         let (a, b) = (user("a"), user("b"));
+        let pa: Pseudonym = [7; 32];
         spend(&mut l, &a, T0, 50, 49).unwrap();
         spend(&mut l, &b, T0, 10, 10).unwrap();
         let (in_flight, out) = l.reserve(&a, DEFAULT, T0, est(0, 5)).unwrap();
         assert_eq!(out, 1);
-        assert!(l.forget(&a));
-        assert!(!l.forget(&a));
-        assert_eq!(l.usage(&a, DEFAULT, T0).totals, Totals::default());
+        l.forget(&a, pa, T0);
+        assert!(!l.has(&a));
+        assert_eq!(l.retained(), 1);
         assert_eq!(l.export_user(&a, T0), None);
         assert_eq!(l.usage(&b, DEFAULT, T0).totals.total_tokens, 20);
-        // `a` comes back as a new account; the old reservation settles globally only.
-        spend(&mut l, &a, T0, 1, 1).unwrap();
+        // The call in flight settles into the retained account, not into thin air.
         let c = l.settle(in_flight, actual(0.0, 1.0), T0);
-        assert!(!c.user_charged);
-        assert_eq!(l.usage(&a, DEFAULT, T0).totals.total_tokens, 2);
-        assert_eq!(l.usage(&a, DEFAULT, T0).reserved, Totals::default());
-        assert_eq!(l.global_usage(T0).totals.total_tokens, 99 + 20 + 2 + 1);
-        assert_eq!(l.global_usage(T0).reserved, Totals::default());
-        l.reset_global();
-        assert_eq!(l.global_usage(T0).totals, Totals::default());
+        assert!(c.user_charged);
+        // Another pseudonym finds nothing; the right one gives the spend back to the id.
+        assert!(!l.revive(&a, &[8; 32]));
+        assert!(l.revive(&a, &pa));
+        assert_eq!(l.usage(&a, DEFAULT, T0).totals.total_tokens, 100);
+        let refused = l.reserve(&a, DEFAULT, T0, est(0, 1)).unwrap_err();
+        assert_eq!(refusal(refused).used, 100.0);
+        assert_eq!(l.global_usage(T0).totals.total_tokens, 99 + 20 + 1);
+        // An account that holds nothing a limit reads goes entirely.
+        let mut free = ledger(json!({}));
+        spend(&mut free, &a, T0, 5, 5).unwrap();
+        free.forget(&a, pa, T0);
+        assert_eq!(free.len(), 0);
+        // The host's reset drops retained counters too.
+        l.forget(&a, pa, T0);
+        l.reset_user(&a, &pa);
+        assert!(!l.revive(&a, &pa));
         assert_eq!(l.usage(&b, DEFAULT, T0).totals.total_tokens, 20);
+    }
+
+    #[test]
+    fn an_import_adds_spend_but_never_takes_any_away() {
+        let mut l = ledger_with(
+            json!({ "perUser": [{ "maxTotalTokens": 1000 }, { "maxTotalTokens": 500, "window": "hour" }] }),
+            json!({ "perUser": { "requests": 2, "perMs": 60000 } }),
+        );
+        let u = user("u");
+        spend(&mut l, &u, T0, 100, 100).unwrap();
+        l.check_rate(&u, T0).unwrap();
+        let high = l.export_user(&u, T0).unwrap();
+        spend(&mut l, &u, T0 + 1.0, 50, 50).unwrap();
+        l.check_rate(&u, T0 + 1.0).unwrap();
+        let now = l.export_user(&u, T0 + 1.0).unwrap();
+        // An older (lower) document changes nothing.
+        l.import_user(&u, &high, T0 + 2.0).unwrap();
+        assert_eq!(l.export_user(&u, T0 + 2.0).unwrap().totals, now.totals);
+        assert!(
+            l.check_rate(&u, T0 + 2.0).is_err(),
+            "the drained bucket stays drained"
+        );
+        // A fresh ledger takes the document as it is.
+        let mut m = ledger_with(
+            json!({ "perUser": [{ "maxTotalTokens": 1000 }, { "maxTotalTokens": 500, "window": "hour" }] }),
+            json!({ "perUser": { "requests": 2, "perMs": 60000 } }),
+        );
+        m.import_user(&u, &now, T0 + 2.0).unwrap();
+        assert_eq!(
+            m.usage(&u, DEFAULT, T0 + 2.0),
+            l.usage(&u, DEFAULT, T0 + 2.0)
+        );
     }
 
     #[test]

@@ -338,8 +338,17 @@ impl Default for BudgetConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimitConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub per_user: Option<RateSpec>,
+}
+
+/// A key that is present must hold a value: `null` is refused rather than read as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A token bucket: `requests` per `perMs` sustained, up to `burst` at once (default
@@ -370,11 +379,13 @@ pub(crate) fn missing() -> f64 {
 
 /// Any number is kept as is (NaN and infinities included, so validation can name the
 /// field); any other value becomes NaN for the same reason. serde alone would refuse a
-/// string with a message that names no path.
+/// string with a message that names no path. JSON has no `Infinity`: the JS layer sends
+/// it as the string "Infinity".
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Lenient {
     Num(f64),
+    Text(String),
     Other(IgnoredAny),
 }
 
@@ -382,14 +393,16 @@ impl Lenient {
     fn value(self) -> f64 {
         match self {
             Lenient::Num(v) => v,
-            Lenient::Other(_) => f64::NAN,
+            Lenient::Text(t) if t == "Infinity" => f64::INFINITY,
+            Lenient::Text(_) | Lenient::Other(_) => f64::NAN,
         }
     }
 }
 
-/// `null` and `undefined` are absent; everything else is a figure to validate.
+/// An absent key is no figure; a present one, `null` included, is a figure to validate:
+/// a limit fails closed, so only its absence means "no cap".
 pub(crate) fn lenient_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(Option::<Lenient>::deserialize(d)?.map(Lenient::value))
+    Ok(Some(Lenient::deserialize(d)?.value()))
 }
 
 pub(crate) fn lenient_number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {

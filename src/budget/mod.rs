@@ -23,7 +23,7 @@ pub use doc::{
     AccountDoc, AmountsDoc, BucketDoc, RateDoc, WindowDoc, BUDGET_DOC_VERSION, BUDGET_FORMAT,
 };
 pub use error::{BudgetError, RateLimited, Refusal, Scope};
-pub use ledger::{Actual, Charge, Estimate, Ledger, PlanId, Reservation};
+pub use ledger::{Actual, Charge, Estimate, Ledger, PlanId, Pseudonym, Reservation};
 pub use limit::{BudgetConfig, LimitSet, Metric, RateLimitConfig, RateSpec, Window};
 pub use price::{Price, PriceTable, DEFAULT_PRICES};
 pub use report::{LimitUsage, Totals, UsageReport};

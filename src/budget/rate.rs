@@ -91,6 +91,18 @@ impl TokenBucket {
         })
     }
 
+    /// The bucket with fewer tokens at `now`.
+    pub fn tighter(self, other: TokenBucket, rule: &RateRule, now: f64) -> TokenBucket {
+        let (mut a, mut b) = (self, other);
+        a.refill(rule, now);
+        b.refill(rule, now);
+        if b.tokens < a.tokens {
+            b
+        } else {
+            a
+        }
+    }
+
     pub fn is_full_at(&self, rule: &RateRule, now: f64) -> bool {
         let mut b = *self;
         b.refill(rule, now);

@@ -126,6 +126,29 @@ impl Rolling {
     pub fn is_empty(&self) -> bool {
         self.cells.iter().all(|&v| v == 0)
     }
+
+    /// Each bucket becomes the larger of the two figures (per metric): merging two records
+    /// of one user's spend never lowers either.
+    pub fn merge_max(&mut self, other: &Rolling) {
+        if other.head == i64::MIN || other.k() != self.k() {
+            return;
+        }
+        let mut other = other.clone();
+        let head = self.head.max(other.head);
+        self.advance(head);
+        other.advance(head);
+        let k = self.k();
+        for (mine, theirs) in self.cells[..SLOTS * k]
+            .iter_mut()
+            .zip(&other.cells[..SLOTS * k])
+        {
+            *mine = (*mine).max(*theirs);
+        }
+        for j in 0..k {
+            let sum = (0..SLOTS).fold(0u64, |acc, r| acc.saturating_add(self.cells[r * k + j]));
+            self.cells[SLOTS * k + j] = sum;
+        }
+    }
 }
 
 #[cfg(test)]

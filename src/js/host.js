@@ -55,10 +55,15 @@ export function callSink(sink, value, onError) {
 /** Calls `settled(index, ticket, true, value)` or `(…, false, reason)` once `value`
  *  settles (a plain value settles at the next microtask, like `await`). */
 export function whenSettled(value, index, ticket, settled) {
-  Promise.resolve(value).then(
-    (v) => settled(index, ticket, true, v),
-    (e) => settled(index, ticket, false, e),
-  );
+  const ok = (v) => settled(index, ticket, true, v);
+  const failed = (e) => settled(index, ticket, false, e);
+  try {
+    Promise.prototype.then.call(Promise.resolve(value), ok, failed);
+  } catch (e) {
+    // A promise whose `constructor` or `then` getter throws: settled later, never inside
+    // this call (wasm is on the stack).
+    Promise.reject(e).then(undefined, failed);
+  }
 }
 
 /** A function for the host to call with text; each call reaches `dispatch(index, ticket, text)`. */
@@ -137,6 +142,15 @@ const FINISH = ["stop", "length", "content-filter", "tool-calls", "error", "othe
  *  finishReason index] (NaN / -1 when absent). Anything else (tool calls, other types, an
  *  unknown finish reason) returns undefined, and the caller reads it through JSON. */
 export function readResponse(v, out) {
+  try {
+    return readCommon(v, out);
+  } catch {
+    // A getter or trap threw: the caller's JSON path reads it again and names the field.
+    return undefined;
+  }
+}
+
+function readCommon(v, out) {
   if (v === null || typeof v !== "object" || (v.toolCalls !== undefined && v.toolCalls !== null)) return undefined;
   const text = v.text;
   if (typeof text !== "string") return undefined;
@@ -163,4 +177,172 @@ export function readResponse(v, out) {
     out[2] = k;
   }
   return text;
+}
+
+// ---- reading host values (src/wasm/convert.rs, src/wasm/error.rs) ----
+// Every read of a host value may run host code (getters, Proxy traps, toJSON) that throws.
+// These helpers do all such reads on the JS side, inside try/catch, so that an exception
+// never unwinds through wasm frames (which would skip Rust's cleanup and leave a lock or a
+// borrow held); the wasm imports are `catch`, and a failure comes back as
+// `{ tenantryPath, reason }`.
+
+/** The message of anything thrown, without running more host code that could throw. */
+export function describeThrown(e) {
+  try {
+    if (e instanceof Error) return String(e.message);
+    if (typeof e === "string") return e;
+  } catch {
+    // a Proxy posing as an Error
+  }
+  return "a non-Error value";
+}
+
+function refusal(path, reason) {
+  return { tenantryPath: path, reason };
+}
+
+const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?:[^\ud800-\udbff]|^)[\udc00-\udfff]/;
+
+/** Whether a string is well-formed UTF-16 (no lone surrogates): only such strings convert to
+ *  UTF-8 exactly, and an id that does not would be merged with its U+FFFD spelling. */
+export function wellFormed(s) {
+  return typeof s.isWellFormed === "function" ? s.isWellFormed() : !lone.test(s);
+}
+
+/** A plain copy of an options object's own enumerable string keys (each read once), so
+ *  later reads run no getters or traps. Non-objects are returned as they are. */
+export function readOptions(v, path) {
+  if (v === null || (typeof v !== "object" && typeof v !== "function")) return v;
+  const copy = Object.create(null);
+  let key = "";
+  try {
+    for (key of Object.keys(v)) copy[key] = v[key];
+  } catch (e) {
+    throw refusal(key === "" ? path : `${path}.${key}`, `reading it threw: ${describeThrown(e)}`);
+  }
+  return copy;
+}
+
+/** `Array.isArray`, which throws for a revoked Proxy. */
+export function isArray(v) {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `v` is an AbortSignal; a Proxy whose prototype trap throws is not. */
+export function isAbortSignal(v) {
+  try {
+    return typeof AbortSignal === "function" && v instanceof AbortSignal;
+  } catch {
+    return false;
+  }
+}
+
+const MAX_DEPTH = 256;
+
+/** JSON text of a host value, exactly or not at all. `JSON.stringify` rewrites what it cannot
+ *  represent (NaN and Infinity become null, functions and Symbols vanish, `toJSON` returns
+ *  anything), and a limit that became null would read as "no limit". Here each of those is
+ *  refused with the path of the value. `config`: `Infinity` (documented as "no cap") travels
+ *  as the string "Infinity" and `toJSON` is refused; otherwise (model answers, tool
+ *  results) `toJSON` is honoured (Dates) and non-finite numbers are refused. `skip` lists
+ *  top-level keys to leave out (functions the caller reads separately). */
+export function strictJson(value, path, config, skip) {
+  const seen = new Set();
+  const walk = (v, at, depth) => {
+    if (v === null) return "null";
+    switch (typeof v) {
+      case "string":
+        if (!wellFormed(v)) throw refusal(at, "contains a lone UTF-16 surrogate");
+        return JSON.stringify(v);
+      case "number":
+        if (Number.isFinite(v)) return JSON.stringify(v);
+        if (config && v === Infinity) return '"Infinity"';
+        throw refusal(at, `must be a finite number, got ${v}`);
+      case "boolean":
+        return v ? "true" : "false";
+      case "undefined":
+        return undefined;
+      case "object":
+        break;
+      default:
+        throw refusal(at, `must be JSON data, got a ${typeof v}`);
+    }
+    if (depth > MAX_DEPTH) throw refusal(at, `is nested deeper than ${MAX_DEPTH} levels`);
+    if (seen.has(v)) throw refusal(at, "is circular");
+    let toJSON;
+    try {
+      toJSON = v.toJSON;
+    } catch (e) {
+      throw refusal(at, `reading it threw: ${describeThrown(e)}`);
+    }
+    if (typeof toJSON === "function") {
+      if (config) throw refusal(at, "has a toJSON method: pass plain data");
+      let replaced;
+      try {
+        replaced = toJSON.call(v);
+      } catch (e) {
+        throw refusal(at, `its toJSON threw: ${describeThrown(e)}`);
+      }
+      seen.add(v);
+      const out = walk(replaced, at, depth + 1);
+      seen.delete(v);
+      return out;
+    }
+    seen.add(v);
+    const parts = [];
+    let isArray;
+    let keys;
+    try {
+      isArray = Array.isArray(v);
+      keys = isArray ? null : Object.keys(v);
+    } catch (e) {
+      throw refusal(at, `reading it threw: ${describeThrown(e)}`);
+    }
+    if (isArray) {
+      let n;
+      try {
+        n = v.length;
+      } catch (e) {
+        throw refusal(at, `reading it threw: ${describeThrown(e)}`);
+      }
+      for (let i = 0; i < n; i++) {
+        let item;
+        try {
+          item = v[i];
+        } catch (e) {
+          throw refusal(`${at}[${i}]`, `reading it threw: ${describeThrown(e)}`);
+        }
+        const s = walk(item, `${at}[${i}]`, depth + 1);
+        if (s === undefined) throw refusal(`${at}[${i}]`, "must not be undefined");
+        parts.push(s);
+      }
+    } else {
+      for (const key of keys) {
+        if (depth === 0 && skip !== undefined && skip.includes(key)) continue;
+        const sub = at === "" ? key : `${at}.${key}`;
+        if (!wellFormed(key)) throw refusal(sub, "the key contains a lone UTF-16 surrogate");
+        let item;
+        try {
+          item = v[key];
+        } catch (e) {
+          throw refusal(sub, `reading it threw: ${describeThrown(e)}`);
+        }
+        const s = walk(item, sub, depth + 1);
+        if (s !== undefined) parts.push(`${JSON.stringify(key)}:${s}`);
+      }
+    }
+    seen.delete(v);
+    return isArray ? `[${parts.join(",")}]` : `{${parts.join(",")}}`;
+  };
+  try {
+    return walk(value, path, 0) ?? "null";
+  } catch (e) {
+    if (e !== null && typeof e === "object" && "tenantryPath" in e) throw e;
+    // RangeError from a runaway structure, or anything else unforeseen.
+    throw refusal(path, `could not be read: ${describeThrown(e)}`);
+  }
 }

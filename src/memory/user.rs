@@ -17,6 +17,8 @@ pub struct UserState {
     pub(crate) last_active: f64,
     /// Runs in flight for this user: a pinned user is never evicted from under its run.
     pub(crate) pins: u32,
+    /// The storage generation this state was loaded from or written as (see storage.rs).
+    pub(crate) generation: u32,
     /// In creation order, which is what a session list shows.
     sessions: Vec<(SessionId, Session)>,
     working: Option<Box<WorkingMemory>>,

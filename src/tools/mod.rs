@@ -120,6 +120,10 @@ pub struct ToolSet {
     pub host: Rc<dyn ToolHost>,
     pub cache: Rc<RefCell<ToolCache>>,
     pub approval_timeout_ms: f64,
+    /// The (user, session) whose tool the host is executing right now, on this call
+    /// stack: a run asked for by that very tool for its own session is refused
+    /// (`Agent::reentrant`) instead of waiting for itself.
+    pub executing: RefCell<Vec<(UserKey, String)>>,
 }
 
 impl ToolSet {
@@ -130,6 +134,14 @@ impl ToolSet {
             .filter(|t| self.permissions.access(user.as_option(), &t.name) != Access::Denied)
             .map(|t| json!({ "name": t.name, "description": t.description, "parameters": t.parameters }))
             .collect()
+    }
+
+    /// Whether a tool of this (user, session) is being called on the current stack.
+    pub fn executing(&self, user: &UserKey, session: &crate::ids::SessionId) -> bool {
+        self.executing
+            .borrow()
+            .iter()
+            .any(|(u, s)| u == user && s == session.as_str())
     }
 
     pub async fn call(&self, call: &ToolCall, user: &UserKey, ctx: ToolContext) -> Outcome {
@@ -219,7 +231,14 @@ impl ToolSet {
             }
             decision = Decision::Approved;
         }
-        match self.host.execute(&spec.name, args, ctx).await {
+        // The host function runs synchronously inside `execute`; its first segment (up to
+        // its first await) is where a tool calls back into the agent.
+        self.executing
+            .borrow_mut()
+            .push((user.clone(), ctx.session_id.clone()));
+        let pending = self.host.execute(&spec.name, args, ctx);
+        self.executing.borrow_mut().pop();
+        match pending.await {
             Ok(result) => {
                 let content = match &result {
                     Value::String(s) => s.clone(),

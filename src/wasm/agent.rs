@@ -49,9 +49,15 @@ fn rejecting<A, T: serde::Serialize, F: Future<Output = Result<T>> + 'static>(
 }
 
 fn string_arg(v: &JsValue, what: &str) -> Result<String> {
-    v.as_string().ok_or_else(|| Error::InvalidInput {
-        reason: format!("{what} must be a string, got {}", type_name(v)),
-    })
+    match super::convert::exact_string(v) {
+        Some(Some(s)) => Ok(s),
+        Some(None) => Err(Error::InvalidInput {
+            reason: format!("{what} contains a lone UTF-16 surrogate"),
+        }),
+        None => Err(Error::InvalidInput {
+            reason: format!("{what} must be a string, got {}", type_name(v)),
+        }),
+    }
 }
 
 fn document<T: DeserializeOwned>(v: JsValue, what: &str) -> Result<T> {
@@ -365,17 +371,18 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
     let session = session_id(&opts.get("sessionId").unwrap_or(JsValue::UNDEFINED))?;
     let cancellation = match opts.get("signal") {
         None => None,
-        Some(v) => match v.dyn_into::<AbortSignal>() {
-            Ok(signal) => Some(Rc::new(JsAbort { signal }) as Rc<dyn crate::agent::Cancellation>),
-            Err(v) => {
-                return Err(Error::InvalidInput {
-                    reason: format!(
-                        "options.signal must be an AbortSignal, got {}",
-                        type_name(&v)
-                    ),
-                })
-            }
-        },
+        Some(v) if super::convert::is_abort_signal(&v) => Some(Rc::new(JsAbort {
+            signal: v.unchecked_into::<AbortSignal>(),
+        })
+            as Rc<dyn crate::agent::Cancellation>),
+        Some(v) => {
+            return Err(Error::InvalidInput {
+                reason: format!(
+                    "options.signal must be an AbortSignal, got {}",
+                    type_name(&v)
+                ),
+            })
+        }
     };
     Ok(RunOptions {
         session,

@@ -12,7 +12,7 @@ use crate::observe::Observer;
 use crate::tools::cache::ToolCache;
 use crate::tools::permissions::Permissions;
 use crate::tools::ToolSet;
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Function, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
@@ -221,27 +221,34 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
         }),
         cache: Rc::new(RefCell::new(ToolCache::default())),
         approval_timeout_ms,
+        executing: RefCell::new(Vec::new()),
     }))
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {
-    super::error::from_js(&v).map_err(|e| Error::config(field, e))
+    super::error::config_from_js(&v, field, &[])
 }
 
 /// `budget` minus its `planOf` function (the rest is plain data for serde).
 #[inline(never)]
 fn budget_config(v: JsValue) -> Result<(BudgetConfig, Option<Function>)> {
-    if !v.is_object() || js_sys::Array::is_array(&v) {
-        return Err(Error::config(
-            "budget",
-            format!("must be an object, got {}", type_name(&v)),
-        ));
-    }
-    let copy = Object::assign(&Object::new(), v.unchecked_ref());
-    let plan_of = match Reflect::get(&copy, &"planOf".into()).unwrap_or(JsValue::UNDEFINED) {
-        f if f.is_function() => Some(f.unchecked_into::<Function>()),
-        f if f.is_undefined() => None,
-        f => {
+    let opts = Options::new(
+        &v,
+        "budget",
+        &[
+            "perUser",
+            "global",
+            "plans",
+            "prices",
+            "defaultPrices",
+            "planOf",
+        ],
+        config_error,
+    )?;
+    let plan_of = match opts.get("planOf") {
+        Some(f) if f.is_function() => Some(f.unchecked_into::<Function>()),
+        None => None,
+        Some(f) => {
             return Err(Error::config(
                 "budget.planOf",
                 format!(
@@ -251,8 +258,8 @@ fn budget_config(v: JsValue) -> Result<(BudgetConfig, Option<Function>)> {
             ))
         }
     };
-    let _ = Reflect::delete_property(&copy, &"planOf".into());
-    Ok((from_js(copy.into(), "budget")?, plan_of))
+    let config = super::error::config_from_js(&v, "budget", &["planOf"])?;
+    Ok((config, plan_of))
 }
 
 fn count(opts: &Options, key: &str, min: u64, max: u64) -> Result<Option<u64>> {

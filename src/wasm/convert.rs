@@ -3,14 +3,46 @@
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
+
+#[wasm_bindgen(module = "/src/js/host.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = wellFormed)]
+    fn well_formed(s: &JsValue) -> std::result::Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_name = readOptions)]
+    fn read_options(v: &JsValue, path: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = strictJson)]
+    fn strict_json(
+        v: &JsValue,
+        path: &str,
+        config: bool,
+        skip: &JsValue,
+    ) -> std::result::Result<String, JsValue>;
+    #[wasm_bindgen(js_name = isArray)]
+    pub fn is_array(v: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = isAbortSignal)]
+    pub fn is_abort_signal(v: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = describeThrown)]
+    pub fn describe_thrown(e: &JsValue) -> String;
+}
+
+/// A JS string converted exactly, or `None` when it holds a lone surrogate (which UTF-8
+/// cannot represent: `as_string` would turn it into U+FFFD and merge it with that spelling).
+pub fn exact_string(v: &JsValue) -> Option<Option<String>> {
+    let s = v.as_string()?;
+    Some(matches!(well_formed(v), Ok(true)).then_some(s))
+}
 
 pub fn user_key(v: &JsValue) -> Result<UserKey> {
     if v.is_undefined() || v.is_null() {
         return UserKey::parse(None);
     }
-    match v.as_string() {
-        Some(s) => UserKey::parse(Some(&s)),
+    match exact_string(v) {
+        Some(Some(s)) => UserKey::parse(Some(&s)),
+        Some(None) => Err(Error::InvalidUserId {
+            reason: "contains a lone UTF-16 surrogate, which has no exact UTF-8 form".into(),
+        }),
         None => Err(Error::InvalidUserId {
             reason: format!("must be a string, null or undefined, got {}", type_name(v)),
         }),
@@ -21,30 +53,77 @@ pub fn session_id(v: &JsValue) -> Result<SessionId> {
     if v.is_undefined() || v.is_null() {
         return SessionId::parse(None);
     }
-    match v.as_string() {
-        Some(s) => SessionId::parse(Some(&s)),
+    match exact_string(v) {
+        Some(Some(s)) => SessionId::parse(Some(&s)),
+        Some(None) => Err(Error::InvalidSessionId {
+            reason: "contains a lone UTF-16 surrogate, which has no exact UTF-8 form".into(),
+        }),
         None => Err(Error::InvalidSessionId {
             reason: format!("must be a string or undefined, got {}", type_name(v)),
         }),
     }
 }
 
+/// Where and why a host value could not be read exactly (see `strictJson` in host.js).
+pub struct Unreadable {
+    pub path: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+fn unreadable(e: &JsValue, path: &str) -> Unreadable {
+    let field = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok();
+    match (
+        field("tenantryPath").and_then(|v| v.as_string()),
+        field("reason").and_then(|v| v.as_string()),
+    ) {
+        (Some(path), Some(reason)) => Unreadable { path, reason },
+        _ => Unreadable {
+            path: path.to_owned(),
+            reason: format!("could not be read: {}", describe_thrown(e)),
+        },
+    }
+}
+
+/// A host value as exact JSON text (see `strictJson` in host.js). `config`: `Infinity`
+/// travels as the string "Infinity" and `toJSON` is refused; `skip`: top-level keys left out.
+pub fn exact_json(
+    v: &JsValue,
+    path: &str,
+    config: bool,
+    skip: &[&str],
+) -> std::result::Result<String, Unreadable> {
+    let skip = if skip.is_empty() {
+        JsValue::UNDEFINED
+    } else {
+        skip.iter()
+            .map(|s| JsValue::from_str(s))
+            .collect::<js_sys::Array>()
+            .into()
+    };
+    strict_json(v, path, config, &skip).map_err(|e| unreadable(&e, path))
+}
+
 /// `typeof`-style name for error messages.
 pub fn type_name(v: &JsValue) -> String {
     if v.is_null() {
         "null".into()
-    } else if Array_is_array(v) {
+    } else if is_array(v) {
         "array".into()
     } else {
         v.js_typeof()
             .as_string()
             .unwrap_or_else(|| "unknown".into())
     }
-}
-
-#[allow(non_snake_case)]
-fn Array_is_array(v: &JsValue) -> bool {
-    js_sys::Array::is_array(v)
 }
 
 /// A plain options object: `undefined`/`null` means empty; keys outside `known` are refused
@@ -67,13 +146,19 @@ impl Options {
                 path: path.to_owned(),
             });
         }
-        if !v.is_object() || js_sys::Array::is_array(v) || v.is_function() {
+        if !v.is_object() || is_array(v) || v.is_function() {
             return Err(err(
                 path.to_owned(),
                 format!("must be an object, got {}", type_name(v)),
             ));
         }
-        let obj: Object = v.clone().unchecked_into();
+        // One read of each key, on the JS side: a throwing getter or trap is an error here,
+        // and later reads of the copy run no host code.
+        let copy = read_options(v, path).map_err(|e| {
+            let u = unreadable(&e, path);
+            err(u.path, u.reason)
+        })?;
+        let obj: Object = copy.unchecked_into();
         for key in Object::keys(&obj).iter() {
             let key = key.as_string().unwrap_or_default();
             let value = Reflect::get(&obj, &JsValue::from_str(&key)).unwrap_or(JsValue::UNDEFINED);
@@ -104,12 +189,17 @@ impl Options {
     pub fn string(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_string().map(Some).ok_or_else(|| {
-                Error::config(
+            Some(v) => match exact_string(&v) {
+                Some(Some(s)) => Ok(Some(s)),
+                Some(None) => Err(Error::config(
+                    &self.field(key),
+                    "contains a lone UTF-16 surrogate",
+                )),
+                None => Err(Error::config(
                     &self.field(key),
                     format!("must be a string, got {}", type_name(&v)),
-                )
-            }),
+                )),
+            },
         }
     }
 

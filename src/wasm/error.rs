@@ -25,18 +25,24 @@ pub(crate) fn to_plain_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
-/// JS -> Rust through `JSON.stringify` (which refuses cycles and BigInt with a TypeError
-/// rather than recursing); `undefined` reads as `null`.
+/// A host data value (a model answer, a tool's arguments, an import document) -> Rust,
+/// through exact JSON: what JSON cannot represent is refused with its path, never rewritten
+/// (see `strictJson` in js/host.js); `undefined` reads as `null`.
 pub(crate) fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
-    let text = if v.is_undefined() {
-        "null".to_owned()
-    } else {
-        js_sys::JSON::stringify(v)
-            .map_err(|e| super::js_model::thrown_message(&e, "not JSON-serialisable"))?
-            .as_string()
-            .unwrap_or_else(|| "null".to_owned())
-    };
+    let text = super::convert::exact_json(v, "", false, &[]).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// A config value -> Rust, with `Infinity` kept (it means "no cap") and `toJSON` refused;
+/// errors name the field.
+pub(crate) fn config_from_js<T: serde::de::DeserializeOwned>(
+    v: &JsValue,
+    field: &str,
+    skip: &[&str],
+) -> crate::error::Result<T> {
+    let text = super::convert::exact_json(v, field, true, skip)
+        .map_err(|e| crate::error::Error::config(&e.path, e.reason))?;
+    serde_json::from_str(&text).map_err(|e| crate::error::Error::config(field, e.to_string()))
 }
 
 /// The `TenantryError` class, re-exported by the package entry points so that

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 pub struct JsModel {
     pub func: Function,
@@ -81,9 +81,11 @@ fn model_error(thrown: &JsValue) -> Error {
 
 /// The message of whatever a host function threw or rejected with.
 pub fn thrown_message(thrown: &JsValue, fallback: &str) -> String {
-    thrown
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| thrown.as_string())
-        .unwrap_or_else(|| fallback.to_owned())
+    // Read on the JS side: the thrown value may be a Proxy whose traps throw too.
+    let m = super::convert::describe_thrown(thrown);
+    if m == "a non-Error value" {
+        fallback.to_owned()
+    } else {
+        m
+    }
 }

@@ -6,7 +6,7 @@ use super::convert::type_name;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use futures_util::future::LocalBoxFuture;
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -95,12 +95,17 @@ impl Storage for JsStorage {
             if v.is_null() || v.is_undefined() {
                 return Ok(None);
             }
-            v.as_string().map(Some).ok_or_else(|| {
-                Error::storage(
+            match super::convert::exact_string(&v) {
+                Some(Some(s)) => Ok(Some(s)),
+                Some(None) => Err(Error::storage(
+                    "get",
+                    "resolved to a string with a lone UTF-16 surrogate",
+                )),
+                None => Err(Error::storage(
                     "get",
                     format!("must resolve to a string or null, got {}", type_name(&v)),
-                )
-            })
+                )),
+            }
         })
     }
 
@@ -118,23 +123,14 @@ impl Storage for JsStorage {
         let call = self.call(3, &[JsValue::from_str(prefix)]);
         Box::pin(async move {
             let v = call.await?;
-            if !Array::is_array(&v) {
+            if !super::convert::is_array(&v) {
                 return Err(Error::storage(
                     "list",
                     format!("must resolve to an array of keys, got {}", type_name(&v)),
                 ));
             }
-            Array::from(&v)
-                .iter()
-                .map(|k| {
-                    k.as_string().ok_or_else(|| {
-                        Error::storage(
-                            "list",
-                            format!("keys must be strings, got {}", type_name(&k)),
-                        )
-                    })
-                })
-                .collect()
+            super::error::from_js::<Vec<String>>(&v)
+                .map_err(|e| Error::storage("list", format!("keys must be strings: {e}")))
         })
     }
 }

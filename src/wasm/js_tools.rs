@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::tools::cache::CacheHandle;
 use crate::tools::{ApprovalRequest, PolicyDecision, ToolContext, ToolHost, ToolSpec};
 use futures_util::future::LocalBoxFuture;
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde_json::Value;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
@@ -110,19 +110,17 @@ fn to_js_json(v: &Value) -> JsValue {
 fn cache_object(cache: CacheHandle) -> JsValue {
     let o = Object::new();
     let c = cache.clone();
-    let get_fn =
-        Closure::<dyn Fn(JsValue) -> JsValue>::new(move |k: JsValue| match k.as_string() {
+    let get_fn = Closure::<dyn Fn(JsValue) -> JsValue>::new(move |k: JsValue| {
+        match super::convert::exact_string(&k).flatten() {
             Some(k) => c.get(&k).map_or(JsValue::UNDEFINED, |v| to_js_json(&v)),
             None => JsValue::UNDEFINED,
-        });
+        }
+    });
     let c = cache.clone();
     let set_fn = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
         move |k: JsValue, v: JsValue, ttl: JsValue| {
-            let value = JSON::stringify(&v)
-                .ok()
-                .and_then(|s| s.as_string())
-                .and_then(|s| serde_json::from_str::<Value>(&s).ok());
-            match (k.as_string(), value) {
+            let value = super::error::from_js::<Value>(&v).ok();
+            match (super::convert::exact_string(&k).flatten(), value) {
                 (Some(k), Some(value)) => JsValue::from_bool(c.set(&k, value, ttl.as_f64())),
                 _ => JsValue::FALSE,
             }
@@ -130,7 +128,7 @@ fn cache_object(cache: CacheHandle) -> JsValue {
     );
     let c = cache;
     let delete_fn = Closure::<dyn Fn(JsValue)>::new(move |k: JsValue| {
-        if let Some(k) = k.as_string() {
+        if let Some(k) = super::convert::exact_string(&k).flatten() {
             c.delete(&k);
         }
     });
@@ -181,15 +179,7 @@ impl ToolHost for JsTools {
             if value.is_undefined() {
                 return Ok(Value::Null);
             }
-            // JSON.stringify rejects cycles and BigInt with a TypeError instead of recursing.
-            let text = JSON::stringify(&value).map_err(|e| {
-                format!(
-                    "the result is not JSON-serialisable: {}",
-                    thrown_message(&e, "")
-                )
-            })?;
-            let text = text.as_string().unwrap_or_else(|| "null".into());
-            serde_json::from_str(&text).map_err(|e| format!("the result is not JSON: {e}"))
+            super::error::from_js(&value).map_err(|e| format!("the result is not JSON: {e}"))
         })
     }
 
