@@ -375,6 +375,12 @@ export interface Usage {
   estimated: boolean;
   /** Priced from the budget's price table; 0 when the model has no price. */
   costUsd: number;
+  /**
+   * The model reported more than was reserved for it (it ignored `maxOutputTokens`): it was
+   * charged in full, a `budget.overrun` event and audit entry were recorded, and while the
+   * user is over a limit their next runs are refused.
+   */
+  overrun: boolean;
 }
 
 /** Fields every stream event carries: whose run it is. */
@@ -456,6 +462,15 @@ export interface MemoryStats {
   messages: number;
   /** Approximate heap bytes held for the resident users' data. */
   approxBytes: number;
+  /** Budget and rate-limit accounts in RAM (bounded by `budgetCapacity`). */
+  budgetAccounts: number;
+  /** Of those, erased users' counters kept (under a pseudonym) until their windows close. */
+  retainedAccounts: number;
+  /** The most accounts held; past it a new user is refused with `over_capacity`. */
+  budgetCapacity: number;
+  /** `ctx.cache` entries (at most 10,000, and 100 per user). */
+  toolCacheEntries: number;
+  toolCacheUsers: number;
 }
 
 /** One committed exchange: the user's message and the agent's reply. */

@@ -711,7 +711,13 @@ impl Agent {
     ) -> Result<()> {
         let (next, generation) = {
             let m = self.memory.borrow();
-            let state = m.get(user).ok_or(Error::Conflict)?;
+            // The state this run loaded, not one an import or forget put in its place:
+            // writing the run's turn into a replacement (and then taking it back) would
+            // overwrite and delete what the replacement stored.
+            let state = m
+                .get(user)
+                .filter(|s| s.incarnation == incarnation)
+                .ok_or(Error::Conflict)?;
             (
                 state.session_with(&session, turn, m.limits().max_messages_per_session),
                 state.generation,
@@ -828,8 +834,20 @@ impl Agent {
         })
     }
 
+    /// Sizes of every per-user table: resident memory, budget accounts (with erased users'
+    /// retained counters) and the tool cache.
     pub fn stats(&self) -> Stats {
-        self.memory.borrow().stats()
+        let mut st = self.memory.borrow().stats();
+        let ledger = self.ledger.borrow();
+        st.budget_accounts = ledger.len();
+        st.retained_accounts = ledger.retained();
+        st.budget_capacity = self.ledger_capacity();
+        if let Some(t) = &self.tools {
+            let cache = t.cache.borrow();
+            st.tool_cache_entries = cache.len();
+            st.tool_cache_users = cache.users();
+        }
+        st
     }
 
     pub fn is_resident(&self, user: &UserKey) -> bool {

@@ -29,6 +29,14 @@ pub(crate) fn message_tokens(m: &Message) -> u64 {
     estimate_tokens(&m.content) + 4 + calls
 }
 
+/// Estimated tokens of JSON values as sent (tool definitions): they are input too.
+pub(crate) fn json_tokens(values: &[serde_json::Value]) -> u64 {
+    values
+        .iter()
+        .map(|v| serde_json::to_string(v).map_or(0, |t| estimate_tokens(&t)))
+        .sum()
+}
+
 /// The same estimate for a message of a stored turn.
 fn stored_tokens(m: PackedMessage<'_>) -> u64 {
     match m.structured {

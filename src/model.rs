@@ -107,6 +107,11 @@ impl FinishReason {
     }
 }
 
+/// Longest reply text kept, in bytes: a reply is committed to memory and sent back with
+/// every later prompt, so it is bounded like input (a model that ignores its output cap
+/// must not grow a user's memory without limit).
+pub const MAX_REPLY_BYTES: usize = 4 << 20;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
@@ -118,6 +123,10 @@ pub struct Usage {
     pub estimated: bool,
     /// What the call cost in USD by the price table (0 when the model has no price).
     pub cost_usd: f64,
+    /// The model reported more than was reserved for it (it ignored `maxOutputTokens`, or
+    /// the input was under-estimated): charged in full, so the user may now be over a
+    /// limit, and their next runs are refused until the window frees room.
+    pub overrun: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -159,6 +168,14 @@ impl ModelResponse {
         let text = raw.text.ok_or_else(|| Error::ModelMalformed {
             reason: "missing `text` (expected { text: string, usage?, finishReason? })".into(),
         })?;
+        if text.len() > MAX_REPLY_BYTES {
+            return Err(Error::ModelMalformed {
+                reason: format!(
+                    "the reply is {} bytes; the limit is {MAX_REPLY_BYTES}",
+                    text.len()
+                ),
+            });
+        }
         let usage = raw.usage.unwrap_or_default();
         let (input, in_est) = token_figure(usage.input_tokens, || prompt_estimate);
         let (output, out_est) = token_figure(usage.output_tokens, || estimate_tokens(&text));
@@ -176,6 +193,7 @@ impl ModelResponse {
                 total_tokens: input + output,
                 estimated: in_est || out_est,
                 cost_usd: 0.0,
+                overrun: false,
             },
             finish_reason,
         })

@@ -47,6 +47,11 @@ impl Agent {
             add_usage(&mut usage, &response.usage);
             if response.tool_calls.is_empty() {
                 current.push(Message::assistant(response.text.clone()));
+                // Aborted before the commit (a stream left early, a signal): nothing is
+                // kept, even though the model already answered (and was charged).
+                if call.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                    return Err(Error::Aborted);
+                }
                 let turn = Turn {
                     at: self.now(),
                     messages: current,
@@ -107,6 +112,8 @@ impl Agent {
             });
         }
         let clock = self.clock_fn();
+        // One `ctx.cache` for this step's calls, retired however the step ends.
+        let cache = Retire(CacheHandle::new(tools.cache.clone(), user.clone(), clock));
         let outcomes = join_all(calls.iter().map(|c| {
             let ctx = ToolContext {
                 user_id: user.as_option().map(str::to_owned),
@@ -114,7 +121,7 @@ impl Agent {
                 run_id: call.run_id.clone(),
                 step,
                 cancellation: call.cancel.clone(),
-                cache: CacheHandle::new(tools.cache.clone(), user.clone(), clock.clone()),
+                cache: cache.0.clone(),
             };
             tools.call(c, user, ctx)
         }));
@@ -185,7 +192,8 @@ impl Agent {
             };
             context::build(m.get(user), session, current, &opts)?
         };
-        let input_estimate = built.input_tokens;
+        // Everything sent counts: the tool definitions too.
+        let input_estimate = built.input_tokens + context::json_tokens(tools);
         let plan = self.plan(user);
         let (reservation, granted) = self.ledger.borrow_mut().reserve(
             user,
@@ -268,15 +276,35 @@ impl Agent {
             }
         };
         // The model answered: it consumed tokens whether or not the turn commits.
+        let reserved_output = hold.reservation.as_ref().map(|r| r.max_output_tokens());
         if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
             response.usage.cost_usd = charge.cost_usd;
             response.usage.estimated |= charge.estimated || charge.clamped;
+            response.usage.overrun = charge.overran;
         }
         let about = About {
             user,
             session: Some(session.as_str()),
             run: Some(&call.run_id),
         };
+        if response.usage.overrun {
+            self.observe(
+                Some(crate::audit::types::BUDGET_OVERRUN),
+                "budget.overrun",
+                &about,
+                || {
+                    json!({
+                        "step": step,
+                        "reservedInputTokens": input_estimate,
+                        "reservedOutputTokens": reserved_output,
+                        "inputTokens": response.usage.input_tokens,
+                        "outputTokens": response.usage.output_tokens,
+                    })
+                },
+                Some(response.usage),
+                None,
+            );
+        }
         self.observe(
             Some(crate::audit::types::MODEL_CALL),
             "model.call",
@@ -296,10 +324,21 @@ impl Agent {
     }
 }
 
+/// Retires a step's cache handle when the step ends, so a tool that kept `ctx.cache` can
+/// no longer write through it.
+struct Retire(CacheHandle);
+
+impl Drop for Retire {
+    fn drop(&mut self) {
+        self.0.retire();
+    }
+}
+
 fn add_usage(total: &mut Usage, step: &Usage) {
     total.input_tokens += step.input_tokens;
     total.output_tokens += step.output_tokens;
     total.total_tokens += step.total_tokens;
     total.estimated |= step.estimated;
     total.cost_usd += step.cost_usd;
+    total.overrun |= step.overrun;
 }

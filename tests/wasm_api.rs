@@ -135,6 +135,7 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
             total_tokens: 7,
             estimated: false,
             cost_usd: 0.0,
+            overrun: false,
         },
         steps: 1,
         run_id,

@@ -27,6 +27,7 @@ pub mod types {
     pub const TOOL_CALL: &str = "tool.call";
     pub const PERMISSION: &str = "permission";
     pub const BUDGET_REFUSED: &str = "budget.refused";
+    pub const BUDGET_OVERRUN: &str = "budget.overrun";
     pub const FORGET: &str = "forget";
     pub const EXPORT: &str = "export";
     pub const IMPORT: &str = "import";

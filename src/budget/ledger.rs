@@ -941,6 +941,7 @@ mod tests {
             total_tokens: 7,
             estimated: true,
             cost_usd: 0.0,
+            overrun: false,
         });
         assert_eq!(
             from_usage,

@@ -125,7 +125,7 @@ export function modelRequest(text, layout, signal, onTextDelta) {
 export function runResult(text, layout, n) {
   return {
     text: slice(text, layout, 0),
-    usage: { inputTokens: n[0], outputTokens: n[1], totalTokens: n[2], estimated: n[3] === 1, costUsd: n[4] },
+    usage: { inputTokens: n[0], outputTokens: n[1], totalTokens: n[2], estimated: n[3] === 1, costUsd: n[4], overrun: n[6] === 1 },
     steps: n[5],
     runId: slice(text, layout, 2),
     finishReason: slice(text, layout, 4),

@@ -36,6 +36,13 @@ pub struct Stats {
     pub sessions: usize,
     pub messages: usize,
     pub approx_bytes: usize,
+    /// Every other per-user table, each bounded (filled in by the agent).
+    pub budget_accounts: usize,
+    /// Of `budget_accounts`: erased users' counters kept for their open windows.
+    pub retained_accounts: usize,
+    pub budget_capacity: usize,
+    pub tool_cache_entries: usize,
+    pub tool_cache_users: usize,
 }
 
 #[derive(Debug)]

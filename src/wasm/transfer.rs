@@ -164,6 +164,7 @@ pub fn result_to_js(out: &RunOutput) -> JsValue {
         if u.estimated { 1.0 } else { 0.0 },
         u.cost_usd,
         f64::from(out.steps),
+        if u.overrun { 1.0 } else { 0.0 },
     ];
     run_result(&p.text, &p.layout, &numbers)
 }

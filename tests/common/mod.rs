@@ -102,6 +102,23 @@ impl Model for Shared {
             if last.contains("MALFORMED") {
                 return Ok(RawModelResponse::default());
             }
+            if last.contains("HUGE") {
+                return Ok(RawModelResponse {
+                    text: Some("x".repeat(tenantry::model::MAX_REPLY_BYTES + 1)),
+                    ..Default::default()
+                });
+            }
+            if last.contains("OVER") {
+                // Ignores its output cap and says so.
+                return Ok(RawModelResponse {
+                    text: Some("a very long answer".into()),
+                    usage: Some(RawUsage {
+                        input_tokens: Some(10.0),
+                        output_tokens: Some(500.0),
+                    }),
+                    ..Default::default()
+                });
+            }
             Ok(RawModelResponse {
                 text: Some(format!("reply to {last} (saw {seen})")),
                 usage: Some(RawUsage {
@@ -149,5 +166,70 @@ impl Cancellation for CancelHandle {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Storage that fails its `n`-th write (put or delete) from now, once, and can fail every
+/// list; reads always work. Wraps the in-memory adapter, whose map the test inspects.
+#[derive(Default)]
+pub struct FaultyStorage {
+    pub inner: tenantry::MemoryStorage,
+    pub fail_write_in: Cell<Option<usize>>,
+    pub fail_lists: Cell<bool>,
+}
+
+impl FaultyStorage {
+    fn write_fails(&self) -> bool {
+        match self.fail_write_in.get() {
+            Some(0) => {
+                self.fail_write_in.set(None);
+                true
+            }
+            Some(n) => {
+                self.fail_write_in.set(Some(n - 1));
+                false
+            }
+            None => false,
+        }
+    }
+
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, String> {
+        self.inner.map.borrow().clone()
+    }
+}
+
+fn injected(op: &str) -> LocalBoxFuture<'static, Result<()>> {
+    let e = tenantry::Error::Storage {
+        operation: op.into(),
+        message: "injected failure".into(),
+    };
+    Box::pin(async move { Err(e) })
+}
+
+impl tenantry::Storage for FaultyStorage {
+    fn get(&self, key: &str) -> LocalBoxFuture<'static, Result<Option<String>>> {
+        self.inner.get(key)
+    }
+    fn put(&self, key: &str, value: String) -> LocalBoxFuture<'static, Result<()>> {
+        if self.write_fails() {
+            return injected("put");
+        }
+        self.inner.put(key, value)
+    }
+    fn delete(&self, key: &str) -> LocalBoxFuture<'static, Result<()>> {
+        if self.write_fails() {
+            return injected("delete");
+        }
+        self.inner.delete(key)
+    }
+    fn list(&self, prefix: &str) -> LocalBoxFuture<'static, Result<Vec<String>>> {
+        if self.fail_lists.get() {
+            let e = tenantry::Error::Storage {
+                operation: "list".into(),
+                message: "injected failure".into(),
+            };
+            return Box::pin(async move { Err(e) });
+        }
+        self.inner.list(prefix)
     }
 }
