@@ -176,7 +176,8 @@ export interface BudgetConfig {
   global?: LimitSet | LimitSet[];
   /** Named plans whose limits replace `perUser` for their users. */
   plans?: { [plan: string]: LimitSet | LimitSet[] };
-  /** A user's plan; default: their `plan` property (see `setProperty`), else `perUser`. */
+  /** A user's plan (a key of `plans`); otherwise, or for an unknown name, `perUser`. Only the
+   *  host decides: nothing a user can write (properties, imported documents) picks a plan. */
   planOf?: (userId: string | null) => string | undefined | null;
   /** USD per million tokens, by model name; merged over the built-in defaults. */
   prices?: { [model: string]: { inputPerMTok: number; outputPerMTok: number } };
@@ -418,6 +419,8 @@ export interface RunStream extends AsyncIterableIterator<RunEvent> {
   readonly result: Promise<RunResult>;
   /** The final text; rejects like `result`. */
   readonly text: Promise<string>;
+  /** The events as a ReadableStream of objects (not bytes: encode them before handing it to
+   *  a `Response`). */
   toReadableStream(): ReadableStream<RunEvent>;
 }
 

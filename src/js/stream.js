@@ -52,7 +52,7 @@ export class RunStream {
     return this;
   }
 
-  /** The events as a WHATWG ReadableStream (e.g. to pipe into a Response). */
+  /** The events as a WHATWG ReadableStream of objects (encode them before a Response). */
   toReadableStream() {
     return new ReadableStream({
       pull: async (controller) => {

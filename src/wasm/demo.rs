@@ -35,7 +35,10 @@ struct DemoResponse {
 #[wasm_bindgen(js_name = demoModel)]
 pub fn demo_model() -> Function {
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(|request: JsValue| {
-        match super::error::from_js::<DemoRequest>(&request) {
+        match super::error::from_js_without::<DemoRequest>(
+            &request,
+            super::error::REQUEST_CALLBACKS,
+        ) {
             Ok(req) => {
                 let r = reply(&req.messages, req.max_output_tokens.unwrap_or(1024));
                 // Streams like a real model when the run is streaming: word by word.

@@ -29,7 +29,19 @@ pub(crate) fn to_plain_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
 /// through exact JSON: what JSON cannot represent is refused with its path, never rewritten
 /// (see `strictJson` in js/host.js); `undefined` reads as `null`.
 pub(crate) fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
-    let text = super::convert::exact_json(v, "", false, &[]).map_err(|e| e.to_string())?;
+    from_js_without(v, &[])
+}
+
+/// The keys of a model request that are functions or signals, not data.
+pub(crate) const REQUEST_CALLBACKS: &[&str] = &["onTextDelta", "abortSignal"];
+
+/// `from_js` leaving out some top-level keys (a model request's `onTextDelta` and
+/// `abortSignal`, which the caller reads apart).
+pub(crate) fn from_js_without<T: serde::de::DeserializeOwned>(
+    v: &JsValue,
+    skip: &[&str],
+) -> Result<T, String> {
+    let text = super::convert::exact_json(v, "", false, skip).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 

@@ -100,7 +100,10 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let model = model.clone();
         let ctx = call_context(&request);
-        match super::error::from_js::<ModelRequest>(&request) {
+        match super::error::from_js_without::<ModelRequest>(
+            &request,
+            super::error::REQUEST_CALLBACKS,
+        ) {
             Ok(mut req) => {
                 if req.max_output_tokens == 0 {
                     req.max_output_tokens = crate::config::DEFAULT_MAX_OUTPUT_TOKENS;
