@@ -167,3 +167,39 @@ test("the shipped types accept the documented usage and reject misuse (tsc --str
     assert.fail(`tsc --strict failed:\n${e.stdout}${e.stderr}`);
   }
 });
+
+test("a tool that awaits agent.run for its own session fails fast with reentrant_run, never hangs", async () => {
+  const { Agent, TenantryError } = tenantry;
+  let nested;
+  const model = async ({ messages }) => {
+    const last = messages.at(-1);
+    if (last.role === "user" && last.content === "go") return { text: "", toolCalls: [{ name: "again", arguments: {} }] };
+    return { text: last.role === "tool" ? `done: ${last.content}` : "inner" };
+  };
+  const agent = new Agent({
+    model,
+    tools: [
+      {
+        name: "again",
+        description: "calls the agent back",
+        parameters: { type: "object", properties: {} },
+        execute: async (_args, ctx) => {
+          nested = agent.run("inner", ctx.userId, { sessionId: ctx.sessionId });
+          try {
+            await nested;
+            return "nested ran";
+          } catch (e) {
+            return e.code;
+          }
+        },
+      },
+    ],
+  });
+  const out = await agent.run("go", "ana", { sessionId: "s" });
+  assert.equal(out.text, "done: reentrant_run");
+  await assert.rejects(nested, (e) => e instanceof TenantryError && e.code === "reentrant_run");
+  // Another session of the same user is not the same lock: a nested run there works.
+  const other = await agent.run("inner", "ana", { sessionId: "elsewhere" });
+  assert.equal(other.text, "inner");
+  assert.equal(agent.history("ana", "s").length, 4);
+});
