@@ -232,6 +232,28 @@ export function isArray(v) {
   }
 }
 
+/** A plain copy of an array's elements (each read once), so iterating it runs no traps. */
+export function readArray(v, path) {
+  let i = -1;
+  try {
+    const n = v.length;
+    const copy = new Array(n);
+    for (i = 0; i < n; i++) copy[i] = v[i];
+    return copy;
+  } catch (e) {
+    throw refusal(i < 0 ? path : `${path}[${i}]`, `reading it threw: ${describeThrown(e)}`);
+  }
+}
+
+/** Whether `v` is a Uint8Array; a Proxy whose prototype trap throws is not. */
+export function isBytes(v) {
+  try {
+    return v instanceof Uint8Array;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `v` is an AbortSignal; a Proxy whose prototype trap throws is not. */
 export function isAbortSignal(v) {
   try {

@@ -6,7 +6,7 @@ use super::error::{to_js_error, to_plain_js};
 use crate::audit::{key_from_text, verify, Entry};
 use crate::error::{Error, Result};
 use crate::observe::{AuditConfig, AuditSink, Observer, Telemetry, TelemetrySink, DEFAULT_RING};
-use js_sys::{Array, Function, Uint8Array, JSON};
+use js_sys::{Function, Uint8Array, JSON};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -16,7 +16,7 @@ use super::js_fetch::call_sink;
 fn key_bytes(v: &JsValue, field: &str) -> Result<Vec<u8>> {
     let bytes = if let Some(s) = v.as_string() {
         key_from_text(&s).map_err(|e| Error::config(field, e.to_string()))?
-    } else if v.is_instance_of::<Uint8Array>() {
+    } else if super::convert::is_bytes(v) {
         Uint8Array::new(v).to_vec()
     } else {
         return Err(Error::config(
@@ -145,13 +145,18 @@ pub fn observer(audit: Option<JsValue>, on_event: Option<JsValue>) -> Result<Obs
 #[wasm_bindgen(js_name = verifyAudit)]
 pub fn verify_audit(entries: JsValue, key: JsValue) -> std::result::Result<JsValue, JsValue> {
     let key = key_bytes(&key, "key").map_err(|e| to_js_error(&e))?;
-    if !Array::is_array(&entries) {
+    if !super::convert::is_array(&entries) {
         return Err(to_js_error(&Error::InvalidInput {
             reason: format!("entries must be an array, got {}", type_name(&entries)),
         }));
     }
+    let items = super::convert::read_array(&entries, "entries").map_err(|u| {
+        to_js_error(&Error::InvalidInput {
+            reason: u.to_string(),
+        })
+    })?;
     let mut parsed = Vec::new();
-    for (i, v) in Array::from(&entries).iter().enumerate() {
+    for (i, v) in items.iter().enumerate() {
         match entry_from_js(&v) {
             Ok(e) => parsed.push(e),
             // A malformed entry is itself a broken link at its index.

@@ -19,6 +19,10 @@ extern "C" {
         config: bool,
         skip: &JsValue,
     ) -> std::result::Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = readArray)]
+    fn read_array_js(v: &JsValue, path: &str) -> std::result::Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(js_name = isBytes)]
+    pub fn is_bytes(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = isArray)]
     pub fn is_array(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = isAbortSignal)]
@@ -62,6 +66,11 @@ pub fn session_id(v: &JsValue) -> Result<SessionId> {
             reason: format!("must be a string or undefined, got {}", type_name(v)),
         }),
     }
+}
+
+/// A plain copy of a host array (each element read once, on the JS side).
+pub fn read_array(v: &JsValue, path: &str) -> std::result::Result<js_sys::Array, Unreadable> {
+    read_array_js(v, path).map_err(|e| unreadable(&e, path))
 }
 
 /// Where and why a host value could not be read exactly (see `strictJson` in host.js).

@@ -102,7 +102,7 @@ impl HttpHost for FetchHost {
             .call2(&JsValue::UNDEFINED, &JsValue::from_str(&request.url), &init);
         Box::pin(async move {
             let promise = called.map_err(|e| network(&e))?;
-            let response = JsFuture::from(Promise::resolve(&promise))
+            let response = super::callbacks::settle(&promise)
                 .await
                 .map_err(|e| network(&e))?;
             let status = get(&response, "status")
@@ -152,7 +152,7 @@ impl Body for FetchBody {
                 return Ok(None);
             }
             let read = call_method(&self.reader, "read", &[]).map_err(|e| network(&e))?;
-            let result = JsFuture::from(Promise::resolve(&read))
+            let result = super::callbacks::settle(&read)
                 .await
                 .map_err(|e| network(&e))?;
             if get(&result, "done").as_bool() == Some(true) {

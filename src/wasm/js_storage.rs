@@ -6,9 +6,8 @@ use super::convert::type_name;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use futures_util::future::LocalBoxFuture;
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 pub const METHODS: [&str; 4] = ["get", "put", "delete", "list"];
 
@@ -46,12 +45,14 @@ impl JsStorage {
     pub fn new(adapter: JsValue) -> Result<JsStorage> {
         let method = |name: &str| -> Result<Function> {
             let f = Reflect::get(&adapter, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
-            f.dyn_into::<Function>().map_err(|v| {
-                Error::config(
+            if f.is_function() {
+                Ok(f.unchecked_into::<Function>())
+            } else {
+                Err(Error::config(
                     &format!("memory.storage.{name}"),
-                    format!("must be a function, got {}", type_name(&v)),
-                )
-            })
+                    format!("must be a function, got {}", type_name(&f)),
+                ))
+            }
         };
         Ok(JsStorage {
             methods: [
@@ -73,7 +74,7 @@ impl JsStorage {
         };
         Box::pin(async move {
             let value = returned.map_err(|e| failed(name, &e))?;
-            JsFuture::from(Promise::resolve(&value))
+            super::callbacks::settle(&value)
                 .await
                 .map_err(|e| failed(name, &e))
         })

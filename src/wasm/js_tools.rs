@@ -12,11 +12,10 @@ use crate::error::{Error, Result};
 use crate::tools::cache::CacheHandle;
 use crate::tools::{ApprovalRequest, PolicyDecision, ToolContext, ToolHost, ToolSpec};
 use futures_util::future::LocalBoxFuture;
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Function, Object, Reflect};
 use serde_json::Value;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 pub struct JsTools {
     pub execute: HashMap<String, Function>,
@@ -34,15 +33,17 @@ fn valid_name(n: &str) -> bool {
 
 /// Reads `tools: [...]` into specs and their `execute` functions.
 pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Function>)> {
-    if !Array::is_array(v) {
+    if !super::convert::is_array(v) {
         return Err(Error::config(
             "tools",
             format!("must be an array, got {}", type_name(v)),
         ));
     }
+    let items =
+        super::convert::read_array(v, "tools").map_err(|u| Error::config(&u.path, u.reason))?;
     let mut specs = Vec::new();
     let mut execute = HashMap::new();
-    for (i, t) in Array::from(v).iter().enumerate() {
+    for (i, t) in items.iter().enumerate() {
         let path = format!("tools[{i}]");
         let o = Options::new(
             &t,
@@ -59,7 +60,8 @@ pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Functi
         }
         let f = o
             .get("execute")
-            .and_then(|f| f.dyn_into::<Function>().ok())
+            .filter(JsValue::is_function)
+            .map(JsCast::unchecked_into::<Function>)
             .ok_or_else(|| {
                 Error::config(
                     &o.field("execute"),
@@ -100,7 +102,7 @@ async fn settle(
     returned: std::result::Result<JsValue, JsValue>,
 ) -> std::result::Result<JsValue, JsValue> {
     let v = returned?;
-    JsFuture::from(Promise::resolve(&v)).await
+    super::callbacks::settle(&v).await
 }
 
 fn to_js_json(v: &Value) -> JsValue {
