@@ -62,8 +62,10 @@ impl Account {
         }
         self.advance(layout, now);
         if let (Some(rule), Some(theirs)) = (rule, other.rate) {
-            let mine = self.rate.unwrap_or_else(|| TokenBucket::full(rule, now));
-            self.rate = Some(mine.tighter(theirs, rule, now));
+            self.rate = Some(match self.rate {
+                Some(mine) => mine.tighter(theirs, rule, now),
+                None => theirs,
+            });
         }
         self.changed();
     }

@@ -479,8 +479,16 @@ mod tests {
         let c = parse(json!({ "perUser": { "maxTotalTokens": "1000" } }));
         let e = c.per_user[0].caps("budget.perUser").unwrap_err();
         assert_eq!(e.details()["field"], "budget.perUser.maxTotalTokens");
+        // A limit is absent only when its key is: `null` (what JSON makes of NaN and
+        // functions) is a figure to refuse, never "no cap".
         let c = parse(json!({ "perUser": { "maxTotalTokens": null } }));
+        let e = c.per_user[0].caps("budget.perUser").unwrap_err();
+        assert_eq!(e.details()["field"], "budget.perUser.maxTotalTokens");
+        let c = parse(json!({ "perUser": { "maxTotalTokens": "Infinity" } }));
+        assert_eq!(c.per_user[0].caps("budget.perUser").unwrap(), vec![]);
+        let c = parse(json!({ "perUser": { "window": "day" } }));
         assert_eq!(c.per_user[0].max_total_tokens, None);
+        assert!(serde_json::from_value::<RateLimitConfig>(json!({ "perUser": null })).is_err());
     }
 
     #[test]

@@ -91,15 +91,15 @@ impl TokenBucket {
         })
     }
 
-    /// The bucket with fewer tokens at `now`.
+    /// The bucket with fewer tokens at `now`, as it was recorded.
     pub fn tighter(self, other: TokenBucket, rule: &RateRule, now: f64) -> TokenBucket {
         let (mut a, mut b) = (self, other);
         a.refill(rule, now);
         b.refill(rule, now);
         if b.tokens < a.tokens {
-            b
+            other
         } else {
-            a
+            self
         }
     }
 

@@ -84,15 +84,16 @@ test("missing, garbage, expired, not-yet-valid, wrong-alg and wrong-key tokens a
     "three garbage parts": "a.b.c",
     "bad base64": "@@@.###.$$$",
     expired: jwt({ sub: "alice", exp: now() - 60 }),
-    "not yet valid": jwt({ sub: "alice", nbf: now() + 3600 }),
+    "not yet valid": jwt({ sub: "alice", nbf: now() + 3600, exp: now() + 7200 }),
     "exp not a number": jwt({ sub: "alice", exp: "tomorrow" }),
-    "alg none": jwt({ sub: "alice" }, { alg: "none" }),
-    "alg HS512 (validly signed)": jwt({ sub: "alice" }, { alg: "HS512" }),
-    "alg HS384 (validly signed)": jwt({ sub: "alice" }, { alg: "HS384" }),
-    "wrong secret": jwt({ sub: "alice" }, { secret: "another-secret" }),
+    "iat not a number": jwt({ sub: "alice", iat: "today", exp: now() + 60 }),
+    "alg none": jwt({ sub: "alice", exp: now() + 60 }, { alg: "none" }),
+    "alg HS512 (validly signed)": jwt({ sub: "alice", exp: now() + 60 }, { alg: "HS512" }),
+    "alg HS384 (validly signed)": jwt({ sub: "alice", exp: now() + 60 }, { alg: "HS384" }),
+    "wrong secret": jwt({ sub: "alice", exp: now() + 60 }, { secret: "another-secret" }),
     "no tenant claim": jwt({ exp: now() + 60 }),
-    "tenant not a string": jwt({ tenant: 7 }),
-    "critical extension": jwt({ sub: "alice" }, { header: { crit: ["b64"], b64: false } }),
+    "tenant not a string": jwt({ tenant: 7, exp: now() + 60 }),
+    "critical extension": jwt({ sub: "alice", exp: now() + 60 }, { header: { crit: ["b64"], b64: false } }),
     "tampered payload": (() => {
       const [h, , s] = alice.split(".");
       return `${h}.${Buffer.from(JSON.stringify({ sub: "bob", exp: now() + 3600 })).toString("base64url")}.${s}`;
@@ -115,6 +116,78 @@ test("missing, garbage, expired, not-yet-valid, wrong-alg and wrong-key tokens a
   assert.equal(basic.status, 401);
   assert.deepEqual(await bobsData(), before);
   assert.equal((await call(origin, "GET", "/agent/history/alice", { token: alice })).status, 200);
+});
+
+test("attack: a validly signed token without exp (valid forever once leaked) is 401", async () => {
+  const before = await bobsData();
+  for (const claims of [{ sub: "bob" }, { tenant: "bob", iat: now() }, { sub: "bob", nbf: now() - 10 }, { sub: "bob", exp: null }]) {
+    const token = jwt(claims);
+    for (const [method, path, body] of [
+      ["GET", "/v1/tenants/bob/export"],
+      ["POST", "/v1/chat", { message: "My name is Mallory" }],
+      ["DELETE", "/v1/tenants/bob"],
+    ]) {
+      const r = await call(origin, method, path, { token, body });
+      assert.equal(r.status, 401, `${JSON.stringify(claims)}: ${method} ${path}`);
+      assert.equal(r.body.error.code, "unauthorized");
+      assert.match(r.body.error.message, /exp/);
+    }
+  }
+  assert.deepEqual(await bobsData(), before);
+});
+
+test("attack: a token whose exp is more than MAX_TOKEN_LIFETIME_S (default a day) after its iat, or after now, is 401", async () => {
+  const day = 86_400;
+  const t = now();
+  const refused = {
+    "a year from now, no iat": { sub: "alice", exp: t + 365 * day },
+    "a day and a minute from now, no iat": { sub: "alice", exp: t + day + 60 },
+    "a day and a second after iat": { sub: "alice", iat: t - 3600, exp: t - 3600 + day + 1 },
+    "iat in the future to stretch the window": { sub: "alice", iat: t + 30 * day, exp: t + 30 * day + 60 },
+  };
+  for (const [name, claims] of Object.entries(refused)) {
+    const r = await call(origin, "GET", "/v1/tenants/alice/usage", { token: jwt(claims) });
+    assert.equal(r.status, 401, name);
+    assert.equal(r.body.error.code, "unauthorized", name);
+  }
+  const accepted = {
+    "just under a day from now": { sub: "alice", exp: t + day - 60 },
+    "exactly a day after iat": { sub: "alice", iat: t - 60, exp: t - 60 + day },
+  };
+  for (const [name, claims] of Object.entries(accepted)) {
+    assert.equal((await call(origin, "GET", "/v1/tenants/alice/usage", { token: jwt(claims) })).status, 200, name);
+  }
+  // The cap is the operator's to set.
+  const strict = await start("auth", { bindings: { AUTH_SECRET: SECRET, MAX_TOKEN_LIFETIME_S: "600" } });
+  try {
+    const long = await call(strict.origin, "GET", "/v1/tenants/alice/usage", { token: jwt({ sub: "alice", exp: now() + 3600 }) });
+    assert.equal(long.status, 401);
+    const fromIat = await call(strict.origin, "GET", "/v1/tenants/alice/usage", { token: jwt({ sub: "alice", iat: now() - 300, exp: now() + 400 }) });
+    assert.equal(fromIat.status, 401);
+    const short = await call(strict.origin, "GET", "/v1/tenants/alice/usage", { token: jwt({ sub: "alice", exp: now() + 500 }) });
+    assert.equal(short.status, 200);
+  } finally {
+    await strict.dispose();
+  }
+});
+
+test("attack: a signed token whose tenant claim holds a lone surrogate is 400 invalid_user_id, never 500", async () => {
+  for (const claims of [{ sub: "\ud800" }, { tenant: "bob\udc00" }, { tenant: "\udc00\ud800", sub: "alice" }]) {
+    const token = jwt({ ...claims, exp: now() + 600 });
+    for (const [method, path, body] of [
+      ["POST", "/v1/chat", { message: "hi" }],
+      ["GET", "/v1/tenants/alice/export"],
+      ["POST", "/agent/interact", { tenant_id: "bob", message: "hi" }],
+      ["DELETE", "/v1/tenants/%ED%A0%80"],
+    ]) {
+      const r = await call(origin, method, path, { token, body });
+      assert.equal(r.status, 400, `${JSON.stringify(claims)}: ${method} ${path}: ${r.text}`);
+      assert.equal(r.body.error.code, "invalid_user_id");
+    }
+  }
+  // Nor does it reach the tenant its claim would be rewritten to.
+  const replaced = await call(origin, "GET", `/v1/tenants/${encodeURIComponent("\ufffd")}/export`, { token: jwt({ sub: "\ufffd", exp: now() + 600 }) });
+  assert.deepEqual(replaced.body.sessions, []);
 });
 
 test("GET / says which auth mode is on; the open demo says so on every response", async () => {

@@ -4,21 +4,11 @@
 // on the same persisted storage).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { call, start, stateDir } from "./support.mjs";
+import { call, objectBytes, start, stateDir } from "./support.mjs";
 
 const interact = (origin, tenant_id, message) => call(origin, "POST", "/agent/interact", { body: { tenant_id, message } });
-
-/** Every byte an object's SQLite database holds on disk (main file and write-ahead log). */
-function objectBytes(dir, id) {
-  const folder = join(dir, "-TenantAgent");
-  return Buffer.concat(
-    readdirSync(folder)
-      .filter((f) => f.startsWith(`${id}.sqlite`))
-      .map((f) => readFileSync(join(folder, f))),
-  ).toString("latin1");
-}
 
 test("each tenant is its own Durable Object: its data is in that object's storage only", async () => {
   const state = stateDir();
@@ -33,7 +23,7 @@ test("each tenant is its own Durable Object: its data is in that object's storag
     for (const [tenant, marker] of Object.entries(tenants)) {
       const id = ns.idFromName(tenant).toString();
       assert.ok(existsSync(join(state.dir, "-TenantAgent", `${id}.sqlite`)), `no object for ${tenant}`);
-      const bytes = objectBytes(state.dir, id);
+      const bytes = await objectBytes(worker, state.dir, tenant);
       assert.ok(bytes.includes(marker), `${tenant}'s object lacks its own data`);
       for (const [other, otherMarker] of Object.entries(tenants)) {
         if (other !== tenant) assert.ok(!bytes.includes(otherMarker), `${tenant}'s object holds ${other}'s data`);

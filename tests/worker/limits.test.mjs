@@ -3,18 +3,21 @@
 // `{ error: { code, message, details } }`, and none of them committing anything.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { OPENAI_BINDINGS, call, fakeOpenAI, start } from "./support.mjs";
+import { OPENAI_BINDINGS, call, fakeOpenAI, objectBytes, start, stateDir } from "./support.mjs";
 
 let worker;
 let origin;
+// Persisted so that a test can look into a tenant's storage without a (metered) request.
+const state = stateDir();
 
 before(async () => {
-  worker = await start("limits", { bindings: { RATE_LIMIT_REQUESTS: "3", RATE_LIMIT_WINDOW_MS: "60000" } });
+  worker = await start("limits", { persist: state.dir, bindings: { RATE_LIMIT_REQUESTS: "3", RATE_LIMIT_WINDOW_MS: "60000" } });
   origin = worker.origin;
 });
 
 after(async () => {
   await worker?.dispose();
+  state.cleanup();
 });
 
 test("bodies over 64 KiB are 413, whether declared or streamed without a length", async () => {
@@ -68,7 +71,11 @@ test("malformed bodies are 400 with a message naming the problem", async () => {
     assert.ok(r.body.error.message.length > 0);
   }
   // Invalid UTF-8 is not JSON either.
-  const res = await fetch(`${origin}/agent/interact`, { method: "POST", body: new Uint8Array([0x7b, 0xff, 0x7d]) });
+  const res = await fetch(`${origin}/agent/interact`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: new Uint8Array([0x7b, 0xff, 0x7d]),
+  });
   assert.equal(res.status, 400);
   assert.equal((await res.json()).error.code, "invalid_json");
   assert.equal((await call(origin, "GET", "/agent/history/m")).status, 404);
@@ -98,9 +105,12 @@ test("a tenant over its rate limit gets 429 with Retry-After; other tenants do n
     assert.equal(Number(retryAfter), Math.ceil(r.body.error.details.retryAfterMs / 1000));
     assert.ok(Number(retryAfter) <= 20, `Retry-After ${retryAfter}s for one token of 3 a minute`);
   }
-  // Nothing of the refused runs was kept, and reads are not rate limited.
-  const h = await call(origin, "GET", "/agent/history/hasty");
-  assert.deepEqual(h.body.history.map((t) => t.message), ["turn 0", "turn 1", "turn 2"]);
+  // Reads are metered too, so the drained tenant cannot read back yet: its storage shows
+  // that nothing of the refused runs was kept.
+  assert.equal((await call(origin, "GET", "/agent/history/hasty")).status, 429);
+  const stored = await objectBytes(worker, state.dir, "hasty");
+  assert.ok(stored.includes("turn 2"));
+  assert.ok(!stored.includes("one more"), "a refused run was kept");
   assert.equal((await call(origin, "POST", "/agent/interact", { body: { tenant_id: "patient", message: "hi" } })).status, 200);
 });
 
@@ -117,7 +127,8 @@ test("a failing model is 502 with { error: { code, message, details } }, streame
       assert.equal(r.status, 502, path);
       assert.match(r.headers.get("content-type"), /^application\/json/);
       assert.equal(r.body.error.code, "model_http");
-      assert.equal(typeof r.body.error.message, "string");
+      assert.equal(r.body.error.message, "the model provider failed");
+      assert.doesNotMatch(r.text, /fake provider refuses/);
       assert.equal(typeof r.body.error.details, "object");
       assert.ok([400, 401].includes(r.body.error.details.status));
       assert.ok(!r.text.includes(OPENAI_BINDINGS.OPENAI_API_KEY), "the API key leaked into an error");

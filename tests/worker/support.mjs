@@ -2,7 +2,7 @@
 // `npm start` bundles it against pkg/), started under Miniflare (workerd), HS256 tokens
 // signed with node:crypto, and small HTTP helpers.
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installedPackage, root } from "../support/package.mjs";
@@ -31,6 +31,18 @@ export async function start(name, options = {}) {
 export function stateDir() {
   const dir = mkdtempSync(join(tmpdir(), "tenantry-worker-state-"));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Every byte a tenant object's SQLite database holds on disk (main file and write-ahead log). */
+export async function objectBytes(worker, dir, tenant) {
+  const ns = await worker.mf.getDurableObjectNamespace("TENANTS");
+  const id = ns.idFromName(tenant).toString();
+  const folder = join(dir, "-TenantAgent");
+  return Buffer.concat(
+    readdirSync(folder)
+      .filter((f) => f.startsWith(`${id}.sqlite`))
+      .map((f) => readFileSync(join(folder, f))),
+  ).toString("latin1");
 }
 
 export const SECRET = "test-secret-0123456789abcdef";

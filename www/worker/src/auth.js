@@ -2,7 +2,7 @@
 // `Authorization: Bearer <JWT>` signed HS256 with that secret, and its `tenant` claim (else
 // `sub`) is the one tenant the request may touch. Without a secret the Worker is an open
 // demo: anyone may act for any tenant, and every response says so.
-import { HttpError } from "./http.js";
+import { HttpError, checkId, positiveVar } from "./http.js";
 
 const encoder = new TextEncoder();
 
@@ -45,11 +45,16 @@ function jsonPart(text, what) {
   return value;
 }
 
+/** How long a token may live at most, from `iat` (or from now when it has none). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_S = 86_400;
+
 /**
  * The verified claims of an HS256 JWT, or an HttpError 401. The algorithm is fixed here,
  * never taken from the token, so `none` or an asymmetric `alg` cannot be substituted.
+ * `exp` is required and at most `maxLifetimeS` after `iat` (or after now): a leaked token
+ * is then useful for a bounded time, never forever.
  */
-export async function verifyJwt(token, secret, nowSeconds = Date.now() / 1000) {
+export async function verifyJwt(token, secret, { nowSeconds = Date.now() / 1000, maxLifetimeS = DEFAULT_MAX_TOKEN_LIFETIME_S } = {}) {
   const parts = token.split(".");
   if (parts.length !== 3) throw unauthorized("the token is not a JWT (header.payload.signature)");
   const [h, p, s] = parts;
@@ -60,30 +65,40 @@ export async function verifyJwt(token, secret, nowSeconds = Date.now() / 1000) {
   const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret), base64url(s), encoder.encode(`${h}.${p}`));
   if (!ok) throw unauthorized("the token's signature does not verify");
   const claims = jsonPart(p, "payload");
-  for (const claim of ["exp", "nbf"]) {
+  for (const claim of ["exp", "nbf", "iat"]) {
     if (claims[claim] !== undefined && (typeof claims[claim] !== "number" || !Number.isFinite(claims[claim]))) {
       throw unauthorized(`the token's ${claim} is not a number`);
     }
   }
-  if (claims.exp !== undefined && nowSeconds >= claims.exp) throw unauthorized("the token has expired");
+  if (claims.exp === undefined) throw unauthorized("the token has no exp: tokens must expire");
+  if (nowSeconds >= claims.exp) throw unauthorized("the token has expired");
   if (claims.nbf !== undefined && nowSeconds < claims.nbf) throw unauthorized("the token is not valid yet");
+  // Counted from the earlier of iat and now: an iat set in the future would otherwise
+  // stretch the usable lifetime past the cap.
+  const issued = Math.min(claims.iat ?? nowSeconds, nowSeconds);
+  if (claims.exp - issued > maxLifetimeS) {
+    throw unauthorized(`the token lives longer than ${maxLifetimeS} s (exp is too far after iat)`);
+  }
   return claims;
 }
 
 /**
  * `{ mode: "open" }` without a secret, else `{ mode: "jwt", tenant }` for a valid token;
- * throws HttpError 401 for a missing or bad one.
+ * throws HttpError 401 for a missing or bad one, and 400 `invalid_user_id` for a valid one
+ * naming a tenant id that is not one.
  */
 export async function authenticate(request, env) {
   const secret = env.AUTH_SECRET;
   if (!secret) return { mode: "open" };
+  const maxLifetimeS = positiveVar(env, "MAX_TOKEN_LIFETIME_S", DEFAULT_MAX_TOKEN_LIFETIME_S);
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
   if (!match) throw unauthorized("this Worker needs `Authorization: Bearer <JWT>`");
-  const claims = await verifyJwt(match[1], secret);
-  const tenant = claims.tenant ?? claims.sub;
+  const claims = await verifyJwt(match[1], secret, { maxLifetimeS });
+  const claim = claims.tenant != null ? "tenant" : "sub";
+  const tenant = claims[claim];
   if (typeof tenant !== "string" || tenant.length === 0) throw unauthorized("the token names no tenant (`tenant` or `sub` claim)");
-  return { mode: "jwt", tenant };
+  return { mode: "jwt", tenant: checkId(tenant, claim) };
 }
 
 /** The tenant a request acts for: the one it names, which must be the token's own. */

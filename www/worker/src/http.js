@@ -26,6 +26,15 @@ export class HttpError extends Error {
   }
 }
 
+/** A positive number from the Worker's vars, `fallback` when unset; a bad value is a 500. */
+export function positiveVar(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new HttpError(500, "invalid_config", `${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 // Caller mistakes are 400s, limits 429, a failing model is the upstream's fault (502).
 const STATUS = {
   invalid_user_id: 400,
@@ -43,19 +52,52 @@ const STATUS = {
   unsupported: 502,
 };
 
+// Whole seconds, rounded up and at least 1: a client that waits this long is let in.
+function retryAfter(details) {
+  const ms = Number(details?.retryAfterMs);
+  return String(Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000)));
+}
+
+/** Whether a core error code means the model provider failed (a 502). */
+export function isModelFailure(code) {
+  return STATUS[code] === 502;
+}
+
+/**
+ * What a client may learn of a model failure: the code, the provider's HTTP status and a
+ * kind that is a plain identifier. The provider's own text stays out: it can carry its
+ * server paths and stack lines, and it is not ours to relay.
+ */
+export function modelFailure(code, details) {
+  const out = {};
+  if (Number.isInteger(details?.status)) out.status = details.status;
+  if (typeof details?.kind === "string" && /^[a-z][a-z0-9_]{0,39}$/.test(details.kind)) out.kind = details.kind;
+  return { code, message: "the model provider failed", details: out };
+}
+
 /** The Response for anything a handler threw: TenantryError, HttpError or a bug. */
 export function errorResponse(err) {
-  if (err instanceof HttpError) return errorJson(err.status, err.code, err.message, err.details);
-  if (err instanceof TenantryError) {
-    const headers = {};
-    if (err.code === "rate_limited") {
-      // Whole seconds, rounded up and at least 1: a client that waits this long is let in.
-      const ms = Number(err.details?.retryAfterMs);
-      headers["retry-after"] = String(Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000)));
-    }
-    return errorJson(STATUS[err.code] ?? 500, err.code, err.message, err.details ?? {}, headers);
+  if (err instanceof HttpError) {
+    const headers = err.code === "rate_limited" ? { "retry-after": retryAfter(err.details) } : {};
+    return errorJson(err.status, err.code, err.message, err.details, headers);
   }
-  return errorJson(500, "internal", String(err?.message ?? err));
+  if (err instanceof TenantryError) {
+    if (isModelFailure(err.code)) {
+      console.error("tenantry: the model provider failed", err.code, err.message, JSON.stringify(err.details ?? {}));
+      return json({ error: modelFailure(err.code, err.details) }, 502);
+    }
+    const status = STATUS[err.code] ?? 500;
+    if (status === 500) {
+      // Storage and internal failures: their text is for the operator, not the caller.
+      console.error("tenantry: the agent failed", err.code, err.message, JSON.stringify(err.details ?? {}));
+      return errorJson(500, err.code, "internal error");
+    }
+    const headers = err.code === "rate_limited" ? { "retry-after": retryAfter(err.details) } : {};
+    return errorJson(status, err.code, err.message, err.details ?? {}, headers);
+  }
+  // A bug: its message may name internals, so it goes to the log, not to the client.
+  console.error("tenantry worker: unexpected error", err?.stack ?? err);
+  return errorJson(500, "internal", "internal error");
 }
 
 /**
@@ -63,6 +105,7 @@ export function errorResponse(err) {
  * size over it is a 413 before anything is parsed, so a huge upload costs nothing.
  */
 export async function readJsonObject(request, limit = MAX_BODY_BYTES) {
+  requireJsonContentType(request);
   const tooLarge = () => new HttpError(413, "body_too_large", `the body is over ${limit} bytes`, { limit });
   const declared = Number(request.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
@@ -99,6 +142,20 @@ export async function readJsonObject(request, limit = MAX_BODY_BYTES) {
   return body;
 }
 
+/**
+ * Only `application/json` (with any parameters) is read. A text/plain or form body is a
+ * "simple" request that any web page may send cross-origin without a preflight; refusing
+ * it keeps other sites from driving the API from a visitor's browser (open mode has no
+ * token to stop them).
+ */
+export function requireJsonContentType(request) {
+  const header = request.headers.get("content-type");
+  const type = header?.split(";")[0].trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new HttpError(415, "unsupported_media_type", "the body must be sent as `content-type: application/json`", { expected: "application/json" });
+  }
+}
+
 /** One run event as one SSE message, named by its type so `EventSource` listeners can pick. */
 export function sseMessage(event) {
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
@@ -112,6 +169,9 @@ export const SSE_HEADERS = {
 // The core's id rules (1 to 255 bytes, no control characters), checked here too so that a
 // bad id never names a Durable Object: the object would be created for nothing.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// A lone surrogate has no UTF-8 form: encoders would quietly turn it into U+FFFD (so two
+// different ids would name one tenant) and encodeURIComponent throws on it.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function idField(body, field, { code = "invalid_user_id", required = true } = {}) {
   const value = body[field];
@@ -124,6 +184,7 @@ export function idField(body, field, { code = "invalid_user_id", required = true
 }
 
 export function checkId(value, field, code = "invalid_user_id") {
+  if (LONE_SURROGATE.test(value)) throw new HttpError(400, code, `\`${field}\` is not well-formed Unicode (it holds a lone surrogate)`, { field });
   const bytes = new TextEncoder().encode(value).length;
   if (bytes === 0 || bytes > 255) {
     throw new HttpError(400, code, `\`${field}\` must be 1 to 255 bytes of UTF-8`, { field, bytes });

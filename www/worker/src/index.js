@@ -70,6 +70,33 @@ function pathParam(raw) {
   return checkId(value, "tenant_id");
 }
 
+const QUERY_CODES = { user_id: "invalid_user_id", session_id: "invalid_session_id" };
+
+/**
+ * The query string's parameters, decoded strictly. URLSearchParams turns bytes that are
+ * not UTF-8 (`%ED%A0%80`, a lone surrogate) into U+FFFD, so a malformed id would quietly
+ * become another, valid one: such a parameter is a 400 instead.
+ */
+function strictQuery(url) {
+  const pairs = [];
+  for (const part of url.search.slice(1).split("&")) {
+    if (part === "") continue;
+    const at = part.indexOf("=");
+    const [rawKey, rawValue] = at < 0 ? [part, ""] : [part.slice(0, at), part.slice(at + 1)];
+    const decode = (raw, code, field) => {
+      try {
+        return decodeURIComponent(raw.replace(/\+/g, " "));
+      } catch {
+        throw new HttpError(400, code, `the query parameter \`${field}\` is not valid percent-encoding`, { field });
+      }
+    };
+    const key = decode(rawKey, "invalid_input", rawKey);
+    pairs.push([key, decode(rawValue, QUERY_CODES[key] ?? "invalid_input", key)]);
+  }
+  // Own data properties even for a key such as `__proto__`; the last of a repeated key wins.
+  return Object.fromEntries(pairs);
+}
+
 /** Sends an operation to the tenant's own object; refuses before that if the caller may not. */
 function callTenant(env, tenant, op, init) {
   if (!env.TENANTS) throw new HttpError(500, "internal", "the TENANTS Durable Object binding is missing (see wrangler.toml)");
@@ -168,7 +195,7 @@ async function chatStream({ request, env, auth }) {
 }
 
 async function history({ env, url, auth }) {
-  const query = Object.fromEntries(url.searchParams);
+  const query = strictQuery(url);
   const userId = idField(query, "user_id");
   const sessionId = sessionOf(query);
   const tenant = tenantFor(auth, userId);
@@ -188,8 +215,8 @@ function home({ url, auth, env }) {
       (open
         ? "auth: OPEN DEMO MODE. No AUTH_SECRET is set, so anyone may act for any tenant.\n" +
           "      Set AUTH_SECRET to require `Authorization: Bearer <JWT>` (HS256, `tenant` or `sub` claim).\n\n"
-        : "auth: every request except this page needs `Authorization: Bearer <JWT>` (HS256), whose\n" +
-          "      `tenant` claim (else `sub`) is the only tenant it may read, write or forget.\n\n") +
+        : "auth: every request except this page needs `Authorization: Bearer <JWT>` (HS256, with an\n" +
+          "      `exp`), whose `tenant` claim (else `sub`) is the only tenant it may read, write or forget.\n\n") +
       `curl -s ${o}/agent/interact${bearer} ${j} -d '{"tenant_id":"alice","message":"My name is Alice"}'\n` +
       `curl -s ${o}/agent/history/alice${bearer}\n` +
       `curl -sN ${o}/v1/chat${bearer} ${j} -d '{"tenant_id":"alice","message":"What is my name?"}'\n` +

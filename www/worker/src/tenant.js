@@ -11,13 +11,15 @@
 //   GET    /history?session_id=...           -> { messages }
 //   GET    /export                           -> the tenant's export document
 //   GET    /usage                            -> the tenant's usage report
-//   DELETE /tenant                           -> 204, everything of the tenant gone
+//   DELETE /tenant                           -> 204, the tenant's data gone
 //
 // with the tenant id in the `x-tenantry-tenant` header (URI-encoded: ids may be any Unicode).
+// Every operation first spends one request from the tenant's meter (meter.js).
 import { Agent } from "tenantry";
 import { modelFromEnv } from "./model.js";
 import { durableObjectStorage } from "./storage.js";
-import { HttpError, SSE_HEADERS, errorResponse, json, sseMessage } from "./http.js";
+import { HttpError, SSE_HEADERS, errorResponse, isModelFailure, json, modelFailure, positiveVar, sseMessage } from "./http.js";
+import { Meter, rateConfig } from "./meter.js";
 
 export const TENANT_HEADER = "x-tenantry-tenant";
 
@@ -32,32 +34,21 @@ export function tenantRequest(tenant, op, { method = "GET", body, query } = {}) 
   });
 }
 
-function positive(env, name, fallback) {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new HttpError(500, "invalid_config", `${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
 /**
- * The Agent's options from the Worker's vars. Each tenant gets a token bucket of
- * RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS (default 30 a minute) and, unless
- * TENANT_DAILY_TOKENS is "none", that many tokens a rolling day (default 200,000).
+ * The Agent's options from the Worker's vars: unless TENANT_DAILY_TOKENS is "none", each
+ * tenant may spend that many tokens a rolling day (default 200,000). The request rate is
+ * not the Agent's to limit: the meter counts every operation, runs included, and a second
+ * bucket inside the Agent would charge each run twice.
  */
 export function agentConfig(env, storage) {
-  const requests = positive(env, "RATE_LIMIT_REQUESTS", 30);
-  const perMs = positive(env, "RATE_LIMIT_WINDOW_MS", 60_000);
-  const burst = positive(env, "RATE_LIMIT_BURST", requests);
   const config = {
     name: "demo",
     instructions: "You are the tenantry demo assistant. Be brief.",
     model: modelFromEnv(env),
     memory: { storage },
-    rateLimit: { perUser: { requests, perMs, burst } },
   };
   if (env.TENANT_DAILY_TOKENS !== "none") {
-    config.budget = { perUser: { maxTotalTokens: positive(env, "TENANT_DAILY_TOKENS", 200_000), window: "day" } };
+    config.budget = { perUser: { maxTotalTokens: positiveVar(env, "TENANT_DAILY_TOKENS", 200_000), window: "day" } };
   }
   return config;
 }
@@ -68,6 +59,12 @@ export class TenantAgent {
     this.env = env;
     this.tenant = undefined; // the tenant this object is, once a request has proven it
     this.agent = undefined;
+    this.meter = undefined;
+  }
+
+  meterFor() {
+    this.meter ??= new Meter(this.ctx.storage, rateConfig(this.env));
+    return this.meter;
   }
 
   // Built on the first request rather than in the constructor so that a bad config answers
@@ -83,6 +80,8 @@ export class TenantAgent {
       const url = new URL(request.url);
       const op = `${request.method} ${url.pathname}`;
       const agent = this.agentFor();
+      const meter = this.meterFor();
+      await meter.take();
       switch (op) {
         case "POST /run": {
           const { message, sessionId } = await request.json();
@@ -100,9 +99,12 @@ export class TenantAgent {
           return json(await agent.export(tenant));
         case "GET /usage":
           await agent.load(tenant);
-          return json(agent.usage(tenant));
+          return json({ ...agent.usage(tenant), rate: meter.report() });
         case "DELETE /tenant":
+          // Erasure is agent.forget and nothing wider: never ctx.storage.deleteAll(), which
+          // would take the meter along and hand the tenant a fresh rate limit.
           await agent.forget(tenant);
+          await this.scheduleMeterDrop();
           return new Response(null, { status: 204 });
         default:
           return json({ error: { code: "not_found", message: `no operation ${op}`, details: {} } }, 404);
@@ -112,10 +114,28 @@ export class TenantAgent {
     }
   }
 
+  // An erased tenant may never send another request to bring the meter up to date, so an
+  // alarm drops the record once it holds nothing back.
+  async scheduleMeterDrop() {
+    const at = this.meterFor().fullAt(Date.now());
+    const pending = await this.ctx.storage.getAlarm();
+    if (pending === null || pending > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  async alarm() {
+    const next = await this.meterFor().dropIfFull();
+    if (next !== undefined) await this.ctx.storage.setAlarm(next);
+  }
+
   tenantOf(request) {
     const header = request.headers.get(TENANT_HEADER);
     if (header === null) throw new HttpError(400, "invalid_user_id", `missing ${TENANT_HEADER}`);
-    const tenant = decodeURIComponent(header);
+    let tenant;
+    try {
+      tenant = decodeURIComponent(header);
+    } catch {
+      throw new HttpError(400, "invalid_user_id", `${TENANT_HEADER} is not valid percent-encoding`);
+    }
     // An object is named by its tenant, so it serves that tenant only: a request naming any
     // other is a routing bug, and serving it would mix two tenants' data in one storage.
     // idFromName is deterministic, so this needs no state and holds across restarts.
@@ -127,6 +147,13 @@ export class TenantAgent {
     }
     return tenant;
   }
+}
+
+/** A mid-stream error event keeps the provider's text out, as a 502 body does. */
+function publicEvent(event) {
+  if (event.type !== "error" || !isModelFailure(event.code)) return event;
+  console.error("tenantry: the model provider failed mid-stream", event.code, event.message, JSON.stringify(event.details ?? {}));
+  return { ...event, ...modelFailure(event.code, event.details) };
 }
 
 /**
@@ -156,7 +183,7 @@ async function streamResponse(stream) {
         pending = next.value;
       }
       if (pending !== undefined) {
-        controller.enqueue(encoder.encode(sseMessage(pending)));
+        controller.enqueue(encoder.encode(sseMessage(publicEvent(pending))));
         pending = undefined;
       } else {
         controller.close();
