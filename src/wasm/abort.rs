@@ -13,12 +13,26 @@ extern "C" {
     #[wasm_bindgen(js_name = AbortSignal)]
     #[derive(Clone)]
     pub type AbortSignal;
-    #[wasm_bindgen(method, getter)]
-    fn aborted(this: &AbortSignal) -> bool;
-    #[wasm_bindgen(method, js_name = addEventListener)]
-    fn add_event_listener(this: &AbortSignal, kind: &str, listener: &Function);
-    #[wasm_bindgen(method, js_name = removeEventListener)]
-    fn remove_event_listener(this: &AbortSignal, kind: &str, listener: &Function);
+    #[wasm_bindgen(method, catch, getter)]
+    fn aborted(this: &AbortSignal) -> Result<bool, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = addEventListener)]
+    fn add_event_listener(
+        this: &AbortSignal,
+        kind: &str,
+        listener: &Function,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = removeEventListener)]
+    fn remove_event_listener(
+        this: &AbortSignal,
+        kind: &str,
+        listener: &Function,
+    ) -> Result<(), JsValue>;
+}
+
+/// A signal whose `aborted` cannot be read (a getter redefined to throw) counts as aborted:
+/// the run stops rather than going on with a cancellation it cannot see.
+fn is_aborted(signal: &AbortSignal) -> bool {
+    signal.aborted().unwrap_or(true)
 }
 
 pub struct JsAbort {
@@ -32,19 +46,19 @@ struct Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.signal.remove_event_listener("abort", &self.resolve);
+        let _ = self.signal.remove_event_listener("abort", &self.resolve);
     }
 }
 
 impl Cancellation for JsAbort {
     fn is_cancelled(&self) -> bool {
-        self.signal.aborted()
+        is_aborted(&self.signal)
     }
 
     fn cancelled(&self) -> LocalBoxFuture<'static, ()> {
         let signal = self.signal.clone();
         Box::pin(async move {
-            if signal.aborted() {
+            if is_aborted(&signal) {
                 return;
             }
             let mut slot = None;
@@ -54,7 +68,9 @@ impl Cancellation for JsAbort {
             let Some(resolve) = slot else {
                 return futures_util::future::pending().await;
             };
-            signal.add_event_listener("abort", &resolve);
+            if signal.add_event_listener("abort", &resolve).is_err() {
+                return;
+            }
             let _listener = Listener { signal, resolve };
             let _ = JsFuture::from(promise).await;
         })
