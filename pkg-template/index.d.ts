@@ -281,7 +281,10 @@ export interface AuditEntry {
   userId: string | null;
   sessionId: string | null;
   runId: string | null;
-  /** Details; message texts appear as `{ sha256, bytes }` unless `includeContent`. */
+  /**
+   * Details; message texts appear as `{ hmacSha256, bytes }` (HMAC-SHA256 under a per-user
+   * key that `forget` destroys) unless `includeContent`.
+   */
   data: { [key: string]: JsonValue };
   prev: string;
   mac: string;
@@ -294,7 +297,10 @@ export interface AuditConfig {
   sink?: (entry: AuditEntry) => void | Promise<void>;
   /** Entries kept in memory for `auditLog`/`auditEntries`. Default 10,000. */
   ringSize?: number;
-  /** Keep message text in entries instead of SHA-256 hashes. Default false. */
+  /**
+   * Keep message text in entries (and events) instead of keyed hashes; `forget` cannot take
+   * text back out of a log already written. Default false.
+   */
   includeContent?: boolean;
   /** The last entry of a log persisted before a restart: the chain continues from it. */
   resumeFrom?: AuditEntry;
@@ -302,7 +308,11 @@ export interface AuditConfig {
 
 export interface VerifyReport {
   ok: boolean;
-  /** Entries that verified from the first (all of them when `ok`). */
+  /**
+   * Entries that verified from the first (all of them when `ok`). Entries cut from the end,
+   * or a whole log replaced by another valid chain under the same key, still verify: compare
+   * this and the last entry's `mac` with values recorded elsewhere.
+   */
   checked: number;
   firstBroken: null | {
     index: number;
@@ -474,6 +484,8 @@ export interface MemoryStats {
   /** `ctx.cache` entries (at most 10,000, and 100 per user). */
   toolCacheEntries: number;
   toolCacheUsers: number;
+  /** Users with an audit content key (at most 100,000; `forget` destroys one). */
+  auditContentKeys: number;
 }
 
 /** One committed exchange: the user's message and the agent's reply. */
@@ -635,6 +647,9 @@ export declare function indexedDbStorage(name?: string): StorageAdapter;
 /**
  * Checks an audit log (the whole chain, in order) with its key: every MAC, and that no
  * entry was modified, deleted, reordered or inserted. Also `npx tenantry verify-audit
- * file.jsonl` for a JSON-lines file.
+ * file.jsonl [--expect-count N] [--expect-last <mac>]` for a JSON-lines file, which also
+ * refuses lines naming a key twice and checks the count and last MAC you recorded.
+ * Pass the lines of a log as strings (not `JSON.parse`d) to have a line that names a key
+ * twice refused too: a parsed object has already lost the duplicate.
  */
-export declare function verifyAudit(entries: AuditEntry[], key: string | Uint8Array): VerifyReport;
+export declare function verifyAudit(entries: (AuditEntry | string)[], key: string | Uint8Array): VerifyReport;

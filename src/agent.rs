@@ -842,6 +842,7 @@ impl Agent {
         st.budget_accounts = ledger.len();
         st.retained_accounts = ledger.retained();
         st.budget_capacity = self.ledger_capacity();
+        st.audit_content_keys = self.observer.content_keys();
         if let Some(t) = &self.tools {
             let cache = t.cache.borrow();
             st.tool_cache_entries = cache.len();
@@ -939,6 +940,7 @@ impl Agent {
             Some(p) => self.ledger.borrow_mut().forget(user, p, now),
             None => self.ledger.borrow_mut().forget(user, [0; 32], now),
         }
+        self.observer.forget_user(user);
         if let Some(t) = &self.tools {
             t.cache.borrow_mut().forget(user);
         }
@@ -1161,6 +1163,7 @@ impl Agent {
         let fresh = Ledger::new(&self.config.budget, &self.config.rate_limit)?;
         *self.ledger.borrow_mut() = fresh;
         *self.secret.borrow_mut() = None;
+        self.observer.forget_all_users();
         if let Some(s) = &self.storage {
             storage::delete_prefix(s.as_ref(), storage::ROOT_PREFIX).await?;
         }

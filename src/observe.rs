@@ -3,8 +3,13 @@
 //! and run they are about at the top level, so nothing is ever attributed to the wrong
 //! tenant. Host callbacks are called with no agent borrow held: the chain is borrowed only
 //! to append, and the sinks run after.
+//!
+//! Contents are hashed under a key of the user's own (`ContentKeys`), which `forget_user`
+//! destroys, so a forgotten user's hashes confirm no guess. `content` is called where the
+//! user is not at hand, so it returns a placeholder that `audit` and `emit` (which know
+//! whom an observation is about) turn into the hash before anything leaves the observer.
 
-use crate::audit::{content_hash, AuditChain, AuditRing, Entry};
+use crate::audit::{AuditChain, AuditRing, ContentKeys, Entry};
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::model::Usage;
@@ -18,8 +23,8 @@ pub const DEFAULT_RING: usize = 10_000;
 pub struct AuditConfig {
     pub key: Vec<u8>,
     pub ring: usize,
-    /// Keep message text in entries (default: SHA-256 hashes only, so `forget` can delete
-    /// the text while the chain still verifies).
+    /// Keep message text in entries (default: keyed hashes only, so `forget` can delete
+    /// the text and make the hashes unconfirmable while the chain still verifies).
     pub include_content: bool,
     /// Continue a chain persisted before a restart: (last seq, last mac).
     pub resume: Option<(u64, String)>,
@@ -56,9 +61,15 @@ struct Audit {
 #[derive(Default)]
 pub struct Observer {
     audit: Option<RefCell<Audit>>,
+    /// Telemetry hashes contents too, with or without an audit log.
+    content_keys: RefCell<ContentKeys>,
     audit_sink: Option<AuditSink>,
     telemetry: Option<TelemetrySink>,
 }
+
+/// The key of `content`'s placeholder object. No JSON the agent writes has a key starting
+/// with NUL, so the placeholder cannot be mistaken for data.
+const PENDING_CONTENT: &str = "\u{0}tenantry:content";
 
 /// Who and what an observation is about.
 pub struct About<'a> {
@@ -98,6 +109,7 @@ impl Observer {
         };
         Ok(Observer {
             audit,
+            content_keys: RefCell::default(),
             audit_sink,
             telemetry,
         })
@@ -107,17 +119,43 @@ impl Observer {
         self.audit.is_some()
     }
 
-    /// A message's text for an audit entry: its hash, or the text when the host opted in.
+    /// A message's text for the `data` of an observation: `{ text }` when the host opted
+    /// in, else a placeholder that `audit` and `emit` replace with `{ hmacSha256, bytes }`,
+    /// the text keyed-hashed under the key of the user the observation is about. Put it
+    /// only into data passed to `audit` or `emit`: elsewhere the placeholder holds the text.
     pub fn content(&self, text: &str) -> Value {
         match &self.audit {
             Some(a) if a.borrow().include_content => json!({ "text": text }),
-            _ => json!({ "sha256": content_hash(text), "bytes": text.len() }),
+            _ => json!({ PENDING_CONTENT: text }),
         }
     }
 
+    /// Destroys `user`'s content key: hashes of their contents, in entries and events
+    /// already written, can no longer be matched against a guess. The chain is untouched.
+    pub fn forget_user(&self, user: &UserKey) {
+        self.content_keys.borrow_mut().forget(user.as_option());
+    }
+
+    /// `forget_user` for every user at once (for an agent erasing everyone).
+    pub fn forget_all_users(&self) {
+        self.content_keys.borrow_mut().clear();
+    }
+
+    /// Users holding a content key now (at most `MAX_CONTENT_KEYS`), for the agent's stats.
+    pub fn content_keys(&self) -> usize {
+        self.content_keys.borrow().len()
+    }
+
+    /// Replaces `content`'s placeholders in `data` with keyed hashes for `user`.
+    fn hash_contents(&self, user: Option<&str>, data: &mut Value) {
+        let mut keys = self.content_keys.borrow_mut();
+        resolve(&mut keys, user, data);
+    }
+
     /// Appends an audit entry and hands it to the sink.
-    pub fn audit(&self, now: f64, kind: &str, about: &About<'_>, data: Value) {
+    pub fn audit(&self, now: f64, kind: &str, about: &About<'_>, mut data: Value) {
         let Some(a) = &self.audit else { return };
+        self.hash_contents(about.user.as_option(), &mut data);
         let entry = {
             let mut a = a.borrow_mut();
             let appended = a.chain.append(
@@ -143,8 +181,9 @@ impl Observer {
         }
     }
 
-    pub fn emit(&self, event: Telemetry) {
+    pub fn emit(&self, mut event: Telemetry) {
         if let Some(sink) = &self.telemetry {
+            self.hash_contents(event.user_id.as_deref(), &mut event.data);
             sink(&event);
         }
     }
@@ -170,6 +209,40 @@ impl Observer {
     }
 }
 
+/// Replaces every placeholder in `data`, at any depth (iteratively: a placeholder left in
+/// would hand the text to a sink).
+fn resolve(keys: &mut ContentKeys, user: Option<&str>, data: &mut Value) {
+    let mut todo = vec![data];
+    while let Some(v) = todo.pop() {
+        if let Some(text) = placeholder_text(v) {
+            *v = hashed(keys, user, &text);
+            continue;
+        }
+        match v {
+            Value::Object(map) => todo.extend(map.values_mut()),
+            Value::Array(items) => todo.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
+fn placeholder_text(v: &Value) -> Option<String> {
+    let map = v.as_object()?;
+    match (map.len(), map.get(PENDING_CONTENT)) {
+        (1, Some(Value::String(text))) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn hashed(keys: &mut ContentKeys, user: Option<&str>, text: &str) -> Value {
+    match keys.hash(user, text) {
+        Ok(mac) => json!({ "hmacSha256": mac, "bytes": text.len() }),
+        // No random source: the length alone, since neither the text nor an unkeyed hash
+        // may be written.
+        Err(_) => json!({ "bytes": text.len() }),
+    }
+}
+
 impl Telemetry {
     pub fn new(kind: &'static str, about: &About<'_>, ts: f64, data: Value) -> Telemetry {
         Telemetry {
@@ -182,5 +255,214 @@ impl Telemetry {
             usage: None,
             data,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    use crate::audit::verify;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const KEY: &[u8] = b"observer-key-0123456789";
+
+    type Seen = (Rc<RefCell<Vec<Entry>>>, Rc<RefCell<Vec<Telemetry>>>);
+
+    fn observer(include_content: bool) -> (Observer, Seen) {
+        let entries = Rc::new(RefCell::new(Vec::new()));
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let (e, t) = (entries.clone(), events.clone());
+        let o = Observer::new(
+            Some(AuditConfig {
+                key: KEY.to_vec(),
+                ring: 100,
+                include_content,
+                resume: None,
+            }),
+            Some(Rc::new(move |x: &Entry| e.borrow_mut().push(x.clone()))),
+            Some(Rc::new(move |x: &Telemetry| t.borrow_mut().push(x.clone()))),
+        )
+        .unwrap();
+        (o, (entries, events))
+    }
+
+    fn user(id: &str) -> UserKey {
+        UserKey::parse(Some(id)).unwrap()
+    }
+
+    /// What the agent does for one run start: the same data to the log and to telemetry.
+    /// Returns the logged entry's data.
+    fn observe(o: &Observer, user: &UserKey, text: &str) -> Value {
+        let about = About {
+            user,
+            session: Some("s"),
+            run: Some("r"),
+        };
+        let data = json!({ "input": o.content(text), "nested": [{ "args": o.content(text) }] });
+        o.audit(1.0, "run.start", &about, data.clone());
+        o.emit(Telemetry::new("run.start", &about, 1.0, data));
+        Value::Object(o.audit_entries().last().unwrap().data.clone())
+    }
+
+    fn hash_of(data: &Value) -> String {
+        data["input"]["hmacSha256"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn contents_are_keyed_hashes_that_forget_makes_unconfirmable() {
+        let (o, (entries, events)) = observer(false);
+        let (alice, bob) = (user("alice"), user("bob"));
+        let first = observe(&o, &alice, "4711");
+        let h = hash_of(&first);
+        assert_eq!(first["input"], json!({ "hmacSha256": h, "bytes": 4 }));
+        assert_eq!(first["nested"][0]["args"]["hmacSha256"], h.as_str());
+        // Not the plain SHA-256 a guesser could recompute.
+        use sha2::Digest;
+        let plain: String = sha2::Sha256::digest(b"4711")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(h, plain);
+        // Telemetry names the content by the same keyed hash, never by its text.
+        assert_eq!(events.borrow()[0].data["input"]["hmacSha256"], h.as_str());
+        // Equal contents of one user compare equal; another user's do not.
+        assert_eq!(hash_of(&observe(&o, &alice, "4711")), h);
+        let b = hash_of(&observe(&o, &bob, "4711"));
+        assert_ne!(b, h);
+        assert_eq!(o.content_keys(), 2);
+
+        o.forget_user(&alice);
+        assert_eq!(o.content_keys(), 1);
+        // Alice's key is gone: the same PIN now hashes under a new key, so nothing the
+        // observer holds can reproduce the old hash any more.
+        assert_ne!(hash_of(&observe(&o, &alice, "4711")), h);
+        assert_eq!(hash_of(&observe(&o, &bob, "4711")), b, "bob keeps his key");
+        o.forget_user(&user("carol"));
+        assert_eq!(o.content_keys(), 2);
+        // The chain, old hashes included, still verifies.
+        let all = entries.borrow();
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[0].data["input"]["hmacSha256"], h.as_str());
+        let r = verify(&all, KEY);
+        assert!(r.ok && r.checked == 5, "{r:?}");
+    }
+
+    #[test]
+    fn no_text_or_placeholder_reaches_a_sink() {
+        let (o, (entries, events)) = observer(false);
+        for who in [user("alice"), UserKey::parse(None).unwrap()] {
+            observe(&o, &who, "My PIN is 4711");
+        }
+        // However deep it sits (too deep to sign, so only telemetry carries this one).
+        let mut deep = json!({ "args": o.content("My PIN is 4711") });
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        let alice = user("alice");
+        let about = About {
+            user: &alice,
+            session: None,
+            run: None,
+        };
+        o.audit(1.0, "tool.call", &about, json!({ "deep": deep.clone() }));
+        o.emit(Telemetry::new(
+            "tool.call",
+            &about,
+            1.0,
+            json!({ "deep": deep }),
+        ));
+        assert_eq!(events.borrow().len(), 3);
+        let shown = format!("{:?}{:?}", entries.borrow(), events.borrow());
+        // As a whole string: "4711" alone can occur inside the hex of a hash or a MAC.
+        assert!(!shown.contains("\"4711\""), "{shown}");
+        assert!(!shown.contains(PENDING_CONTENT), "{shown}");
+        assert_eq!(o.content_keys(), 2);
+        // With includeContent the text itself is stored: forget cannot take it back.
+        let (o, (entries, _)) = observer(true);
+        let data = observe(&o, &user("alice"), "My PIN is 4711");
+        assert_eq!(data["input"], json!({ "text": "My PIN is 4711" }));
+        assert!(entries.borrow()[0].data["input"]["text"] == "My PIN is 4711");
+        assert_eq!(o.content_keys(), 0);
+    }
+
+    #[test]
+    fn telemetry_alone_hashes_contents_too() {
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let t = events.clone();
+        let o = Observer::new(
+            None,
+            None,
+            Some(Rc::new(move |x: &Telemetry| t.borrow_mut().push(x.clone()))),
+        )
+        .unwrap();
+        let alice = user("alice");
+        let about = About {
+            user: &alice,
+            session: None,
+            run: None,
+        };
+        o.emit(Telemetry::new(
+            "x",
+            &about,
+            1.0,
+            json!({ "input": o.content("4711") }),
+        ));
+        let data = events.borrow()[0].data.clone();
+        assert_eq!(data["input"]["bytes"], 4);
+        assert_eq!(data["input"]["hmacSha256"].as_str().unwrap().len(), 64);
+        assert_eq!(o.content_keys(), 1);
+        o.forget_user(&alice);
+        assert_eq!(o.content_keys(), 0);
+        o.emit(Telemetry::new(
+            "x",
+            &about,
+            1.0,
+            json!({ "input": o.content("4711") }),
+        ));
+        assert_eq!(o.content_keys(), 1);
+        o.forget_all_users();
+        assert_eq!(o.content_keys(), 0);
+    }
+
+    /// `Agent::forget` destroys the user's content key (the hook in `agent.rs`).
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn agent_forget_destroys_the_users_content_key() {
+        use crate::{Agent, AgentConfig, RunOptions};
+        let (o, (entries, _)) = observer(false);
+        let agent = Rc::new(
+            Agent::new(AgentConfig::default(), Rc::new(crate::demo::DemoModel))
+                .unwrap()
+                .with_observer(o),
+        );
+        let run = |who: &str| {
+            let f = agent.run("My PIN is 4711".into(), user(who), RunOptions::default());
+            futures_executor::block_on(f).unwrap();
+            let e = entries.borrow();
+            let start = e
+                .iter()
+                .rev()
+                .find(|e| e.kind == "run.start" && e.user_id.as_deref() == Some(who))
+                .unwrap();
+            start.data["input"]["hmacSha256"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (a1, b1) = (run("alice"), run("bob"));
+        assert_eq!(run("alice"), a1);
+        assert_eq!(agent.observer().content_keys(), 2);
+        futures_executor::block_on(agent.forget(&user("alice"))).unwrap();
+        assert_eq!(agent.observer().content_keys(), 1);
+        assert_ne!(run("alice"), a1);
+        assert_eq!(run("bob"), b1);
+        let all = entries.borrow();
+        assert!(all.iter().any(|e| e.kind == "forget"));
+        let r = verify(&all, KEY);
+        assert!(r.ok && r.checked == all.len(), "{r:?}");
+        let text: String = all.iter().map(|e| e.to_json_line().unwrap()).collect();
+        assert!(!text.contains("4711"));
     }
 }

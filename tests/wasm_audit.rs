@@ -1,6 +1,7 @@
 //! The audit log and telemetry through the JS surface, in Node and headless Chromium:
 //! tampering of each kind caught at the right index, the key never in an entry, entries
-//! never attributed to another user, privacy by hashing, and a chain that verifies across a
+//! never attributed to another user, privacy by keyed hashing that `forget` makes
+//! unconfirmable, lines naming a key twice refused, and a chain that verifies across a
 //! restart when the host persists its entries.
 #![cfg(target_arch = "wasm32")]
 
@@ -104,7 +105,7 @@ async fn every_run_and_forget_is_a_chained_entry_of_the_right_user() {
     // Privacy: contents are hashed, and the key is nowhere.
     let text = JSON::stringify(&entries).unwrap().as_string().unwrap();
     assert!(
-        !text.contains("My name is Alice") && text.contains("sha256"),
+        !text.contains("My name is Alice") && text.contains("hmacSha256"),
         "{text}"
     );
     assert!(!text.contains(KEY));
@@ -230,4 +231,135 @@ async fn content_is_kept_only_when_asked_and_the_key_is_required() {
             + &get(&e, "message").as_string().unwrap();
         assert!(!shown.contains("short'"), "{shown}");
     }
+}
+
+/// The `hmacSha256` of `data.input` of `user`'s last `run.start` in `log.entries`.
+fn last_input_hash(log: &JsValue, user: &str) -> String {
+    let entries = Array::from(&get(log, "entries"));
+    let start = entries
+        .iter()
+        .rev()
+        .find(|e| {
+            get(e, "type").as_string().as_deref() == Some("run.start")
+                && get(e, "userId").as_string().as_deref() == Some(user)
+        })
+        .unwrap();
+    let input = get(&get(&start, "data"), "input");
+    assert_eq!(get(&input, "bytes").as_f64(), Some(14.0));
+    get(&input, "hmacSha256").as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn contents_are_keyed_hashes_that_forget_makes_unconfirmable() {
+    use sha2::{Digest, Sha256};
+    let log = new_log();
+    let a = agent(&log, "{}").unwrap();
+    let pin = "My PIN is 4711";
+    run(&a, pin, "alice").await;
+    let before = last_input_hash(&log, "alice");
+    // Not the plain SHA-256 anyone could recompute from a guess.
+    let plain: String = Sha256::digest(pin.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_ne!(before, plain);
+    // Stable for the user until forget; another user's key is another.
+    run(&a, pin, "alice").await;
+    assert_eq!(last_input_hash(&log, "alice"), before);
+    run(&a, pin, "bob").await;
+    let bob = last_input_hash(&log, "bob");
+    assert_ne!(bob, before);
+
+    JsFuture::from(a.forget("alice".into())).await.unwrap();
+    // Alice's content key is gone: the same PIN now hashes under a new one, and nothing in
+    // the agent can reproduce the old hash.
+    run(&a, pin, "alice").await;
+    assert_ne!(last_input_hash(&log, "alice"), before);
+    run(&a, pin, "bob").await;
+    assert_eq!(last_input_hash(&log, "bob"), bob);
+
+    // The whole chain, old hashes included, still verifies; no text was logged or emitted.
+    let entries = get(&log, "entries");
+    let report = verify(&entries, KEY);
+    assert_eq!(
+        get(&report, "ok").as_bool(),
+        Some(true),
+        "{:?}",
+        JSON::stringify(&report)
+    );
+    let shown = JSON::stringify(&entries).unwrap().as_string().unwrap()
+        + &JSON::stringify(&get(&log, "events"))
+            .unwrap()
+            .as_string()
+            .unwrap();
+    // "PIN is" cannot occur in the hex of a hash, a MAC or a run id; "4711" can.
+    assert!(!shown.contains("PIN is"), "{shown}");
+    // Telemetry names a content by the same keyed hash as the log.
+    let events = Array::from(&get(&log, "events"));
+    let first_start = events
+        .iter()
+        .find(|e| get(e, "type").as_string().as_deref() == Some("run.start"))
+        .unwrap();
+    assert_eq!(
+        get(&get(&get(&first_start, "data"), "input"), "hmacSha256").as_string(),
+        Some(before)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_line_naming_a_key_twice_is_a_malformed_link() {
+    use tenantry::audit::{parse_jsonl, verify_jsonl, Entry};
+    let log = new_log();
+    let a = agent(&log, "{}").unwrap();
+    run(&a, "hello", "alice").await;
+    run(&a, "hello", "bob").await;
+    let lines: Vec<String> = Array::from(&get(&log, "entries"))
+        .iter()
+        .map(|e| {
+            Entry::from_json_line(&JSON::stringify(&e).unwrap().as_string().unwrap())
+                .unwrap()
+                .to_json_line()
+                .unwrap()
+        })
+        .collect();
+    let file = |v: &[String]| v.iter().map(|l| format!("{l}\n")).collect::<String>();
+    assert!(verify_jsonl(file(&lines).as_bytes(), KEY.as_bytes()).ok);
+    // A forged value before the signed one: `JSON.parse` keeps the signed one (the MAC would
+    // verify), a first-wins reader the forgery.
+    let mut forged = lines.clone();
+    forged[4] = lines[4].replacen(
+        "\"userId\":\"bob\"",
+        "\"userId\":\"alice\",\"userId\":\"bob\"",
+        1,
+    );
+    assert_ne!(forged[4], lines[4]);
+    let parsed = JSON::parse(&forged[4]).unwrap();
+    assert_eq!(get(&parsed, "userId").as_string().as_deref(), Some("bob"));
+    let r = verify_jsonl(file(&forged).as_bytes(), KEY.as_bytes());
+    let b = r.first_broken.unwrap();
+    assert_eq!((b.index, b.seq, b.reason.code()), (4, None, "malformed"));
+    assert_eq!(b.to_string(), "malformed entry: duplicate key \"userId\"");
+    assert!(parse_jsonl(file(&forged).as_bytes()).is_err());
+    // What `resumeFrom` and `verifyAudit` read entries with refuses it too.
+    let err = Entry::from_json_line(&forged[4]).unwrap_err();
+    assert!(err.to_string().contains("duplicate key"), "{err}");
+    // `verifyAudit` given the lines as strings sees the duplicate; the intact lines verify.
+    let as_js = |v: &[String]| -> JsValue {
+        v.iter()
+            .map(|l| JsValue::from_str(l))
+            .collect::<Array>()
+            .into()
+    };
+    assert_eq!(
+        get(&verify(&as_js(&lines), KEY), "ok").as_bool(),
+        Some(true)
+    );
+    let report = verify(&as_js(&forged), KEY);
+    assert_eq!(get(&report, "ok").as_bool(), Some(false));
+    let broken = get(&report, "firstBroken");
+    assert_eq!(get(&broken, "index").as_f64(), Some(4.0));
+    assert_eq!(
+        get(&broken, "reason").as_string().as_deref(),
+        Some("malformed")
+    );
 }

@@ -14,15 +14,26 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 const USAGE = `usage: verify-audit <file.jsonl> [--key-env NAME | --key-file PATH]
+                    [--expect-count N] [--expect-last MAC]
 
 Verifies a tenantry audit log: every entry's HMAC, and that no entry was deleted,
-reordered or inserted. A log cut short at the end still verifies: compare the count.
+reordered, inserted or modified, nor holds a key twice.
 
-  --key-env NAME   read the key from environment variable NAME (default TENANTRY_AUDIT_KEY)
-  --key-file PATH  read the key from a file (one trailing newline is ignored)
+The entries alone cannot show entries cut from the end, nor a whole log replaced by
+another valid chain under the same key. Record the count and the last entry's MAC
+elsewhere (each run prints them) and pass them back:
+
+  --expect-count N   the log must hold exactly N entries (0 accepts an empty log)
+  --expect-last MAC  the log's last entry must have this MAC (64 lowercase hex digits);
+                     it pins the whole chain before it, so it catches both
+  --key-env NAME     read the key from environment variable NAME (default TENANTRY_AUDIT_KEY)
+  --key-file PATH    read the key from a file (one trailing newline is ignored)
+
+An empty log fails unless --expect-count 0. Without --expect-last, a passing run says
+what it could not check.
 
 Key text is taken as UTF-8 bytes, or as hex:<digits> or base64:<text>; at least 16 bytes.
-Exit status: 0 verified, 1 broken, 2 usage error.`;
+Exit status: 0 verified (and as expected), 1 broken, not as expected or empty, 2 usage error.`;
 
 const GENESIS_PREV = "0".repeat(64);
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -188,6 +199,42 @@ function splitLines(bytes) {
   return lines;
 }
 
+/**
+ * The first key found repeated in its object, in text order, of a text `JSON.parse`
+ * accepted (src/audit/parse.rs names the same key). `JSON.parse` keeps the last of two,
+ * other readers the first: a line holding a forged value before the signed one would
+ * verify while such a reader acts on the forgery.
+ */
+function duplicateKey(text) {
+  const open = []; // per open container: a Set of keys for an object, null for an array
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      const token = text.slice(i, end + 1);
+      i = end + 1;
+      const keys = open.at(-1);
+      if (keys) {
+        let next = i;
+        while (next < text.length && " \t\n\r".includes(text[next])) next++;
+        if (text[next] === ":") {
+          const key = JSON.parse(token);
+          if (keys.has(key)) return key;
+          keys.add(key);
+        }
+      }
+      continue;
+    }
+    if (c === "{") open.push(new Set());
+    else if (c === "[") open.push(null);
+    else if (c === "}" || c === "]") open.pop();
+    i++;
+  }
+  return undefined;
+}
+
 function parseLine(buf) {
   let text;
   try {
@@ -206,6 +253,8 @@ function parseLine(buf) {
     const detail = e instanceof RangeError ? "arrays and objects nest too deeply" : e.message;
     throw new Malformed(`not JSON: ${detail}`);
   }
+  const dup = duplicateKey(text);
+  if (dup !== undefined) throw new Malformed(`duplicate key ${JSON.stringify(dup)}`);
   return checkEntry(value);
 }
 
@@ -262,7 +311,7 @@ function verifyEntries(entries, key) {
     wantSeq = e.seq + 1;
     wantPrev = e.mac;
   }
-  return { ok: true, checked: entries.length };
+  return { ok: true, checked: entries.length, entries, last: entries.at(-1) };
 }
 
 function verifyJsonl(bytes, key) {
@@ -297,6 +346,8 @@ function main(argv) {
       options: {
         "key-env": { type: "string" },
         "key-file": { type: "string" },
+        "expect-count": { type: "string" },
+        "expect-last": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -315,6 +366,7 @@ function main(argv) {
   if (values["key-env"] !== undefined && values["key-file"] !== undefined) {
     throw new UsageError("pass either --key-env or --key-file, not both");
   }
+  const expect = readExpectations(values);
   const key = readKey(values);
   const file = positionals[0];
   let bytes;
@@ -324,12 +376,74 @@ function main(argv) {
     throw new UsageError(`cannot read ${file}: ${e.code ?? e.message}`);
   }
   const r = verifyJsonl(bytes, key);
-  if (r.ok) {
-    process.stdout.write(`ok: ${r.checked} entries verified\n`);
-    return 0;
+  if (!r.ok) {
+    process.stdout.write(`broken at line ${r.index + 1} (seq ${r.seq ?? "?"}): ${r.message}\n`);
+    return 1;
   }
-  process.stdout.write(`broken at line ${r.index + 1} (seq ${r.seq ?? "?"}): ${r.message}\n`);
-  return 1;
+  const unmet = unmetExpectation(r, expect);
+  if (unmet !== undefined) {
+    process.stdout.write(`${unmet}\n`);
+    return 1;
+  }
+  process.stdout.write(passed(r, expect));
+  return 0;
+}
+
+function readExpectations(values) {
+  const expect = {};
+  const count = values["expect-count"];
+  if (count !== undefined) {
+    if (!/^\d+$/.test(count) || !Number.isSafeInteger(Number(count))) {
+      throw new UsageError("--expect-count must be a whole number of entries (0 or more)");
+    }
+    expect.count = Number(count);
+  }
+  const last = values["expect-last"];
+  if (last !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(last)) {
+      throw new UsageError("--expect-last must be an entry's mac: 64 lowercase hex digits");
+    }
+    expect.last = last;
+  }
+  return expect;
+}
+
+/** Why a log that verifies is still not the one expected, or undefined. */
+function unmetExpectation(r, expect) {
+  const n = r.checked;
+  if (expect.count !== undefined && n !== expect.count) {
+    const why =
+      n < expect.count
+        ? "entries were cut from the end, or the log was replaced"
+        : "entries were added since the count was recorded, or the log was replaced";
+    return `count mismatch: ${n} entries verified, expected ${expect.count} (${why})`;
+  }
+  if (n === 0 && expect.count === undefined) {
+    return "no entries: nothing verified (pass --expect-count 0 if an empty log is expected)";
+  }
+  if (expect.last !== undefined && r.last?.mac !== expect.last) {
+    if (n === 0) return "last entry mismatch: the log has no entries, expected one with the given mac";
+    const at = r.entries.findIndex((e) => e.mac === expect.last);
+    return at >= 0
+      ? `last entry mismatch: the expected last entry is line ${at + 1}, but the log goes on to line ${n} (entries were added since it was recorded)`
+      : "last entry mismatch: no entry has the expected mac (entries were cut from the end, or the log was replaced by another chain)";
+  }
+  return undefined;
+}
+
+function passed(r, expect) {
+  const n = r.checked;
+  let out = `ok: ${n} entries verified\n`;
+  if (r.last !== undefined) out += `last entry: line ${n}, seq ${r.last.seq}, mac ${r.last.mac}\n`;
+  if (expect.count !== undefined) out += `count: ${n} as expected\n`;
+  if (expect.last !== undefined) out += "last mac: as expected\n";
+  if (expect.last === undefined && n > 0) {
+    out +=
+      expect.count === undefined
+        ? "not checked: entries cut from the end, and a whole log replaced by another valid chain under the same key (pass --expect-count and --expect-last with values recorded elsewhere)\n"
+        : `not checked: a whole log replaced by another valid chain of ${n} entries under the same key (pass --expect-last with the mac recorded elsewhere)\n`;
+  }
+  return out;
 }
 
 try {

@@ -8,7 +8,7 @@
 
 use super::canonical::{to_canonical, write_string};
 use super::error::AuditError;
-use super::parse::parse_json;
+use super::parse::{parse_json, StrictValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -46,10 +46,10 @@ const FIELDS: [&str; 9] = [
 ];
 
 /// Serializes to the wire shape (`type`, `userId`, ...). Deserializing validates like
-/// `from_value`; to read *text*, use `from_json_line`, whose number reading is exact (see
-/// `parse`), not `serde_json::from_str`.
+/// `from_value` and refuses duplicate keys; to read *text*, use `from_json_line`, whose
+/// number reading is exact (see `parse`), not `serde_json::from_str`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", try_from = "Value")]
+#[serde(rename_all = "camelCase", try_from = "StrictValue")]
 pub struct Entry {
     pub seq: u64,
     /// Milliseconds since the Unix epoch.
@@ -60,7 +60,7 @@ pub struct Entry {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub run_id: Option<String>,
-    /// Event details. Keep message contents out: store `content_hash(text)` instead.
+    /// Event details. Keep message contents out: store `ContentKeys::hash` of them instead.
     pub data: Map<String, Value>,
     /// `mac` of the previous entry, or `GENESIS_PREV`.
     pub prev: String,
@@ -121,7 +121,7 @@ impl Entry {
     }
 
     pub(crate) fn parse_line(line: &str) -> Result<Entry, String> {
-        let value = parse_json(line).map_err(|e| format!("not JSON: {e}"))?;
+        let value = parse_json(line).map_err(|e| e.to_string())?;
         Entry::check_value(value)
     }
 
@@ -212,6 +212,14 @@ impl TryFrom<Value> for Entry {
     }
 }
 
+impl TryFrom<StrictValue> for Entry {
+    type Error = AuditError;
+
+    fn try_from(value: StrictValue) -> Result<Self, Self::Error> {
+        Entry::from_value(value.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // The same unit tests run natively and under wasm-bindgen-test.
@@ -261,6 +269,35 @@ mod tests {
         assert_eq!(serde_json::from_value::<Entry>(v).unwrap(), e);
         // Deserializing validates too.
         assert!(serde_json::from_value::<Entry>(json!({ "seq": 1 })).is_err());
+    }
+
+    #[test]
+    fn an_entry_naming_a_key_twice_is_refused_by_every_reader() {
+        let line = sample().to_json_line().unwrap();
+        // The forged value first (what a first-wins reader acts on), the signed one last
+        // (what `JSON.parse` keeps): at the top level and inside `data`.
+        let forged = [
+            line.replacen(
+                r#""userId":"alice""#,
+                r#""userId":"mallory","userId":"alice""#,
+                1,
+            ),
+            line.replacen(r#""model":"m""#, r#""model":"x","model":"m""#, 1),
+            line.replacen(r#""cost":0.1"#, r#""cost":9,"\u0063ost":0.1"#, 1),
+        ];
+        for text in &forged {
+            assert_ne!(text, &line);
+            let err = Entry::from_json_line(text).unwrap_err();
+            assert_eq!(err.code(), "invalid_input");
+            assert!(
+                err.to_string()
+                    .starts_with("invalid input: malformed entry: duplicate key \""),
+                "{err}"
+            );
+            let err = serde_json::from_str::<Entry>(text).unwrap_err();
+            assert!(err.to_string().contains("duplicate key"), "{err}");
+        }
+        assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), sample());
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub enum AuditError {
     /// A malformed entry, entry line or argument to `append`/`resume`.
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
+    /// The platform failed the audit log (no random source for a content key).
+    #[error("internal error: {message}")]
+    Internal { message: String },
 }
 
 impl AuditError {
@@ -22,6 +25,7 @@ impl AuditError {
         match self {
             AuditError::InvalidConfig { .. } => "invalid_config",
             AuditError::InvalidInput { .. } => "invalid_input",
+            AuditError::Internal { .. } => "internal",
         }
     }
 
@@ -32,6 +36,7 @@ impl AuditError {
                 json!({ "field": field, "reason": reason })
             }
             AuditError::InvalidInput { reason } => json!({ "reason": reason }),
+            AuditError::Internal { message } => json!({ "message": message }),
         }
     }
 
@@ -56,6 +61,7 @@ impl From<AuditError> for crate::error::Error {
                 crate::error::Error::InvalidConfig { field, reason }
             }
             AuditError::InvalidInput { reason } => crate::error::Error::InvalidInput { reason },
+            AuditError::Internal { message } => crate::error::Error::Internal { message },
         }
     }
 }
@@ -80,7 +86,14 @@ mod tests {
 
     #[test]
     fn maps_onto_the_crate_error_with_the_same_code() {
-        for e in [AuditError::config("audit.key", "x"), AuditError::input("y")] {
+        let internal = AuditError::Internal {
+            message: "z".into(),
+        };
+        for e in [
+            AuditError::config("audit.key", "x"),
+            AuditError::input("y"),
+            internal,
+        ] {
             let code = e.code();
             let details = e.details();
             let mapped = crate::error::Error::from(e);

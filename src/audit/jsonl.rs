@@ -3,8 +3,9 @@
 //!
 //! Line rules, the same in `pkg-template/cli/verify-audit.mjs`: the bytes are split at
 //! `\n`; one empty piece after a final `\n` is not a line; every other line, blank ones
-//! included, must be UTF-8 holding one entry object (`\r` before the `\n` is JSON
-//! whitespace, so CRLF files read the same). Line `L` is entry index `L - 1`.
+//! included, must be UTF-8 holding one entry object that names no key twice in any of its
+//! objects (see `parse`; `\r` before the `\n` is JSON whitespace, so CRLF files read the
+//! same). Line `L` is entry index `L - 1`.
 
 use super::entry::{seq_of, Entry};
 use super::error::AuditError;
@@ -71,7 +72,7 @@ mod tests {
     // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
     use crate::audit::chain::AuditChain;
-    use crate::audit::hash::content_hash;
+    use crate::audit::hash::sha256_hex;
     use serde_json::json;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -110,7 +111,7 @@ mod tests {
             "run.start",
             Some("alice"),
             Some("r1"),
-            json!({ "input": content_hash("hello"), "model": "gpt-x" }),
+            json!({ "input": sha256_hex("hello"), "model": "gpt-x" }),
         );
         add(
             &mut c,
@@ -176,7 +177,7 @@ mod tests {
             "run.finish",
             Some("alice"),
             Some("r3"),
-            json!({ "finishReason": "stop", "output": content_hash("bye") }),
+            json!({ "finishReason": "stop", "output": sha256_hex("bye") }),
         );
         out.iter().map(|l| format!("{l}\n")).collect()
     }
@@ -286,6 +287,52 @@ mod tests {
                 .contains("line 1: malformed entry: missing field"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_line_naming_a_key_twice_is_a_malformed_link_at_its_line() {
+        // The JS CLI test expects these same lines and words.
+        let text = fixture_lines();
+        // The signed value comes last, so a last-wins reader would verify the line while
+        // a first-wins reader acts on the forged value before it.
+        let cases = [
+            (
+                text.replacen(
+                    r#""userId":"carol""#,
+                    r#""userId":"mallory","userId":"carol""#,
+                    1,
+                ),
+                5,
+                r#"malformed entry: duplicate key "userId""#,
+            ),
+            (
+                text.replacen(
+                    r#""tool":"fs.read""#,
+                    r#""tool":"fs.write","tool":"fs.read""#,
+                    1,
+                ),
+                4,
+                r#"malformed entry: duplicate key "tool""#,
+            ),
+            (
+                text.replacen(r#""z":1}"#, r#""z":0,"\u007a":1}"#, 1),
+                4,
+                r#"malformed entry: duplicate key "z""#,
+            ),
+        ];
+        for (forged, line, want) in cases {
+            assert_ne!(forged, text);
+            let r = verify_jsonl(forged.as_bytes(), KEY);
+            let b = r.first_broken.clone().expect("a break");
+            assert_eq!(
+                (b.index + 1, b.seq, b.reason.code()),
+                (line, None, "malformed")
+            );
+            assert_eq!(b.to_string(), want);
+            assert_eq!(r.checked, line - 1);
+            let err = parse_jsonl(forged.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains(want), "{err}");
+        }
     }
 
     /// The committed fixture is exactly what this code writes, and it verifies: the JS CLI

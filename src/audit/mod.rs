@@ -9,8 +9,9 @@
 //! - `AuditChain` writes entries (`new`, or `resume` after a restart).
 //! - `verify` / `verify_from` / `verify_jsonl` check them; see `verify` for the reasons.
 //! - `AuditRing` keeps the most recent entries in memory, with a per-user view.
-//! - `content_hash` lets entries name message contents without holding them, so a
-//!   `forget` can delete the content while the chain still verifies.
+//! - `ContentKeys` lets entries name message contents without holding them, by an HMAC
+//!   under a per-user key that `forget` destroys: the content is gone and the old hashes
+//!   can no longer confirm a guess, while the chain still verifies.
 //!
 //! Cross-implementation rules, shared with `pkg-template/cli/verify-audit.mjs`: canonical
 //! JSON in `canonical`, the signed fields in `entry`, key text in `key`, file lines in
@@ -18,6 +19,7 @@
 
 mod canonical;
 mod chain;
+mod content;
 mod entry;
 mod error;
 mod hash;
@@ -29,9 +31,9 @@ mod verify;
 
 pub use canonical::{canonical_json, MAX_DEPTH};
 pub use chain::AuditChain;
+pub use content::{ContentKeys, CONTENT_KEY_BYTES, MAX_CONTENT_KEYS};
 pub use entry::{types, Entry, GENESIS_PREV, MAX_SEQ};
 pub use error::AuditError;
-pub use hash::content_hash;
 pub use jsonl::{parse_jsonl, verify_jsonl};
 pub use key::{key_from_text, MIN_KEY_BYTES};
 pub use ring::AuditRing;

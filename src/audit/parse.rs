@@ -5,20 +5,49 @@
 //! such a number fails on an intact entry. `str::parse::<f64>` is correctly rounded, like
 //! JS's `JSON.parse`, so this reader and the JS CLI see the same numbers. It also bounds
 //! nesting, so untrusted files cannot overflow the stack.
+//!
+//! Duplicate object keys are refused at every depth. Readers disagree on them (`JSON.parse`
+//! and serde keep the last, many streaming readers the first), so a line holding both the
+//! signed value and a forged one would verify here while another reader acts on the forgery.
 
-use super::canonical::MAX_DEPTH;
+use super::canonical::{write_string, MAX_DEPTH};
 use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// Why a text is not an acceptable JSON value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum JsonError {
+    /// Not JSON at all (RFC 8259), or beyond what a double or the nesting bound holds.
+    Syntax(String),
+    /// Valid JSON, but one object names `key` twice (after unescaping).
+    DuplicateKey { key: String },
+}
+
+impl fmt::Display for JsonError {
+    /// The words the JS CLI prints too (after `malformed entry: `).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::Syntax(detail) => write!(f, "not JSON: {detail}"),
+            JsonError::DuplicateKey { key } => {
+                let mut name = String::new();
+                write_string(&mut name, key);
+                write!(f, "duplicate key {name}")
+            }
+        }
+    }
+}
 
 /// JS `Number.MAX_SAFE_INTEGER`.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-/// Parses one JSON text (RFC 8259: no comments, no trailing commas, no lone surrogates).
-/// Duplicate object keys keep the last value, as `JSON.parse` does.
-pub(crate) fn parse_json(text: &str) -> Result<Value, String> {
+/// Parses one JSON text (RFC 8259: no comments, no trailing commas, no lone surrogates,
+/// no object naming a key twice).
+pub(crate) fn parse_json(text: &str) -> Result<Value, JsonError> {
     let mut r = Reader {
         s: text,
         b: text.as_bytes(),
         i: 0,
+        duplicate: None,
     };
     r.ws();
     let v = r.value(1)?;
@@ -26,18 +55,104 @@ pub(crate) fn parse_json(text: &str) -> Result<Value, String> {
     if r.i != r.b.len() {
         return Err(r.err("unexpected text after the JSON value"));
     }
-    Ok(v)
+    // Reported only once the whole text is JSON, and naming the first repeat in text
+    // order, so the JS CLI (`JSON.parse`, then a scan) names the same key for any line.
+    match r.duplicate {
+        Some(key) => Err(JsonError::DuplicateKey { key }),
+        None => Ok(v),
+    }
+}
+
+/// A JSON value read through serde that refuses duplicate keys at every depth, for
+/// `Entry`'s `Deserialize`: `serde_json::Value` would keep the last of two silently.
+pub(crate) struct StrictValue(pub(crate) Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number is not finite"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                let e = JsonError::DuplicateKey { key };
+                return Err(serde::de::Error::custom(e));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 struct Reader<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// The first key found repeated in its object.
+    duplicate: Option<String>,
 }
 
 impl Reader<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i + 1)
+    fn err(&self, what: &str) -> JsonError {
+        JsonError::Syntax(format!("{what} at byte {}", self.i + 1))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -50,7 +165,7 @@ impl Reader<'_> {
         }
     }
 
-    fn expect(&mut self, c: u8, what: &str) -> Result<(), String> {
+    fn expect(&mut self, c: u8, what: &str) -> Result<(), JsonError> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
@@ -59,7 +174,7 @@ impl Reader<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
         match self.peek() {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
@@ -85,7 +200,7 @@ impl Reader<'_> {
         }
     }
 
-    fn enter(&self, depth: usize) -> Result<(), String> {
+    fn enter(&self, depth: usize) -> Result<(), JsonError> {
         if depth > MAX_DEPTH {
             return Err(self.err(&format!(
                 "arrays and objects nest deeper than {MAX_DEPTH} levels"
@@ -94,7 +209,7 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, String> {
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         self.enter(depth)?;
         self.i += 1;
         let mut map = Map::new();
@@ -109,6 +224,9 @@ impl Reader<'_> {
                 return Err(self.err("expected a string key"));
             }
             let key = self.string()?;
+            if self.duplicate.is_none() && map.contains_key(&key) {
+                self.duplicate = Some(key.clone());
+            }
             self.ws();
             self.expect(b':', "expected `:`")?;
             self.ws();
@@ -126,7 +244,7 @@ impl Reader<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, String> {
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
         self.enter(depth)?;
         self.i += 1;
         let mut items = Vec::new();
@@ -150,7 +268,7 @@ impl Reader<'_> {
         }
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.i += 1; // the opening quote
         let mut out = String::new();
         let mut start = self.i;
@@ -177,7 +295,7 @@ impl Reader<'_> {
         }
     }
 
-    fn escape(&mut self) -> Result<char, String> {
+    fn escape(&mut self) -> Result<char, JsonError> {
         let c = self.peek().ok_or_else(|| self.err("unterminated escape"))?;
         self.i += 1;
         Ok(match c {
@@ -212,7 +330,7 @@ impl Reader<'_> {
         })
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let mut v = 0u32;
         for _ in 0..4 {
             let d = match self.peek() {
@@ -235,7 +353,7 @@ impl Reader<'_> {
         self.i - start
     }
 
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -301,10 +419,10 @@ mod tests {
     #[test]
     fn reads_json_like_json_parse() {
         let v = parse_json(
-            " {\"a\":[1,-2,0.5,1e3,-0,true,false,null],\"s\":\"\\u00e9\\ud83d\\ude00\\n\\/\",\"o\":{},\"e\":[],\"a\":[9]} ",
+            " {\"a\":[1,-2,0.5,1e3,-0,true,false,null],\"s\":\"\\u00e9\\ud83d\\ude00\\n\\/\",\"o\":{},\"e\":[]} ",
         )
         .unwrap();
-        assert_eq!(v["a"], json!([9]), "the last duplicate wins");
+        assert_eq!(v["a"][5], json!(true));
         assert_eq!(v["s"], "é😀\n/");
         assert_eq!(v["o"], json!({}));
         let v = parse_json("[1,-2,0.5,1e3,-0]").unwrap();
@@ -385,6 +503,42 @@ mod tests {
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse_json(&ok).is_ok());
         let deep = "[".repeat(100_000);
-        assert!(parse_json(&deep).unwrap_err().contains("deeper than 64"));
+        assert!(parse_json(&deep)
+            .unwrap_err()
+            .to_string()
+            .contains("deeper than 64"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        let dup = |key: &str| {
+            Err(JsonError::DuplicateKey {
+                key: key.to_owned(),
+            })
+        };
+        assert_eq!(parse_json(r#"{"a":1,"a":1}"#), dup("a"));
+        assert_eq!(parse_json(r#"{"a":1,"b":{"c":[{"d":1,"d":2}]}}"#), dup("d"));
+        // Equal after unescaping is equal: `\u0061` is `a`, and a surrogate pair is its
+        // character.
+        assert_eq!(parse_json(r#"{"a":1,"\u0061":2}"#), dup("a"));
+        assert_eq!(parse_json(r#"[{"😀":1,"\ud83d\ude00":2}]"#), dup("😀"));
+        // The first repeat in text order is named, whatever its depth.
+        assert_eq!(parse_json(r#"{"x":1,"x":{"y":1,"y":2}}"#), dup("x"));
+        assert_eq!(parse_json(r#"{"x":{"y":1,"y":2},"x":1}"#), dup("y"));
+        // A text that is not JSON says so first, as `JSON.parse` would.
+        assert!(matches!(
+            parse_json(r#"{"a":1,"a":2,}"#),
+            Err(JsonError::Syntax(_))
+        ));
+        assert_eq!(
+            JsonError::DuplicateKey {
+                key: "q\"\n".into()
+            }
+            .to_string(),
+            r#"duplicate key "q\"\n""#
+        );
+        // The same key in sibling or nested objects is no duplicate.
+        assert!(parse_json(r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#).is_ok());
+        assert!(parse_json(r#"{"a":1,"A":2,"a ":3}"#).is_ok());
     }
 }

@@ -209,7 +209,7 @@ mod tests {
     // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
     use crate::audit::chain::AuditChain;
-    use crate::audit::hash::content_hash;
+    use crate::audit::hash::sha256_hex;
     use serde_json::json;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -237,7 +237,7 @@ mod tests {
                     *u,
                     Some("s"),
                     Some(&format!("r{i}")),
-                    json!({ "i": i, "prompt": content_hash("hi") }),
+                    json!({ "i": i, "prompt": sha256_hex("hi") }),
                 )
                 .unwrap()
             })

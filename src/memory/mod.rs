@@ -43,6 +43,8 @@ pub struct Stats {
     pub budget_capacity: usize,
     pub tool_cache_entries: usize,
     pub tool_cache_users: usize,
+    /// Per-user keys of the audit's content hashes.
+    pub audit_content_keys: usize,
 }
 
 #[derive(Debug)]

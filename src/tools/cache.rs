@@ -197,11 +197,9 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn setup() -> (
-        Rc<RefCell<ToolCache>>,
-        Rc<Cell<f64>>,
-        impl Fn(&str) -> CacheHandle,
-    ) {
+    type Shared = Rc<RefCell<ToolCache>>;
+
+    fn setup() -> (Shared, Rc<Cell<f64>>, impl Fn(&str) -> CacheHandle) {
         let cache = Rc::new(RefCell::new(ToolCache::default()));
         let now = Rc::new(Cell::new(0.0));
         let (c, clock) = (cache.clone(), now.clone());

@@ -34,8 +34,14 @@ fn key_bytes(v: &JsValue, field: &str) -> Result<Vec<u8>> {
 }
 
 fn entry_from_js(v: &JsValue) -> std::result::Result<Entry, String> {
-    // Through JSON text and the audit module's own reader: it keeps every double exact,
-    // which the MAC depends on.
+    // A line as read from a log goes to the audit module's own reader as it is: that is the
+    // only form in which a key named twice can still be seen (and refused).
+    if let Some(line) = super::convert::exact_string(v) {
+        let line = line.ok_or("the line has a lone UTF-16 surrogate")?;
+        return Entry::from_json_line(&line).map_err(|e| e.to_string());
+    }
+    // An object through JSON text and the same reader: it keeps every double exact, which
+    // the MAC depends on.
     let text = JSON::stringify(v).map_err(|_| "not JSON".to_owned())?;
     let text = text.as_string().unwrap_or_default();
     Entry::from_json_line(&text).map_err(|e| e.to_string())
@@ -142,6 +148,7 @@ pub fn observer(audit: Option<JsValue>, on_event: Option<JsValue>) -> Result<Obs
 }
 
 /// `verifyAudit(entries, key)` -> `{ ok, checked, firstBroken: null | { index, seq, reason, message } }`.
+/// Entries are objects or the JSON lines of a log as read (so duplicate keys are caught).
 #[wasm_bindgen(js_name = verifyAudit)]
 pub fn verify_audit(entries: JsValue, key: JsValue) -> std::result::Result<JsValue, JsValue> {
     let key = key_bytes(&key, "key").map_err(|e| to_js_error(&e))?;

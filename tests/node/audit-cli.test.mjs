@@ -34,6 +34,31 @@ function run(args, env = { TENANTRY_AUDIT_KEY: KEY }) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+const macOf = (line) => JSON.parse(line).mac;
+const LAST_MAC = macOf(LINES.at(-1));
+/** What a passing bare run prints: the count, the last entry, and what it cannot check. */
+const bareOk = (n, lines = LINES) =>
+  `ok: ${n} entries verified\n` +
+  `last entry: line ${n}, seq ${JSON.parse(lines[n - 1]).seq}, mac ${macOf(lines[n - 1])}\n` +
+  "not checked: entries cut from the end, and a whole log replaced by another valid chain under the same key (pass --expect-count and --expect-last with values recorded elsewhere)\n";
+
+/** Entries signed into a fresh chain under KEY, as lines (canonical JSON: keys sorted). */
+function resign(entries) {
+  const sorted = (v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])]))
+      : Array.isArray(v)
+        ? v.map(sorted)
+        : v;
+  let prev = "0".repeat(64);
+  return entries.map((entry) => {
+    const { mac: _, ...signed } = { ...entry, prev };
+    const mac = createHmac("sha256", KEY).update(JSON.stringify(sorted(signed))).digest("hex");
+    prev = mac;
+    return JSON.stringify({ ...signed, mac });
+  });
+}
+
 function assertBroken(path, want, env) {
   const r = run([path], env);
   assert.equal(r.out, `${want}\n`, r.err);
@@ -44,13 +69,13 @@ describe("verify-audit on an intact log", () => {
   test("verifies the Rust-written fixture", () => {
     assert.equal(LINES.length, 9);
     const r = run([FIXTURE]);
-    assert.deepEqual(r, { code: 0, out: "ok: 9 entries verified\n", err: "" });
+    assert.deepEqual(r, { code: 0, out: bareOk(9), err: "" });
   });
 
   test("takes the key from another variable, a file, hex: or base64:", () => {
     const hex = `hex:${Buffer.from(KEY).toString("hex")}`;
     const b64 = `base64:${Buffer.from(KEY).toString("base64")}`;
-    const ok = { code: 0, out: "ok: 9 entries verified\n", err: "" };
+    const ok = { code: 0, out: bareOk(9), err: "" };
     assert.deepEqual(run([FIXTURE, "--key-env", "MY_KEY"], { MY_KEY: KEY }), ok);
     assert.deepEqual(run([`--key-env=MY_KEY`, FIXTURE], { MY_KEY: hex }), ok);
     assert.deepEqual(run([FIXTURE], { TENANTRY_AUDIT_KEY: b64 }), ok);
@@ -69,12 +94,88 @@ describe("verify-audit on an intact log", () => {
           ? v.map(reorder)
           : v;
     const text = LINES.map((l) => ` ${JSON.stringify(reorder(JSON.parse(l))).replaceAll('","', '", "')} \r\n`);
-    assert.deepEqual(run([file(text.join(""))]), { code: 0, out: "ok: 9 entries verified\n", err: "" });
+    assert.deepEqual(run([file(text.join(""))]), { code: 0, out: bareOk(9), err: "" });
   });
 
-  test("a truncated tail verifies, and the count shows it", () => {
-    assert.equal(run([linesFile(LINES.slice(0, 5))]).out, "ok: 5 entries verified\n");
-    assert.equal(run([file("")]).out, "ok: 0 entries verified\n");
+  test("a truncated tail verifies on its own, and the run says what it could not check", () => {
+    assert.deepEqual(run([linesFile(LINES.slice(0, 5))]), { code: 0, out: bareOk(5), err: "" });
+  });
+});
+
+describe("verify-audit against what the operator recorded", () => {
+  test("an empty file fails unless --expect-count 0", () => {
+    const empty = file("");
+    assert.deepEqual(run([empty]), {
+      code: 1,
+      out: "no entries: nothing verified (pass --expect-count 0 if an empty log is expected)\n",
+      err: "",
+    });
+    assert.deepEqual(run([empty, "--expect-count", "0"]), {
+      code: 0,
+      out: "ok: 0 entries verified\ncount: 0 as expected\n",
+      err: "",
+    });
+    assert.deepEqual(run([empty, "--expect-count", "9"]), {
+      code: 1,
+      out: "count mismatch: 0 entries verified, expected 9 (entries were cut from the end, or the log was replaced)\n",
+      err: "",
+    });
+    assert.deepEqual(run([empty, "--expect-count", "0", "--expect-last", LAST_MAC]), {
+      code: 1,
+      out: "last entry mismatch: the log has no entries, expected one with the given mac\n",
+      err: "",
+    });
+  });
+
+  test("the recorded count and last mac pass the intact log", () => {
+    const r = run([FIXTURE, "--expect-count", "9", "--expect-last", LAST_MAC]);
+    assert.deepEqual(r, {
+      code: 0,
+      out: `ok: 9 entries verified\nlast entry: line 9, seq 8, mac ${LAST_MAC}\ncount: 9 as expected\nlast mac: as expected\n`,
+      err: "",
+    });
+    // The count alone cannot tell a replaced log of the same length, and says so.
+    assert.match(
+      run([FIXTURE, "--expect-count=9"]).out,
+      /count: 9 as expected\nnot checked: a whole log replaced by another valid chain of 9 entries under the same key/,
+    );
+  });
+
+  test("entries cut from the end fail either expectation", () => {
+    const cut = linesFile(LINES.slice(0, 5));
+    assert.deepEqual(run([cut, "--expect-count", "9"]), {
+      code: 1,
+      out: "count mismatch: 5 entries verified, expected 9 (entries were cut from the end, or the log was replaced)\n",
+      err: "",
+    });
+    assert.deepEqual(run([cut, "--expect-last", LAST_MAC]), {
+      code: 1,
+      out: "last entry mismatch: no entry has the expected mac (entries were cut from the end, or the log was replaced by another chain)\n",
+      err: "",
+    });
+    // A log that grew since the mac was recorded names where the recorded entry is.
+    const r = run([FIXTURE, "--expect-last", macOf(LINES[4])]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.out,
+      "last entry mismatch: the expected last entry is line 5, but the log goes on to line 9 (entries were added since it was recorded)\n",
+    );
+    assert.equal(run([FIXTURE, "--expect-count", "5"]).code, 1);
+  });
+
+  test("a log swapped for another valid chain under the same key fails --expect-last", () => {
+    // Another chain under the same key, of the same length: every entry re-signed, as
+    // whoever holds the key could produce.
+    const other = resign(LINES.map((l) => ({ ...JSON.parse(l), data: { swapped: true } })));
+    other.forEach((l, i) => assert.notEqual(macOf(l), macOf(LINES[i])));
+    const swapped = linesFile(other);
+    assert.deepEqual(run([swapped]), { code: 0, out: bareOk(9, other), err: "" });
+    assert.equal(run([swapped, "--expect-count", "9"]).code, 0);
+    assert.deepEqual(run([swapped, "--expect-count", "9", "--expect-last", LAST_MAC]), {
+      code: 1,
+      out: "last entry mismatch: no entry has the expected mac (entries were cut from the end, or the log was replaced by another chain)\n",
+      err: "",
+    });
   });
 });
 
@@ -158,6 +259,36 @@ describe("verify-audit on a tampered log", () => {
   });
 });
 
+describe("verify-audit on a line naming a key twice", () => {
+  // The signed value last (what JSON.parse keeps, so the MAC would verify), a forged one
+  // first (what a first-wins reader acts on). src/audit/jsonl.rs expects the same words.
+  const cases = [
+    ["top-level userId", 4, '"userId":"carol"', '"userId":"mallory","userId":"carol"', "userId"],
+    ["a key inside data", 3, '"tool":"fs.read"', '"tool":"fs.write","tool":"fs.read"', "tool"],
+    ["a key spelled with an escape, nested in an array", 3, '"z":1}', '"z":0,"\\u007a":1}', "z"],
+  ];
+  for (const [name, index, from, to, key] of cases) {
+    test(name, () => {
+      const lines = [...LINES];
+      lines[index] = LINES[index].replace(from, to);
+      assert.notEqual(lines[index], LINES[index]);
+      // The line JSON.parse reads is exactly the signed one: only the duplicate gives it away.
+      assert.deepEqual(JSON.parse(lines[index]), JSON.parse(LINES[index]));
+      assertBroken(linesFile(lines), `broken at line ${index + 1} (seq ?): malformed entry: duplicate key "${key}"`);
+      // Expectations do not turn a broken log into a mismatch: the break is reported.
+      const r = run([linesFile(lines), "--expect-count", "9", "--expect-last", LAST_MAC]);
+      assert.equal(r.code, 1);
+      assert.match(r.out, /^broken at line/);
+    });
+  }
+
+  test("the same key in different objects is no duplicate", () => {
+    const nested = { a: { a: 1 }, b: [{ a: 1 }, { a: 2 }], "a ": 3, A: 4 };
+    const lines = resign(LINES.map((l) => ({ ...JSON.parse(l), data: nested })));
+    assert.deepEqual(run([linesFile(lines)]), { code: 0, out: bareOk(9, lines), err: "" });
+  });
+});
+
 describe("verify-audit usage errors exit 2", () => {
   const cases = [
     ["no file", [], undefined, /missing <file.jsonl>/],
@@ -171,6 +302,11 @@ describe("verify-audit usage errors exit 2", () => {
     ["bad base64", [FIXTURE], { TENANTRY_AUDIT_KEY: "base64:dGVzdC1rZXktMDEy?zQ1Njc4OWFiY2RlZg==" }, /base64/],
     ["missing file", [join(dir, "absent.jsonl")], undefined, /cannot read .*ENOENT/],
     ["missing key file", [FIXTURE, "--key-file", join(dir, "absent.key")], {}, /cannot read key file/],
+    ["count not a number", [FIXTURE, "--expect-count", "nine"], undefined, /--expect-count must be a whole number/],
+    ["negative count", [FIXTURE, "--expect-count=-1"], undefined, /--expect-count must be a whole number/],
+    ["count with a fraction", [FIXTURE, "--expect-count", "9.0"], undefined, /--expect-count must be a whole number/],
+    ["last not a mac", [FIXTURE, "--expect-last", "abc"], undefined, /--expect-last must be an entry's mac/],
+    ["last in uppercase", [FIXTURE, "--expect-last", LAST_MAC.toUpperCase()], undefined, /--expect-last must be an entry's mac/],
   ];
   for (const [name, args, env, want] of cases) {
     test(name, () => {
@@ -187,5 +323,10 @@ describe("verify-audit usage errors exit 2", () => {
     const r = run(["--help"]);
     assert.equal(r.code, 0);
     assert.match(r.out, /^usage: verify-audit/);
+    // It says what a bare run cannot detect, and how to detect it.
+    assert.match(r.out, /--expect-count N/);
+    assert.match(r.out, /--expect-last MAC/);
+    assert.match(r.out, /cut from the end/);
+    assert.match(r.out, /replaced by\s+another valid chain under the same key/);
   });
 });

@@ -1,0 +1,238 @@
+//! Keyed content hashes: how an entry names a message without holding it.
+//!
+//! An entry cannot drop its hash after a `forget` (the MAC covers it), so the hash must
+//! become useless by other means. A plain SHA-256 never does: anyone holding the log can
+//! confirm a guess, and a short secret (a PIN, a yes/no) falls to trying every candidate.
+//! Here each content is HMAC-SHA256'd under a random key of its user's own, and `forget`
+//! destroys that key: the old hashes still verify as part of the chain, but no one, the
+//! operator included, can test a guess against them any more.
+//!
+//! Keys are per user so that forgetting one user leaves everyone else's hashes comparable
+//! (equal hashes of one user still mean equal contents). The table is bounded; when a user
+//! beyond the bound needs a key, the least recently used one is destroyed. That user's
+//! next content gets a fresh key, so only the comparison of contents before and after is
+//! lost, never privacy.
+
+use super::error::AuditError;
+use super::hash::to_hex;
+use super::key::MacKey;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// Most users holding a content key at once: about 100 bytes each, so at most ~10 MB.
+pub const MAX_CONTENT_KEYS: usize = 100_000;
+
+/// Bytes of a content key: the HMAC-SHA256 block is larger, but 32 random bytes are
+/// already beyond any search.
+pub const CONTENT_KEY_BYTES: usize = 32;
+
+/// One user's content key. Boxed so that the table growing never leaves copies of the
+/// key behind in freed memory, and wiped when dropped.
+struct Slot {
+    key: Box<[u8; CONTENT_KEY_BYTES]>,
+    /// Position in `ContentKeys::by_use`.
+    used: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.key.fill(0);
+        // The wipe must not be optimized away as a store to memory about to be freed.
+        std::hint::black_box(&self.key);
+    }
+}
+
+/// Per-user content keys, by the entry's `userId` (`None`: the anonymous bucket), with
+/// least-recently-used eviction at `capacity`.
+pub struct ContentKeys {
+    capacity: usize,
+    keys: HashMap<Option<String>, Slot>,
+    /// Users by last use, oldest first, for eviction.
+    by_use: BTreeMap<u64, Option<String>>,
+    clock: u64,
+}
+
+impl ContentKeys {
+    /// Holds at most `capacity` keys (at least one: a hash needs a key). Nothing is
+    /// allocated up front.
+    pub fn new(capacity: usize) -> ContentKeys {
+        ContentKeys {
+            capacity: capacity.max(1),
+            keys: HashMap::new(),
+            by_use: BTreeMap::new(),
+            clock: 0,
+        }
+    }
+
+    /// Lowercase hex HMAC-SHA256 of the UTF-8 text under `user`'s content key, creating
+    /// the key (32 bytes from the platform's random source) on the user's first content.
+    /// Fails only when there is no random source; the table is then unchanged.
+    pub fn hash(&mut self, user: Option<&str>, text: &str) -> Result<String, AuditError> {
+        let id = user.map(str::to_owned);
+        self.clock += 1;
+        let now = self.clock;
+        let mac = match self.keys.get_mut(&id) {
+            Some(slot) => {
+                let mac = keyed(&slot.key, text)?;
+                self.by_use.remove(&slot.used);
+                slot.used = now;
+                mac
+            }
+            None => {
+                let mut key = Box::new([0u8; CONTENT_KEY_BYTES]);
+                getrandom::fill(&mut key[..]).map_err(|e| AuditError::Internal {
+                    message: format!("no random source for a content key: {e}"),
+                })?;
+                if self.keys.len() >= self.capacity {
+                    self.evict_oldest();
+                }
+                let mac = keyed(&key, text)?;
+                self.keys.insert(id.clone(), Slot { key, used: now });
+                mac
+            }
+        };
+        self.by_use.insert(now, id);
+        Ok(mac)
+    }
+
+    /// Destroys `user`'s content key, so that no hash made with it can be confirmed by a
+    /// guess any more. True when the user had one.
+    pub fn forget(&mut self, user: Option<&str>) -> bool {
+        let id = user.map(str::to_owned);
+        match self.keys.remove(&id) {
+            Some(slot) => {
+                self.by_use.remove(&slot.used);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Destroys every user's content key (when every user is erased at once).
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.by_use.clear();
+    }
+
+    /// Users holding a content key now.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some((_, id)) = self.by_use.pop_first() {
+            self.keys.remove(&id);
+        }
+    }
+}
+
+impl Default for ContentKeys {
+    fn default() -> Self {
+        ContentKeys::new(MAX_CONTENT_KEYS)
+    }
+}
+
+impl fmt::Debug for ContentKeys {
+    /// Sizes only: neither keys nor the users holding them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContentKeys")
+            .field("len", &self.keys.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+fn keyed(key: &[u8; CONTENT_KEY_BYTES], text: &str) -> Result<String, AuditError> {
+    let key = MacKey::any_length(&key[..]).ok_or_else(|| AuditError::Internal {
+        message: "a content key could not be used for HMAC".into(),
+    })?;
+    Ok(to_hex(&key.mac(text.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    // The same unit tests run natively and under wasm-bindgen-test.
+    use super::*;
+    use crate::audit::hash::sha256_hex;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn contents_are_keyed_per_user_and_stable_until_forget() {
+        let mut keys = ContentKeys::new(10);
+        let pin = "4711";
+        let a = keys.hash(Some("alice"), pin).unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        // Not the guessable plain hash, and not shared between users.
+        assert_ne!(a, sha256_hex(pin));
+        assert_eq!(keys.hash(Some("alice"), pin).unwrap(), a);
+        assert_ne!(keys.hash(Some("alice"), "4712").unwrap(), a);
+        assert_ne!(keys.hash(Some("bob"), pin).unwrap(), a);
+        assert_ne!(keys.hash(None, pin).unwrap(), a);
+        assert_ne!(keys.hash(Some("alice "), pin).unwrap(), a);
+        assert_eq!(keys.len(), 4);
+    }
+
+    #[test]
+    fn forget_destroys_the_key_so_old_hashes_match_no_guess() {
+        let mut keys = ContentKeys::new(10);
+        let before = keys.hash(Some("alice"), "4711").unwrap();
+        let bob = keys.hash(Some("bob"), "4711").unwrap();
+        assert!(keys.forget(Some("alice")));
+        assert!(!keys.forget(Some("alice")));
+        assert_eq!(keys.len(), 1);
+        // Every PIN tried under the key alice has now (a fresh one) misses the old hash.
+        let guesses: Vec<String> = (0..10_000)
+            .map(|n| keys.hash(Some("alice"), &format!("{n:04}")).unwrap())
+            .collect();
+        assert!(!guesses.contains(&before));
+        assert_eq!(
+            keys.hash(Some("bob"), "4711").unwrap(),
+            bob,
+            "bob keeps his key"
+        );
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_evicts_the_least_recently_used() {
+        let mut keys = ContentKeys::new(3);
+        let users = ["a", "b", "c", "d"];
+        let first: Vec<String> = users[..3]
+            .iter()
+            .map(|u| keys.hash(Some(u), "x").unwrap())
+            .collect();
+        // `a` is used again, so `b` is the least recently used when `d` arrives.
+        assert_eq!(keys.hash(Some("a"), "x").unwrap(), first[0]);
+        keys.hash(Some("d"), "x").unwrap();
+        assert_eq!((keys.len(), keys.capacity()), (3, 3));
+        assert_eq!(keys.hash(Some("a"), "x").unwrap(), first[0]);
+        // `b` lost its key: its next content gets a new one (and `c`, now oldest, goes).
+        assert_ne!(keys.hash(Some("b"), "x").unwrap(), first[1]);
+        assert_eq!(keys.len(), 3);
+        assert_ne!(keys.hash(Some("c"), "x").unwrap(), first[2]);
+        for _ in 0..1000 {
+            keys.hash(Some("a"), "y").unwrap();
+        }
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys.by_use.len(), 3);
+        assert_eq!(ContentKeys::new(0).capacity(), 1);
+        assert_eq!(ContentKeys::default().capacity(), MAX_CONTENT_KEYS);
+    }
+
+    #[test]
+    fn debug_shows_no_key_and_no_user() {
+        let mut keys = ContentKeys::new(5);
+        keys.hash(Some("alice-secret-name"), "x").unwrap();
+        let shown = format!("{keys:?}");
+        assert_eq!(shown, "ContentKeys { len: 1, capacity: 5 }");
+    }
+}
