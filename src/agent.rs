@@ -501,8 +501,10 @@ impl Agent {
 
     /// Takes one request from the user's rate bucket (their account must be in RAM).
     fn check_rate(&self, user: &UserKey) -> Result<()> {
-        self.revive(user);
-        self.make_room(user)?;
+        if !self.ledger.borrow().has(user) {
+            self.revive(user);
+            self.make_room(user)?;
+        }
         let now = self.now();
         self.ledger
             .borrow_mut()
