@@ -726,9 +726,12 @@ impl Agent {
             )
         };
         if let Some(storage) = &self.storage {
+            // Counters first: the model's charge stands whether or not the turn commits, so
+            // a failure after this point keeps a true charge, while the other order could
+            // leave a stored turn for a run that reported failure.
+            self.persist_budget(storage.as_ref(), user).await?;
             let doc = user_doc::session_doc(user, &session, &next);
             storage::put_session(storage.as_ref(), user, generation, &doc).await?;
-            self.persist_budget(storage.as_ref(), user).await?;
         }
         let dropped =
             self.memory
@@ -1054,8 +1057,11 @@ impl Agent {
         state: &mut UserState,
         budget: Option<&crate::budget::AccountDoc>,
     ) -> Result<()> {
+        // Past every generation present, not just the live one: a failed import may have
+        // left keys of `live + 1`, which must not become part of this one.
         let current = storage::get_generation(s, user).await?;
-        let next = current
+        let highest = storage::highest_generation(s, user).await?.max(current);
+        let next = highest
             .checked_add(1)
             .ok_or_else(|| Error::storage("put", "the user's storage generation is exhausted"))?;
         for (id, session) in state.sessions() {

@@ -121,6 +121,20 @@ fn key_generation(rest: &str) -> Option<(u32, &str)> {
     }
 }
 
+/// The highest generation any of the user's keys belongs to (0 when none).
+pub async fn highest_generation(storage: &dyn Storage, user: &UserKey) -> Result<u32> {
+    let prefix = user_prefix(user);
+    Ok(storage
+        .list(&prefix)
+        .await?
+        .iter()
+        .filter_map(|k| k.strip_prefix(&prefix))
+        .filter_map(key_generation)
+        .map(|(g, _)| g)
+        .max()
+        .unwrap_or(0))
+}
+
 /// Deletes the user's keys of every generation but `live` (left behind by an import that
 /// switched generations, or one that failed before it could). Stops at the first failure.
 pub async fn delete_other_generations(

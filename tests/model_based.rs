@@ -1,0 +1,2336 @@
+//! Model-based stateful test of the agent against a plain reference model.
+//!
+//! proptest generates sequences of operations over four near-colliding users ("bob",
+//! "bob ", "Bob" and the anonymous bucket) and three sessions: sequential runs (honest,
+//! over-reporting and throwing models), concurrent batches (some hung and aborted, some
+//! aborted before they start), forget, export, import (as exported, without its budget,
+//! with edited sessions or working memory, with a budget lowered or raised, invalid),
+//! snapshot + restore into a fresh agent (sometimes with one bad user document), load,
+//! restart over the same storage and clock, floods of one-shot ids that evict everyone,
+//! clock jumps, and storage that fails a chosen upcoming call or answers slowly.
+//!
+//! After every step, for every user, the reference model (BTreeMaps of sessions, working
+//! memory, spend per window and the rate bucket) is compared with:
+//! - the agent's RAM (`history`, `sessions`, `blocks`, `properties`, `usage`, the exported
+//!   rate bucket) after `load`;
+//! - the storage records (decoded session and working-memory documents), and byte for byte
+//!   the records of every user the step did not name;
+//! - what a fresh agent over the same storage sees (what a restart right now would see).
+//!
+//! The rules the model encodes, named in every failure message:
+//! - R1 a run commits whole or not at all: any failure (model error, storage, abort,
+//!   refusal) leaves that user's memory and storage as they were; a success appends
+//!   [input, reply] to its session, bounded by `maxMessagesPerSession` in whole turns.
+//! - R2 a model call that answered is charged what it reported, in full even when it
+//!   overran `maxOutputTokens` (the user is then refused until the window frees room); one
+//!   that threw or was aborted first is charged nothing. Totals are exact.
+//! - R3 the rate limit (a token bucket) is checked when `run` is called; a refused run
+//!   charges nothing.
+//! - R4 restart and eviction refill no budget and no rate bucket and lose no committed turn:
+//!   a fresh agent over the storage sees exactly the counters and memory RAM holds (after an
+//!   injected storage fault the stored counters may trail RAM, never lead it, until the
+//!   user's next successful run writes them again).
+//! - R5 forget erases the user's memory in RAM and storage, nothing of anyone else's, and
+//!   not what they spent.
+//! - R6 import is all or nothing (storage faults included); without a `budget` the
+//!   counters stay; with one each counter becomes the larger of held and document; memory
+//!   becomes the document's.
+//! - R7 restore into a fresh agent is all or nothing.
+//! - R8 nothing crosses users: an operation leaves every other user's memory, counters and
+//!   storage records as they were, and no prompt holds another user's text.
+//!
+//! `cargo test --test model_based` runs a fixed seed (220 cases of about 100 operations).
+//! `TENANTRY_SOAK=1` runs 3,000 cases from a fresh random seed (printed);
+//! `TENANTRY_MBT_SEED=<n>` and `TENANTRY_MBT_CASES=<n>` pick them by hand, and
+//! `TENANTRY_MBT_WITHOUT=forget,restart,...` leaves operation kinds out of the generator,
+//! `faults` all injected storage faults, `run-faults` (`import-faults`, ...) those of one
+//! kind of operation: to find the next failure once one is known (every check still runs).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::{yield_n, CancelHandle, ManualCancel};
+use futures_executor::{block_on, LocalPool};
+use futures_util::future::LocalBoxFuture;
+use futures_util::task::LocalSpawnExt;
+use proptest::prelude::*;
+use proptest::strategy::{BoxedStrategy, Union};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use serde_json::{json, Map, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+use std::time::Instant;
+use tenantry::budget::{
+    AccountDoc, AmountsDoc, BudgetConfig, LimitSet, Metric, RateLimitConfig, RateSpec, Totals,
+    Window, BUCKETS_PER_WINDOW, BUDGET_DOC_VERSION, BUDGET_FORMAT,
+};
+use tenantry::memory::Turn;
+use tenantry::model::{CallContext, RawUsage};
+use tenantry::storage::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
+use tenantry::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
+use tenantry::{
+    Agent, AgentConfig, Error, ManualClock, MemoryConfig, MemoryStorage, Message, Model,
+    ModelRequest, RawModelResponse, Role, RunOptions, RunOutput, SessionId, Storage, UserDoc,
+    UserKey,
+};
+
+// ---------------------------------------------------------------------------------------
+// The configuration under test, and the figures the reference model derives from it.
+
+const USERS: [Option<&str>; 4] = [Some("bob"), Some("bob "), Some("Bob"), None];
+const SESSIONS: [&str; 3] = ["default", "s", "S"];
+
+const LIFETIME_TOKENS: u64 = 6000;
+const MINUTE_TOKENS: u64 = 3000;
+const MINUTE_REQUESTS: u64 = 8;
+const MINUTE_MS: f64 = 60_000.0;
+const BUCKET_MS: f64 = MINUTE_MS / BUCKETS_PER_WINDOW as f64;
+const RATE_BURST: f64 = 6.0;
+/// 6 requests per 24,576 ms is 2^-12 tokens per ms: with whole-ms clock steps every bucket
+/// figure is exact in binary, so the model and the agent agree to the last bit.
+const RATE_PER: f64 = 24_576.0;
+const RATE_PER_MS: f64 = RATE_BURST / RATE_PER;
+const MAX_OUTPUT: u32 = 50;
+const MAX_MESSAGES: usize = 6;
+/// More than any run here can reserve (estimated input of at most 6 history messages, the
+/// input and a small working-memory section, every text at most 80 bytes, plus
+/// `MAX_OUTPUT`): with this much room left under every limit a run cannot be refused.
+const RESERVE_BOUND: u64 = 400;
+const START_MS: f64 = 1_000_000_000.0;
+
+/// Positions in a figure array, in `Metric::index` order (input, output, total, cost, requests).
+const TOTAL: usize = 2;
+const REQ: usize = 4;
+
+fn config() -> AgentConfig {
+    AgentConfig {
+        max_output_tokens: MAX_OUTPUT,
+        model_name: "mbt-model".into(),
+        memory: MemoryConfig {
+            max_messages_per_session: MAX_MESSAGES,
+            max_users: 4,
+            idle_ttl_ms: 100_000.0,
+            ..Default::default()
+        },
+        budget: BudgetConfig {
+            per_user: vec![
+                LimitSet {
+                    max_total_tokens: Some(LIFETIME_TOKENS as f64),
+                    window: Window::Lifetime,
+                    ..Default::default()
+                },
+                LimitSet {
+                    max_total_tokens: Some(MINUTE_TOKENS as f64),
+                    max_requests: Some(MINUTE_REQUESTS as f64),
+                    window: Window::Minute,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        },
+        rate_limit: RateLimitConfig {
+            per_user: Some(RateSpec {
+                requests: RATE_BURST,
+                per_ms: RATE_PER,
+                burst: None,
+            }),
+        },
+        ..Default::default()
+    }
+}
+
+fn ukey(u: usize) -> UserKey {
+    UserKey::parse(USERS[u]).expect("valid id")
+}
+
+fn sid(s: usize) -> SessionId {
+    SessionId::parse(Some(SESSIONS[s])).expect("valid session")
+}
+
+fn show_key(k: &UserKey) -> String {
+    match k.as_option() {
+        Some(id) => format!("{id:?}"),
+        None => "(anonymous)".into(),
+    }
+}
+
+/// Every text a user's runs and documents carry starts with this, so a prompt holding
+/// another user's text is caught at the model.
+fn marker_of(id: Option<&str>) -> String {
+    format!("<{}>", id.unwrap_or("anon"))
+}
+
+fn markers_in(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        match rest[start..].find('>') {
+            Some(end) => {
+                out.push(&rest[start..start + end + 1]);
+                rest = &rest[start + end + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Operations, printed readably so a shrunk sequence can be read as a script.
+
+#[derive(Clone, Copy)]
+struct U(u8);
+impl fmt::Debug for U {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match USERS[self.0 as usize] {
+            Some(id) => write!(f, "{id:?}"),
+            None => write!(f, "anon"),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct S(u8);
+impl fmt::Debug for S {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", SESSIONS[self.0 as usize])
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Reply {
+    Answer {
+        input: u16,
+        output: u16,
+    },
+    /// Reports far more output than the `maxOutputTokens` the request allowed.
+    OverReport {
+        input: u16,
+        output: u32,
+    },
+    Throw,
+    /// Never answers: only in concurrent batches, where the run is then aborted.
+    Hang,
+}
+
+impl Reply {
+    fn reported(&self) -> Option<(u64, u64)> {
+        match *self {
+            Reply::Answer { input, output } => Some((input.into(), output.into())),
+            Reply::OverReport { input, output } => Some((input.into(), output.into())),
+            Reply::Throw | Reply::Hang => None,
+        }
+    }
+    /// The most a run of this reply can hold or be charged at once.
+    fn worst(&self) -> u64 {
+        self.reported()
+            .map_or(RESERVE_BOUND, |(i, o)| RESERVE_BOUND.max(i + o))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Put,
+    Delete,
+    List,
+}
+
+/// Fail the `nth` (0-based) call of kind `call` from now.
+#[derive(Clone, Copy, Debug)]
+struct Fault {
+    call: Call,
+    nth: u8,
+}
+
+#[derive(Clone, Debug)]
+struct BatchRun {
+    user: U,
+    session: S,
+    reply: Reply,
+    /// Cancelled before the batch is driven at all.
+    pre_abort: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Edit {
+    AsExported,
+    WithoutBudget,
+    DropLastTurn,
+    RewriteMessage,
+    AddSession,
+    RemoveSession,
+    SetWorking,
+    ClearWorking,
+    /// Halves every figure and fills the rate bucket: an import must not lower spend.
+    LowerBudget,
+    RaiseTotals(u16),
+    /// Invalid: a negative figure in the budget.
+    NegativeFigure,
+    /// Invalid: a session that names another user.
+    ForeignSession,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Corrupt {
+    NegativeFigure,
+    ForeignSession,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Run {
+        user: U,
+        session: S,
+        reply: Reply,
+        fault: Option<Fault>,
+    },
+    Concurrent {
+        runs: Vec<BatchRun>,
+    },
+    Forget {
+        user: U,
+        fault: Option<Fault>,
+    },
+    Export {
+        user: U,
+        fault: Option<Fault>,
+    },
+    /// Imports the `doc % n`-th of the documents exported so far in this case.
+    Import {
+        doc: u8,
+        edit: Edit,
+        fault: Option<Fault>,
+    },
+    /// Snapshot of this agent, restored into a fresh agent with storage of its own.
+    Restore {
+        corrupt: Option<(u8, Corrupt)>,
+        fault: Option<Fault>,
+    },
+    Load {
+        user: U,
+        fault: Option<Fault>,
+    },
+    Restart,
+    Flood {
+        n: u8,
+    },
+    Advance {
+        ms: u32,
+    },
+    SlowStorage {
+        yields: u8,
+    },
+}
+
+impl Op {
+    /// The rules a mismatch right after this operation most likely breaks.
+    fn rules(&self) -> &'static str {
+        match self {
+            Op::Run { .. } | Op::Concurrent { .. } => "R1/R2/R3",
+            Op::Forget { .. } => "R5",
+            Op::Import { .. } => "R6",
+            Op::Restore { .. } => "R7",
+            Op::Restart => "R4 restart",
+            Op::Flood { .. } => "R4 eviction",
+            Op::Export { .. } | Op::Load { .. } => "R4 load/export",
+            Op::Advance { .. } | Op::SlowStorage { .. } => "R2/R4",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Generators.
+
+fn kinds_left_out() -> Vec<String> {
+    std::env::var("TENANTRY_MBT_WITHOUT")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn user_s() -> impl Strategy<Value = U> {
+    (0..USERS.len() as u8).prop_map(U)
+}
+
+fn session_s() -> impl Strategy<Value = S> {
+    (0..SESSIONS.len() as u8).prop_map(S)
+}
+
+fn reply_s(hang: bool) -> BoxedStrategy<Reply> {
+    let mut v: Vec<(u32, BoxedStrategy<Reply>)> = vec![
+        (
+            12,
+            (1u16..80, 1u16..40)
+                .prop_map(|(input, output)| Reply::Answer { input, output })
+                .boxed(),
+        ),
+        (
+            2,
+            (
+                1u16..80,
+                prop_oneof![3 => 500u32..2000, 1 => 5000u32..20_000],
+            )
+                .prop_map(|(input, output)| Reply::OverReport { input, output })
+                .boxed(),
+        ),
+        (2, Just(Reply::Throw).boxed()),
+    ];
+    if hang {
+        v.push((3, Just(Reply::Hang).boxed()));
+    }
+    Union::new_weighted(v).boxed()
+}
+
+fn fault_s(faults: bool) -> BoxedStrategy<Option<Fault>> {
+    if !faults {
+        return Just(None).boxed();
+    }
+    let call = prop_oneof![Just(Call::Put), Just(Call::Delete), Just(Call::List)];
+    prop_oneof![
+        3 => Just(None),
+        1 => (call, 0u8..4).prop_map(|(call, nth)| Some(Fault { call, nth })),
+    ]
+    .boxed()
+}
+
+fn edit_s() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        3 => Just(Edit::AsExported),
+        3 => Just(Edit::WithoutBudget),
+        1 => Just(Edit::DropLastTurn),
+        1 => Just(Edit::RewriteMessage),
+        1 => Just(Edit::AddSession),
+        1 => Just(Edit::RemoveSession),
+        1 => Just(Edit::SetWorking),
+        1 => Just(Edit::ClearWorking),
+        2 => Just(Edit::LowerBudget),
+        2 => (1u16..3000).prop_map(Edit::RaiseTotals),
+        1 => Just(Edit::NegativeFigure),
+        1 => Just(Edit::ForeignSession),
+    ]
+}
+
+fn op_s() -> BoxedStrategy<Op> {
+    let out = kinds_left_out();
+    let on = |k: &str| !out.iter().any(|o| o == k);
+    // `faults` leaves out every injected storage fault, `run-faults` those of runs only,
+    // and so on per operation.
+    let f = |k: &str| on("faults") && on(&format!("{k}-faults"));
+    let mut v: Vec<(u32, BoxedStrategy<Op>)> = Vec::new();
+    let mut add = |k: &str, w: u32, s: BoxedStrategy<Op>| {
+        if on(k) {
+            v.push((w, s));
+        }
+    };
+    add(
+        "run",
+        30,
+        (user_s(), session_s(), reply_s(false), fault_s(f("run")))
+            .prop_map(|(user, session, reply, fault)| Op::Run {
+                user,
+                session,
+                reply,
+                fault,
+            })
+            .boxed(),
+    );
+    let batch_run = (
+        user_s(),
+        session_s(),
+        reply_s(true),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(user, session, reply, pre_abort)| BatchRun {
+            user,
+            session,
+            reply,
+            pre_abort,
+        });
+    add(
+        "concurrent",
+        10,
+        prop::collection::vec(batch_run, 2..=5)
+            .prop_map(|runs| Op::Concurrent { runs })
+            .boxed(),
+    );
+    add(
+        "forget",
+        5,
+        (user_s(), fault_s(f("forget")))
+            .prop_map(|(user, fault)| Op::Forget { user, fault })
+            .boxed(),
+    );
+    add(
+        "export",
+        7,
+        (user_s(), fault_s(f("export")))
+            .prop_map(|(user, fault)| Op::Export { user, fault })
+            .boxed(),
+    );
+    add(
+        "import",
+        8,
+        (any::<u8>(), edit_s(), fault_s(f("import")))
+            .prop_map(|(doc, edit, fault)| Op::Import { doc, edit, fault })
+            .boxed(),
+    );
+    let corrupt = prop_oneof![Just(Corrupt::NegativeFigure), Just(Corrupt::ForeignSession)];
+    add(
+        "restore",
+        3,
+        (
+            prop::option::weighted(0.4, (any::<u8>(), corrupt)),
+            fault_s(f("restore")),
+        )
+            .prop_map(|(corrupt, fault)| Op::Restore { corrupt, fault })
+            .boxed(),
+    );
+    add(
+        "load",
+        4,
+        (user_s(), fault_s(f("load")))
+            .prop_map(|(user, fault)| Op::Load { user, fault })
+            .boxed(),
+    );
+    add("restart", 5, Just(Op::Restart).boxed());
+    add("flood", 3, (5u8..=8).prop_map(|n| Op::Flood { n }).boxed());
+    add(
+        "advance",
+        10,
+        prop_oneof![3 => 1u32..5000, 1 => 60_000u32..200_000]
+            .prop_map(|ms| Op::Advance { ms })
+            .boxed(),
+    );
+    add(
+        "slow",
+        3,
+        (0u8..=3)
+            .prop_map(|yields| Op::SlowStorage { yields })
+            .boxed(),
+    );
+    assert!(!v.is_empty(), "TENANTRY_MBT_WITHOUT left no operation");
+    Union::new_weighted(v).boxed()
+}
+
+// ---------------------------------------------------------------------------------------
+// Storage with injected faults and latency.
+
+/// One read of storage: (whether it was a `list`, the key or prefix).
+type Read = (bool, String);
+
+struct FaultStorage {
+    inner: Rc<MemoryStorage>,
+    armed: Cell<Option<(Call, u8)>>,
+    fired: Cell<Option<Call>>,
+    yields: Cell<u8>,
+    /// The observer's view: reading must never write.
+    read_only: bool,
+    wrote: Cell<bool>,
+    /// The observer's reads: what its view depends on.
+    reads: RefCell<Vec<Read>>,
+}
+
+impl FaultStorage {
+    fn new(inner: Rc<MemoryStorage>, read_only: bool) -> Rc<FaultStorage> {
+        Rc::new(FaultStorage {
+            inner,
+            armed: Cell::new(None),
+            fired: Cell::new(None),
+            yields: Cell::new(0),
+            read_only,
+            wrote: Cell::new(false),
+            reads: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn arm(&self, fault: Option<Fault>) {
+        self.fired.set(None);
+        self.armed.set(fault.map(|f| (f.call, f.nth)));
+    }
+
+    /// Ends the operation's fault window: an unfired fault must not leak into the checks
+    /// or the next operation. Returns whether it fired.
+    fn disarm(&self) -> bool {
+        self.armed.set(None);
+        self.fired.take().is_some()
+    }
+
+    fn trips(&self, call: Call) -> bool {
+        match self.armed.get() {
+            Some((c, 0)) if c == call => {
+                self.armed.set(None);
+                self.fired.set(Some(call));
+                true
+            }
+            Some((c, n)) if c == call => {
+                self.armed.set(Some((c, n - 1)));
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn write_refused(&self, op: &str) -> Option<LocalBoxFuture<'static, tenantry::Result<()>>> {
+        if !self.read_only {
+            return None;
+        }
+        self.wrote.set(true);
+        let e = injected(op, "the observer's storage is read-only");
+        Some(Box::pin(async move { Err(e) }))
+    }
+}
+
+fn injected(op: &str, why: &str) -> Error {
+    Error::Storage {
+        operation: op.into(),
+        message: why.into(),
+    }
+}
+
+impl Storage for FaultStorage {
+    fn get(&self, key: &str) -> LocalBoxFuture<'static, tenantry::Result<Option<String>>> {
+        if self.read_only {
+            self.reads.borrow_mut().push((false, key.to_owned()));
+        }
+        let (inner, key, y) = (self.inner.clone(), key.to_owned(), self.yields.get());
+        // Read when the slow call completes, not when it starts, as a real store would.
+        Box::pin(async move {
+            yield_n(y.into()).await;
+            inner.get(&key).await
+        })
+    }
+
+    fn put(&self, key: &str, value: String) -> LocalBoxFuture<'static, tenantry::Result<()>> {
+        if let Some(refused) = self.write_refused("put") {
+            return refused;
+        }
+        let fail = self.trips(Call::Put);
+        let (inner, key, y) = (self.inner.clone(), key.to_owned(), self.yields.get());
+        Box::pin(async move {
+            yield_n(y.into()).await;
+            if fail {
+                return Err(injected("put", "injected fault"));
+            }
+            inner.put(&key, value).await
+        })
+    }
+
+    fn delete(&self, key: &str) -> LocalBoxFuture<'static, tenantry::Result<()>> {
+        if let Some(refused) = self.write_refused("delete") {
+            return refused;
+        }
+        let fail = self.trips(Call::Delete);
+        let (inner, key, y) = (self.inner.clone(), key.to_owned(), self.yields.get());
+        Box::pin(async move {
+            yield_n(y.into()).await;
+            if fail {
+                return Err(injected("delete", "injected fault"));
+            }
+            inner.delete(&key).await
+        })
+    }
+
+    fn list(&self, prefix: &str) -> LocalBoxFuture<'static, tenantry::Result<Vec<String>>> {
+        if self.read_only {
+            self.reads.borrow_mut().push((true, prefix.to_owned()));
+        }
+        let fail = !self.read_only && self.trips(Call::List);
+        let (inner, prefix, y) = (self.inner.clone(), prefix.to_owned(), self.yields.get());
+        Box::pin(async move {
+            yield_n(y.into()).await;
+            if fail {
+                return Err(injected("list", "injected fault"));
+            }
+            inner.list(&prefix).await
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The scripted model: each run's input names its reply.
+
+#[derive(Default)]
+struct Script {
+    replies: RefCell<HashMap<String, (Reply, String)>>,
+    /// Inputs whose model call started.
+    called: RefCell<HashSet<String>>,
+    leaks: RefCell<Vec<String>>,
+}
+
+struct ScriptedModel(Rc<Script>);
+
+impl Model for ScriptedModel {
+    fn generate(
+        &self,
+        request: ModelRequest,
+        _ctx: CallContext,
+    ) -> LocalBoxFuture<'static, tenantry::Result<RawModelResponse>> {
+        let messages = request.messages();
+        let mine = marker_of(request.user_id.as_deref());
+        for m in &messages {
+            for found in markers_in(&m.content) {
+                if found != mine {
+                    self.0.leaks.borrow_mut().push(format!(
+                        "the prompt of {mine} held {found:?} in {:?}",
+                        m.content
+                    ));
+                }
+            }
+        }
+        let input = messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        self.0.called.borrow_mut().insert(input.clone());
+        let reply = self.0.replies.borrow().get(&input).cloned();
+        Box::pin(async move {
+            yield_n(2).await;
+            let Some((reply, text)) = reply else {
+                return Err(Error::Model {
+                    message: format!("no scripted reply for {input:?}"),
+                });
+            };
+            match reply.reported() {
+                Some((i, o)) => Ok(RawModelResponse {
+                    text: Some(text),
+                    usage: Some(RawUsage {
+                        input_tokens: Some(i as f64),
+                        output_tokens: Some(o as f64),
+                    }),
+                    ..Default::default()
+                }),
+                None if reply == Reply::Hang => futures_util::future::pending().await,
+                None => Err(Error::Model {
+                    message: "scripted failure".into(),
+                }),
+            }
+        })
+    }
+}
+
+fn build_agent(
+    storage: Rc<dyn Storage>,
+    clock: &Rc<ManualClock>,
+    script: &Rc<Script>,
+) -> Rc<Agent> {
+    Rc::new(
+        Agent::new(config(), Rc::new(ScriptedModel(script.clone())))
+            .expect("the test's config is valid")
+            .with_clock(clock.clone())
+            .with_storage(storage),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference model.
+
+type Msg = (Role, String);
+
+fn bucket(now: f64) -> i64 {
+    (now / BUCKET_MS).floor() as i64
+}
+
+fn rate_tokens(rate: Option<(f64, f64)>, now: f64) -> f64 {
+    match rate {
+        None => RATE_BURST,
+        Some((t, at)) if now > at => (t + (now - at) * RATE_PER_MS).min(RATE_BURST),
+        Some((t, _)) => t,
+    }
+}
+
+/// Spend per window: lifetime totals, the minute window in the same 1/8-minute buckets
+/// the ledger documents (a charge counts until 8 newer buckets have started), and the
+/// token bucket as (tokens, at) with `None` for never used (full).
+#[derive(Clone, Debug, Default)]
+struct Budget {
+    totals: [u64; 5],
+    minute: BTreeMap<i64, [u64; 5]>,
+    rate: Option<(f64, f64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Allowed,
+    Refused,
+    Either,
+}
+
+/// What can be observed of a user's spend from outside.
+#[derive(Clone, Debug, PartialEq)]
+struct Spend {
+    totals: [u64; 5],
+    lifetime_tokens: u64,
+    minute_tokens: u64,
+    minute_requests: u64,
+    rate_tokens: f64,
+}
+
+impl Budget {
+    fn minute_used(&self, now: f64, m: usize) -> u64 {
+        let c = bucket(now);
+        let first = c - BUCKETS_PER_WINDOW as i64;
+        self.minute.range(first..=c).map(|(_, a)| a[m]).sum()
+    }
+
+    fn prune(&mut self, now: f64) {
+        let first = bucket(now) - BUCKETS_PER_WINDOW as i64;
+        self.minute.retain(|b, _| *b >= first);
+    }
+
+    fn charge(&mut self, now: f64, input: u64, output: u64) {
+        let a = [input, output, input + output, 0, 1];
+        for (t, v) in self.totals.iter_mut().zip(a) {
+            *t += v;
+        }
+        let cell = self.minute.entry(bucket(now)).or_default();
+        cell[TOTAL] += input + output;
+        cell[REQ] += 1;
+        self.prune(now);
+    }
+
+    fn take_rate(&mut self, now: f64) -> bool {
+        let t = rate_tokens(self.rate, now);
+        if t >= 1.0 - 1e-9 {
+            self.rate = Some(((t - 1.0).max(0.0), now));
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether runs reaching `reserve` together, `n` of them holding or charging at most
+    /// `worst` tokens in all, must be allowed, must be refused, or may go either way (the
+    /// ledger reserves an estimate of the prompt this model does not replicate).
+    fn verdict(&self, now: f64, n: u64, worst: u64) -> Verdict {
+        let life = LIFETIME_TOKENS.saturating_sub(self.totals[TOTAL]);
+        let tokens = MINUTE_TOKENS.saturating_sub(self.minute_used(now, TOTAL));
+        let requests = MINUTE_REQUESTS.saturating_sub(self.minute_used(now, REQ));
+        if life == 0 || tokens == 0 || requests == 0 {
+            Verdict::Refused
+        } else if life >= worst && tokens >= worst && requests >= n {
+            Verdict::Allowed
+        } else {
+            Verdict::Either
+        }
+    }
+
+    fn spend(&self, now: f64) -> Spend {
+        Spend {
+            totals: self.totals,
+            lifetime_tokens: self.totals[TOTAL],
+            minute_tokens: self.minute_used(now, TOTAL),
+            minute_requests: self.minute_used(now, REQ),
+            rate_tokens: rate_tokens(self.rate, now),
+        }
+    }
+
+    /// A budget document as the ledger reads it at `now` (times in the future land now;
+    /// buckets that left the window are dropped).
+    fn from_doc(d: &AccountDoc, now: f64) -> Budget {
+        let figures = |a: &AmountsDoc| {
+            [
+                a.input_tokens as u64,
+                a.output_tokens as u64,
+                a.total_tokens as u64,
+                a.cost_nano_usd as u64,
+                a.requests as u64,
+            ]
+        };
+        let mut b = Budget {
+            totals: figures(&d.totals),
+            ..Default::default()
+        };
+        for w in d.windows.iter().filter(|w| w.window == Window::Minute) {
+            for bd in &w.buckets {
+                let f = figures(&bd.used);
+                let cell = b.minute.entry(bucket(bd.at_ms.min(now))).or_default();
+                cell[TOTAL] += f[TOTAL];
+                cell[REQ] += f[REQ];
+            }
+        }
+        b.rate = d
+            .rate
+            .as_ref()
+            .map(|r| (r.tokens.min(RATE_BURST), r.at_ms.min(now)));
+        b.prune(now);
+        b
+    }
+
+    /// R6: every counter becomes the larger of what is held and what the document says.
+    fn merge_max(&mut self, d: &Budget, now: f64) {
+        for (t, v) in self.totals.iter_mut().zip(d.totals) {
+            *t = (*t).max(v);
+        }
+        for (b, a) in &d.minute {
+            let cell = self.minute.entry(*b).or_default();
+            for (c, v) in cell.iter_mut().zip(a) {
+                *c = (*c).max(*v);
+            }
+        }
+        let (mine, theirs) = (rate_tokens(self.rate, now), rate_tokens(d.rate, now));
+        if theirs < mine {
+            self.rate = Some((theirs, now));
+        }
+        self.prune(now);
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct UserModel {
+    sessions: BTreeMap<String, Vec<Vec<Msg>>>,
+    blocks: Vec<(String, String)>,
+    properties: Map<String, Value>,
+    budget: Budget,
+    /// A storage fault hit an operation of this user since its last clean commit: the
+    /// stored counters may lag RAM (never lead it) until the next successful run writes
+    /// them again. Memory in storage stays exact.
+    lagging: bool,
+}
+
+fn push_turn(turns: &mut Vec<Vec<Msg>>, turn: Vec<Msg>) {
+    turns.push(turn);
+    while turns.iter().map(Vec::len).sum::<usize>() > MAX_MESSAGES && turns.len() > 1 {
+        turns.remove(0);
+    }
+}
+
+fn msgs(messages: &[Message]) -> Vec<Msg> {
+    messages
+        .iter()
+        .map(|m| (m.role, m.content.clone()))
+        .collect()
+}
+
+type Memory = (
+    BTreeMap<String, Vec<Vec<Msg>>>,
+    Vec<(String, String)>,
+    Map<String, Value>,
+);
+
+fn memory_of_doc(doc: &UserDoc) -> Memory {
+    let mut sessions = BTreeMap::new();
+    for s in &doc.sessions {
+        let mut turns = Vec::new();
+        for t in &s.turns {
+            push_turn(&mut turns, msgs(&t.messages));
+        }
+        sessions.insert(s.id.clone(), turns);
+    }
+    let blocks = doc
+        .blocks
+        .iter()
+        .map(|b| (b.label.clone(), b.text.clone()))
+        .collect();
+    (sessions, blocks, doc.properties.clone())
+}
+
+fn flat(turns: &[Vec<Msg>]) -> Vec<Msg> {
+    turns.iter().flatten().cloned().collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparisons between the agent (or its storage) and the model.
+
+fn compare_memory(a: &Agent, key: &UserKey, m: &UserModel) -> Result<(), String> {
+    let sessions = a.sessions(key).map_err(|e| format!("sessions(): {e}"))?;
+    let got: BTreeSet<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    let want: BTreeSet<&str> = m.sessions.keys().map(String::as_str).collect();
+    if got != want {
+        return Err(format!("sessions {got:?}, expected {want:?}"));
+    }
+    for (id, turns) in &m.sessions {
+        let s = SessionId::parse(Some(id)).expect("valid session");
+        let h = msgs(&a.history(key, &s).map_err(|e| format!("history(): {e}"))?);
+        if h != flat(turns) {
+            return Err(format!(
+                "history of session {id:?} is {h:?}, expected {:?}",
+                flat(turns)
+            ));
+        }
+    }
+    let blocks: Vec<(String, String)> = a
+        .blocks(key)
+        .map_err(|e| format!("blocks(): {e}"))?
+        .into_iter()
+        .map(|b| (b.label, b.text))
+        .collect();
+    if blocks != m.blocks {
+        return Err(format!("blocks {blocks:?}, expected {:?}", m.blocks));
+    }
+    let props = a
+        .properties(key)
+        .map_err(|e| format!("properties(): {e}"))?;
+    if props != m.properties {
+        return Err(format!("properties {props:?}, expected {:?}", m.properties));
+    }
+    Ok(())
+}
+
+fn spend_of(a: &Agent, key: &UserKey, now: f64) -> Result<Spend, String> {
+    let r = a.usage(key);
+    if r.reserved != Totals::default() {
+        return Err(format!(
+            "a reservation is still held with no run in flight: {:?}",
+            r.reserved
+        ));
+    }
+    let used = |m: Metric, w: Window| {
+        r.limit(m, w)
+            .map(|l| l.used as u64)
+            .ok_or_else(|| format!("usage() has no {m:?} {w:?} limit"))
+    };
+    let doc = block_on(a.export(key)).map_err(|e| format!("export(): {e}"))?;
+    let t = &r.totals;
+    Ok(Spend {
+        totals: [
+            t.input_tokens,
+            t.output_tokens,
+            t.total_tokens,
+            t.cost_nano_usd,
+            t.requests,
+        ],
+        lifetime_tokens: used(Metric::TotalTokens, Window::Lifetime)?,
+        minute_tokens: used(Metric::TotalTokens, Window::Minute)?,
+        minute_requests: used(Metric::Requests, Window::Minute)?,
+        rate_tokens: rate_tokens(
+            doc.budget
+                .and_then(|b| b.rate)
+                .map(|r| (r.tokens.min(RATE_BURST), r.at_ms.min(now))),
+            now,
+        ),
+    })
+}
+
+/// `lagging`: the stored spend may be behind (never ahead of) the model's.
+fn compare_spend(got: &Spend, want: &Spend, lagging: bool) -> Result<(), String> {
+    let ok = if lagging {
+        got.totals.iter().zip(want.totals).all(|(g, w)| *g <= w)
+            && got.lifetime_tokens <= want.lifetime_tokens
+            && got.minute_tokens <= want.minute_tokens
+            && got.minute_requests <= want.minute_requests
+            && got.rate_tokens >= want.rate_tokens
+    } else {
+        got == want
+    };
+    if ok {
+        return Ok(());
+    }
+    let show = |s: &Spend| {
+        format!(
+            "totals(in,out,total,costNano,requests)={:?} lifetimeTokens={} minuteTokens={} minuteRequests={} rateTokens={}",
+            s.totals, s.lifetime_tokens, s.minute_tokens, s.minute_requests, s.rate_tokens
+        )
+    };
+    Err(format!(
+        "spend is {}; expected {}{}",
+        show(got),
+        if lagging { "at most " } else { "" },
+        show(want)
+    ))
+}
+
+fn compare_doc(doc: &UserDoc, key: &UserKey, m: &UserModel, now: f64) -> Result<(), String> {
+    if doc.user_id.as_deref() != key.as_option() {
+        return Err(format!("the document is of user {:?}", doc.user_id));
+    }
+    let (sessions, blocks, props) = memory_of_doc(doc);
+    if sessions != m.sessions || blocks != m.blocks || props != m.properties {
+        return Err(format!(
+            "the document holds sessions {sessions:?}, blocks {blocks:?}, properties {props:?}; expected {:?}, {:?}, {:?}",
+            m.sessions, m.blocks, m.properties
+        ));
+    }
+    let got = doc
+        .budget
+        .as_ref()
+        .map(|b| Budget::from_doc(b, now))
+        .unwrap_or_default()
+        .spend(now);
+    compare_spend(&got, &m.budget.spend(now), false).map_err(|e| format!("its budget: {e}"))
+}
+
+/// The decoded storage records of one user against the model: in the live generation, one
+/// session record per session and nothing else, a working-memory record when there is
+/// working memory. Records of other generations are invisible to loads and not compared.
+fn compare_stored(
+    map: &BTreeMap<String, String>,
+    key: &UserKey,
+    m: &UserModel,
+) -> Result<(), String> {
+    let generation: u32 = match map.get(&generation_key(key)) {
+        None => 0,
+        Some(t) => t
+            .trim()
+            .parse()
+            .map_err(|e| format!("generation record {t:?}: {e}"))?,
+    };
+    let working = working_key(key, generation);
+    let dir = &working[..working.len() - 1];
+    let sessions = format!("{dir}s/");
+    let mut seen = BTreeSet::new();
+    for (k, v) in map.range(sessions.clone()..) {
+        let Some(id) = k.strip_prefix(&sessions) else {
+            break;
+        };
+        let doc: SessionDoc = serde_json::from_str(v).map_err(|e| format!("record {k:?}: {e}"))?;
+        if doc.user_id.as_deref() != key.as_option() || doc.id != id {
+            return Err(format!(
+                "record {k:?} is of user {:?}, session {:?}",
+                doc.user_id, doc.id
+            ));
+        }
+        let got: Vec<Msg> = doc.turns.iter().flat_map(|t| msgs(&t.messages)).collect();
+        match m.sessions.get(id) {
+            Some(turns) if flat(turns) == got => {}
+            want => {
+                return Err(format!(
+                    "record {k:?} holds {got:?}, expected {:?}",
+                    want.map(|t| flat(t))
+                ))
+            }
+        }
+        seen.insert(id.to_owned());
+    }
+    let want: BTreeSet<String> = m.sessions.keys().cloned().collect();
+    if seen != want {
+        return Err(format!("session records for {seen:?}, expected {want:?}"));
+    }
+    match map.get(&working) {
+        Some(v) => {
+            let doc: WorkingDoc =
+                serde_json::from_str(v).map_err(|e| format!("record {working:?}: {e}"))?;
+            let blocks: Vec<(String, String)> =
+                doc.blocks.into_iter().map(|b| (b.label, b.text)).collect();
+            if blocks != m.blocks || doc.properties != m.properties {
+                return Err(format!(
+                    "record {working:?} holds blocks {blocks:?} and properties {:?}, expected {:?} and {:?}",
+                    doc.properties, m.blocks, m.properties
+                ));
+            }
+        }
+        None if !m.blocks.is_empty() || !m.properties.is_empty() => {
+            return Err("no working-memory record".into())
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+fn records<'a>(map: &'a BTreeMap<String, String>, prefix: &str) -> Vec<(&'a String, &'a String)> {
+    map.range(prefix.to_owned()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Judging one run's outcome.
+
+struct Expect<'a> {
+    key: &'a UserKey,
+    session: &'a str,
+    reply: &'a Reply,
+    text: &'a str,
+    rate_ok: bool,
+    pre_abort: bool,
+    verdict: Verdict,
+    fired: bool,
+    called: bool,
+}
+
+/// Whether the run committed; an error when its outcome breaks a rule.
+fn judge(e: &Expect<'_>, result: &tenantry::Result<RunOutput>) -> Result<bool, String> {
+    let got = match result {
+        Ok(o) => format!("Ok({:?})", o.text),
+        Err(err) => format!("Err({}: {err})", err.code()),
+    };
+    let fail = |why: &str| {
+        Err(format!(
+            "{why}; the run of {} returned {got}",
+            show_key(e.key)
+        ))
+    };
+    let code = result.as_ref().err().map(Error::code);
+    if !e.rate_ok {
+        return match code {
+            Some("rate_limited") if !e.called => Ok(false),
+            _ => fail("[R3] the token bucket is empty: the run must be refused with rate_limited at call time, before any work"),
+        };
+    }
+    if e.pre_abort {
+        return match code {
+            Some("aborted") if !e.called => Ok(false),
+            _ => fail("[R1] the run's signal was aborted before it started: expected aborted with no model call"),
+        };
+    }
+    if e.called && e.verdict == Verdict::Refused {
+        return fail(
+            "[R2] the model was called although the user was already at or over a budget limit",
+        );
+    }
+    match result {
+        Ok(out) => {
+            let Some((i, o)) = e.reply.reported() else {
+                return fail("[R1] a run whose model threw or never answered succeeded");
+            };
+            if !e.called {
+                return fail("[R1] a run succeeded without calling its model");
+            }
+            if out.text != e.text
+                || out.usage.input_tokens != i
+                || out.usage.output_tokens != o
+                || out.user_id.as_deref() != e.key.as_option()
+                || out.session_id != e.session
+            {
+                return fail(&format!(
+                    "[R1/R2] the result does not carry the model's answer and reported usage ({i} in, {o} out): {out:?}"
+                ));
+            }
+            Ok(true)
+        }
+        Err(err) => match err.code() {
+            "budget_exceeded" if e.called => {
+                fail("[R2] refused with budget_exceeded after its model had been called")
+            }
+            "budget_exceeded" if e.verdict == Verdict::Allowed => fail(&format!(
+                "[R2] refused with budget_exceeded although every limit had room for it (at least {RESERVE_BOUND} tokens and a request per concurrent run): {:?}",
+                err.details()
+            )),
+            "budget_exceeded" => Ok(false),
+            "model_error" if e.called && *e.reply == Reply::Throw => Ok(false),
+            "aborted" if *e.reply == Reply::Hang => Ok(false),
+            "storage" if e.fired => Ok(false),
+            _ => fail("[R1] unexpected outcome"),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One case: the agent, its storage, the model, and the steps.
+
+#[derive(Default, Debug)]
+struct Stats {
+    ops: u64,
+    runs_ok: u64,
+    refused_budget: u64,
+    refused_rate: u64,
+    aborted: u64,
+    model_errors: u64,
+    run_storage_errors: u64,
+    faults_fired: u64,
+    exports: u64,
+    imports_ok: u64,
+    imports_refused: u64,
+    restores_ok: u64,
+    restores_refused: u64,
+    restarts: u64,
+    floods: u64,
+    forgets: u64,
+}
+
+struct World {
+    raw: Rc<MemoryStorage>,
+    storage: Rc<FaultStorage>,
+    clock: Rc<ManualClock>,
+    script: Rc<Script>,
+    agent: Rc<Agent>,
+    users: Vec<UserModel>,
+    pool: Vec<UserDoc>,
+    floods: Vec<UserKey>,
+    next: u64,
+    /// Per user, when the storage check and the fresh-agent check last passed: what the
+    /// fresh agent read, and a digest of those bytes, the clock and the model's
+    /// expectation. A fresh agent over the same bytes must see the same thing again, so an
+    /// unchanged digest needs no second look.
+    checked: Vec<Option<(Vec<Read>, u64)>>,
+}
+
+impl World {
+    fn new() -> World {
+        let raw = Rc::new(MemoryStorage::default());
+        let storage = FaultStorage::new(raw.clone(), false);
+        let clock = Rc::new(ManualClock::new(START_MS));
+        let script = Rc::new(Script::default());
+        let agent = build_agent(storage.clone(), &clock, &script);
+        // The first touch of any user makes the agent's pseudonym key (one put): done here,
+        // so an injected fault never lands on that one-time write, and a read-only
+        // observer finds the key in storage.
+        block_on(agent.load(&ukey(0))).expect("the first load over healthy storage");
+        World {
+            raw,
+            storage,
+            clock,
+            script,
+            agent,
+            users: vec![UserModel::default(); USERS.len()],
+            pool: Vec::new(),
+            floods: Vec::new(),
+            next: 0,
+            checked: vec![None; USERS.len()],
+        }
+    }
+
+    fn now(&self) -> f64 {
+        use tenantry::Clock;
+        self.clock.now_ms()
+    }
+
+    fn model_index(key: &UserKey) -> Option<usize> {
+        USERS.iter().position(|u| *u == key.as_option())
+    }
+
+    /// A fresh input and the reply the scripted model will give to it.
+    fn script(&mut self, id: Option<&str>, reply: &Reply) -> (String, String) {
+        self.next += 1;
+        let marker = marker_of(id);
+        let input = format!("{marker} q{}", self.next);
+        let text = format!("{marker} a{}", self.next);
+        self.script
+            .replies
+            .borrow_mut()
+            .insert(input.clone(), (reply.clone(), text.clone()));
+        (input, text)
+    }
+
+    fn step(&mut self, op: &Op, stats: &mut Stats) -> Result<(), String> {
+        stats.ops += 1;
+        let before = self.raw.map.borrow().clone();
+        let subjects = self.apply(op, stats)?;
+        let skip_ram = matches!(op, Op::Restart | Op::Flood { .. });
+        self.check(op, &before, &subjects, skip_ram)
+    }
+
+    fn apply(&mut self, op: &Op, stats: &mut Stats) -> Result<Vec<UserKey>, String> {
+        match op {
+            Op::Run {
+                user,
+                session,
+                reply,
+                fault,
+            } => {
+                let u = user.0 as usize;
+                self.run_one(u, session.0 as usize, reply, *fault, stats)?;
+                Ok(vec![ukey(u)])
+            }
+            Op::Concurrent { runs } => self.concurrent(runs, stats),
+            Op::Forget { user, fault } => {
+                let u = user.0 as usize;
+                self.forget(u, *fault, stats)?;
+                Ok(vec![ukey(u)])
+            }
+            Op::Export { user, fault } => {
+                let u = user.0 as usize;
+                self.export(u, *fault, stats)?;
+                Ok(vec![ukey(u)])
+            }
+            Op::Import { doc, edit, fault } => self.import(*doc, edit, *fault, stats),
+            Op::Restore { corrupt, fault } => {
+                self.restore(*corrupt, *fault, stats)?;
+                Ok(Vec::new())
+            }
+            Op::Load { user, fault } => {
+                let u = user.0 as usize;
+                self.storage.arm(*fault);
+                let r = block_on(self.agent.load(&ukey(u)));
+                let fired = self.storage.disarm();
+                stats.faults_fired += u64::from(fired);
+                match r {
+                    Ok(()) => {}
+                    Err(e) if fired && e.code() == "storage" => {}
+                    Err(e) => return Err(format!("[R4] load({}) failed: {e}", show_key(&ukey(u)))),
+                }
+                Ok(vec![ukey(u)])
+            }
+            Op::Restart => {
+                stats.restarts += 1;
+                self.agent = build_agent(self.storage.clone(), &self.clock, &self.script);
+                // Where a storage fault let the stored counters fall behind, the restarted
+                // agent can only know what storage holds: the model takes that (the check
+                // before this step already proved it is no more than RAM held).
+                for u in 0..USERS.len() {
+                    if self.users[u].lagging {
+                        let stored = self.stored_budget(u)?;
+                        self.users[u].budget = stored;
+                        self.users[u].lagging = false;
+                    }
+                }
+                Ok(Vec::new())
+            }
+            Op::Flood { n } => {
+                stats.floods += 1;
+                let mut subjects = Vec::new();
+                for _ in 0..*n {
+                    let k = self.floods.len();
+                    let id = format!("{}#{k}", ["bob", "Bob", "bob "][k % 3]);
+                    let key = UserKey::parse(Some(&id)).expect("valid id");
+                    let (input, text) = self.script(
+                        Some(&id),
+                        &Reply::Answer {
+                            input: 3,
+                            output: 2,
+                        },
+                    );
+                    let r = block_on(self.agent.run(input, key.clone(), RunOptions::default()));
+                    match r {
+                        Ok(out) if out.text == text => {}
+                        other => {
+                            return Err(format!(
+                                "[R4] a first run of the new user {id:?} did not succeed: {other:?}"
+                            ))
+                        }
+                    }
+                    self.floods.push(key.clone());
+                    subjects.push(key);
+                }
+                Ok(subjects)
+            }
+            Op::Advance { ms } => {
+                self.clock.advance(f64::from(*ms));
+                Ok(Vec::new())
+            }
+            Op::SlowStorage { yields } => {
+                self.storage.yields.set(*yields);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn run_one(
+        &mut self,
+        u: usize,
+        s: usize,
+        reply: &Reply,
+        fault: Option<Fault>,
+        stats: &mut Stats,
+    ) -> Result<(), String> {
+        let key = ukey(u);
+        let now = self.now();
+        let (input, text) = self.script(USERS[u], reply);
+        let rate_ok = self.users[u].budget.take_rate(now);
+        let verdict = self.users[u].budget.verdict(now, 1, reply.worst());
+        self.storage.arm(fault);
+        let result = block_on(self.agent.run(
+            input.clone(),
+            key.clone(),
+            RunOptions {
+                session: sid(s),
+                ..Default::default()
+            },
+        ));
+        let fired = self.storage.disarm();
+        let called = self.script.called.borrow_mut().remove(&input);
+        let committed = judge(
+            &Expect {
+                key: &key,
+                session: SESSIONS[s],
+                reply,
+                text: &text,
+                rate_ok,
+                pre_abort: false,
+                verdict,
+                fired,
+                called,
+            },
+            &result,
+        )?;
+        count(stats, &result, fired);
+        let m = &mut self.users[u];
+        if called {
+            if let Some((i, o)) = reply.reported() {
+                m.budget.charge(now, i, o);
+            }
+        }
+        if committed {
+            push_turn(
+                m.sessions.entry(SESSIONS[s].to_owned()).or_default(),
+                vec![(Role::User, input), (Role::Assistant, text)],
+            );
+        }
+        if fired {
+            m.lagging = true;
+        } else if committed {
+            m.lagging = false;
+        }
+        Ok(())
+    }
+
+    fn concurrent(&mut self, runs: &[BatchRun], stats: &mut Stats) -> Result<Vec<UserKey>, String> {
+        let now = self.now();
+        let mut pool = LocalPool::new();
+        let spawner = pool.spawner();
+        let results: Rc<RefCell<Vec<Option<tenantry::Result<RunOutput>>>>> =
+            Rc::new(RefCell::new(vec![None; runs.len()]));
+        let mut started = Vec::new();
+        for (i, r) in runs.iter().enumerate() {
+            let u = r.user.0 as usize;
+            let (input, text) = self.script(USERS[u], &r.reply);
+            let cancel = Rc::new(ManualCancel::default());
+            if r.pre_abort {
+                cancel.cancel();
+            }
+            let fut = self.agent.run(
+                input.clone(),
+                ukey(u),
+                RunOptions {
+                    session: sid(r.session.0 as usize),
+                    cancellation: Some(Rc::new(CancelHandle(cancel.clone()))),
+                    on_event: None,
+                },
+            );
+            let results = results.clone();
+            spawner
+                .spawn_local(async move {
+                    let r = fut.await;
+                    results.borrow_mut()[i] = Some(r);
+                })
+                .map_err(|e| format!("spawn: {e:?}"))?;
+            started.push((input, text, cancel));
+        }
+        // Every run of a user that is not aborted up front may hold budget while the others
+        // check theirs (rate-limited ones too, for all this bound knows).
+        let verdicts: Vec<Verdict> = runs
+            .iter()
+            .map(|r| {
+                let rivals = runs.iter().filter(|o| o.user.0 == r.user.0 && !o.pre_abort);
+                let n = rivals.clone().count() as u64;
+                let worst = rivals.map(|o| o.reply.worst()).sum();
+                self.users[r.user.0 as usize].budget.verdict(now, n, worst)
+            })
+            .collect();
+        pool.run_until_stalled();
+        for (r, (_, _, cancel)) in runs.iter().zip(&started) {
+            if r.reply == Reply::Hang {
+                cancel.cancel();
+            }
+        }
+        pool.run_until_stalled();
+        let mut results = results.borrow_mut();
+        let mut outcomes = Vec::new();
+        for (i, r) in runs.iter().enumerate() {
+            let result = results[i].take().ok_or_else(|| {
+                format!(
+                    "[R1] run {i} of the batch ({r:?}) never finished, though every hung run was aborted"
+                )
+            })?;
+            outcomes.push(result);
+        }
+        // A user's rate checks all happen at this one instant, but when the counters must
+        // first be read back from storage they happen as the runs get going, in no set
+        // order: how many pass is fixed by the bucket, which ones is not.
+        let mut rate_ok = vec![true; runs.len()];
+        for u in 0..USERS.len() {
+            let mine: Vec<usize> = (0..runs.len())
+                .filter(|&i| runs[i].user.0 as usize == u)
+                .collect();
+            let mut passes = 0;
+            for _ in &mine {
+                passes += usize::from(self.users[u].budget.take_rate(now));
+            }
+            let mut limited = 0;
+            for &i in &mine {
+                if outcomes[i].as_ref().err().map(Error::code) == Some("rate_limited") {
+                    rate_ok[i] = false;
+                    limited += 1;
+                }
+            }
+            if mine.len() - limited != passes {
+                return Err(format!(
+                    "[R3] {} of {} concurrent runs of {} passed the rate limit; its token bucket allowed {passes}",
+                    mine.len() - limited,
+                    mine.len(),
+                    show_key(&ukey(u))
+                ));
+            }
+        }
+        for (i, (r, (input, text, _))) in runs.iter().zip(&started).enumerate() {
+            let u = r.user.0 as usize;
+            let key = ukey(u);
+            let result = &outcomes[i];
+            let called = self.script.called.borrow_mut().remove(input);
+            let committed = judge(
+                &Expect {
+                    key: &key,
+                    session: SESSIONS[r.session.0 as usize],
+                    reply: &r.reply,
+                    text,
+                    rate_ok: rate_ok[i],
+                    pre_abort: r.pre_abort,
+                    verdict: verdicts[i],
+                    fired: false,
+                    called,
+                },
+                result,
+            )
+            .map_err(|e| format!("batch run {i}: {e}"))?;
+            count(stats, result, false);
+            let m = &mut self.users[u];
+            if called {
+                if let Some((inp, out)) = r.reply.reported() {
+                    m.budget.charge(now, inp, out);
+                }
+            }
+            if committed {
+                push_turn(
+                    m.sessions
+                        .entry(SESSIONS[r.session.0 as usize].to_owned())
+                        .or_default(),
+                    vec![(Role::User, input.clone()), (Role::Assistant, text.clone())],
+                );
+                m.lagging = false;
+            }
+        }
+        let mut subjects: Vec<UserKey> = runs.iter().map(|r| ukey(r.user.0 as usize)).collect();
+        subjects.dedup();
+        Ok(subjects)
+    }
+
+    fn forget(&mut self, u: usize, fault: Option<Fault>, stats: &mut Stats) -> Result<(), String> {
+        stats.forgets += 1;
+        let key = ukey(u);
+        self.storage.arm(fault);
+        let r = block_on(self.agent.forget(&key));
+        let fired = self.storage.disarm();
+        stats.faults_fired += u64::from(fired);
+        if let Err(e) = r {
+            if !(fired && e.code() == "storage") {
+                return Err(format!("[R5] forget({}) failed: {e}", show_key(&key)));
+            }
+            // A forget cut short by storage is finished by calling it again.
+            block_on(self.agent.forget(&key)).map_err(|e| {
+                format!(
+                    "[R5] forget({}) failed again with healthy storage: {e}",
+                    show_key(&key)
+                )
+            })?;
+        }
+        let prefix = user_prefix(&key);
+        let left: Vec<String> = records(&self.raw.map.borrow(), &prefix)
+            .into_iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| k.contains("/s/") || k.ends_with("/w"))
+            .collect();
+        if !left.is_empty() {
+            return Err(format!(
+                "[R5] after forget({}) storage still holds its records {left:?}",
+                show_key(&key)
+            ));
+        }
+        let m = &mut self.users[u];
+        m.sessions.clear();
+        m.blocks.clear();
+        m.properties.clear();
+        if fired {
+            m.lagging = true;
+        }
+        Ok(())
+    }
+
+    fn export(&mut self, u: usize, fault: Option<Fault>, stats: &mut Stats) -> Result<(), String> {
+        stats.exports += 1;
+        let key = ukey(u);
+        self.storage.arm(fault);
+        let r = block_on(self.agent.export(&key));
+        let fired = self.storage.disarm();
+        stats.faults_fired += u64::from(fired);
+        let doc = match r {
+            Ok(doc) => doc,
+            Err(e) if fired && e.code() == "storage" => return Ok(()),
+            Err(e) => return Err(format!("[R4] export({}) failed: {e}", show_key(&key))),
+        };
+        compare_doc(&doc, &key, &self.users[u], self.now()).map_err(|e| {
+            format!(
+                "[R4/R5] export({}) disagrees with the model: {e}",
+                show_key(&key)
+            )
+        })?;
+        if self.pool.len() >= 6 {
+            self.pool.remove(0);
+        }
+        self.pool.push(doc);
+        Ok(())
+    }
+
+    fn import(
+        &mut self,
+        pick: u8,
+        edit: &Edit,
+        fault: Option<Fault>,
+        stats: &mut Stats,
+    ) -> Result<Vec<UserKey>, String> {
+        if self.pool.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut doc = self.pool[pick as usize % self.pool.len()].clone();
+        let key = UserKey::parse(doc.user_id.as_deref()).expect("exported ids are valid");
+        let u = Self::model_index(&key).expect("only model users are exported");
+        let now = self.now();
+        self.next += 1;
+        let valid = edit_doc(&mut doc, edit, now, self.next);
+        self.storage.arm(fault);
+        let r = block_on(self.agent.import(doc.clone()));
+        let fired = self.storage.disarm();
+        stats.faults_fired += u64::from(fired);
+        let who = show_key(&key);
+        match (valid, r) {
+            (false, Err(e)) if e.code() == "invalid_import" => {
+                stats.imports_refused += 1;
+            }
+            (false, other) => {
+                return Err(format!(
+                    "[R6] an invalid document ({edit:?}) must be refused with invalid_import and change nothing; import returned {other:?}"
+                ))
+            }
+            (true, Ok(k)) if k == key => {
+                stats.imports_ok += 1;
+                let m = &mut self.users[u];
+                let (sessions, blocks, props) = memory_of_doc(&doc);
+                m.sessions = sessions;
+                m.blocks = blocks;
+                m.properties = props;
+                if let Some(b) = &doc.budget {
+                    m.budget.merge_max(&Budget::from_doc(b, now), now);
+                }
+                if fired {
+                    m.lagging = true;
+                }
+            }
+            (true, Err(e)) if fired && e.code() == "storage" => {
+                // R6: all or nothing; the checks after this step hold RAM and storage to
+                // exactly what they were.
+                stats.imports_refused += 1;
+            }
+            (true, other) => {
+                return Err(format!(
+                    "[R6] import of {who}'s document ({edit:?}) returned {other:?}"
+                ))
+            }
+        }
+        Ok(vec![key])
+    }
+
+    fn restore(
+        &mut self,
+        corrupt: Option<(u8, Corrupt)>,
+        fault: Option<Fault>,
+        stats: &mut Stats,
+    ) -> Result<(), String> {
+        let now = self.now();
+        let mut snap: SnapshotDoc = self.agent.snapshot();
+        let mut known: Vec<UserKey> = (0..USERS.len()).map(ukey).collect();
+        known.extend(self.floods.iter().cloned());
+        for doc in &snap.users {
+            let key = UserKey::parse(doc.user_id.as_deref())
+                .map_err(|e| format!("[R7] the snapshot holds a bad id: {e}"))?;
+            if !known.contains(&key) {
+                return Err(format!("[R7] the snapshot holds an unknown user {key}"));
+            }
+            if let Some(u) = Self::model_index(&key) {
+                compare_doc(doc, &key, &self.users[u], now).map_err(|e| {
+                    format!("[R7] the snapshot's document of {}: {e}", show_key(&key))
+                })?;
+            }
+        }
+        let mut corrupted = false;
+        if let (Some((i, c)), false) = (corrupt, snap.users.is_empty()) {
+            let i = i as usize % snap.users.len();
+            let d = &mut snap.users[i];
+            match c {
+                Corrupt::NegativeFigure => negative_figure(d),
+                Corrupt::ForeignSession => foreign_session(d, now),
+            }
+            corrupted = true;
+        }
+        let fresh_raw = Rc::new(MemoryStorage::default());
+        let fresh_storage = FaultStorage::new(fresh_raw.clone(), false);
+        let fresh = build_agent(fresh_storage.clone(), &self.clock, &self.script);
+        fresh_storage.arm(fault);
+        let r = block_on(fresh.restore(snap.clone()));
+        let fired = fresh_storage.disarm();
+        stats.faults_fired += u64::from(fired);
+        let applied = match r {
+            Ok(n) if !corrupted && n == snap.users.len() => true,
+            Err(e) if corrupted && e.code() == "invalid_import" => false,
+            // Against a failing store a restore is atomic per user, not as a whole (the
+            // README says so): what it promises is that running it again completes it.
+            Err(e) if !corrupted && fired && e.code() == "storage" => {
+                match block_on(fresh.restore(snap.clone())) {
+                    Ok(n) if n == snap.users.len() => true,
+                    other => {
+                        return Err(format!(
+                            "[R7] a restore retried after a storage failure returned {other:?}"
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "[R7] restore of a {} snapshot of {} users returned {other:?}",
+                    if corrupted { "corrupted" } else { "valid" },
+                    snap.users.len()
+                ))
+            }
+        };
+        if applied {
+            stats.restores_ok += 1;
+        } else {
+            stats.restores_refused += 1;
+        }
+        let what = if applied { "restored" } else { "refused" };
+        let mut wanted = Vec::new();
+        for doc in &snap.users {
+            let key = UserKey::parse(doc.user_id.as_deref()).expect("checked above");
+            let want = match (applied, Self::model_index(&key)) {
+                (false, _) => UserModel::default(),
+                (true, Some(u)) => self.users[u].clone(),
+                (true, None) => {
+                    let (sessions, blocks, properties) = memory_of_doc(doc);
+                    let budget = doc
+                        .budget
+                        .as_ref()
+                        .map(|b| Budget::from_doc(b, now))
+                        .unwrap_or_default();
+                    UserModel {
+                        sessions,
+                        blocks,
+                        properties,
+                        budget,
+                        lagging: false,
+                    }
+                }
+            };
+            compare_stored(&fresh_raw.map.borrow(), &key, &want).map_err(|e| {
+                format!(
+                    "[R7] after a {what} restore, the fresh agent's storage of {}: {e}",
+                    show_key(&key)
+                )
+            })?;
+            wanted.push((key, want));
+        }
+        // What the fresh agent's storage gives a restart of it. Without a pseudonym key in
+        // it, no counters can have been written (they are stored under the pseudonym).
+        if fresh_raw.map.borrow().contains_key(SECRET_KEY) {
+            observe(&fresh_raw, &self.clock, &self.script, &wanted, now)
+                .map(drop)
+                .map_err(|e| format!("[R7 + R4] after a {what} restore, {e}"))?;
+        } else if let Some(k) = fresh_raw
+            .map
+            .borrow()
+            .keys()
+            .find(|k| k.starts_with(&format!("{ROOT_PREFIX}b/")))
+        {
+            return Err(format!(
+                "[R7] counters {k:?} stored without a pseudonym key"
+            ));
+        }
+        for (key, want) in &wanted {
+            block_on(fresh.load(key)).map_err(|e| format!("[R7] load after restore: {e}"))?;
+            compare_memory(&fresh, key, want)
+                .and_then(|()| {
+                    compare_spend(&spend_of(&fresh, key, now)?, &want.budget.spend(now), false)
+                })
+                .map_err(|e| {
+                    format!(
+                        "[R7] after a {what} restore, the fresh agent's {}: {e}",
+                        show_key(key)
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    /// What a fresh agent reads back of a user's spend from storage, as model state.
+    fn stored_budget(&self, u: usize) -> Result<Budget, String> {
+        let ro = FaultStorage::new(self.raw.clone(), true);
+        let obs = build_agent(ro, &self.clock, &self.script);
+        let doc = block_on(obs.export(&ukey(u))).map_err(|e| format!("export: {e}"))?;
+        let now = self.now();
+        Ok(doc
+            .budget
+            .as_ref()
+            .map(|b| Budget::from_doc(b, now))
+            .unwrap_or_default())
+    }
+
+    fn check(
+        &mut self,
+        op: &Op,
+        before: &BTreeMap<String, String>,
+        subjects: &[UserKey],
+        skip_ram: bool,
+    ) -> Result<(), String> {
+        let rules = op.rules();
+        let label = |k: &UserKey| {
+            if subjects.contains(k) {
+                rules.to_string()
+            } else {
+                format!("R8 another user's operation ({rules}) changed this user")
+            }
+        };
+        let leaks = std::mem::take(&mut *self.script.leaks.borrow_mut());
+        if !leaks.is_empty() {
+            return Err(format!("[R8] {}", leaks.join("; ")));
+        }
+        let now = self.now();
+        let after = self.raw.map.borrow().clone();
+        let mut known: Vec<UserKey> = (0..USERS.len()).map(ukey).collect();
+        known.extend(self.floods.iter().cloned());
+        for key in known.iter().filter(|k| !subjects.contains(k)) {
+            let p = user_prefix(key);
+            let (was, is) = (records(before, &p), records(&after, &p));
+            if was != is {
+                return Err(format!(
+                    "[R8] the storage records of {}, whom this operation did not name, changed: {was:?} -> {is:?}",
+                    show_key(key)
+                ));
+            }
+        }
+        let prefixes: Vec<String> = known.iter().map(user_prefix).collect();
+        let root = format!("{ROOT_PREFIX}u/");
+        if let Some(k) = after
+            .keys()
+            .find(|k| k.starts_with(&root) && !prefixes.iter().any(|p| k.starts_with(p)))
+        {
+            return Err(format!("[R8] a storage record of no known user: {k:?}"));
+        }
+        // RAM, after load. Not right after a restart or a flood: loading every user here
+        // would make them resident before the next operation touches them, and so hide a
+        // first touch (the rate check at call time) that does not see their counters.
+        if !skip_ram {
+            for u in 0..USERS.len() {
+                let key = ukey(u);
+                let m = &self.users[u];
+                block_on(self.agent.load(&key))
+                    .map_err(|e| format!("[{}] load({}): {e}", label(&key), show_key(&key)))?;
+                compare_memory(&self.agent, &key, m)
+                    .and_then(|()| {
+                        compare_spend(
+                            &spend_of(&self.agent, &key, now)?,
+                            &m.budget.spend(now),
+                            false,
+                        )
+                    })
+                    .map_err(|e| {
+                        format!(
+                            "[{}] in the agent's RAM, {}: {e}",
+                            label(&key),
+                            show_key(&key)
+                        )
+                    })?;
+            }
+        }
+        let mut stale = Vec::new();
+        for u in 0..USERS.len() {
+            let fresh = match &self.checked[u] {
+                Some((reads, digest)) => digest_of(&after, reads, now, &self.users[u]) == *digest,
+                None => false,
+            };
+            if !fresh {
+                self.checked[u] = None;
+                stale.push(u);
+            }
+        }
+        for &u in &stale {
+            let key = ukey(u);
+            compare_stored(&after, &key, &self.users[u])
+                .map_err(|e| format!("[{}] in storage, {}: {e}", label(&key), show_key(&key)))?;
+        }
+        // What a restart right now would see.
+        let wanted: Vec<(UserKey, UserModel)> = stale
+            .iter()
+            .map(|&u| (ukey(u), self.users[u].clone()))
+            .collect();
+        let reads = observe(&self.raw, &self.clock, &self.script, &wanted, now).map_err(|e| {
+            let who = wanted
+                .iter()
+                .find(|(k, _)| e.contains(&show_key(k)))
+                .map(|(k, _)| label(k))
+                .unwrap_or_else(|| rules.to_string());
+            format!("[{who} + R4] {e}")
+        })?;
+        for (u, mut r) in stale.into_iter().zip(reads) {
+            // The storage check reads the user's records too.
+            r.push((true, user_prefix(&ukey(u))));
+            let digest = digest_of(&after, &r, now, &self.users[u]);
+            self.checked[u] = Some((r, digest));
+        }
+        Ok(())
+    }
+}
+
+/// Loads every user through a fresh agent over a read-only view of `raw`: what a restart
+/// would see. A user's `lagging` allows stored spend behind (never ahead of) the model's.
+fn observe(
+    raw: &Rc<MemoryStorage>,
+    clock: &Rc<ManualClock>,
+    script: &Rc<Script>,
+    users: &[(UserKey, UserModel)],
+    now: f64,
+) -> Result<Vec<Vec<Read>>, String> {
+    let mut reads = Vec::new();
+    if users.is_empty() {
+        return Ok(reads);
+    }
+    let ro = FaultStorage::new(raw.clone(), true);
+    let obs = build_agent(ro.clone(), clock, script);
+    for (key, m) in users {
+        ro.reads.borrow_mut().clear();
+        let who = show_key(key);
+        block_on(obs.load(key))
+            .map_err(|e| format!("a fresh agent over this storage cannot load {who}: {e}"))?;
+        compare_memory(&obs, key, m)
+            .and_then(|()| {
+                compare_spend(&spend_of(&obs, key, now)?, &m.budget.spend(now), m.lagging)
+            })
+            .map_err(|e| {
+                format!("a fresh agent over this storage (a restart now) sees for {who}: {e}")
+            })?;
+        reads.push(std::mem::take(&mut *ro.reads.borrow_mut()));
+    }
+    if ro.wrote.get() {
+        return Err("loading through a fresh agent wrote to storage".into());
+    }
+    Ok(reads)
+}
+
+/// The bytes behind a set of reads (the pseudonym key always: the agent reads it once and
+/// caches it), with the clock and the model's expectation.
+fn digest_of(map: &BTreeMap<String, String>, reads: &[Read], now: f64, m: &UserModel) -> u64 {
+    let mut h = DefaultHasher::new();
+    map.get(SECRET_KEY).hash(&mut h);
+    for (list, key) in reads {
+        match list {
+            true => records(map, key).hash(&mut h),
+            false => map.get(key).hash(&mut h),
+        }
+    }
+    now.to_bits().hash(&mut h);
+    format!("{m:?}").hash(&mut h);
+    h.finish()
+}
+
+fn count(stats: &mut Stats, result: &tenantry::Result<RunOutput>, fired: bool) {
+    stats.faults_fired += u64::from(fired);
+    match result.as_ref().map_err(Error::code) {
+        Ok(_) => stats.runs_ok += 1,
+        Err("budget_exceeded") => stats.refused_budget += 1,
+        Err("rate_limited") => stats.refused_rate += 1,
+        Err("aborted") => stats.aborted += 1,
+        Err("model_error") => stats.model_errors += 1,
+        Err(_) => stats.run_storage_errors += 1,
+    }
+}
+
+fn negative_figure(d: &mut UserDoc) {
+    let b = d.budget.get_or_insert_with(|| AccountDoc {
+        format: BUDGET_FORMAT.into(),
+        version: BUDGET_DOC_VERSION,
+        totals: AmountsDoc::default(),
+        windows: Vec::new(),
+        rate: None,
+    });
+    b.totals.output_tokens = -1.0;
+}
+
+fn foreign_session(d: &mut UserDoc, now: f64) {
+    // A near-collision of the owner, so only an exact comparison catches it.
+    let other = match d.user_id.as_deref() {
+        Some("bob") => Some("bob ".to_owned()),
+        _ => Some("bob".to_owned()),
+    };
+    match d.sessions.first_mut() {
+        Some(s) => s.user_id = other,
+        None => d.sessions.push(SessionDoc {
+            user_id: other,
+            id: "s".into(),
+            created_at: now,
+            last_activity: now,
+            turns: Vec::new(),
+        }),
+    }
+}
+
+/// Applies an edit; false when the result is an invalid document.
+fn edit_doc(d: &mut UserDoc, edit: &Edit, now: f64, n: u64) -> bool {
+    let marker = marker_of(d.user_id.as_deref());
+    match edit {
+        Edit::AsExported => {}
+        Edit::WithoutBudget => d.budget = None,
+        Edit::DropLastTurn => {
+            if let Some(s) = d.sessions.iter_mut().find(|s| !s.turns.is_empty()) {
+                s.turns.pop();
+            }
+        }
+        Edit::RewriteMessage => {
+            if let Some(t) = d.sessions.iter_mut().find_map(|s| s.turns.last_mut()) {
+                t.messages[0].content = format!("{marker} edited{n}");
+            }
+        }
+        Edit::AddSession => {
+            let turn = Turn {
+                at: now,
+                messages: vec![
+                    Message::user(format!("{marker} imported{n}")),
+                    Message::assistant(format!("{marker} ok{n}")),
+                ],
+            };
+            match SESSIONS
+                .iter()
+                .find(|id| !d.sessions.iter().any(|s| s.id == **id))
+            {
+                Some(id) => d.sessions.push(SessionDoc {
+                    user_id: d.user_id.clone(),
+                    id: (*id).to_owned(),
+                    created_at: now,
+                    last_activity: now,
+                    turns: vec![turn],
+                }),
+                None => d.sessions[0].turns.push(turn),
+            }
+        }
+        Edit::RemoveSession => {
+            if !d.sessions.is_empty() {
+                d.sessions.remove(0);
+            }
+        }
+        Edit::SetWorking => {
+            d.blocks = vec![BlockDoc {
+                label: "notes".into(),
+                text: format!("{marker} likes tea {n}"),
+            }];
+            d.properties = match json!({ "color": format!("{marker} green") }) {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+        }
+        Edit::ClearWorking => {
+            d.blocks.clear();
+            d.properties.clear();
+        }
+        Edit::LowerBudget => {
+            if let Some(b) = &mut d.budget {
+                let halve = |a: &mut AmountsDoc| {
+                    for v in [
+                        &mut a.input_tokens,
+                        &mut a.output_tokens,
+                        &mut a.total_tokens,
+                        &mut a.cost_nano_usd,
+                        &mut a.requests,
+                    ] {
+                        *v = (*v / 2.0).floor();
+                    }
+                };
+                halve(&mut b.totals);
+                for w in &mut b.windows {
+                    for bk in &mut w.buckets {
+                        halve(&mut bk.used);
+                    }
+                }
+                if let Some(r) = &mut b.rate {
+                    r.tokens = RATE_BURST;
+                }
+            }
+        }
+        Edit::RaiseTotals(x) => {
+            let b = d.budget.get_or_insert_with(|| AccountDoc {
+                format: BUDGET_FORMAT.into(),
+                version: BUDGET_DOC_VERSION,
+                totals: AmountsDoc::default(),
+                windows: Vec::new(),
+                rate: None,
+            });
+            b.totals.input_tokens += f64::from(*x);
+            b.totals.total_tokens += f64::from(*x);
+            b.totals.requests += 1.0;
+        }
+        Edit::NegativeFigure => {
+            negative_figure(d);
+            return false;
+        }
+        Edit::ForeignSession => {
+            foreign_session(d, now);
+            return false;
+        }
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------------------
+// The runner.
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn agent_matches_the_reference_model() {
+    let soak = std::env::var("TENANTRY_SOAK").is_ok_and(|v| v == "1");
+    let seed = env_u64("TENANTRY_MBT_SEED").unwrap_or_else(|| {
+        if soak {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ u64::from(std::process::id()).rotate_left(32)
+        } else {
+            0x7E_4A47_2024
+        }
+    });
+    let cases = env_u64("TENANTRY_MBT_CASES").unwrap_or(if soak { 3000 } else { 220 }) as u32;
+    println!("model-based: seed {seed}, {cases} cases");
+    let mut seed_bytes = [0u8; 32];
+    for (i, chunk) in seed_bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&(seed.wrapping_add(i as u64)).to_le_bytes());
+    }
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 4096,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let stats = RefCell::new(Stats::default());
+    let shrinking = Cell::new(false);
+    let started = Instant::now();
+    // From 1 so shrinking can get down to the one or two operations that matter; about
+    // 100 on average.
+    let strategy = prop::collection::vec(op_s(), 1..200);
+    let result = runner.run(&strategy, |ops| {
+        let mut world = World::new();
+        let mut local = Stats::default();
+        for (i, op) in ops.iter().enumerate() {
+            if let Err(e) = world.step(op, &mut local) {
+                if !shrinking.replace(true) {
+                    println!(
+                        "model-based: first failure after {} operations, {:.1} s; shrinking",
+                        stats.borrow().ops + local.ops,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                return Err(TestCaseError::fail(format!("at step {i}, {op:?}:\n{e}")));
+            }
+        }
+        if !shrinking.get() {
+            add_stats(&mut stats.borrow_mut(), &local);
+        }
+        Ok(())
+    });
+    let s = stats.into_inner();
+    println!(
+        "model-based: {} operations in {:.1} s: {s:?}",
+        s.ops,
+        started.elapsed().as_secs_f64()
+    );
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(reason, ops)) => {
+            let listing: Vec<String> = ops
+                .iter()
+                .enumerate()
+                .map(|(i, op)| format!("  {i:>3}: {op:?}"))
+                .collect();
+            panic!(
+                "the agent broke the reference model (seed {seed}). Shrunk to {} operations:\n{}\n{reason}",
+                ops.len(),
+                listing.join("\n")
+            );
+        }
+        Err(e) => panic!("{e}"),
+    }
+    // A green run proves little unless each path was taken.
+    if kinds_left_out().is_empty() {
+        assert!(s.ops >= 20_000, "{s:?}");
+        for (what, n) in [
+            ("successful runs", s.runs_ok),
+            ("budget refusals", s.refused_budget),
+            ("rate-limit refusals", s.refused_rate),
+            ("aborted runs", s.aborted),
+            ("model errors", s.model_errors),
+            ("run storage failures", s.run_storage_errors),
+            ("injected faults that fired", s.faults_fired),
+            ("imports applied", s.imports_ok),
+            ("imports refused", s.imports_refused),
+            ("restores applied", s.restores_ok),
+            ("restores refused", s.restores_refused),
+        ] {
+            assert!(n > 0, "no {what}: {s:?}");
+        }
+    }
+}
+
+fn add_stats(to: &mut Stats, s: &Stats) {
+    to.ops += s.ops;
+    to.runs_ok += s.runs_ok;
+    to.refused_budget += s.refused_budget;
+    to.refused_rate += s.refused_rate;
+    to.aborted += s.aborted;
+    to.model_errors += s.model_errors;
+    to.run_storage_errors += s.run_storage_errors;
+    to.faults_fired += s.faults_fired;
+    to.exports += s.exports;
+    to.imports_ok += s.imports_ok;
+    to.imports_refused += s.imports_refused;
+    to.restores_ok += s.restores_ok;
+    to.restores_refused += s.restores_refused;
+    to.restarts += s.restarts;
+    to.floods += s.floods;
+    to.forgets += s.forgets;
+}
+
+/// The checker's own building blocks, against hand-computed figures.
+#[test]
+fn the_reference_model_counts_like_the_documented_ledger() {
+    let now = START_MS;
+    let mut b = Budget::default();
+    b.charge(now, 10, 5);
+    b.charge(now + 1.0, 1, 1);
+    let s = b.spend(now + 1.0);
+    assert_eq!(s.totals, [11, 6, 17, 0, 2]);
+    assert_eq!((s.minute_tokens, s.minute_requests), (17, 2));
+    // A charge counts until eight newer buckets have started, then leaves.
+    let c = bucket(now);
+    let last_in = (c + 8) as f64 * BUCKET_MS;
+    assert_eq!(b.spend(last_in + BUCKET_MS - 1.0).minute_requests, 2);
+    assert_eq!(b.spend(last_in + BUCKET_MS).minute_requests, 0);
+    assert_eq!(b.spend(last_in + BUCKET_MS).lifetime_tokens, 17);
+    // Six at once, then one every 4,096 ms.
+    let mut r = Budget::default();
+    for _ in 0..6 {
+        assert!(r.take_rate(now));
+    }
+    assert!(!r.take_rate(now + 4095.0));
+    assert!(r.take_rate(now + 4096.0));
+    assert_eq!(rate_tokens(r.rate, now + 4096.0 + 2048.0), 0.5);
+    // Verdicts.
+    let mut v = Budget::default();
+    assert_eq!(v.verdict(now, 1, RESERVE_BOUND), Verdict::Allowed);
+    assert_eq!(
+        v.verdict(now, MINUTE_REQUESTS + 1, RESERVE_BOUND),
+        Verdict::Either
+    );
+    v.charge(now, 1, LIFETIME_TOKENS);
+    assert_eq!(v.verdict(now + 1e9, 1, RESERVE_BOUND), Verdict::Refused);
+    // Merging never lowers.
+    let mut held = Budget::default();
+    held.charge(now, 100, 100);
+    held.take_rate(now);
+    let mut low = held.clone();
+    low.totals = [1, 1, 2, 0, 1];
+    low.minute.clear();
+    low.rate = None;
+    let before = held.spend(now);
+    held.merge_max(&low, now);
+    assert_eq!(held.spend(now), before);
+    let mut high = Budget::default();
+    high.totals[TOTAL] = 5000;
+    held.merge_max(&high, now);
+    assert_eq!(held.spend(now).totals, [100, 100, 5000, 0, 1]);
+    assert_eq!(markers_in("<bob > q1 and <anon>"), ["<bob >", "<anon>"]);
+}
