@@ -19,10 +19,54 @@ export function globalFetch() {
 export function linkedController(signal) {
   const controller = new AbortController();
   if (signal) {
-    if (signal.aborted) controller.abort(signal.reason);
-    else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    try {
+      if (signal.aborted) controller.abort(signal.reason);
+      else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    } catch (e) {
+      // A signal that cannot be read is taken as aborted rather than ignored.
+      controller.abort(e);
+    }
   }
   return controller;
+}
+
+/** One `read()` result of a body reader as bytes: a copy of the chunk, `null` at the end.
+ *  Anything else (a Proxy, a number, a cycle) is refused, never passed into wasm. */
+export function chunkBytes(result) {
+  let done;
+  let value;
+  try {
+    done = result.done;
+    value = result.value;
+  } catch (e) {
+    throw refusal("body", `reading a chunk threw: ${describeThrown(e)}`);
+  }
+  if (done === true) return null;
+  let ok = false;
+  try {
+    ok = value instanceof Uint8Array;
+  } catch {
+    // a Proxy posing as bytes
+  }
+  if (!ok) throw refusal("body", "a chunk that is not a Uint8Array");
+  return value.slice();
+}
+
+/** A headers object's own string entries, or a refusal naming what was wrong. */
+export function headerEntries(h) {
+  if (h === null || typeof h !== "object" || isArray(h)) throw refusal("headers", "must be an object of strings");
+  const out = [];
+  try {
+    for (const k of Object.keys(h)) {
+      const v = h[k];
+      if (typeof v !== "string" || !wellFormed(v) || !wellFormed(k)) throw refusal("headers", "every header value must be a string");
+      out.push(k, v);
+    }
+  } catch (e) {
+    if (e !== null && typeof e === "object" && "tenantryPath" in e) throw e;
+    throw refusal("headers", `reading it threw: ${describeThrown(e)}`);
+  }
+  return out;
 }
 
 /** The body reader of a fetch Response, or null when it has no body. */
@@ -44,9 +88,9 @@ export function cancelReader(reader) {
 export function callSink(sink, value, onError) {
   try {
     const r = sink(value);
-    if (r && typeof r.then === "function") r.then(undefined, (e) => onError(String(e?.message ?? e)));
+    if (r && typeof r.then === "function") r.then(undefined, (e) => onError(describeThrown(e)));
   } catch (e) {
-    onError(String(e?.message ?? e));
+    onError(describeThrown(e));
   }
 }
 
@@ -257,7 +301,7 @@ export function isBytes(v) {
 /** Whether `v` is an AbortSignal; a Proxy whose prototype trap throws is not. */
 export function isAbortSignal(v) {
   try {
-    return typeof AbortSignal === "function" && v instanceof AbortSignal;
+    return typeof AbortSignal === "function" && v instanceof AbortSignal && typeof v.aborted === "boolean";
   } catch {
     return false;
   }
@@ -361,7 +405,10 @@ export function strictJson(value, path, config, skip) {
     return isArray ? `[${parts.join(",")}]` : `{${parts.join(",")}}`;
   };
   try {
-    return walk(value, path, 0) ?? "null";
+    const out = walk(value, path, 0);
+    // A value whose toJSON gives `undefined` has no JSON form: not the same as null.
+    if (out === undefined && value !== undefined) throw refusal(path, "has no JSON form");
+    return out ?? "null";
   } catch (e) {
     if (e !== null && typeof e === "object" && "tenantryPath" in e) throw e;
     // RangeError from a runaway structure, or anything else unforeseen.

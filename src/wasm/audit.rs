@@ -14,7 +14,9 @@ use super::js_fetch::call_sink;
 
 /// A key as text (UTF-8, or `hex:`/`base64:`-prefixed) or bytes; at least 16 bytes.
 fn key_bytes(v: &JsValue, field: &str) -> Result<Vec<u8>> {
-    let bytes = if let Some(s) = v.as_string() {
+    let bytes = if let Some(s) = super::convert::exact_string(v) {
+        // A key with a lone surrogate would become another key's U+FFFD spelling.
+        let s = s.ok_or_else(|| Error::config(field, "contains a lone UTF-16 surrogate"))?;
         key_from_text(&s).map_err(|e| Error::config(field, e.to_string()))?
     } else if super::convert::is_bytes(v) {
         Uint8Array::new(v).to_vec()

@@ -167,7 +167,32 @@ const TOOL_KEYS: [&str; 5] = [
 
 #[inline(never)]
 fn rate_limit_config(v: JsValue) -> Result<RateLimitConfig> {
-    from_js(v, "rateLimit")
+    let value: serde_json::Value = from_js(v, "rateLimit")?;
+    objects_at(&value, "rateLimit", &[])?;
+    if let Some(p) = value.get("perUser") {
+        objects_at(p, "rateLimit.perUser", &[])?;
+    }
+    from_value(value, "rateLimit")
+}
+
+/// serde reads a struct from an array as readily as from an object, so `rateLimit: [5, 1000]`
+/// would configure a limit by position: refused here, where an object is meant.
+fn objects_at(v: &serde_json::Value, path: &str, maps: &[&str]) -> Result<()> {
+    if !v.is_object() {
+        return Err(Error::config(path, "must be an object"));
+    }
+    for key in maps {
+        if let Some(m) = v.get(*key) {
+            let sub = format!("{path}.{key}");
+            let entries = m
+                .as_object()
+                .ok_or_else(|| Error::config(&sub, "must be an object"))?;
+            for (k, e) in entries {
+                objects_at(e, &format!("{sub}.{k}"), &[])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[inline(never)]
@@ -199,7 +224,11 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
     let (specs, execute) = parse_tools(&tools)?;
     let permissions: Permissions = match opts.get("permissions") {
         None => Permissions::default(),
-        Some(p) => from_js(p, "permissions")?,
+        Some(p) => {
+            let value: serde_json::Value = from_js(p, "permissions")?;
+            objects_at(&value, "permissions", &["users"])?;
+            from_value(value, "permissions")?
+        }
     };
     let approval_timeout_ms = match opts.number("approvalTimeoutMs")? {
         Some(n) if n > 0.0 => n,
@@ -258,8 +287,73 @@ fn budget_config(v: JsValue) -> Result<(BudgetConfig, Option<Function>)> {
             ))
         }
     };
-    let config = super::error::config_from_js(&v, "budget", &["planOf"])?;
+    let value: serde_json::Value = super::error::config_from_js(&v, "budget", &["planOf"])?;
+    let config = from_value::<BudgetConfig>(value, "budget")?;
     Ok((config, plan_of))
+}
+
+/// `T` from a config value; a refusal names the innermost field that is refused on its own.
+fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value, path: &str) -> Result<T> {
+    match serde_json::from_value::<T>(value.clone()) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(Error::config(&locate::<T>(&value, path), e.to_string())),
+    }
+}
+
+/// serde's errors name no path: narrow the value to one branch at a time (each object key,
+/// each array item, the rest left out) and follow the branch that is still refused alone.
+/// Every config field is optional, so a branch alone is refused only for its own fault.
+/// Only on the error path.
+#[inline(never)]
+fn locate<T: serde::de::DeserializeOwned>(root: &serde_json::Value, base: &str) -> String {
+    use serde_json::Value;
+    // The root with only the branch `trail` (a list of keys and indices) kept.
+    fn keep(node: &Value, trail: &[Value]) -> Value {
+        match (trail.split_first(), node) {
+            (None, _) => node.clone(),
+            (Some((Value::String(k), rest)), Value::Object(m)) => {
+                let mut one = serde_json::Map::new();
+                if let Some(child) = m.get(k) {
+                    one.insert(k.clone(), keep(child, rest));
+                }
+                Value::Object(one)
+            }
+            (Some((Value::Number(i), rest)), Value::Array(a)) => {
+                let i = i.as_u64().unwrap_or(0) as usize;
+                Value::Array(a.get(i).map(|c| vec![keep(c, rest)]).unwrap_or_default())
+            }
+            _ => node.clone(),
+        }
+    }
+    let refused = |trail: &[Value]| serde_json::from_value::<T>(keep(root, trail)).is_err();
+    let mut trail: Vec<Value> = Vec::new();
+    let mut path = base.to_owned();
+    let mut node = root;
+    'down: for _ in 0..64 {
+        let children: Vec<(Value, String, &Value)> = match node {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), format!("{path}.{k}"), v))
+                .collect(),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i), format!("{path}[{i}]"), v))
+                .collect(),
+            _ => break,
+        };
+        for (step, sub, child) in children {
+            trail.push(step);
+            if refused(&trail) {
+                path = sub;
+                node = child;
+                continue 'down;
+            }
+            trail.pop();
+        }
+        break;
+    }
+    path
 }
 
 fn count(opts: &Options, key: &str, min: u64, max: u64) -> Result<Option<u64>> {

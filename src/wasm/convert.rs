@@ -21,6 +21,8 @@ extern "C" {
     ) -> std::result::Result<String, JsValue>;
     #[wasm_bindgen(catch, js_name = readArray)]
     fn read_array_js(v: &JsValue, path: &str) -> std::result::Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(catch, js_name = headerEntries)]
+    fn header_entries_js(h: &JsValue) -> std::result::Result<js_sys::Array, JsValue>;
     #[wasm_bindgen(js_name = isBytes)]
     pub fn is_bytes(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = isArray)]
@@ -71,6 +73,11 @@ pub fn session_id(v: &JsValue) -> Result<SessionId> {
 /// A plain copy of a host array (each element read once, on the JS side).
 pub fn read_array(v: &JsValue, path: &str) -> std::result::Result<js_sys::Array, Unreadable> {
     read_array_js(v, path).map_err(|e| unreadable(&e, path))
+}
+
+/// A headers object as a flat `[name, value, ...]` array of strings.
+pub fn header_entries(h: &JsValue) -> std::result::Result<js_sys::Array, Unreadable> {
+    header_entries_js(h).map_err(|e| unreadable(&e, "headers"))
 }
 
 /// Where and why a host value could not be read exactly (see `strictJson` in host.js).
@@ -140,6 +147,9 @@ pub fn type_name(v: &JsValue) -> String {
 pub struct Options {
     obj: Option<Object>,
     path: String,
+    /// The error kind of this object's fields (`invalid_config` for config,
+    /// `invalid_input` for a call's options).
+    err: fn(String, String) -> Error,
 }
 
 impl Options {
@@ -153,6 +163,7 @@ impl Options {
             return Ok(Options {
                 obj: None,
                 path: path.to_owned(),
+                err,
             });
         }
         if !v.is_object() || is_array(v) || v.is_function() {
@@ -181,6 +192,7 @@ impl Options {
         Ok(Options {
             obj: Some(obj),
             path: path.to_owned(),
+            err,
         })
     }
 
@@ -200,12 +212,12 @@ impl Options {
             None => Ok(None),
             Some(v) => match exact_string(&v) {
                 Some(Some(s)) => Ok(Some(s)),
-                Some(None) => Err(Error::config(
-                    &self.field(key),
-                    "contains a lone UTF-16 surrogate",
+                Some(None) => Err((self.err)(
+                    self.field(key),
+                    "contains a lone UTF-16 surrogate".into(),
                 )),
-                None => Err(Error::config(
-                    &self.field(key),
+                None => Err((self.err)(
+                    self.field(key),
                     format!("must be a string, got {}", type_name(&v)),
                 )),
             },
@@ -216,8 +228,8 @@ impl Options {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v.as_f64().map(Some).ok_or_else(|| {
-                Error::config(
-                    &self.field(key),
+                (self.err)(
+                    self.field(key),
                     format!("must be a number, got {}", type_name(&v)),
                 )
             }),

@@ -24,6 +24,8 @@ extern "C" {
     pub fn call_sink(sink: &Function, value: &JsValue, on_error: &JsValue);
     #[wasm_bindgen(js_name = cancelReader)]
     fn cancel_reader(reader: &JsValue);
+    #[wasm_bindgen(js_name = chunkBytes, catch)]
+    fn chunk_bytes(result: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = bodyReader, catch)]
     fn body_reader(response: &JsValue) -> Result<JsValue, JsValue>;
 }
@@ -155,12 +157,20 @@ impl Body for FetchBody {
             let result = super::callbacks::settle(&read)
                 .await
                 .map_err(|e| network(&e))?;
-            if get(&result, "done").as_bool() == Some(true) {
+            let bytes = chunk_bytes(&result).map_err(|e| NetworkError {
+                message: format!(
+                    "the response body is not a byte stream: {}",
+                    js_sys::Reflect::get(&e, &"reason".into())
+                        .ok()
+                        .and_then(|r| r.as_string())
+                        .unwrap_or_default()
+                ),
+            })?;
+            if bytes.is_null() {
                 self.reader = JsValue::NULL;
                 return Ok(None);
             }
-            let value = get(&result, "value");
-            Ok(Some(Uint8Array::new(&value).to_vec()))
+            Ok(Some(Uint8Array::new(&bytes).to_vec()))
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::config::integer_field;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, ModelRequest, TextSink};
 use crate::provider::{Provider, ProviderConfig, ProviderModel};
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -67,19 +67,12 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
         })?;
     }
     if let Some(h) = opts.get("headers") {
-        if !h.is_object() {
-            return Err(Error::config("headers", "must be an object of strings"));
-        }
-        for key in Object::keys(h.unchecked_ref::<Object>()).iter() {
-            let value = Reflect::get(&h, &key).unwrap_or(JsValue::UNDEFINED);
-            match (key.as_string(), value.as_string()) {
-                (Some(k), Some(v)) => cfg.headers.push((k, v)),
-                _ => {
-                    return Err(Error::config(
-                        "headers",
-                        "every header value must be a string",
-                    ))
-                }
+        let flat =
+            super::convert::header_entries(&h).map_err(|u| Error::config(&u.path, u.reason))?;
+        let mut it = flat.iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            if let (Some(k), Some(v)) = (k.as_string(), v.as_string()) {
+                cfg.headers.push((k, v));
             }
         }
     }
@@ -100,10 +93,14 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let model = model.clone();
         let ctx = call_context(&request);
-        match super::error::from_js_without::<ModelRequest>(
-            &request,
-            super::error::REQUEST_CALLBACKS,
-        ) {
+        let shaped = if super::convert::is_array(&request) {
+            Err("a model request is an object, not an array".to_owned())
+        } else {
+            Ok(())
+        };
+        match shaped.and_then(|()| {
+            super::error::from_js_without::<ModelRequest>(&request, super::error::REQUEST_CALLBACKS)
+        }) {
             Ok(mut req) => {
                 if req.max_output_tokens == 0 {
                     req.max_output_tokens = crate::config::DEFAULT_MAX_OUTPUT_TOKENS;

@@ -75,3 +75,77 @@ test("the browser entry runs one shared agent for two users in Chromium", async 
   assert.equal(result.aliceSize, 4);
   assert.equal(result.code, "invalid_user_id");
 });
+
+test("the hostile-value cases of hostile-cases.mjs hold in Chromium through the browser entry", async () => {
+  // The case list is served at a path of its own (not from the scratch project), as an ES
+  // module next to the import map that resolves `tenantry` to the browser entry.
+  const casesSource = await readFile(new URL("./hostile-cases.mjs", import.meta.url));
+  const results = [];
+  let total = Infinity;
+  let start = 0;
+  // A case that leaves the page unusable (an exception through wasm, a hang) ends its page;
+  // the next case starts in a fresh one, so no case fails because of an earlier one.
+  while (start < total) {
+    const page = await browser.newPage();
+    await page.route(`${origin}/hostile-cases.mjs`, (route) => route.fulfill({ body: casesSource, contentType: "text/javascript" }));
+    let current = start;
+    page.on("console", (m) => {
+      const started = /^hostile-start (\d+)$/.exec(m.text());
+      if (started) current = Number(started[1]);
+    });
+    const crashed = new Promise((resolve) => page.on("crash", () => resolve({ crashed: true })));
+    await page.goto(origin + "/");
+    const chunk = page.evaluate(async (from) => {
+      const tenantry = await import("tenantry");
+      const { hostileCases, runHostile } = await import("/hostile-cases.mjs");
+      const cases = hostileCases(tenantry);
+      const out = [];
+      const trap = (report) => {
+        const onError = (e) => {
+          e.preventDefault();
+          report("uncaught exception", e.error ?? e.message);
+        };
+        const onRejection = (e) => {
+          e.preventDefault();
+          report("unhandled rejection", e.reason);
+        };
+        addEventListener("error", onError);
+        addEventListener("unhandledrejection", onRejection);
+        return () => {
+          removeEventListener("error", onError);
+          removeEventListener("unhandledrejection", onRejection);
+        };
+      };
+      const { next } = await runHostile(cases, {
+        start: from,
+        trap,
+        onStart: (i) => console.log(`hostile-start ${i}`),
+        onResult: (i, c, r) => out.push({ i, name: c.name, group: c.group, ok: r.ok, detail: r.detail }),
+      });
+      return { out, next, total: cases.length };
+    }, start);
+    let watchdog;
+    const stalled = new Promise((resolve) => (watchdog = setTimeout(() => resolve({ stalled: true }), 20 * 60_000)));
+    const r = await Promise.race([chunk.catch((e) => ({ failed: String(e?.message ?? e) })), crashed, stalled]);
+    clearTimeout(watchdog);
+    if (r.out) {
+      results.push(...r.out);
+      total = r.total;
+      start = r.next;
+    } else {
+      assert.ok(Number.isFinite(total), `the page could not start the case list: ${JSON.stringify(r)}`);
+      // The page crashed, froze or threw outside the runner while in case `current`.
+      results.push({ i: current, name: `case #${current}`, ok: false, detail: `[crash] the page ${r.crashed ? "crashed" : r.stalled ? "stopped answering" : `failed: ${r.failed}`} in this case` });
+      start = current + 1;
+    }
+    await page.close().catch(() => {});
+  }
+  const failed = results.filter((r) => !r.ok);
+  const byCause = new Map();
+  for (const r of failed) {
+    const cause = /^\[([^\]]+)\]/.exec(r.detail)?.[1] ?? "unknown";
+    byCause.set(cause, [...(byCause.get(cause) ?? []), r]);
+  }
+  const report = [...byCause].map(([cause, rs]) => `[${cause}] ${rs.length}:\n${rs.slice(0, 25).map((r) => `  - ${r.name}: ${r.detail.slice(0, 300)}`).join("\n")}${rs.length > 25 ? `\n  ... and ${rs.length - 25} more` : ""}`);
+  assert.equal(failed.length, 0, `${failed.length} of ${results.length} hostile cases failed in Chromium:\n${report.join("\n")}`);
+});
