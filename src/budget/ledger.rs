@@ -513,38 +513,25 @@ impl Ledger {
             retained,
         } = &mut self.table;
         let before = index.len() + retained.len();
-        retained.retain(|_, slot| {
-            let keep = slots
+        // Keeps a slot's account if it still holds anything, else frees the slot.
+        let mut keep = |slot: &mut usize| {
+            let held = slots
                 .get_mut(*slot)
                 .and_then(|s| s.as_deref_mut())
                 .is_some_and(|a| {
                     a.advance(&policy.user, now);
                     a.holds_anything(&policy.user, policy.rate.as_ref(), now)
                 });
-            if !keep {
+            if !held {
                 if let Some(s) = slots.get_mut(*slot) {
                     *s = None;
                 }
                 free.push(*slot);
             }
-            keep
-        });
-        index.retain(|_, slot| {
-            let keep = slots
-                .get_mut(*slot)
-                .and_then(|s| s.as_deref_mut())
-                .is_some_and(|a| {
-                    a.advance(&policy.user, now);
-                    a.holds_anything(&policy.user, policy.rate.as_ref(), now)
-                });
-            if !keep {
-                if let Some(s) = slots.get_mut(*slot) {
-                    *s = None;
-                }
-                free.push(*slot);
-            }
-            keep
-        });
+            held
+        };
+        retained.retain(|_, slot| keep(slot));
+        index.retain(|_, slot| keep(slot));
         self.table.trim();
         before - self.len()
     }
