@@ -123,9 +123,9 @@ pub struct Usage {
     pub estimated: bool,
     /// What the call cost in USD by the price table (0 when the model has no price).
     pub cost_usd: f64,
-    /// The model reported more than was reserved for it (it ignored `maxOutputTokens`, or
-    /// the input was under-estimated): charged in full, so the user may now be over a
-    /// limit, and their next runs are refused until the window frees room.
+    /// The model reported more output than it was granted (it ignored `maxOutputTokens`):
+    /// charged in full, so the user may now be over a limit, and their next runs are
+    /// refused until the window frees room.
     pub overrun: bool,
 }
 

@@ -280,7 +280,9 @@ impl Agent {
         if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
             response.usage.cost_usd = charge.cost_usd;
             response.usage.estimated |= charge.estimated || charge.clamped;
-            response.usage.overrun = charge.overran;
+            // The model's own excess: output past what it was granted. (An input above the
+            // estimate is charged too, but is the estimate's error, not the model's.)
+            response.usage.overrun = charge.output_tokens > reserved_output.unwrap_or(u64::MAX);
         }
         let about = About {
             user,

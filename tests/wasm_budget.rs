@@ -82,12 +82,21 @@ async fn twenty_concurrent_runs_stay_under_the_ceiling() {
 
 #[wasm_bindgen_test]
 async fn rate_limits_and_plans_from_js() {
-    let a = agent(
+    let budget = parse(
         r#"{ "perUser": { "maxRequests": 100 }, "plans": { "trial": { "maxRequests": 1 } } }"#,
-        Some(r#"{ "perUser": { "requests": 3, "perMs": 60000 } }"#),
-    )
-    .unwrap();
-    JsFuture::from(a.set_property("ivan".into(), "plan".into(), "trial".into()))
+    );
+    // Plans come from the host's planOf only.
+    let plan_of = Function::new_with_args("u", "return u === 'ivan' ? 'trial' : undefined");
+    Reflect::set(&budget, &"planOf".into(), &plan_of).unwrap();
+    let config = Object::new();
+    Reflect::set(&config, &"model".into(), &slow_model()).unwrap();
+    Reflect::set(&config, &"maxOutputTokens".into(), &100.into()).unwrap();
+    Reflect::set(&config, &"budget".into(), &budget).unwrap();
+    let rate = parse(r#"{ "perUser": { "requests": 3, "perMs": 60000 } }"#);
+    Reflect::set(&config, &"rateLimit".into(), &rate).unwrap();
+    let a = JsAgent::new(config.into()).unwrap();
+    // A `plan` property the user could write changes nothing: judy keeps the default plan.
+    JsFuture::from(a.set_property("judy".into(), "plan".into(), "trial".into()))
         .await
         .unwrap();
     JsFuture::from(a.run("1".into(), "ivan".into(), JsValue::UNDEFINED))
