@@ -148,7 +148,7 @@ async fn a_throwing_tool_becomes_a_tool_error_and_an_event() {
     assert!(get(&events[3], "error")
         .as_string()
         .unwrap()
-        .contains("not JSON-serialisable"));
+        .contains("the result is not JSON"));
     assert!(events
         .iter()
         .all(|e| get(e, "userId").as_string().as_deref() == Some("carol")));
