@@ -301,7 +301,14 @@ export function isBytes(v) {
 /** Whether `v` is an AbortSignal; a Proxy whose prototype trap throws is not. */
 export function isAbortSignal(v) {
   try {
-    return typeof AbortSignal === "function" && v instanceof AbortSignal && typeof v.aborted === "boolean";
+    if (typeof AbortSignal !== "function" || !(v instanceof AbortSignal) || typeof v.aborted !== "boolean") return false;
+    // Exercised as the run will use it, so a Proxy that fails there is refused up front
+    // rather than taken as an abort later.
+    const probe = () => {};
+    v.addEventListener("abort", probe, { once: true });
+    v.removeEventListener("abort", probe);
+    void v.reason;
+    return true;
   } catch {
     return false;
   }
