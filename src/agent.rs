@@ -932,19 +932,23 @@ impl Agent {
     pub async fn forget(&self, user: &UserKey) -> Result<()> {
         let _one_writer = self.user_locks.ticket(user.clone()).await;
         // The pseudonym first: it may need storage, and a failure here changes nothing.
-        let pseudonym = match self.storage.is_some() && self.budgets_persisted() {
-            true => Some(self.pseudonym(user).await?),
-            false => self.secret_now().map(|s| pseudonym_of(&s, user)),
+        // With storage but no per-user limit there is nothing a pseudonym would keep.
+        let pseudonym = match (self.storage.is_some(), self.budgets_persisted()) {
+            (true, true) => Some(self.pseudonym(user).await?),
+            (true, false) => None,
+            (false, _) => {
+                let secret = self.secret_now().ok_or_else(|| Error::Internal {
+                    message: "no randomness for the pseudonym key: nothing was forgotten".into(),
+                })?;
+                Some(pseudonym_of(&secret, user))
+            }
         };
         self.replacing.borrow_mut().insert(user.clone());
         // RAM goes first so a run finishing meanwhile sees its user gone and takes back
         // its own write.
         self.memory.borrow_mut().remove(user);
         let now = self.now();
-        match pseudonym {
-            Some(p) => self.ledger.borrow_mut().forget(user, p, now),
-            None => self.ledger.borrow_mut().forget(user, [0; 32], now),
-        }
+        self.ledger.borrow_mut().forget(user, pseudonym, now);
         self.observer.forget_user(user);
         if let Some(t) = &self.tools {
             t.cache.borrow_mut().forget(user);

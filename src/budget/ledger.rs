@@ -539,8 +539,9 @@ impl Ledger {
     /// Erases one user's id from the ledger (GDPR). What they spent inside windows still
     /// open, and lifetime spend, stays under `pseudonym` and counts again if the id comes
     /// back (`revive`); an account that holds nothing a limit reads goes entirely. Calls in
-    /// flight settle into the retained account.
-    pub fn forget(&mut self, user: &UserKey, pseudonym: Pseudonym, now: f64) {
+    /// flight settle into the retained account. Without a pseudonym (no per-user limit can
+    /// read the account) it goes entirely.
+    pub fn forget(&mut self, user: &UserKey, pseudonym: Option<Pseudonym>, now: f64) {
         let now = self.tick(now);
         let policy = &self.policy;
         let Some(slot) = self.table.index.remove(user) else {
@@ -556,7 +557,7 @@ impl Ledger {
                 a.reserved.iter().any(|&v| v > 0)
                     || a.holds_anything(&policy.user, policy.rate.as_ref(), now)
             });
-        if keep {
+        if let (true, Some(pseudonym)) = (keep, pseudonym) {
             if let Some(old) = self.table.retained.insert(pseudonym, slot) {
                 self.table.free_slot(old);
             }
@@ -1217,7 +1218,7 @@ mod tests {
         spend(&mut l, &b, T0, 10, 10).unwrap();
         let (in_flight, out) = l.reserve(&a, DEFAULT, T0, est(0, 5)).unwrap();
         assert_eq!(out, 1);
-        l.forget(&a, pa, T0);
+        l.forget(&a, Some(pa), T0);
         assert!(!l.has(&a));
         assert_eq!(l.retained(), 1);
         assert_eq!(l.export_user(&a, T0), None);
@@ -1235,10 +1236,10 @@ mod tests {
         // An account that holds nothing a limit reads goes entirely.
         let mut free = ledger(json!({}));
         spend(&mut free, &a, T0, 5, 5).unwrap();
-        free.forget(&a, pa, T0);
+        free.forget(&a, Some(pa), T0);
         assert_eq!(free.len(), 0);
         // The host's reset drops retained counters too.
-        l.forget(&a, pa, T0);
+        l.forget(&a, Some(pa), T0);
         l.reset_user(&a, &pa);
         assert!(!l.revive(&a, &pa));
         assert_eq!(l.usage(&b, DEFAULT, T0).totals.total_tokens, 20);
