@@ -8,11 +8,13 @@
 //! the commit leaves memory exactly as it was.
 
 use crate::budget::{Actual, BudgetError, Ledger, PlanId, Pseudonym, Reservation, UsageReport};
+use crate::cancel::Cancellation;
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::error::{Error, Result};
 use crate::events::{EventPart, RunEvent};
 use crate::ids::{SessionId, UserKey};
+use crate::limits::MAX_INPUT_BYTES;
 use crate::lock::{KeyedLock, Ticket};
 use crate::memory::{Memory, Stats, Turn, UserState};
 use crate::message::Message;
@@ -23,27 +25,13 @@ use crate::run_id::new_run_id;
 use crate::storage::{self, Storage};
 use crate::tools::ToolSet;
 use crate::user_doc::{self, BlockDoc, SnapshotDoc, UserDoc};
-use futures_util::future::{self, Either, LocalBoxFuture};
+use futures_util::future::{self, Either};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::future::Future;
 use std::rc::Rc;
-
-/// Longest accepted input, in bytes. Larger inputs are refused rather than sent to a model
-/// that would bill for them and likely reject them anyway.
-pub const MAX_INPUT_BYTES: usize = 1 << 20;
-
-/// A host's cancellation source (an AbortSignal in JS).
-pub trait Cancellation {
-    fn is_cancelled(&self) -> bool;
-    /// Resolves when cancelled. Dropped (and must clean up) when the run ends first.
-    fn cancelled(&self) -> LocalBoxFuture<'static, ()>;
-    /// Lets a host model adapter recover its native signal to pass on (e.g. to fetch).
-    fn as_any(&self) -> &dyn Any;
-}
 
 #[derive(Default)]
 pub struct RunOptions {

@@ -2,7 +2,7 @@
 //! a timer and a random number. The wasm layer implements it over `fetch` and `setTimeout`
 //! (so it runs in Node, browsers and workerd alike); tests implement it in memory.
 
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use futures_util::future::LocalBoxFuture;
 use std::rc::Rc;
 

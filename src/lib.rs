@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod audit;
 pub mod budget;
+pub mod cancel;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -16,6 +17,7 @@ pub mod events;
 pub mod http;
 pub mod ids;
 mod json_text;
+pub mod limits;
 pub mod lock;
 pub mod memory;
 pub mod message;
@@ -34,7 +36,8 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use agent::{Agent, Cancellation, RunOptions, RunOutput, SessionInfo};
+pub use agent::{Agent, RunOptions, RunOutput, SessionInfo};
+pub use cancel::Cancellation;
 pub use clock::{Clock, ManualClock};
 pub use config::{AgentConfig, MemoryConfig};
 pub use error::{Error, Result};

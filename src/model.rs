@@ -4,7 +4,7 @@
 //! is what the loop works with after validation. Validation lives here, in plain Rust, so
 //! every host (JS function, HTTP client, demo) is held to the same rules.
 
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use crate::error::{Error, Result};
 use crate::message::{Message, ToolCall};
 use crate::prompt::Prompt;

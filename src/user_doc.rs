@@ -2,10 +2,10 @@
 //! snapshots hold, and storage adapters store (one session per record). One format, one
 //! validator, so stored, imported and restored data are held to the same rules.
 
-use crate::agent::MAX_INPUT_BYTES;
 use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
+use crate::limits::MAX_INPUT_BYTES;
 use crate::memory::{Limits, Session, Turn, UserState, WorkingMemory};
 use crate::message::Role;
 use serde::{Deserialize, Serialize};

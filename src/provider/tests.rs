@@ -1,7 +1,7 @@
 // Provider clients against a scripted in-memory host: retries, streaming, errors, time-outs.
 // The same tests run natively and under wasm-bindgen-test.
 use super::*;
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use crate::http::{Body, HttpRequest, HttpResponse, NetworkError};
 use crate::message::Message;
 use std::cell::{Cell, RefCell};

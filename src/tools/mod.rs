@@ -9,7 +9,7 @@ pub mod cache;
 pub mod permissions;
 pub mod schema;
 
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use crate::ids::UserKey;
 use crate::message::ToolCall;
 use cache::{CacheHandle, ToolCache};

@@ -1,7 +1,7 @@
 //! AbortSignal as a core `Cancellation`. The listener added while a run waits is removed
 //! when the wait ends, so one long-lived signal shared by many runs does not accumulate them.
 
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Promise};
 use std::any::Any;

@@ -374,7 +374,7 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
         Some(v) if super::convert::is_abort_signal(&v) => Some(Rc::new(JsAbort {
             signal: v.unchecked_into::<AbortSignal>(),
         })
-            as Rc<dyn crate::agent::Cancellation>),
+            as Rc<dyn crate::cancel::Cancellation>),
         Some(v) => {
             return Err(Error::InvalidInput {
                 reason: format!(

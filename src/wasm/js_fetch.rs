@@ -4,7 +4,7 @@
 
 use super::abort::JsAbort;
 use super::js_model::thrown_message;
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use crate::http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};

@@ -6,7 +6,7 @@ use super::abort::{AbortSignal, JsAbort};
 use super::convert::{config_error, type_name, Options};
 use super::error::{to_js_error, to_plain_js};
 use super::js_fetch::{global_fetch, FetchHost};
-use crate::agent::Cancellation;
+use crate::cancel::Cancellation;
 use crate::config::integer_field;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, ModelRequest, TextSink};
