@@ -27,7 +27,6 @@ pub mod prompt;
 pub mod provider;
 pub mod recall;
 pub mod run_id;
-mod run_loop;
 pub mod storage;
 pub mod tools;
 pub mod user_doc;

@@ -18,21 +18,6 @@ pub const GENESIS_PREV: &str = "000000000000000000000000000000000000000000000000
 /// Largest `seq` (and JS `Number.MAX_SAFE_INTEGER`): beyond it a JS reader would round.
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
-/// The entry types the runtime writes. `type` is free text (any non-empty string), so
-/// hosts may add their own; these names are stable.
-pub mod types {
-    pub const RUN_START: &str = "run.start";
-    pub const RUN_FINISH: &str = "run.finish";
-    pub const MODEL_CALL: &str = "model.call";
-    pub const TOOL_CALL: &str = "tool.call";
-    pub const PERMISSION: &str = "permission";
-    pub const BUDGET_REFUSED: &str = "budget.refused";
-    pub const BUDGET_OVERRUN: &str = "budget.overrun";
-    pub const FORGET: &str = "forget";
-    pub const EXPORT: &str = "export";
-    pub const IMPORT: &str = "import";
-}
-
 const FIELDS: [&str; 9] = [
     "data",
     "mac",
@@ -232,7 +217,7 @@ mod tests {
         Entry {
             seq: 3,
             ts: 1_700_000_000_123.5,
-            kind: types::MODEL_CALL.into(),
+            kind: "model.call".into(),
             user_id: Some("alice".into()),
             session_id: None,
             run_id: Some("r1".into()),

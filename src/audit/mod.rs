@@ -32,7 +32,7 @@ mod verify;
 pub use canonical::{canonical_json, MAX_DEPTH};
 pub use chain::AuditChain;
 pub use content::{ContentKeys, CONTENT_KEY_BYTES, MAX_CONTENT_KEYS};
-pub use entry::{types, Entry, GENESIS_PREV, MAX_SEQ};
+pub use entry::{Entry, GENESIS_PREV, MAX_SEQ};
 pub use error::AuditError;
 pub use jsonl::{parse_jsonl, verify_jsonl};
 pub use key::{key_from_text, MIN_KEY_BYTES};

@@ -9,6 +9,10 @@
 //! user is not at hand, so it returns a placeholder that `audit` and `emit` (which know
 //! whom an observation is about) turn into the hash before anything leaves the observer.
 
+mod kind;
+
+pub use kind::Kind;
+
 use crate::audit::{AuditChain, AuditRing, ContentKeys, Entry};
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
@@ -153,14 +157,14 @@ impl Observer {
     }
 
     /// Appends an audit entry and hands it to the sink.
-    pub fn audit(&self, now: f64, kind: &str, about: &About<'_>, mut data: Value) {
+    pub fn audit(&self, now: f64, kind: Kind, about: &About<'_>, mut data: Value) {
         let Some(a) = &self.audit else { return };
         self.hash_contents(about.user.as_option(), &mut data);
         let entry = {
             let mut a = a.borrow_mut();
             let appended = a.chain.append(
                 now,
-                kind,
+                kind.name(),
                 about.user.as_option(),
                 about.session,
                 about.run,
@@ -244,9 +248,9 @@ fn hashed(keys: &mut ContentKeys, user: Option<&str>, text: &str) -> Value {
 }
 
 impl Telemetry {
-    pub fn new(kind: &'static str, about: &About<'_>, ts: f64, data: Value) -> Telemetry {
+    pub fn new(kind: Kind, about: &About<'_>, ts: f64, data: Value) -> Telemetry {
         Telemetry {
-            kind,
+            kind: kind.name(),
             user_id: about.user.as_option().map(str::to_owned),
             session_id: about.session.map(str::to_owned),
             run_id: about.run.map(str::to_owned),
@@ -301,8 +305,8 @@ mod tests {
             run: Some("r"),
         };
         let data = json!({ "input": o.content(text), "nested": [{ "args": o.content(text) }] });
-        o.audit(1.0, "run.start", &about, data.clone());
-        o.emit(Telemetry::new("run.start", &about, 1.0, data));
+        o.audit(1.0, Kind::RunStart, &about, data.clone());
+        o.emit(Telemetry::new(Kind::RunStart, &about, 1.0, data));
         Value::Object(o.audit_entries().last().unwrap().data.clone())
     }
 
@@ -366,9 +370,9 @@ mod tests {
             session: None,
             run: None,
         };
-        o.audit(1.0, "tool.call", &about, json!({ "deep": deep.clone() }));
+        o.audit(1.0, Kind::ToolCall, &about, json!({ "deep": deep.clone() }));
         o.emit(Telemetry::new(
-            "tool.call",
+            Kind::ToolCall,
             &about,
             1.0,
             json!({ "deep": deep }),
@@ -404,7 +408,7 @@ mod tests {
             run: None,
         };
         o.emit(Telemetry::new(
-            "x",
+            Kind::Export,
             &about,
             1.0,
             json!({ "input": o.content("4711") }),
@@ -416,7 +420,7 @@ mod tests {
         o.forget_user(&alice);
         assert_eq!(o.content_keys(), 0);
         o.emit(Telemetry::new(
-            "x",
+            Kind::Export,
             &about,
             1.0,
             json!({ "input": o.content("4711") }),

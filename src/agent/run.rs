@@ -1,0 +1,250 @@
+//! The entry of a run: checks made at call time (input, reentrancy, rate), the ticket that
+//! orders runs of one session, and the report of how the run ended (audit, telemetry, the
+//! stream's last events).
+
+use super::Agent;
+use crate::cancel::Cancellation;
+use crate::error::{Error, Result};
+use crate::events::{EventPart, RunEvent};
+use crate::ids::{SessionId, UserKey};
+use crate::limits::MAX_INPUT_BYTES;
+use crate::lock::Ticket;
+use crate::model::{FinishReason, Usage};
+use crate::observe::{About, Kind};
+use crate::run_id::new_run_id;
+use futures_util::future::{self, Either};
+use serde::Serialize;
+use serde_json::json;
+use std::future::Future;
+use std::rc::Rc;
+
+#[derive(Default)]
+pub struct RunOptions {
+    pub session: SessionId,
+    pub cancellation: Option<Rc<dyn Cancellation>>,
+    /// Receives the run's events (text deltas as the model streams, then usage and finish,
+    /// or an error). Called with no borrow of the agent held, so it may call back in.
+    pub on_event: Option<Rc<dyn Fn(RunEvent)>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOutput {
+    pub text: String,
+    /// Summed over every model call of the run.
+    pub usage: Usage,
+    /// Model calls made: 1 without tools, one more for each round of tool calls.
+    pub steps: u32,
+    pub run_id: String,
+    pub finish_reason: FinishReason,
+    pub user_id: Option<String>,
+    pub session_id: String,
+}
+
+/// What a run carries from its start into the model call and the commit.
+pub(super) struct Call {
+    pub(super) session: SessionId,
+    pub(super) run_id: String,
+    pub(super) cancel: Option<Rc<dyn Cancellation>>,
+    pub(super) emit: Option<Rc<dyn Fn(EventPart)>>,
+    pub(super) incarnation: u64,
+}
+
+fn check_input(input: &str) -> Result<()> {
+    if input.trim().is_empty() {
+        return Err(Error::InvalidInput {
+            reason: "input must be a non-empty string".into(),
+        });
+    }
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(Error::InvalidInput {
+            reason: format!(
+                "input is {} bytes; the limit is {MAX_INPUT_BYTES}",
+                input.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The host's event sink, with every event stamped with the run's ids.
+fn stream_sink(
+    sink: Rc<dyn Fn(RunEvent)>,
+    user: &UserKey,
+    session: &SessionId,
+    run_id: &str,
+) -> Rc<dyn Fn(EventPart)> {
+    let (user_id, session_id, run_id) = (
+        user.as_option().map(str::to_owned),
+        session.as_str().to_owned(),
+        run_id.to_owned(),
+    );
+    Rc::new(move |part: EventPart| {
+        sink(RunEvent {
+            part,
+            user_id: user_id.clone(),
+            session_id: session_id.clone(),
+            run_id: run_id.clone(),
+        })
+    })
+}
+
+impl Agent {
+    /// Starts a run. Not an `async fn` on purpose: the ticket for (user, session) is taken
+    /// now, so runs of one session execute in the order `run` was called.
+    pub fn run(
+        self: &Rc<Self>,
+        input: String,
+        user: UserKey,
+        opts: RunOptions,
+    ) -> impl Future<Output = Result<RunOutput>> + 'static {
+        let this = self.clone();
+        let ticket = self.locks.ticket((user.clone(), opts.session.clone()));
+        // The rate limit is checked at call time, before any work (and before waiting
+        // behind other runs of the session), on the user's real counters: when they are
+        // only in storage (a restart, an eviction), once they are read back.
+        let deferred =
+            self.storage.is_some() && self.budgets_persisted() && !self.ledger.borrow().has(&user);
+        let checked = check_input(&input)
+            .and_then(|()| self.reentrant(&user, &opts.session))
+            .and_then(|()| match deferred {
+                true => Ok(()),
+                false => self.check_rate(&user),
+            });
+        let run_id = new_run_id();
+        async move {
+            let run_id = run_id?;
+            let checked = match (checked, deferred) {
+                (Ok(()), true) => match this.ensure_account(&user).await {
+                    Ok(()) => this.check_rate(&user),
+                    Err(e) => Err(e),
+                },
+                (c, _) => c,
+            };
+            let emit = opts
+                .on_event
+                .clone()
+                .map(|sink| stream_sink(sink, &user, &opts.session, &run_id));
+            let started = this.start_timer();
+            let session_id = opts.session.as_str().to_owned();
+            let about = About {
+                user: &user,
+                session: Some(&session_id),
+                run: Some(&run_id),
+            };
+            this.observe(
+                Kind::RunStart,
+                &about,
+                || json!({ "input": this.observer.content(&input) }),
+                None,
+                None,
+            );
+            // A refusal at call time (bad input, rate limit) still reaches a streaming host
+            // as an `error` event, and is reported like any other ending.
+            let result = match checked {
+                Ok(()) => {
+                    this.run_started(ticket, input, &user, opts, run_id.clone(), emit.clone())
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if result.is_err() {
+                // A failed run may still have taken a rate token or been charged for a
+                // model call: those counters must survive a restart too.
+                this.persist_counters(&user).await;
+            }
+            this.report_end(&about, &result, started, emit.as_deref());
+            result
+        }
+    }
+
+    /// How the run ended: to the audit log and telemetry, and as the stream's last events.
+    fn report_end(
+        &self,
+        about: &About<'_>,
+        result: &Result<RunOutput>,
+        started: Option<f64>,
+        emit: Option<&dyn Fn(EventPart)>,
+    ) {
+        if let Err(Error::Budget(b)) = result {
+            self.observe(
+                Kind::BudgetRefused,
+                about,
+                || json!({ "code": b.code(), "details": b.details() }),
+                None,
+                None,
+            );
+        }
+        match result {
+            Ok(out) => self.observe(
+                Kind::RunFinish,
+                about,
+                || json!({ "ok": true, "steps": out.steps, "finishReason": out.finish_reason, "output": self.observer.content(&out.text) }),
+                Some(out.usage),
+                started,
+            ),
+            Err(e) => self.observe(
+                Kind::RunFinish,
+                about,
+                || json!({ "ok": false, "code": e.code() }),
+                None,
+                started,
+            ),
+        }
+        let Some(emit) = emit else { return };
+        match result {
+            Ok(out) => {
+                emit(EventPart::Usage { usage: out.usage });
+                emit(EventPart::Finish {
+                    text: out.text.clone(),
+                    finish_reason: out.finish_reason,
+                    usage: out.usage,
+                });
+            }
+            Err(e) => emit(EventPart::error(e)),
+        }
+    }
+
+    async fn run_started(
+        &self,
+        ticket: Ticket<(UserKey, SessionId)>,
+        input: String,
+        user: &UserKey,
+        opts: RunOptions,
+        run_id: String,
+        emit: Option<Rc<dyn Fn(EventPart)>>,
+    ) -> Result<RunOutput> {
+        let cancel = opts.cancellation;
+        if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            return Err(Error::Aborted);
+        }
+        let _turn = match &cancel {
+            Some(c) => match future::select(ticket, c.cancelled()).await {
+                Either::Left((guard, _)) => guard,
+                Either::Right(_) => return Err(Error::Aborted),
+            },
+            None => ticket.await,
+        };
+        let pin = self.pin(user).await?;
+        let incarnation = pin.incarnation;
+        let call = Call {
+            session: opts.session,
+            run_id,
+            cancel,
+            emit,
+            incarnation,
+        };
+        self.run_pinned(input, user, call).await
+    }
+
+    /// A run for a (user, session) whose own tool is executing right now would wait for
+    /// that tool, which waits for it: refused at once instead of hanging forever.
+    fn reentrant(&self, user: &UserKey, session: &SessionId) -> Result<()> {
+        match &self.tools {
+            Some(t) if t.executing(user, session) => Err(Error::Reentrant {
+                session: session.as_str().to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}

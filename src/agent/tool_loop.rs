@@ -1,0 +1,185 @@
+//! The loop of one run, once its (user, session) turn has come and the user is
+//! pinned: model call, then (while the model asks for tools and `maxSteps` allows) the
+//! tool calls, all at once, their results back to the model in order; finally the whole
+//! turn — input, tool calls, tool results, answer — commits together or not at all.
+//!
+//! Every model call reserves its budget first and settles after, so a tool loop's later
+//! calls are charged to the same user and held to the same ceilings.
+
+use super::run::{Call, RunOutput};
+use super::Agent;
+use crate::error::{Error, Result};
+use crate::events::EventPart;
+use crate::ids::UserKey;
+use crate::memory::Turn;
+use crate::message::Message;
+use crate::model::Usage;
+use crate::observe::{About, Kind};
+use crate::tools::cache::CacheHandle;
+use crate::tools::ToolContext;
+use futures_util::future::{self, join_all, Either};
+use serde_json::json;
+
+impl Agent {
+    pub(super) async fn run_pinned(
+        &self,
+        input: String,
+        user: &UserKey,
+        call: Call,
+    ) -> Result<RunOutput> {
+        let visible = self
+            .tools
+            .as_ref()
+            .map(|t| t.visible(user))
+            .unwrap_or_default();
+        let max_steps = self.config.max_steps.max(1);
+        let mut current = vec![Message::user(input)];
+        let mut usage = Usage::default();
+        let mut step = 0;
+        loop {
+            step += 1;
+            let response = self
+                .model_step(user, &call, step, &current, &visible)
+                .await?;
+            add_usage(&mut usage, &response.usage);
+            if response.tool_calls.is_empty() {
+                current.push(Message::assistant(response.text.clone()));
+                // Aborted before the commit (a stream left early, a signal): nothing is
+                // kept, even though the model already answered (and was charged).
+                if call.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                    return Err(Error::Aborted);
+                }
+                let turn = Turn {
+                    at: self.now(),
+                    messages: current,
+                };
+                self.commit(user, call.incarnation, call.session.clone(), turn)
+                    .await?;
+                return Ok(RunOutput {
+                    text: response.text,
+                    usage,
+                    steps: step,
+                    run_id: call.run_id.clone(),
+                    finish_reason: response.finish_reason,
+                    user_id: user.as_option().map(str::to_owned),
+                    session_id: call.session.as_str().to_owned(),
+                });
+            }
+            if step >= max_steps {
+                return Err(Error::MaxSteps {
+                    steps: step,
+                    text: response.text,
+                });
+            }
+            let calls = response.tool_calls.clone();
+            current.push(Message::assistant_with_tools(
+                response.text,
+                response.tool_calls,
+            ));
+            self.run_tools(user, &call, step, &calls, &mut current)
+                .await?;
+        }
+    }
+
+    /// Runs one step's tool calls concurrently; their results go back in call order.
+    pub(super) async fn run_tools(
+        &self,
+        user: &UserKey,
+        call: &Call,
+        step: u32,
+        calls: &[crate::message::ToolCall],
+        current: &mut Vec<Message>,
+    ) -> Result<()> {
+        let Some(tools) = &self.tools else {
+            return Err(Error::Internal {
+                message: "tool calls accepted by an agent without tools".into(),
+            });
+        };
+        let emit = |part: EventPart| {
+            if let Some(e) = &call.emit {
+                e(part)
+            }
+        };
+        for c in calls {
+            emit(EventPart::ToolCall {
+                tool_call_id: c.id.clone(),
+                tool_name: c.name.clone(),
+                args: c.arguments.clone(),
+                step,
+            });
+        }
+        let clock = self.clock_fn();
+        // One `ctx.cache` for this step's calls, retired however the step ends.
+        let cache = Retire(CacheHandle::new(tools.cache.clone(), user.clone(), clock));
+        let outcomes = join_all(calls.iter().map(|c| {
+            let ctx = ToolContext {
+                user_id: user.as_option().map(str::to_owned),
+                session_id: call.session.as_str().to_owned(),
+                run_id: call.run_id.clone(),
+                step,
+                cancellation: call.cancel.clone(),
+                cache: cache.0.clone(),
+            };
+            tools.call(c, user, ctx)
+        }));
+        let outcomes = match &call.cancel {
+            Some(cancel) => match future::select(Box::pin(outcomes), cancel.cancelled()).await {
+                Either::Left((o, _)) => o,
+                Either::Right(_) => return Err(Error::Aborted),
+            },
+            None => outcomes.await,
+        };
+        for (c, o) in calls.iter().zip(outcomes) {
+            let about = About {
+                user,
+                session: Some(call.session.as_str()),
+                run: Some(&call.run_id),
+            };
+            self.observe(
+                Kind::ToolCall,
+                &about,
+                || {
+                    json!({
+                        "step": step,
+                        "tool": c.name,
+                        "toolCallId": c.id,
+                        "decision": o.decision,
+                        "args": self.observer.content(&c.arguments),
+                        "error": o.error,
+                    })
+                },
+                None,
+                None,
+            );
+            emit(EventPart::ToolResult {
+                tool_call_id: c.id.clone(),
+                tool_name: c.name.clone(),
+                decision: o.decision,
+                result: o.result,
+                error: o.error,
+                step,
+            });
+            current.push(Message::tool_result(c.id.clone(), o.content));
+        }
+        Ok(())
+    }
+}
+
+/// Retires a step's cache handle when the step ends, so a tool that kept `ctx.cache` can
+/// no longer write through it.
+struct Retire(CacheHandle);
+
+impl Drop for Retire {
+    fn drop(&mut self) {
+        self.0.retire();
+    }
+}
+
+fn add_usage(total: &mut Usage, step: &Usage) {
+    total.input_tokens += step.input_tokens;
+    total.output_tokens += step.output_tokens;
+    total.total_tokens += step.total_tokens;
+    total.estimated |= step.estimated;
+    total.cost_usd += step.cost_usd;
+    total.overrun |= step.overrun;
+}
