@@ -23,13 +23,14 @@ pub mod memory;
 pub mod message;
 pub mod model;
 pub mod observe;
+pub mod persist;
 pub mod prompt;
 pub mod provider;
 pub mod recall;
 pub mod run_id;
-pub mod storage;
+
 pub mod tools;
-pub mod user_doc;
+
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
@@ -44,5 +45,5 @@ pub use ids::{SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID
 pub use memory::Stats;
 pub use message::{Message, Role};
 pub use model::{FinishReason, Model, ModelRequest, ModelResponse, RawModelResponse, Usage};
-pub use storage::{MemoryStorage, Storage};
-pub use user_doc::{SnapshotDoc, UserDoc};
+pub use persist::user_doc::{SnapshotDoc, UserDoc};
+pub use persist::{MemoryStorage, Storage};

@@ -70,8 +70,8 @@ use tenantry::budget::{
 };
 use tenantry::memory::Turn;
 use tenantry::model::{CallContext, RawUsage};
-use tenantry::storage::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
-use tenantry::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
+use tenantry::persist::keys::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
+use tenantry::persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
 use tenantry::{
     Agent, AgentConfig, Error, ManualClock, MemoryConfig, MemoryStorage, Message, Model,
     ModelRequest, RawModelResponse, Role, RunOptions, RunOutput, SessionId, Storage, UserDoc,

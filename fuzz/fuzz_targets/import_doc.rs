@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use tenantry::memory::Limits;
-use tenantry::user_doc::{export_user, user_from_doc, UserDoc};
+use tenantry::persist::user_doc::{export_user, user_from_doc, UserDoc};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = serde_json::from_slice::<UserDoc>(data) else { return };

@@ -6,7 +6,7 @@ use super::Agent;
 use crate::budget::{BudgetError, PlanId, UsageReport};
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
-use crate::storage::{self, Storage};
+use crate::persist::{keys, records, Storage};
 
 /// A floor under the ledger's capacity, so a tiny `maxUsers` does not refuse new users
 /// while a handful of accounts wait for their windows to close.
@@ -44,7 +44,7 @@ impl Agent {
         if self.ledger.borrow_mut().revive(user, &pseudonym) {
             return Ok(());
         }
-        let doc = storage::get_budget(storage.as_ref(), &storage::budget_key(&pseudonym)).await?;
+        let doc = records::get_budget(storage.as_ref(), &keys::budget_key(&pseudonym)).await?;
         // Another call may have loaded the account while this one awaited: its counters
         // are at least as new as what storage held.
         if self.ledger.borrow().has(user) {
@@ -111,13 +111,13 @@ impl Agent {
                 ledger.export_user(user, now).zip(ledger.version(user))
             };
             if let Some((doc, version)) = exported {
-                storage::put_budget(storage, &storage::budget_key(&pseudonym), &doc).await?;
+                records::put_budget(storage, &keys::budget_key(&pseudonym), &doc).await?;
                 self.ledger.borrow_mut().saved(user, version);
             }
         }
         if !self.config.budget.global.is_empty() {
             let doc = self.ledger.borrow().export_global(self.now());
-            storage::put_budget(storage, storage::GLOBAL_BUDGET_KEY, &doc).await?;
+            records::put_budget(storage, keys::GLOBAL_BUDGET_KEY, &doc).await?;
         }
         Ok(())
     }
@@ -142,7 +142,7 @@ impl Agent {
         if self.global_loaded.get() || self.config.budget.global.is_empty() {
             return Ok(());
         }
-        let doc = storage::get_budget(storage.as_ref(), storage::GLOBAL_BUDGET_KEY).await?;
+        let doc = records::get_budget(storage.as_ref(), keys::GLOBAL_BUDGET_KEY).await?;
         // Another run may have loaded it while this one awaited.
         if !self.global_loaded.replace(true) {
             if let Some(doc) = doc {

@@ -5,8 +5,8 @@ use super::Agent;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::memory::Turn;
-use crate::storage;
-use crate::user_doc;
+use crate::persist::user_doc;
+use crate::persist::{keys, records};
 
 impl Agent {
     /// Storage first, then RAM: a failed write leaves both as they were.
@@ -37,7 +37,7 @@ impl Agent {
             // leave a stored turn for a run that reported failure.
             self.persist_budget(storage.as_ref(), user).await?;
             let doc = user_doc::session_doc(user, &session, &next);
-            storage::put_session(storage.as_ref(), user, generation, &doc).await?;
+            records::put_session(storage.as_ref(), user, generation, &doc).await?;
         }
         let dropped =
             self.memory
@@ -49,7 +49,7 @@ impl Agent {
                 // Over maxSessionsPerUser: the least recently active session goes from
                 // storage too, or it would come back on the next load.
                 storage
-                    .delete(&storage::session_key(user, generation, &old))
+                    .delete(&keys::session_key(user, generation, &old))
                     .await
             }
             (None, storage) => {
@@ -57,7 +57,7 @@ impl Agent {
                 // a forget is never undone by a late run.
                 if let Some(storage) = storage {
                     let _ = storage
-                        .delete(&storage::session_key(user, generation, &session))
+                        .delete(&keys::session_key(user, generation, &session))
                         .await;
                 }
                 Err(Error::Conflict)

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::memory::UserState;
 use crate::observe::{About, Kind};
-use crate::storage::{self, Storage};
-use crate::user_doc::{self, SnapshotDoc, UserDoc};
+use crate::persist::user_doc::{self, SnapshotDoc, UserDoc};
+use crate::persist::{keys, records, Storage};
 use serde_json::json;
 use std::collections::HashSet;
 
@@ -44,7 +44,7 @@ impl Agent {
             t.cache.borrow_mut().forget(user);
         }
         let result = match &self.storage {
-            Some(s) => erase_user(s.as_ref(), user).await,
+            Some(s) => records::erase_user(s.as_ref(), user).await,
             None => Ok(()),
         };
         self.replacing.borrow_mut().remove(user);
@@ -150,31 +150,31 @@ impl Agent {
     ) -> Result<()> {
         // Past every generation present, not just the live one: a failed import may have
         // left keys of `live + 1`, which must not become part of this one.
-        let current = storage::get_generation(s, user).await?;
-        let highest = storage::highest_generation(s, user).await?.max(current);
+        let current = records::get_generation(s, user).await?;
+        let highest = records::highest_generation(s, user).await?.max(current);
         let next = highest
             .checked_add(1)
             .ok_or_else(|| Error::storage("put", "the user's storage generation is exhausted"))?;
         for (id, session) in state.sessions() {
-            storage::put_session(s, user, next, &user_doc::session_doc(user, id, session)).await?;
+            records::put_session(s, user, next, &user_doc::session_doc(user, id, session)).await?;
         }
         if !state.working().is_empty() {
-            storage::put_working(s, user, next, &user_doc::working_doc(user, state.working()))
+            records::put_working(s, user, next, &user_doc::working_doc(user, state.working()))
                 .await?;
         }
         let mut undo = None;
         if let (Some(b), true) = (budget, self.budgets_persisted()) {
             let now = self.now();
-            let key = storage::budget_key(&self.pseudonym(user).await?);
+            let key = keys::budget_key(&self.pseudonym(user).await?);
             let merged = self.ledger.borrow().merged_doc(user, b, now)?;
             let before = self.ledger.borrow().export_user(user, now);
-            storage::put_budget(s, &key, &merged).await?;
+            records::put_budget(s, &key, &merged).await?;
             undo = Some((key, before));
         }
-        if let Err(e) = storage::put_generation(s, user, next).await {
+        if let Err(e) = records::put_generation(s, user, next).await {
             if let Some((key, before)) = undo {
                 let _ = match before {
-                    Some(doc) => storage::put_budget(s, &key, &doc).await,
+                    Some(doc) => records::put_budget(s, &key, &doc).await,
                     None => s.delete(&key).await,
                 };
             }
@@ -183,7 +183,7 @@ impl Agent {
         state.generation = next;
         // What the old generation held is invisible now; a failure to delete it only
         // leaves garbage that the next import or forget removes.
-        let _ = storage::delete_other_generations(s, user, next).await;
+        let _ = records::delete_other_generations(s, user, next).await;
         Ok(())
     }
 
@@ -264,29 +264,8 @@ impl Agent {
         *self.secret.borrow_mut() = None;
         self.observer.forget_all_users();
         if let Some(s) = &self.storage {
-            storage::delete_prefix(s.as_ref(), storage::ROOT_PREFIX).await?;
+            records::delete_prefix(s.as_ref(), keys::ROOT_PREFIX).await?;
         }
         Ok(())
     }
-}
-
-/// Erases a user's keys: first an empty generation becomes the live one (one put, after
-/// which a load finds nothing), then every key goes. A failure part-way leaves only keys no
-/// load reads, and running it again finishes.
-async fn erase_user(s: &dyn Storage, user: &UserKey) -> Result<()> {
-    let prefix = storage::user_prefix(user);
-    let keys = s.list(&prefix).await?;
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let current = storage::get_generation(s, user).await?;
-    storage::put_generation(s, user, current.saturating_add(1)).await?;
-    let generation_key = storage::generation_key(user);
-    for key in keys
-        .iter()
-        .filter(|k| k.starts_with(&prefix) && **k != generation_key)
-    {
-        s.delete(key).await?;
-    }
-    s.delete(&generation_key).await
 }

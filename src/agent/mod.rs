@@ -33,7 +33,7 @@ use crate::lock::KeyedLock;
 use crate::memory::Memory;
 use crate::model::Model;
 use crate::observe::Observer;
-use crate::storage::Storage;
+use crate::persist::Storage;
 use crate::tools::ToolSet;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;

@@ -6,7 +6,7 @@ use super::Agent;
 use crate::budget::Pseudonym;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
-use crate::storage;
+use crate::persist::keys;
 use std::rc::Rc;
 
 impl Agent {
@@ -34,17 +34,17 @@ impl Agent {
                 message: "no randomness for the pseudonym key".into(),
             });
         };
-        let stored = storage.get(storage::SECRET_KEY).await?;
+        let stored = storage.get(keys::SECRET_KEY).await?;
         let key = match stored {
             Some(hex) => parse_key(&hex).ok_or_else(|| {
                 Error::storage(
                     "load",
-                    format!("record {:?} is not a key", storage::SECRET_KEY),
+                    format!("record {:?} is not a key", keys::SECRET_KEY),
                 )
             })?,
             None => {
                 let key = random_key()?;
-                storage.put(storage::SECRET_KEY, hex_key(&key)).await?;
+                storage.put(keys::SECRET_KEY, hex_key(&key)).await?;
                 key
             }
         };

@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::memory::{Stats, UserState};
 use crate::message::Message;
+use crate::persist::user_doc::{self, BlockDoc};
 use crate::recall::{self, Hit};
-use crate::user_doc::{self, BlockDoc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::memory::UserState;
 use crate::observe::{About, Kind};
-use crate::storage;
+use crate::persist::records;
 use serde_json::json;
 
 /// Releases a run's pin on its user however the run ends.
@@ -89,7 +89,7 @@ impl Agent {
             return Ok(None);
         }
         let limits = self.config.memory.limits();
-        let state = storage::load_user(storage.as_ref(), user, &limits).await?;
+        let state = records::load_user(storage.as_ref(), user, &limits).await?;
         Ok(Some(state.unwrap_or_default()))
     }
 

@@ -4,8 +4,8 @@
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
-use crate::storage;
-use crate::user_doc;
+use crate::persist::records;
+use crate::persist::user_doc;
 use serde_json::Value;
 
 impl Agent {
@@ -26,7 +26,7 @@ impl Agent {
         };
         if let Some(storage) = &self.storage {
             let generation = self.memory.borrow().get(user).map_or(0, |u| u.generation);
-            storage::put_working(
+            records::put_working(
                 storage.as_ref(),
                 user,
                 generation,

@@ -4,7 +4,7 @@
 
 use super::convert::type_name;
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::persist::Storage;
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};

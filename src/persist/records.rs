@@ -1,94 +1,13 @@
-//! Persistence through a host storage adapter: an async key-value store (`get`, `put`,
-//! `delete`, `list(prefix)`) that the host implements over Durable Object storage, KV,
-//! IndexedDB or a file.
-//!
-//! Layout: every key of a user starts with that user's prefix, so `forget` is "delete the
-//! prefix" and no key can be shared between users. Ids are escaped so that a `/` inside an
-//! id cannot forge another user's prefix ("alice/s" is not under "alice/").
-//!
-//!   tenantry/v1/u/<user>/gen              the user's live generation (absent: 0)
-//!   tenantry/v1/u/<user>/w                working memory (blocks, properties), generation 0
-//!   tenantry/v1/u/<user>/s/<session>      one session, with all its turns, generation 0
-//!   tenantry/v1/u/<user>/g<n>/w, g<n>/s/… the same in generation n
-//!   tenantry/v1/b/<pseudonym>             a user's budget and rate counters
-//!   tenantry/v1/secret                    the key of the pseudonyms
-//!
-//! Generations make a whole-user write atomic on a store without transactions: an import
-//! writes the new generation's keys (invisible to loads), then switches `gen` with one put,
-//! then deletes the old generation. A failure before the switch leaves only invisible keys;
-//! a late write by a run that loaded the old generation lands in the old one.
-//!
-//! Counters live outside the user's prefix, under a keyed hash of the id: `forget` deletes
-//! the prefix (every message, block and property) while what the user spent in windows
-//! still open keeps counting, with no id or content kept beside it.
+//! Reading and writing a user's records: documents to keys and back, generations, budget
+//! counters, and erasure. Everything here goes through the adapter and nothing else.
 
+use super::adapter::Storage;
+use super::keys::*;
+use super::user_doc::{self, SessionDoc, WorkingDoc};
 use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::memory::{Limits, UserState};
-use crate::user_doc::{self, SessionDoc, WorkingDoc};
-use futures_util::future::LocalBoxFuture;
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-
-pub const ROOT_PREFIX: &str = "tenantry/v1/";
-
-pub trait Storage {
-    fn get(&self, key: &str) -> LocalBoxFuture<'static, Result<Option<String>>>;
-    fn put(&self, key: &str, value: String) -> LocalBoxFuture<'static, Result<()>>;
-    fn delete(&self, key: &str) -> LocalBoxFuture<'static, Result<()>>;
-    /// Every key starting with `prefix`, in any order.
-    fn list(&self, prefix: &str) -> LocalBoxFuture<'static, Result<Vec<String>>>;
-}
-
-/// `%` and `/` escaped, so the escaped id never contains the separator.
-fn escape(id: &str) -> String {
-    id.replace('%', "%25").replace('/', "%2F")
-}
-
-pub fn user_prefix(user: &UserKey) -> String {
-    // The anonymous bucket is stored under its sentinel, which no real id may take.
-    format!("{ROOT_PREFIX}u/{}/", escape(user.storage_name()))
-}
-
-/// Where a generation's keys start within the user's prefix.
-fn generation_dir(generation: u32) -> String {
-    match generation {
-        0 => String::new(),
-        n => format!("g{n}/"),
-    }
-}
-
-pub fn session_key(user: &UserKey, generation: u32, session: &SessionId) -> String {
-    format!(
-        "{}{}s/{}",
-        user_prefix(user),
-        generation_dir(generation),
-        escape(session.as_str())
-    )
-}
-
-pub fn working_key(user: &UserKey, generation: u32) -> String {
-    format!("{}{}w", user_prefix(user), generation_dir(generation))
-}
-
-pub fn generation_key(user: &UserKey) -> String {
-    format!("{}gen", user_prefix(user))
-}
-
-/// A user's counters, under their pseudonym (hex), outside the user's prefix.
-pub fn budget_key(pseudonym: &[u8; 32]) -> String {
-    let mut key = String::with_capacity(ROOT_PREFIX.len() + 2 + 64);
-    key.push_str(ROOT_PREFIX);
-    key.push_str("b/");
-    for b in pseudonym {
-        key.push_str(&format!("{b:02x}"));
-    }
-    key
-}
-
-/// The agent's pseudonym key (random, made on first use).
-pub const SECRET_KEY: &str = "tenantry/v1/secret";
 
 pub async fn get_generation(storage: &dyn Storage, user: &UserKey) -> Result<u32> {
     let key = generation_key(user);
@@ -107,21 +26,6 @@ pub async fn put_generation(storage: &dyn Storage, user: &UserKey, generation: u
         .await
 }
 
-/// The generation a key of the user's belongs to (`None` for the generation record).
-fn key_generation(rest: &str) -> Option<(u32, &str)> {
-    if rest == "gen" {
-        return None;
-    }
-    match rest.strip_prefix('g') {
-        Some(tail) => {
-            let (n, rest) = tail.split_once('/')?;
-            Some((n.parse().ok()?, rest))
-        }
-        None => Some((0, rest)),
-    }
-}
-
-/// The highest generation any of the user's keys belongs to (0 when none).
 pub async fn highest_generation(storage: &dyn Storage, user: &UserKey) -> Result<u32> {
     let prefix = user_prefix(user);
     Ok(storage
@@ -135,8 +39,6 @@ pub async fn highest_generation(storage: &dyn Storage, user: &UserKey) -> Result
         .unwrap_or(0))
 }
 
-/// Deletes the user's keys of every generation but `live` (left behind by an import that
-/// switched generations, or one that failed before it could). Stops at the first failure.
 pub async fn delete_other_generations(
     storage: &dyn Storage,
     user: &UserKey,
@@ -153,9 +55,6 @@ pub async fn delete_other_generations(
     }
     Ok(())
 }
-
-/// The global budget's counters.
-pub const GLOBAL_BUDGET_KEY: &str = "tenantry/v1/global/b";
 
 pub async fn put_budget(storage: &dyn Storage, key: &str, doc: &AccountDoc) -> Result<()> {
     storage.put(key, encode(doc)?).await
@@ -199,7 +98,6 @@ pub async fn put_working(
         .await
 }
 
-/// Deletes every key under `prefix`. Stops at the first failure; running it again finishes.
 pub async fn delete_prefix(storage: &dyn Storage, prefix: &str) -> Result<usize> {
     let keys = storage.list(prefix).await?;
     for key in &keys {
@@ -211,7 +109,6 @@ pub async fn delete_prefix(storage: &dyn Storage, prefix: &str) -> Result<usize>
     Ok(keys.len())
 }
 
-/// Reads one user back. `None` when storage holds nothing for them.
 pub async fn load_user(
     storage: &dyn Storage,
     user: &UserKey,
@@ -268,51 +165,25 @@ pub async fn load_user(
     Ok(Some(state))
 }
 
-/// An in-memory adapter for native hosts and tests. `fail_writes` makes every put and
-/// delete fail, to test that a failed write leaves RAM as it was.
-#[derive(Default)]
-pub struct MemoryStorage {
-    pub map: RefCell<BTreeMap<String, String>>,
-    pub fail_writes: std::cell::Cell<bool>,
-}
-
-impl MemoryStorage {
-    fn check(&self, op: &str) -> Result<()> {
-        if self.fail_writes.get() {
-            Err(Error::storage(op, "injected failure"))
-        } else {
-            Ok(())
-        }
+/// Erases a user's keys: first an empty generation becomes the live one (one put, after
+/// which a load finds nothing), then every key goes. A failure part-way leaves only keys no
+/// load reads, and running it again finishes.
+pub async fn erase_user(s: &dyn Storage, user: &UserKey) -> Result<()> {
+    let prefix = user_prefix(user);
+    let keys = s.list(&prefix).await?;
+    if keys.is_empty() {
+        return Ok(());
     }
-}
-
-impl Storage for MemoryStorage {
-    fn get(&self, key: &str) -> LocalBoxFuture<'static, Result<Option<String>>> {
-        let v = self.map.borrow().get(key).cloned();
-        Box::pin(async move { Ok(v) })
+    let current = get_generation(s, user).await?;
+    put_generation(s, user, current.saturating_add(1)).await?;
+    let generation_key = generation_key(user);
+    for key in keys
+        .iter()
+        .filter(|k| k.starts_with(&prefix) && **k != generation_key)
+    {
+        s.delete(key).await?;
     }
-    fn put(&self, key: &str, value: String) -> LocalBoxFuture<'static, Result<()>> {
-        let r = self.check("put").map(|()| {
-            self.map.borrow_mut().insert(key.to_owned(), value);
-        });
-        Box::pin(async move { r })
-    }
-    fn delete(&self, key: &str) -> LocalBoxFuture<'static, Result<()>> {
-        let r = self.check("delete").map(|()| {
-            self.map.borrow_mut().remove(key);
-        });
-        Box::pin(async move { r })
-    }
-    fn list(&self, prefix: &str) -> LocalBoxFuture<'static, Result<Vec<String>>> {
-        let keys = self
-            .map
-            .borrow()
-            .range(prefix.to_owned()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, _)| k.clone())
-            .collect();
-        Box::pin(async move { Ok(keys) })
-    }
+    s.delete(&generation_key).await
 }
 
 #[cfg(test)]
