@@ -10,7 +10,6 @@ pub mod budget;
 pub mod cancel;
 pub mod clock;
 pub mod config;
-pub mod context;
 pub mod demo;
 pub mod error;
 pub mod events;

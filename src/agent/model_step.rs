@@ -4,13 +4,13 @@
 use super::run::Call;
 use super::Agent;
 use crate::budget::{Actual, Estimate, Ledger, Reservation};
-use crate::context::{self, ContextOptions};
 use crate::error::{Error, Result};
 use crate::events::EventPart;
 use crate::ids::{SessionId, UserKey};
 use crate::message::Message;
 use crate::model::{CallContext, ModelRequest, ModelResponse};
 use crate::observe::{About, Kind};
+use crate::prompt::build::{self, BuildOptions};
 use crate::prompt::Prompt;
 use futures_util::future::{self, Either};
 use serde_json::json;
@@ -162,14 +162,14 @@ impl Agent {
     ) -> Result<Prepared<'_>> {
         let built = {
             let m = self.memory.borrow();
-            let opts = ContextOptions {
+            let opts = BuildOptions {
                 instructions: &self.config.instructions,
                 max_context_tokens: self.config.memory.max_context_tokens,
                 recall_top_k: self.config.memory.recall_top_k,
             };
-            context::build(m.get(user), session, current, &opts)?
+            build::assemble(m.get(user), session, current, &opts)?
         };
-        let input_estimate = built.input_tokens + context::json_tokens(tools);
+        let input_estimate = built.input_tokens + build::json_tokens(tools);
         let plan = self.plan(user);
         let (reservation, granted) = self.ledger.borrow_mut().reserve(
             user,

@@ -3,15 +3,15 @@
 //! turns as fit, then the input. Everything read here belongs to the one `UserState` passed
 //! in, so no other user's data can reach the prompt.
 
+use super::Prompt;
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
 use crate::memory::{PackedMessage, UserState};
 use crate::message::{Message, Role};
 use crate::model::estimate_tokens;
-use crate::prompt::Prompt;
 use crate::recall::recall;
 
-pub struct ContextOptions<'a> {
+pub struct BuildOptions<'a> {
     pub instructions: &'a str,
     pub max_context_tokens: Option<u64>,
     pub recall_top_k: usize,
@@ -54,11 +54,11 @@ pub struct Built {
 
 /// `current` is the turn so far: the user's input first, then (in a tool loop) the
 /// assistant's tool calls and their results.
-pub fn build(
+pub fn assemble(
     user: Option<&UserState>,
     session: &SessionId,
     current: &[Message],
-    opts: &ContextOptions<'_>,
+    opts: &BuildOptions<'_>,
 ) -> Result<Built> {
     let input = current.first().map_or("", |m| m.content.as_str());
     let mut system = opts.instructions.to_owned();

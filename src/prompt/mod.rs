@@ -3,7 +3,9 @@
 //! allocations (`Rc`), shared rather than copied out into a `Message` each: a prompt
 //! re-reads the whole history on every call, and materialising it was a sixth of a run.
 //! A host model gets it built straight from the packed text (`wasm::transfer`); an HTTP
-//! client asks for owned `messages()`.
+//! client asks for owned `messages()`. `build` decides what goes in it.
+
+pub mod build;
 
 use crate::memory::{PackedMessage, PackedTurn};
 use crate::message::{Message, Role};
