@@ -212,8 +212,10 @@ impl Agent {
         }
     }
 
-    /// Loads a snapshot into this (fresh) agent: every user document is checked first, and
-    /// nothing is applied unless all pass.
+    /// Loads a snapshot into this (fresh) agent. Every user document is checked first and
+    /// nothing is applied unless all pass; then each user is imported whole (see `import`),
+    /// so a storage failure part-way leaves some users restored and none half-restored,
+    /// and running the restore again completes it.
     pub async fn restore(&self, snapshot: SnapshotDoc) -> Result<usize> {
         if snapshot.format != user_doc::SNAPSHOT_FORMAT || snapshot.version != user_doc::DOC_VERSION
         {
