@@ -6,6 +6,7 @@
 //! what the agent sends, it can only ever know what that user told it in that session:
 //! the demo makes the partition visible.
 
+use crate::limits::BYTES_PER_TOKEN;
 use crate::message::{Message, Role};
 use crate::model::{estimate_tokens, FinishReason};
 
@@ -33,7 +34,7 @@ pub fn reply(messages: &[Message], max_output_tokens: u32) -> DemoReply {
     let earlier = &earlier[..earlier.len().saturating_sub(1)];
     let mut text = answer(last, earlier);
     // Honour the output cap like a real model: cut at a char boundary, report `length`.
-    let cap = max_output_tokens as usize * 4;
+    let cap = usize::try_from(u64::from(max_output_tokens) * BYTES_PER_TOKEN).unwrap_or(usize::MAX);
     let mut finish_reason = FinishReason::Stop;
     if text.len() > cap {
         let mut end = cap;

@@ -34,6 +34,11 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+// The boundary schema is plain data: native tests check `js/host.js` against it.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod wasm {
+    mod schema;
+}
 
 pub use agent::{Agent, RunOptions, RunOutput, SessionInfo};
 pub use cancel::Cancellation;

@@ -3,17 +3,33 @@
 use crate::json_text::{push_key, push_str};
 use serde::{Deserialize, Serialize};
 
+/// The discriminant is the role's index (`Role::index`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[repr(u8)]
 pub enum Role {
-    System,
-    User,
-    Assistant,
+    System = 2,
+    User = 0,
+    Assistant = 1,
     /// A tool's result, answering one of the previous assistant message's tool calls.
-    Tool,
+    Tool = 3,
 }
 
 impl Role {
+    /// Every role at its index: the one role encoding, for the role byte of a packed session
+    /// message and for a message's kind at the JS boundary (`ROLES` in `js/host.js`).
+    pub const BY_INDEX: [Role; 4] = [Role::User, Role::Assistant, Role::System, Role::Tool];
+
+    /// This role's place in `BY_INDEX`, below 4.
+    pub const fn index(self) -> u8 {
+        self as u8
+    }
+
+    /// The role at `index`, if any.
+    pub fn from_index(index: u8) -> Option<Role> {
+        Role::BY_INDEX.get(usize::from(index)).copied()
+    }
+
     /// The serde (and JS) name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,6 +140,15 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn each_role_is_at_its_index() {
+        for (i, r) in Role::BY_INDEX.into_iter().enumerate() {
+            assert_eq!(usize::from(r.index()), i);
+            assert_eq!(Role::from_index(r.index()), Some(r));
+        }
+        assert_eq!(Role::from_index(4), None);
+    }
 
     #[test]
     fn write_json_is_exactly_the_serde_form() {

@@ -6,6 +6,7 @@
 
 use crate::cancel::Cancellation;
 use crate::error::{Error, Result};
+use crate::limits::{BYTES_PER_TOKEN, MAX_REPORTED_TOKENS};
 use crate::message::{Message, ToolCall};
 use crate::prompt::Prompt;
 use futures_util::future::LocalBoxFuture;
@@ -82,28 +83,37 @@ pub enum FinishReason {
 }
 
 impl FinishReason {
+    /// Every name a model may report and the reason it means: the AI SDK names first, in
+    /// declaration order (so `as_str` is the first name of each reason), then the
+    /// OpenAI/Anthropic wire names. Any other name is `other`. The JS host sends a reported
+    /// name as its index here (`FINISH` in `js/host.js`, a copy `wasm::schema` checks).
+    pub const NAMES: [(&'static str, FinishReason); 13] = [
+        ("stop", FinishReason::Stop),
+        ("length", FinishReason::Length),
+        ("content-filter", FinishReason::ContentFilter),
+        ("tool-calls", FinishReason::ToolCalls),
+        ("error", FinishReason::Error),
+        ("other", FinishReason::Other),
+        ("end_turn", FinishReason::Stop),
+        ("stop_sequence", FinishReason::Stop),
+        ("max_tokens", FinishReason::Length),
+        ("content_filter", FinishReason::ContentFilter),
+        ("refusal", FinishReason::ContentFilter),
+        ("tool_calls", FinishReason::ToolCalls),
+        ("tool_use", FinishReason::ToolCalls),
+    ];
+
     /// The AI SDK name, as it appears in results and events.
     pub fn as_str(self) -> &'static str {
-        match self {
-            FinishReason::Stop => "stop",
-            FinishReason::Length => "length",
-            FinishReason::ContentFilter => "content-filter",
-            FinishReason::ToolCalls => "tool-calls",
-            FinishReason::Error => "error",
-            FinishReason::Other => "other",
-        }
+        FinishReason::NAMES[self as usize].0
     }
 
-    /// Accepts the AI SDK names and the OpenAI/Anthropic wire names; anything else is `other`.
+    /// Any name in `NAMES`; anything else is `other`.
     pub fn parse(s: &str) -> FinishReason {
-        match s {
-            "stop" | "end_turn" | "stop_sequence" => FinishReason::Stop,
-            "length" | "max_tokens" => FinishReason::Length,
-            "content-filter" | "content_filter" | "refusal" => FinishReason::ContentFilter,
-            "tool-calls" | "tool_calls" | "tool_use" => FinishReason::ToolCalls,
-            "error" => FinishReason::Error,
-            _ => FinishReason::Other,
-        }
+        FinishReason::NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map_or(FinishReason::Other, |&(_, reason)| reason)
     }
 }
 
@@ -137,13 +147,40 @@ pub struct ModelResponse {
     pub finish_reason: FinishReason,
 }
 
-/// Largest per-call token figure taken at face value; beyond it a report is treated as bogus.
-const MAX_REPORTED_TOKENS: f64 = 1e9;
-
-/// Rough token count (about four bytes of English per token). Only used when a model
-/// reports nothing, and always flagged as an estimate.
+/// Rough token count of a text. Only used when a model reports nothing, and always flagged
+/// as an estimate.
 pub fn estimate_tokens(text: &str) -> u64 {
-    (text.len() as u64).div_ceil(4)
+    estimate_tokens_of_bytes(text.len() as u64)
+}
+
+/// `estimate_tokens` of a text known only by its length in bytes (streamed text counted as
+/// it went by).
+pub fn estimate_tokens_of_bytes(bytes: u64) -> u64 {
+    bytes.div_ceil(BYTES_PER_TOKEN)
+}
+
+/// A token count a model or host reported, as read by `reported_tokens`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportedTokens {
+    /// A whole number in range: taken at face value.
+    Whole(u64),
+    /// In range but fractional, rounded up. No tokenizer counts fractions, so this is not a
+    /// count as reported; each reader decides whether to keep the rounded figure.
+    Fractional(u64),
+    /// Not a number, infinite, negative, or above `MAX_REPORTED_TOKENS`.
+    Unusable,
+}
+
+/// The one rule for reading a reported token figure: usable when finite and within
+/// `0..=MAX_REPORTED_TOKENS`, exact when also whole.
+pub fn reported_tokens(v: f64) -> ReportedTokens {
+    if !(0.0..=MAX_REPORTED_TOKENS).contains(&v) {
+        ReportedTokens::Unusable
+    } else if v.fract() != 0.0 {
+        ReportedTokens::Fractional(v.ceil() as u64)
+    } else {
+        ReportedTokens::Whole(v as u64)
+    }
 }
 
 impl ModelResponse {
@@ -226,12 +263,11 @@ fn parse_tool_call(i: usize, v: &serde_json::Value) -> Result<ToolCall> {
     })
 }
 
-/// A reported count if it is a sane whole number, else the estimate (flagged).
+/// A reported count if it is a whole number in range, else the estimate (flagged): a
+/// fractional figure says the host is not reporting tokens, so it is not rounded into one.
 fn token_figure(reported: Option<f64>, estimate: impl FnOnce() -> u64) -> (u64, bool) {
-    match reported {
-        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_REPORTED_TOKENS => {
-            (v as u64, false)
-        }
+    match reported.map(reported_tokens) {
+        Some(ReportedTokens::Whole(n)) => (n, false),
         _ => (estimate(), true),
     }
 }
@@ -286,6 +322,42 @@ mod tests {
     fn missing_text_is_malformed() {
         let e = ModelResponse::from_raw_test(raw(None, None), &[]).unwrap_err();
         assert_eq!(e.code(), "model_malformed");
+    }
+
+    #[test]
+    fn each_reason_is_named_first_by_its_ai_sdk_name() {
+        let all = [
+            FinishReason::Stop,
+            FinishReason::Length,
+            FinishReason::ContentFilter,
+            FinishReason::ToolCalls,
+            FinishReason::Error,
+            FinishReason::Other,
+        ];
+        for r in all {
+            let first = FinishReason::NAMES.iter().find(|(_, x)| *x == r).unwrap().0;
+            assert_eq!(r.as_str(), first);
+            assert_eq!(serde_json::to_value(r).unwrap(), first);
+            assert_eq!(FinishReason::parse(r.as_str()), r);
+        }
+        for (name, r) in FinishReason::NAMES {
+            assert_eq!(FinishReason::parse(name), r);
+        }
+    }
+
+    #[test]
+    fn reported_token_figures_are_read_by_one_rule() {
+        use ReportedTokens::*;
+        assert_eq!(reported_tokens(0.0), Whole(0));
+        assert_eq!(reported_tokens(-0.0), Whole(0));
+        assert_eq!(reported_tokens(1e9), Whole(1_000_000_000));
+        assert_eq!(reported_tokens(10.5), Fractional(11));
+        for v in [-1.0, 1e9 + 1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(reported_tokens(v), Unusable);
+        }
+        let r = ModelResponse::from_raw_test(raw(Some("abcd"), Some((10.5, 3.0))), &[]).unwrap();
+        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (0, 3));
+        assert!(r.usage.estimated);
     }
 
     #[test]

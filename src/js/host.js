@@ -134,9 +134,38 @@ export function settlePromise(index, ok, value) {
 
 // ---- per-run values (src/wasm/transfer.rs) ----
 
-const ROLES = ["system", "user", "assistant", "tool"];
+// ---- boundary schema: copies of src/wasm/schema.rs, which `cargo test` checks them against ----
+const BOUNDARY_VERSION = 1;
 const NONE = 0xffffffff;
-const STRUCTURED = 4;
+const KIND_STRUCTURED = 4;
+// Message kinds below KIND_STRUCTURED: the role at that index (`Role::BY_INDEX`).
+const ROLES = ["user", "assistant", "system", "tool"];
+// Finish reasons a host model may return, by index (`FinishReason::NAMES`).
+const FINISH = ["stop", "length", "content-filter", "tool-calls", "error", "other", "end_turn", "stop_sequence", "max_tokens", "content_filter", "refusal", "tool_calls", "tool_use"];
+const REQUEST_MESSAGE_COUNT = 0;
+const REQUEST_TOOLS = 1;
+const REQUEST_MAX_OUTPUT_TOKENS = 3;
+const REQUEST_USER_ID = 4;
+const REQUEST_SESSION_ID = 6;
+const REQUEST_RUN_ID = 8;
+const REQUEST_MESSAGES = 10;
+const REQUEST_MESSAGE_STRIDE = 3;
+const RESULT_TEXT = 0;
+const RESULT_RUN_ID = 2;
+const RESULT_FINISH_REASON = 4;
+const RESULT_USER_ID = 6;
+const RESULT_SESSION_ID = 8;
+const RESULT_NUM_INPUT_TOKENS = 0;
+const RESULT_NUM_OUTPUT_TOKENS = 1;
+const RESULT_NUM_TOTAL_TOKENS = 2;
+const RESULT_NUM_ESTIMATED = 3;
+const RESULT_NUM_COST_USD = 4;
+const RESULT_NUM_STEPS = 5;
+const RESULT_NUM_OVERRUN = 6;
+const RESPONSE_INPUT_TOKENS = 0;
+const RESPONSE_OUTPUT_TOKENS = 1;
+const RESPONSE_FINISH = 2;
+// ---- end of boundary schema ----
 
 function slice(text, layout, i) {
   return layout[i] === NONE ? null : text.slice(layout[i], layout[i + 1]);
@@ -145,20 +174,20 @@ function slice(text, layout, i) {
 /** The model request: `{ messages, tools, maxOutputTokens, userId, sessionId, runId }`,
  *  plus `abortSignal` / `onTextDelta` when the run has them. */
 export function modelRequest(text, layout, signal, onTextDelta) {
-  const n = layout[0];
+  const n = layout[REQUEST_MESSAGE_COUNT];
   const messages = new Array(n);
-  for (let i = 0, j = 10; i < n; i++, j += 3) {
+  for (let i = 0, j = REQUEST_MESSAGES; i < n; i++, j += REQUEST_MESSAGE_STRIDE) {
     const kind = layout[j];
     const body = text.slice(layout[j + 1], layout[j + 2]);
-    messages[i] = kind === STRUCTURED ? JSON.parse(body) : { role: ROLES[kind], content: body };
+    messages[i] = kind === KIND_STRUCTURED ? JSON.parse(body) : { role: ROLES[kind], content: body };
   }
   const request = {
     messages,
-    tools: layout[1] === layout[2] ? [] : JSON.parse(slice(text, layout, 1)),
-    maxOutputTokens: layout[3],
-    userId: slice(text, layout, 4),
-    sessionId: slice(text, layout, 6),
-    runId: slice(text, layout, 8),
+    tools: layout[REQUEST_TOOLS] === layout[REQUEST_TOOLS + 1] ? [] : JSON.parse(slice(text, layout, REQUEST_TOOLS)),
+    maxOutputTokens: layout[REQUEST_MAX_OUTPUT_TOKENS],
+    userId: slice(text, layout, REQUEST_USER_ID),
+    sessionId: slice(text, layout, REQUEST_SESSION_ID),
+    runId: slice(text, layout, REQUEST_RUN_ID),
   };
   if (signal !== undefined) request.abortSignal = signal;
   if (onTextDelta !== undefined) request.onTextDelta = onTextDelta;
@@ -168,23 +197,28 @@ export function modelRequest(text, layout, signal, onTextDelta) {
 /** The run result, in the documented shape (the same keys and order as before). */
 export function runResult(text, layout, n) {
   return {
-    text: slice(text, layout, 0),
-    usage: { inputTokens: n[0], outputTokens: n[1], totalTokens: n[2], estimated: n[3] === 1, costUsd: n[4], overrun: n[6] === 1 },
-    steps: n[5],
-    runId: slice(text, layout, 2),
-    finishReason: slice(text, layout, 4),
-    userId: slice(text, layout, 6),
-    sessionId: slice(text, layout, 8),
+    text: slice(text, layout, RESULT_TEXT),
+    usage: {
+      inputTokens: n[RESULT_NUM_INPUT_TOKENS],
+      outputTokens: n[RESULT_NUM_OUTPUT_TOKENS],
+      totalTokens: n[RESULT_NUM_TOTAL_TOKENS],
+      estimated: n[RESULT_NUM_ESTIMATED] === 1,
+      costUsd: n[RESULT_NUM_COST_USD],
+      overrun: n[RESULT_NUM_OVERRUN] === 1,
+    },
+    steps: n[RESULT_NUM_STEPS],
+    runId: slice(text, layout, RESULT_RUN_ID),
+    finishReason: slice(text, layout, RESULT_FINISH_REASON),
+    userId: slice(text, layout, RESULT_USER_ID),
+    sessionId: slice(text, layout, RESULT_SESSION_ID),
   };
 }
 
-// Finish reasons a host model may return, by index (src/wasm/transfer.rs has the same list).
-const FINISH = ["stop", "length", "content-filter", "tool-calls", "error", "other", "end_turn", "stop_sequence", "max_tokens", "content_filter", "refusal", "tool_calls", "tool_use"];
-
 /** The common model answer `{ text, usage?: { inputTokens?, outputTokens? }, finishReason? }`
- *  read without JSON: returns the text and fills `out` with [inputTokens, outputTokens,
- *  finishReason index] (NaN / -1 when absent). Anything else (tool calls, other types, an
- *  unknown finish reason) returns undefined, and the caller reads it through JSON. */
+ *  read without JSON: returns the text and fills `out` with inputTokens, outputTokens and
+ *  the finishReason's index in FINISH (NaN / -1 when absent). Anything else (tool calls,
+ *  other types, an unknown finish reason) returns undefined, and the caller reads it
+ *  through JSON. */
 export function readResponse(v, out) {
   try {
     return readCommon(v, out);
@@ -198,27 +232,27 @@ function readCommon(v, out) {
   if (v === null || typeof v !== "object" || (v.toolCalls !== undefined && v.toolCalls !== null)) return undefined;
   const text = v.text;
   if (typeof text !== "string") return undefined;
-  out[0] = NaN;
-  out[1] = NaN;
-  out[2] = -1;
+  out[RESPONSE_INPUT_TOKENS] = NaN;
+  out[RESPONSE_OUTPUT_TOKENS] = NaN;
+  out[RESPONSE_FINISH] = -1;
   const u = v.usage;
   if (u !== undefined && u !== null) {
     if (typeof u !== "object" || Array.isArray(u)) return undefined;
     const i = u.inputTokens, o = u.outputTokens;
     if (i !== undefined && i !== null) {
       if (typeof i !== "number") return undefined;
-      out[0] = i;
+      out[RESPONSE_INPUT_TOKENS] = i;
     }
     if (o !== undefined && o !== null) {
       if (typeof o !== "number") return undefined;
-      out[1] = o;
+      out[RESPONSE_OUTPUT_TOKENS] = o;
     }
   }
   const f = v.finishReason;
   if (f !== undefined && f !== null) {
     const k = FINISH.indexOf(f);
     if (k < 0) return undefined;
-    out[2] = k;
+    out[RESPONSE_FINISH] = k;
   }
   return text;
 }

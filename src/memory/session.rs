@@ -46,27 +46,15 @@ impl Turn {
     }
 }
 
-/// A turn as one immutable allocation: `at` (f64 LE), then per message a role byte, the
-/// text length (u32 LE) and the UTF-8 text.
+/// A turn as one immutable allocation: `at` (f64 LE), then per message a role byte
+/// (`Role::index`, plus `STRUCTURED_FLAG`), the text length (u32 LE) and the UTF-8 text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackedTurn(Rc<[u8]>);
 
-const ROLE_USER: u8 = 0;
-const ROLE_ASSISTANT: u8 = 1;
-const ROLE_SYSTEM: u8 = 2;
-const ROLE_TOOL: u8 = 3;
-/// A message with tool structure: the text is the message's JSON (rare, so the common
-/// plain-text message pays nothing for it).
-const STRUCTURED: u8 = 0x80;
-
-fn role_byte(r: Role) -> u8 {
-    match r {
-        Role::User => ROLE_USER,
-        Role::Assistant => ROLE_ASSISTANT,
-        Role::System => ROLE_SYSTEM,
-        Role::Tool => ROLE_TOOL,
-    }
-}
+/// Set in a message's role byte (the low bits are `Role::index`) when it has tool structure:
+/// its text is then the message's JSON (rare, so the common plain-text message pays nothing
+/// for it).
+const STRUCTURED_FLAG: u8 = 0x80;
 
 /// One stored message: its role and text; for a structured one the text is its JSON.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,12 +94,12 @@ impl PackedTurn {
             let structured;
             let (flag, text) = if m.is_structured() {
                 structured = serde_json::to_string(m).unwrap_or_default();
-                (STRUCTURED, structured.as_str())
+                (STRUCTURED_FLAG, structured.as_str())
             } else {
                 (0, m.content.as_str())
             };
             let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
-            bytes.push(role_byte(m.role) | flag);
+            bytes.push(m.role.index() | flag);
             bytes.extend_from_slice(&len.to_le_bytes());
             bytes.extend_from_slice(&text.as_bytes()[..len as usize]);
         }
@@ -169,13 +157,8 @@ impl<'a> Iterator for PackedMessages<'a> {
         let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         let text = rest.get(4..4 + len)?;
         self.rest = &rest[4 + len..];
-        let structured = role & STRUCTURED != 0;
-        let role = match role & !STRUCTURED {
-            ROLE_USER => Role::User,
-            ROLE_ASSISTANT => Role::Assistant,
-            ROLE_TOOL => Role::Tool,
-            _ => Role::System,
-        };
+        let structured = role & STRUCTURED_FLAG != 0;
+        let role = Role::from_index(role & !STRUCTURED_FLAG).unwrap_or(Role::System);
         Some(PackedMessage {
             role,
             // Packed from a &str, so always valid; a failure would mean corruption, shown empty.
@@ -293,5 +276,27 @@ mod tests {
         assert_eq!(p.len(), 5);
         assert_eq!(p.at(), turn.at);
         assert!(p.heap_bytes() < turn.approx_bytes() + 64);
+    }
+
+    #[test]
+    fn role_bytes_keep_their_values() {
+        let turn = Turn {
+            at: 0.0,
+            messages: vec![
+                Message::user("u"),
+                Message::assistant("a"),
+                Message::system("s"),
+                Message::tool_result("c", "t"),
+            ],
+        };
+        let p = PackedTurn::pack(&turn);
+        let mut roles = Vec::new();
+        let mut rest = &p.0[8..];
+        while let Some((&b, tail)) = rest.split_first() {
+            let len = u32::from_le_bytes(tail[..4].try_into().unwrap()) as usize;
+            roles.push(b);
+            rest = &tail[4 + len..];
+        }
+        assert_eq!(roles, [0, 1, 2, 3 | STRUCTURED_FLAG]);
     }
 }

@@ -39,6 +39,14 @@ pub struct JsAbort {
     pub signal: AbortSignal,
 }
 
+/// The host's AbortSignal behind a run's cancellation, to hand on to host code (fetch, a
+/// model, a tool); `undefined` when there is none or it did not come from JS.
+pub fn signal_of(cancellation: Option<&dyn Cancellation>) -> JsValue {
+    cancellation
+        .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
+        .map_or(JsValue::UNDEFINED, |a| a.signal.clone().into())
+}
+
 struct Listener {
     signal: AbortSignal,
     resolve: Function,

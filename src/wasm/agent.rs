@@ -2,7 +2,7 @@
 //! clones it into the returned promise, so no wasm-bindgen borrow of `self` outlives the
 //! call: JS may call `run` again (or anything else) while a model call is pending.
 
-use super::abort::{AbortSignal, JsAbort};
+use super::abort::{signal_of, AbortSignal, JsAbort};
 use super::config;
 use super::convert::{input_error, session_id, type_name, user_key, Options};
 use super::error::{to_js_error, to_plain_js};
@@ -130,12 +130,7 @@ impl JsAgent {
             let mut opts = run_options(&options)?;
             // The stream's own controller, linked to the caller's signal if any, so that
             // abandoning the stream cancels the fetch as well as the run.
-            let caller = opts
-                .cancellation
-                .as_ref()
-                .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
-                .map(|a| JsValue::from(a.signal.clone()))
-                .unwrap_or(JsValue::UNDEFINED);
+            let caller = signal_of(opts.cancellation.as_deref());
             let controller = super::js_fetch::linked_controller(&caller);
             let signal: AbortSignal = js_sys::Reflect::get(&controller, &"signal".into())
                 .unwrap_or(JsValue::UNDEFINED)

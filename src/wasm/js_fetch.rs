@@ -2,7 +2,7 @@
 //! binding, a proxy, a test double) and `setTimeout`. The same code runs in Node 20+,
 //! browsers and workerd, since all three speak WHATWG fetch and streams.
 
-use super::abort::JsAbort;
+use super::abort::signal_of;
 use super::js_model::thrown_message;
 use crate::cancel::Cancellation;
 use crate::http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
@@ -93,11 +93,9 @@ impl HttpHost for FetchHost {
         let _ = Reflect::set(&init, &"method".into(), &"POST".into());
         let _ = Reflect::set(&init, &"headers".into(), &headers);
         let _ = Reflect::set(&init, &"body".into(), &JsValue::from_str(&request.body));
-        if let Some(abort) = cancel
-            .as_ref()
-            .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
-        {
-            let _ = Reflect::set(&init, &"signal".into(), &abort.signal);
+        let signal = signal_of(cancel.as_deref());
+        if !signal.is_undefined() {
+            let _ = Reflect::set(&init, &"signal".into(), &signal);
         }
         let called = self
             .fetch

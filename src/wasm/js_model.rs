@@ -1,6 +1,6 @@
 //! A host JS function as the core `Model`: `(request) => response | Promise<response>`.
 
-use super::abort::JsAbort;
+use super::abort::signal_of;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use futures_util::future::LocalBoxFuture;
@@ -18,11 +18,7 @@ impl Model for JsModel {
         ctx: CallContext,
     ) -> LocalBoxFuture<'static, Result<RawModelResponse>> {
         let func = self.func.clone();
-        let signal = ctx
-            .cancellation
-            .as_ref()
-            .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
-            .map(|a| a.signal.clone());
+        let signal = signal_of(ctx.cancellation.as_deref());
         // `onTextDelta` for a host model that streams: the run's sink behind a plain JS
         // function, live for this call only.
         let on_text = ctx.on_text.map(super::callbacks::text_sink);
@@ -30,7 +26,6 @@ impl Model for JsModel {
             let text_fn = on_text
                 .as_ref()
                 .map_or(JsValue::UNDEFINED, |(f, _)| f.clone());
-            let signal = signal.map_or(JsValue::UNDEFINED, JsValue::from);
             let req = super::transfer::request_to_js(&request, &signal, &text_fn);
             let returned = func
                 .call1(&JsValue::NULL, &req)

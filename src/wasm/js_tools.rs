@@ -3,7 +3,7 @@
 //! `ctx.cache` is bound to the calling user in Rust, so a tool cannot reach another
 //! user's entries whatever key it picks.
 
-use super::abort::JsAbort;
+use super::abort::signal_of;
 use super::convert::{config_error, type_name, Options};
 use super::error::to_plain_js;
 use super::js_fetch::{linked_controller, sleep_ms};
@@ -149,12 +149,10 @@ impl ToolHost for JsTools {
         ctx: ToolContext,
     ) -> LocalBoxFuture<'static, std::result::Result<Value, String>> {
         let f = self.execute.get(tool).cloned();
-        let signal = ctx
-            .cancellation
-            .as_ref()
-            .and_then(|c| c.as_any().downcast_ref::<JsAbort>())
-            .map(|a| JsValue::from(a.signal.clone()))
-            .unwrap_or_else(|| get(&linked_controller(&JsValue::UNDEFINED), "signal"));
+        let mut signal = signal_of(ctx.cancellation.as_deref());
+        if signal.is_undefined() {
+            signal = get(&linked_controller(&JsValue::UNDEFINED), "signal");
+        }
         let js_ctx = Object::new();
         let set = |k: &str, v: JsValue| {
             let _ = Reflect::set(&js_ctx, &JsValue::from_str(k), &v);

@@ -3,10 +3,11 @@
 //! host model receives one per call) and the run result. `JSON.parse` of a 20-message
 //! request was 6 µs of a run; slicing one decoded string into `{ role, content }` objects
 //! is a fraction of that. The JS half is `modelRequest` / `runResult` in `js/host.js`;
-//! the shapes are the documented ones (the same as the serde forms, checked in tests).
+//! the shapes are the documented ones (the same as the serde forms, checked in tests). The
+//! positions both halves use are defined in `schema.rs`.
 
+use super::schema::{finish_name, request, response, result, KIND_STRUCTURED, NONE};
 use crate::agent::RunOutput;
-use crate::message::Role;
 use crate::model::{ModelRequest, RawModelResponse, RawUsage};
 use wasm_bindgen::prelude::*;
 
@@ -20,50 +21,26 @@ extern "C" {
     fn read_response(value: &JsValue, out: &mut [f64]) -> Option<String>;
 }
 
-/// `FINISH` in host.js: the names `FinishReason::parse` knows.
-const FINISH: [&str; 13] = [
-    "stop",
-    "length",
-    "content-filter",
-    "tool-calls",
-    "error",
-    "other",
-    "end_turn",
-    "stop_sequence",
-    "max_tokens",
-    "content_filter",
-    "refusal",
-    "tool_calls",
-    "tool_use",
-];
-
 /// A model's answer in its common shape (text, numeric usage, a known finish reason) read
 /// without JSON; `None` for anything else, which the caller reads through JSON so that its
 /// errors stay what they were. NaN is what JSON would have made `null`: no figure.
 pub fn response_from_js(value: &JsValue) -> Option<RawModelResponse> {
-    let mut out = [f64::NAN, f64::NAN, -1.0];
+    let mut out = [0.0; response::SLOTS];
+    out[response::INPUT_TOKENS] = f64::NAN;
+    out[response::OUTPUT_TOKENS] = f64::NAN;
+    out[response::FINISH] = -1.0;
     let text = read_response(value, &mut out)?;
     let figure = |v: f64| (!v.is_nan()).then_some(v);
-    let finish_reason = match out[2] {
-        k if k >= 0.0 => FINISH.get(k as usize).map(|s| (*s).to_owned()),
-        _ => None,
-    };
     Some(RawModelResponse {
         text: Some(text),
         tool_calls: None,
         usage: Some(RawUsage {
-            input_tokens: figure(out[0]),
-            output_tokens: figure(out[1]),
+            input_tokens: figure(out[response::INPUT_TOKENS]),
+            output_tokens: figure(out[response::OUTPUT_TOKENS]),
         }),
-        finish_reason,
+        finish_reason: finish_name(out[response::FINISH]).map(str::to_owned),
     })
 }
-
-/// Marks an absent (null) string in a layout.
-const NONE: u32 = u32::MAX;
-/// Message kinds 0..=3 are plain messages of that role; this one is a whole message as
-/// JSON text (tool calls and tool results carry more than role and text).
-const STRUCTURED: u32 = 4;
 
 /// Text with the UTF-16 offsets JS needs to slice it.
 struct Packer {
@@ -73,16 +50,19 @@ struct Packer {
 }
 
 impl Packer {
-    fn new(capacity: usize) -> Packer {
+    /// `head` slots come first, filled by `put`; `push` appends after them.
+    fn new(capacity: usize, head: usize, entries: usize) -> Packer {
+        let mut layout = Vec::with_capacity(head + entries);
+        layout.resize(head, 0);
         Packer {
             text: String::with_capacity(capacity),
             units: 0,
-            layout: Vec::new(),
+            layout,
         }
     }
 
-    /// Appends `s` and records its [start, end) in UTF-16 units.
-    fn push(&mut self, s: &str) {
+    /// Appends `s` to the text and returns its [start, end) in UTF-16 units.
+    fn append(&mut self, s: &str) -> [u32; 2] {
         let start = self.units;
         self.text.push_str(s);
         let len = if s.is_ascii() {
@@ -91,42 +71,49 @@ impl Packer {
             s.chars().map(char::len_utf16).sum()
         };
         self.units = start.saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
-        self.layout.extend([start, self.units]);
+        [start, self.units]
     }
 
-    fn push_opt(&mut self, s: Option<&str>) {
-        match s {
-            Some(s) => self.push(s),
-            None => self.layout.extend([NONE, NONE]),
-        }
+    /// `s` (or `NONE` for no string) into the head's two slots at `slot`.
+    fn put(&mut self, slot: usize, s: Option<&str>) {
+        let range = s.map_or([NONE, NONE], |s| self.append(s));
+        self.layout[slot..slot + 2].copy_from_slice(&range);
+    }
+
+    fn push(&mut self, s: &str) {
+        let range = self.append(s);
+        self.layout.extend(range);
     }
 }
 
-/// Layout: `[messages, tools start, tools end, maxOutputTokens, userId start, end,
-/// sessionId start, end, runId start, end]`, then `[kind, start, end]` per message.
+/// See `schema::request`.
 pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue) -> JsValue {
     let count = request.prompt.len();
-    let mut p = Packer::new(64 + 48 * count);
-    p.layout.reserve_exact(10 + 3 * count);
-    p.layout.push(u32::try_from(count).unwrap_or(0));
+    let mut p = Packer::new(
+        64 + 48 * count,
+        request::MESSAGES,
+        request::MESSAGE_STRIDE * count,
+    );
+    p.layout[request::MESSAGE_COUNT] = u32::try_from(count).unwrap_or(0);
     if request.tools.is_empty() {
-        p.push("");
+        p.put(request::TOOLS, Some(""));
     } else {
-        p.push(&serde_json::to_string(&request.tools).unwrap_or_else(|_| "[]".into()));
+        let tools = serde_json::to_string(&request.tools).unwrap_or_else(|_| "[]".into());
+        p.put(request::TOOLS, Some(&tools));
     }
-    p.layout.push(request.max_output_tokens);
-    p.push_opt(request.user_id.as_deref());
-    p.push(&request.session_id);
-    p.push(&request.run_id);
+    p.layout[request::MAX_OUTPUT_TOKENS] = request.max_output_tokens;
+    p.put(request::USER_ID, request.user_id.as_deref());
+    p.put(request::SESSION_ID, Some(&request.session_id));
+    p.put(request::RUN_ID, Some(&request.run_id));
     let mut json = String::new();
     for m in request.prompt.iter() {
         match m.plain_text() {
             Some(text) => {
-                p.layout.push(role_kind(m.role()));
+                p.layout.push(u32::from(m.role().index()));
                 p.push(text);
             }
             None => {
-                p.layout.push(STRUCTURED);
+                p.layout.push(KIND_STRUCTURED);
                 json.clear();
                 m.write_json(&mut json);
                 p.push(&json);
@@ -136,35 +123,23 @@ pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue
     model_request(&p.text, &p.layout, signal, on_text)
 }
 
-/// The index of the role in `ROLES` in host.js.
-fn role_kind(role: Role) -> u32 {
-    match role {
-        Role::System => 0,
-        Role::User => 1,
-        Role::Assistant => 2,
-        Role::Tool => 3,
-    }
-}
-
-/// Strings `[text, runId, finishReason, userId, sessionId]` as a layout; numbers
-/// `[inputTokens, outputTokens, totalTokens, estimated, costUsd, steps]`.
+/// See `schema::result`.
 pub fn result_to_js(out: &RunOutput) -> JsValue {
-    let mut p = Packer::new(out.text.len() + 64);
-    p.layout.reserve_exact(10);
-    p.push(&out.text);
-    p.push(&out.run_id);
-    p.push(out.finish_reason.as_str());
-    p.push_opt(out.user_id.as_deref());
-    p.push(&out.session_id);
+    let mut p = Packer::new(out.text.len() + 64, result::STRINGS, 0);
+    p.put(result::TEXT, Some(&out.text));
+    p.put(result::RUN_ID, Some(&out.run_id));
+    p.put(result::FINISH_REASON, Some(out.finish_reason.as_str()));
+    p.put(result::USER_ID, out.user_id.as_deref());
+    p.put(result::SESSION_ID, Some(&out.session_id));
     let u = &out.usage;
-    let numbers = [
-        u.input_tokens as f64,
-        u.output_tokens as f64,
-        u.total_tokens as f64,
-        if u.estimated { 1.0 } else { 0.0 },
-        u.cost_usd,
-        f64::from(out.steps),
-        if u.overrun { 1.0 } else { 0.0 },
-    ];
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let mut numbers = [0.0; result::NUMBERS];
+    numbers[result::NUM_INPUT_TOKENS] = u.input_tokens as f64;
+    numbers[result::NUM_OUTPUT_TOKENS] = u.output_tokens as f64;
+    numbers[result::NUM_TOTAL_TOKENS] = u.total_tokens as f64;
+    numbers[result::NUM_ESTIMATED] = flag(u.estimated);
+    numbers[result::NUM_COST_USD] = u.cost_usd;
+    numbers[result::NUM_STEPS] = f64::from(out.steps);
+    numbers[result::NUM_OVERRUN] = flag(u.overrun);
     run_result(&p.text, &p.layout, &numbers)
 }
