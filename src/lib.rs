@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod audit;
+pub mod boundary;
 pub mod budget;
 pub mod cancel;
 pub mod clock;
@@ -34,11 +35,6 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
-// The boundary schema is plain data: native tests check `js/host.js` against it.
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod wasm {
-    mod schema;
-}
 
 pub use agent::{Agent, RunOptions, RunOutput, SessionInfo};
 pub use cancel::Cancellation;

@@ -95,7 +95,7 @@ impl Agent {
                 hold.settle(
                     Actual {
                         input_tokens: input_estimate as f64,
-                        output_tokens: out.div_ceil(4) as f64,
+                        output_tokens: crate::model::estimate_tokens_of_bytes(out) as f64,
                         estimated: true,
                     },
                     self.now(),

@@ -15,8 +15,7 @@ mod js_model;
 mod js_storage;
 mod js_tools;
 mod provider;
-pub mod schema;
-mod stream;
+pub mod stream;
 mod transfer;
 
 pub use agent::JsAgent;

@@ -6,8 +6,8 @@
 //! the shapes are the documented ones (the same as the serde forms, checked in tests). The
 //! positions both halves use are defined in `schema.rs`.
 
-use super::schema::{finish_name, request, response, result, KIND_STRUCTURED, NONE};
 use crate::agent::RunOutput;
+use crate::boundary::{finish_name, request, response, result, KIND_STRUCTURED, NONE};
 use crate::model::{ModelRequest, RawModelResponse, RawUsage};
 use wasm_bindgen::prelude::*;
 
@@ -86,7 +86,7 @@ impl Packer {
     }
 }
 
-/// See `schema::request`.
+/// See `boundary::request`.
 pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue) -> JsValue {
     let count = request.prompt.len();
     let mut p = Packer::new(
@@ -123,7 +123,7 @@ pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue
     model_request(&p.text, &p.layout, signal, on_text)
 }
 
-/// See `schema::result`.
+/// See `boundary::result`.
 pub fn result_to_js(out: &RunOutput) -> JsValue {
     let mut p = Packer::new(out.text.len() + 64, result::STRINGS, 0);
     p.put(result::TEXT, Some(&out.text));

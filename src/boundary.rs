@@ -1,5 +1,6 @@
 //! The layout of the values that cross between wasm and `js/host.js` on every run: offsets
-//! into `u32` layouts and `f64` arrays, kinds and name tables, all positional. `transfer.rs`
+//! into `u32` layouts and `f64` arrays, kinds and name tables, all positional. Plain data,
+//! so native tests check host.js against it. `wasm/transfer.rs`
 //! builds and reads them by these definitions; host.js keeps literal copies (module
 //! constants: nothing to fetch or look up per run), and the tests below fail when any copy
 //! differs from this file or when this file changes without a new `BOUNDARY_VERSION`.
@@ -219,7 +220,7 @@ mod tests {
 
     /// The host.js section between the two markers.
     fn boundary_section() -> &'static str {
-        let js = include_str!("../js/host.js");
+        let js = include_str!("js/host.js");
         let start = js
             .find("// ---- boundary schema")
             .expect("host.js has a boundary schema section");
@@ -274,7 +275,7 @@ mod tests {
     #[test]
     fn host_js_reads_positions_only_through_the_schema() {
         // A bare index such as `layout[3]` would escape the check above.
-        let js = include_str!("../js/host.js");
+        let js = include_str!("js/host.js");
         let start = js.find("// ---- per-run values").expect("section");
         let end = start
             + js[start..]
