@@ -1,17 +1,17 @@
 //! One scope's state: the user's (or the global) totals, reservations held by calls in
-//! flight, rolling windows and rate bucket.
+//! flight, rolling windows and rate bucket, and whether its latest change is stored.
 
-use super::limit::Metric;
+use super::error::RateLimited;
 use super::policy::{Cap, Layout};
 use super::rate::{RateRule, TokenBucket};
-use super::window::{bucket_of, Rolling};
-use super::Amounts;
+use super::rolling::{bucket_of, Rolling};
+use super::units::{Amounts, Metric};
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Account {
     /// Unique per incarnation, so a reservation made before a `forget` cannot touch the
     /// account that replaces it.
-    pub epoch: u64,
+    epoch: u64,
     pub totals: Amounts,
     pub reserved: Amounts,
     /// Parallel to `Layout::tracks`.
@@ -20,8 +20,8 @@ pub(crate) struct Account {
     pub rate: Option<TokenBucket>,
     /// Bumped by every change; `saved` is the version last written to storage, so an
     /// account whose latest change is not stored is never dropped from RAM.
-    pub version: u64,
-    pub saved: u64,
+    version: u64,
+    saved: u64,
 }
 
 impl Account {
@@ -41,8 +41,40 @@ impl Account {
         }
     }
 
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     pub fn changed(&mut self) {
         self.version += 1;
+    }
+
+    /// The version a storage write of this account would record.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Records that `version` of this account is in storage.
+    pub fn mark_saved(&mut self, version: u64) {
+        self.saved = self.saved.max(version);
+    }
+
+    /// Whether the latest change is in storage.
+    pub fn is_saved(&self) -> bool {
+        self.saved >= self.version
+    }
+
+    /// A call in flight holds a reservation here.
+    pub fn is_busy(&self) -> bool {
+        self.reserved.iter().any(|&v| v > 0)
+    }
+
+    /// Takes one request from the rate bucket; a bucket never used starts full.
+    pub fn take_request(&mut self, rule: &RateRule, now: f64) -> Result<(), RateLimited> {
+        self.changed();
+        self.rate
+            .get_or_insert_with(|| TokenBucket::full(rule, now))
+            .take(rule, now)
     }
 
     /// Folds another record of the same user's spend in: every total, window bucket and
@@ -122,7 +154,7 @@ impl Account {
     /// reservation in flight, lifetime usage a lifetime cap reads, usage still in a
     /// window, or a rate bucket not yet full.
     pub fn holds_anything(&self, layout: &Layout, rule: Option<&RateRule>, now: f64) -> bool {
-        self.reserved.iter().any(|&v| v > 0)
+        self.is_busy()
             || layout
                 .lifetime
                 .iter()
@@ -142,57 +174,4 @@ pub(crate) fn add(to: &mut Amounts, a: &Amounts) {
 }
 
 #[cfg(test)]
-mod tests {
-    // The same unit tests run natively and under wasm-bindgen-test.
-    use super::*;
-    use crate::budget::limit::{BudgetConfig, RateLimitConfig, RateSpec};
-    use crate::budget::policy::Policy;
-    use serde_json::json;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    fn policy(budget: serde_json::Value) -> Policy {
-        let b: BudgetConfig = serde_json::from_value(budget).unwrap();
-        Policy::new(&b, &RateLimitConfig::default()).unwrap()
-    }
-
-    #[test]
-    fn only_what_a_limit_reads_keeps_an_account() {
-        let p = policy(
-            json!({ "perUser": [{ "maxCostUsd": 1 }, { "maxRequests": 3, "window": "minute" }] }),
-        );
-        let mut a = Account::new(&p.user, 1);
-        assert!(!a.holds_anything(&p.user, None, 0.0));
-        // Lifetime tokens are only reporting here (the lifetime cap is on cost).
-        a.totals[Metric::TotalTokens.index()] = 50;
-        assert!(!a.holds_anything(&p.user, None, 0.0));
-        a.totals[Metric::CostUsd.index()] = 1;
-        assert!(a.holds_anything(&p.user, None, 0.0));
-
-        let mut b = Account::new(&p.user, 2);
-        b.reserve(&[0, 0, 0, 0, 1]);
-        assert!(b.holds_anything(&p.user, None, 0.0));
-        b.unreserve(&[0, 0, 0, 0, 5]);
-        assert_eq!(b.reserved, [0; 5], "unreserve saturates at zero");
-        b.charge(&p.user, 0.0, &[1, 1, 2, 0, 1]);
-        assert!(b.holds_anything(&p.user, None, 0.0));
-        b.advance(&p.user, 60_000.0 * 1.125);
-        assert!(!b.holds_anything(&p.user, None, 60_000.0 * 1.125));
-
-        let rule = RateRule::new(
-            &RateSpec {
-                requests: 1.0,
-                per_ms: 1000.0,
-                burst: None,
-            },
-            "r",
-        )
-        .unwrap();
-        let mut c = Account::new(&p.user, 3);
-        let mut bucket = TokenBucket::full(&rule, 0.0);
-        bucket.take(&rule, 0.0).unwrap();
-        c.rate = Some(bucket);
-        assert!(c.holds_anything(&p.user, Some(&rule), 500.0));
-        assert!(!c.holds_anything(&p.user, Some(&rule), 1000.0));
-    }
-}
+mod tests;

@@ -1,8 +1,10 @@
-//! What `usage` and `global_usage` return: each limit with its standing, and the totals.
+//! What `usage` and `global_usage` return: each limit with its standing, and the totals,
+//! read from an account without changing it.
 
+use super::account::Account;
 use super::error::Scope;
-use super::limit::{Metric, Window};
-use super::{Amounts, NANO_PER_USD};
+use super::policy::{Layout, Plan};
+use super::units::{Amounts, Metric, Window, NANO_PER_USD};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,6 +57,42 @@ pub struct UsageReport {
 }
 
 impl UsageReport {
+    /// Each cap of `plan` with its standing in `acct` at `now` (read without advancing),
+    /// and the account's totals; all zero when there is no account.
+    pub(crate) fn of(
+        scope: Scope,
+        plan: &Plan,
+        layout: &Layout,
+        acct: Option<&Account>,
+        now: f64,
+    ) -> UsageReport {
+        let limits = plan
+            .caps
+            .iter()
+            .map(|cap| {
+                let m = cap.metric;
+                let (used, reserved) = acct.map_or((0, 0), |a| {
+                    (a.used_at(cap, layout, now), a.reserved[m.index()])
+                });
+                let remaining = cap.limit.saturating_sub(used.saturating_add(reserved));
+                LimitUsage {
+                    scope,
+                    metric: m,
+                    window: cap.window,
+                    used: m.to_public(used),
+                    reserved: m.to_public(reserved),
+                    limit: m.to_public(cap.limit),
+                    remaining: m.to_public(remaining),
+                }
+            })
+            .collect();
+        UsageReport {
+            limits,
+            totals: acct.map(|a| Totals::from(&a.totals)).unwrap_or_default(),
+            reserved: acct.map(|a| Totals::from(&a.reserved)).unwrap_or_default(),
+        }
+    }
+
     /// The standing of the first limit on `metric` over `window`, if one applies.
     pub fn limit(&self, metric: Metric, window: Window) -> Option<&LimitUsage> {
         self.limits
