@@ -4,7 +4,6 @@
 
 use super::pseudonym::pseudonym_of;
 use super::Agent;
-use crate::budget::Ledger;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::memory::UserState;
@@ -260,9 +259,7 @@ impl Agent {
     /// tool calls this.
     pub async fn clear_all(&self) -> Result<()> {
         self.memory.borrow_mut().clear_all();
-        // Every user's counters and the global ones: the ledger starts over.
-        let fresh = Ledger::new(&self.config.budget, &self.config.rate_limit)?;
-        *self.ledger.borrow_mut() = fresh;
+        self.ledger.borrow_mut().clear();
         *self.secret.borrow_mut() = None;
         self.observer.forget_all_users();
         if let Some(s) = &self.storage {

@@ -54,6 +54,16 @@ impl Ledger {
         })
     }
 
+    /// Every user's counters and the global ones back to zero. Reservations in flight stay
+    /// consistent: theirs never settle into an account opened since, and the global
+    /// account keeps what they hold until they settle or release.
+    pub fn clear(&mut self) {
+        self.table.clear();
+        let reserved = self.global.reserved;
+        self.global = Account::new(&self.policy.global, 0);
+        self.global.reserved = reserved;
+    }
+
     /// A plan by name; `None` if the config has no such plan (the caller decides whether
     /// that means `PlanId::DEFAULT` or an error).
     pub fn plan(&self, name: &str) -> Option<PlanId> {

@@ -9,11 +9,8 @@ use crate::budget::error::{BudgetError, Refusal, Scope};
 use crate::budget::policy::{Cap, Plan, Policy};
 use crate::budget::price::UnitPrice;
 use crate::budget::units::{Amounts, Metric};
-use crate::model::Usage;
+use crate::model::{reported_tokens, ReportedTokens, Usage};
 use serde::Serialize;
-
-/// Largest per-call token figure taken at face value (mirrors `model.rs`).
-const MAX_REPORTED_TOKENS: f64 = 1e9;
 
 /// What a call may consume, known before it is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,12 +176,12 @@ fn call_amounts(input: u64, output: u64, price: UnitPrice) -> Amounts {
 
 /// A reported token count if usable; otherwise the reserved figure, flagged.
 fn figure(reported: f64, reserved: u64) -> (u64, bool) {
-    if !(0.0..=MAX_REPORTED_TOKENS).contains(&reported) {
-        (reserved, true)
-    } else if reported.fract() != 0.0 {
-        (reported.ceil() as u64, true)
-    } else {
-        (reported as u64, false)
+    // Unlike a model answer's reading, a fractional figure is charged (rounded up, marked
+    // estimated): this side never under-charges.
+    match reported_tokens(reported) {
+        ReportedTokens::Whole(n) => (n, false),
+        ReportedTokens::Fractional(n) => (n, true),
+        ReportedTokens::Unusable => (reserved, true),
     }
 }
 

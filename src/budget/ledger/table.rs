@@ -36,6 +36,15 @@ pub(super) struct Table {
 }
 
 impl Table {
+    /// No accounts, while epochs keep counting: a reservation made before can never settle
+    /// into an account opened after, even in the same slot.
+    pub fn clear(&mut self) {
+        *self = Table {
+            epochs: self.epochs,
+            ..Table::default()
+        };
+    }
+
     /// Accounts held: users with any state, and erased users' retained counters.
     pub fn len(&self) -> usize {
         self.index.len() + self.retained.len()

@@ -75,3 +75,23 @@ fn sweep_drops_idle_ids_but_keeps_capped_and_busy_users() {
     assert!(l2.is_empty());
     assert_eq!(l.len(), 1);
 }
+
+#[test]
+fn a_reservation_from_before_a_clear_never_lands_in_an_account_opened_after() {
+    let mut l = ledger(
+        json!({ "perUser": { "maxTotalTokens": 100 }, "global": { "maxTotalTokens": 1000 } }),
+    );
+    let (a, b) = (user("a"), user("b"));
+    spend(&mut l, &a, T0, 10, 10).unwrap();
+    let (in_flight, _) = l.reserve(&a, DEFAULT, T0, est(5, 5)).unwrap();
+    l.clear();
+    assert_eq!(l.len(), 0);
+    assert_eq!(l.global_usage(T0).totals.total_tokens, 0);
+    // b takes the slot a had.
+    spend(&mut l, &b, T0, 1, 1).unwrap();
+    l.settle(in_flight, actual(5.0, 5.0), T0);
+    assert_eq!(l.usage(&b, DEFAULT, T0).totals.total_tokens, 2);
+    assert_eq!(l.usage(&a, DEFAULT, T0).totals.total_tokens, 0);
+    // The global hold is gone with the settle: nothing stays reserved.
+    assert_eq!(l.global_usage(T0).reserved.total_tokens, 0);
+}
