@@ -576,7 +576,10 @@ export declare class Agent {
    * A run of that user still in flight rejects with `conflict` and keeps nothing.
    */
   forget(userId: UserId): Promise<void>;
-  /** Same as {@link Agent.forget}. */
+  /**
+   * Same as {@link Agent.forget}: one user, not everyone (that is {@link Agent.clearAll}).
+   * @deprecated Use {@link Agent.forget}, whose name says what it does.
+   */
   clear(userId: UserId): Promise<void>;
   /** The versioned JSON document of exactly this user's data (GDPR access/portability). */
   export(userId: UserId): Promise<UserDoc>;
@@ -590,7 +593,10 @@ export declare class Agent {
   snapshot(): SnapshotDoc;
   /** A new agent holding a snapshot's users; every document is checked before any is applied. */
   static restore(config: AgentConfig, snapshot: SnapshotDoc): Promise<Agent>;
-  /** Forgets every user's data, in storage too. A host operation: nothing a run does can call it. */
+  /**
+   * Forgets every user's data and counters, in storage too, and the key of the
+   * pseudonyms. A host operation: nothing a run does can call it.
+   */
   clearAll(): Promise<void>;
   /**
    * Frees the wasm memory now instead of at garbage collection. (Where the runtime has
