@@ -47,9 +47,9 @@
 //! kind of operation: to find the next failure once one is known (every check still runs).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+mod dual_support;
 
-use common::{yield_n, CancelHandle, ManualCancel};
+use dual_support::{yield_n, CancelHandle, ManualCancel};
 use futures_executor::{block_on, LocalPool};
 use futures_util::future::LocalBoxFuture;
 use futures_util::task::LocalSpawnExt;

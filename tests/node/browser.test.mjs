@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { join, normalize } from "node:path";
 import { chromium } from "playwright-core";
-import { installedPackage } from "../support/package.mjs";
+import { installedPackage } from "../node_support/package.mjs";
 
 const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json" };
 const PAGE = `<!doctype html><script type="importmap">{"imports":{"tenantry":"/node_modules/tenantry/browser.js"}}</script><p>tenantry</p>`;

@@ -62,7 +62,7 @@ function parent() {
   const results = [];
 
   before(async () => {
-    const { installedPackage } = await import("../support/package.mjs");
+    const { installedPackage } = await import("../node_support/package.mjs");
     const { project } = installedPackage();
     // A module inside the scratch project, so `tenantry` resolves by name as for a user.
     const file = join(project, "hostile-reexport.mjs");

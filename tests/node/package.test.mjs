@@ -7,8 +7,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { installedPackage, packedFiles, root } from "../support/package.mjs";
-import { codeBlock, expectedOutput } from "../support/readme.mjs";
+import { installedPackage, packedFiles, root } from "../node_support/package.mjs";
+import { codeBlock, expectedOutput } from "../node_support/readme.mjs";
 
 let project;
 let tenantry;

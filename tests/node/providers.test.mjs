@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { installedPackage } from "../support/package.mjs";
+import { installedPackage } from "../node_support/package.mjs";
 
 let t; // the package
 let server;

@@ -12,7 +12,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { root } from "../support/package.mjs";
+import { root } from "../node_support/package.mjs";
 
 test("a hot loop of awaited agent calls survives V8 11's JS-to-wasm inlining", { timeout: 120_000 }, () => {
   const r = spawnSync(process.execPath, ["--expose-gc", join(root, "bench", "memory.mjs")], {

@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { installedPackage, root } from "../support/package.mjs";
+import { installedPackage, root } from "../node_support/package.mjs";
 import { bundleWorker, startWorker } from "../../scripts/worker.mjs";
 import { buildPage } from "../../www/page/build.mjs";
 

@@ -5,7 +5,7 @@ import { createHmac } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { installedPackage, root } from "../support/package.mjs";
+import { installedPackage, root } from "../node_support/package.mjs";
 import { bundleWorker, startWorker } from "../../scripts/worker.mjs";
 
 export { root };

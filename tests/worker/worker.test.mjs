@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { installedPackage, root } from "../support/package.mjs";
+import { installedPackage, root } from "../node_support/package.mjs";
 import { bundleWorker, startWorker } from "../../scripts/worker.mjs";
 
 let mf;

@@ -4,9 +4,8 @@
 //! prompt, history, recall, export or usage. Run natively and on wasm (smaller there).
 //! `TENANTRY_SOAK=1` runs the long variant natively.
 
-mod common;
-
-use common::{ScriptModel, Shared};
+use crate::dual_support::{ScriptModel, Shared};
+use crate::dual_test;
 use futures_util::future::join_all;
 use std::collections::HashMap;
 use std::rc::Rc;

@@ -1,10 +1,8 @@
 //! Memory features through the JS surface: storage adapters written in JS (including
 //! IndexedDB in the browser run), an injected clock, working memory, recall,
 //! export/import as JSON text, snapshots. Runs under `wasm-pack test --node` and `--chrome`.
-#![cfg(target_arch = "wasm32")]
 
-mod js_support;
-use js_support::{get, obj, settle};
+use crate::wasm_support::{get, obj, settle};
 
 use js_sys::{Array, Function, Reflect, JSON};
 use tenantry::wasm::{demo_model, indexed_db_storage, memory_storage, JsAgent};

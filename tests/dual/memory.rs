@@ -1,9 +1,8 @@
 //! Partitioned memory through the agent: sessions, context bounds, working memory, recall,
 //! eviction, GDPR forget/export/import, persistence. Run natively and on wasm.
 
-mod common;
-
-use common::{user, ScriptModel, Shared};
+use crate::dual_support::{user, ScriptModel, Shared};
+use crate::dual_test;
 use futures_util::future::join;
 use serde_json::json;
 use std::rc::Rc;
@@ -300,7 +299,7 @@ dual_test!(
             .agent
             .run("in flight".into(), user("alice"), in_session("s"));
         let forget = async {
-            common::yield_n(0).await;
+            crate::dual_support::yield_n(0).await;
             f.agent.forget(&user("alice")).await.unwrap();
         };
         let (result, ()) = join(run, forget).await;

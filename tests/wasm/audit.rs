@@ -3,10 +3,8 @@
 //! never attributed to another user, privacy by keyed hashing that `forget` makes
 //! unconfirmable, lines naming a key twice refused, and a chain that verifies across a
 //! restart when the host persists its entries.
-#![cfg(target_arch = "wasm32")]
 
-mod js_support;
-use js_support::get;
+use crate::wasm_support::get;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use tenantry::wasm::{verify_audit, JsAgent};

@@ -1,9 +1,7 @@
 //! The JS surface of the wasm build, driven with real JS functions, promises and
 //! AbortControllers. Runs under `wasm-pack test --node` and `--headless --chrome`.
-#![cfg(target_arch = "wasm32")]
 
-mod js_support;
-use js_support::{get, obj, settle};
+use crate::wasm_support::{get, obj, settle};
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tenantry::wasm::{demo_model, tenantry_error_class, JsAgent};

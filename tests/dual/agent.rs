@@ -1,8 +1,7 @@
 //! The agent loop and its isolation guarantees, run natively and on wasm.
 
-mod common;
-
-use common::{user, CancelHandle, ManualCancel, ScriptModel, Shared};
+use crate::dual_support::{user, CancelHandle, ManualCancel, ScriptModel, Shared};
+use crate::dual_test;
 use futures_util::future::join_all;
 use std::rc::Rc;
 use tenantry::{Agent, AgentConfig, MemoryConfig, Message, Role, RunOptions, SessionId, UserKey};
@@ -220,7 +219,7 @@ dual_test!(an_abort_during_the_model_call_commits_nothing, async {
     };
     let run = agent.run("slow".into(), user("alice"), opts);
     let trigger = async {
-        common::yield_n(3).await;
+        crate::dual_support::yield_n(3).await;
         cancel.cancel();
     };
     let (result, ()) = futures_util::join!(run, trigger);

@@ -2,9 +2,8 @@
 //! output capping, rate limits, eviction that never refills a budget, reporting, GDPR and
 //! persistence. Run natively and on wasm.
 
-mod common;
-
-use common::{user, ScriptModel, Shared};
+use crate::dual_support::{user, ScriptModel, Shared};
+use crate::dual_test;
 use futures_util::future::join_all;
 use std::rc::Rc;
 use tenantry::budget::{BudgetConfig, LimitSet, Metric, RateLimitConfig, RateSpec, Window};

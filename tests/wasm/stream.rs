@@ -1,10 +1,8 @@
 //! The fetch-based provider clients and `agent.stream` through the JS surface, with an
 //! injected `fetch` that answers with real `Response` objects whose bodies arrive in small
 //! chunks. Runs in Node and in headless Chromium (`wasm-pack test --node` / `--chrome`).
-#![cfg(target_arch = "wasm32")]
 
-mod js_support;
-use js_support::{collect, get, obj, settle};
+use crate::wasm_support::{collect, get, obj, settle};
 
 use js_sys::{Array, Function};
 use tenantry::wasm::{anthropic, openai, JsAgent};

@@ -1,9 +1,7 @@
 //! Budgets and rate limits through the JS surface, in Node and headless Chromium: the
 //! concurrent-overshoot case with real promises, rate limits, plans, reports, bad config.
-#![cfg(target_arch = "wasm32")]
 
-mod js_support;
-use js_support::get;
+use crate::wasm_support::get;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use tenantry::wasm::JsAgent;

@@ -1,10 +1,8 @@
 //! Tools through the JS surface, in Node and headless Chromium, with a scripted model: the
 //! model's input is a JSON script of the tool calls to make, and after tool results it
 //! answers with what it saw (results, and the tools it was told about).
-#![cfg(target_arch = "wasm32")]
 
-mod js_support;
-use js_support::{collect, get};
+use crate::wasm_support::{collect, get};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use tenantry::wasm::JsAgent;

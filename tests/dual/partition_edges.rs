@@ -3,9 +3,8 @@
 //! store or a racing run, a ledger that grew with every id ever seen, an over-reporting
 //! model. Run natively and on wasm.
 
-mod common;
-
-use common::{user, FaultyStorage, ScriptModel, Shared};
+use crate::dual_support::{user, FaultyStorage, ScriptModel, Shared};
+use crate::dual_test;
 use std::rc::Rc;
 use tenantry::budget::{BudgetConfig, LimitSet, RateLimitConfig, RateSpec, Window};
 use tenantry::{

@@ -1,0 +1,12 @@
+//! The core suites through the Rust API. Each `dual_test!` runs natively (`cargo test`) and
+//! on wasm (`wasm-pack test --node` and `--headless --chrome`); a plain `#[test]` runs
+//! natively only.
+
+#[path = "../dual_support/mod.rs"]
+mod dual_support;
+
+mod agent;
+mod budget;
+mod isolation;
+mod memory;
+mod partition_edges;
