@@ -1479,7 +1479,7 @@ impl World {
                 RunOptions {
                     session: sid(r.session.0 as usize),
                     cancellation: Some(Rc::new(CancelHandle(cancel.clone()))),
-                    on_event: None,
+                    stream: None,
                 },
             );
             let results = results.clone();

@@ -22,9 +22,10 @@ use std::rc::Rc;
 pub struct RunOptions {
     pub session: SessionId,
     pub cancellation: Option<Rc<dyn Cancellation>>,
-    /// Receives the run's events (text deltas as the model streams, then usage and finish,
-    /// or an error). Called with no borrow of the agent held, so it may call back in.
-    pub on_event: Option<Rc<dyn Fn(RunEvent)>>,
+    /// The run's stream: text deltas as the model streams, then usage and finish, or an
+    /// error (JS `agent.stream`; telemetry is the observer's, not this). Called with no
+    /// borrow of the agent held, so it may call back in.
+    pub stream: Option<Rc<dyn Fn(RunEvent)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -122,7 +123,7 @@ impl Agent {
                 (c, _) => c,
             };
             let emit = opts
-                .on_event
+                .stream
                 .clone()
                 .map(|sink| stream_sink(sink, &user, &opts.session, &run_id));
             let started = this.start_timer();

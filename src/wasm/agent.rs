@@ -382,6 +382,6 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
     Ok(RunOptions {
         session,
         cancellation,
-        on_event: None,
+        stream: None,
     })
 }

@@ -27,7 +27,7 @@ pub fn start(
         let result = match args {
             Ok((input, user, mut opts)) => {
                 let sink = push.clone();
-                opts.on_event = Some(Rc::new(move |ev: RunEvent| {
+                opts.stream = Some(Rc::new(move |ev: RunEvent| {
                     let _ = sink.call1(&JsValue::NULL, &to_plain_js(&ev));
                 }));
                 let run = agent.run(input, user, opts);

@@ -215,7 +215,7 @@ dual_test!(an_abort_during_the_model_call_commits_nothing, async {
     let opts = RunOptions {
         session: SessionId::default(),
         cancellation: Some(Rc::new(CancelHandle(cancel.clone()))),
-        on_event: None,
+        stream: None,
     };
     let run = agent.run("slow".into(), user("alice"), opts);
     let trigger = async {
@@ -293,7 +293,7 @@ dual_test!(
         let sink = events.clone();
         let opts = RunOptions {
             session: SessionId::parse(Some("s")).unwrap(),
-            on_event: Some(Rc::new(move |e| sink.borrow_mut().push(e))),
+            stream: Some(Rc::new(move |e| sink.borrow_mut().push(e))),
             ..Default::default()
         };
         let out = agent.run("hi".into(), user("alice"), opts).await.unwrap();
@@ -318,7 +318,7 @@ dual_test!(
         events.borrow_mut().clear();
         let sink = events.clone();
         let opts = RunOptions {
-            on_event: Some(Rc::new(move |e| sink.borrow_mut().push(e))),
+            stream: Some(Rc::new(move |e| sink.borrow_mut().push(e))),
             ..Default::default()
         };
         agent
