@@ -6,6 +6,7 @@
 //! what the agent sends, it can only ever know what that user told it in that session:
 //! the demo makes the partition visible.
 
+use crate::limits::DEFAULT_MAX_OUTPUT_TOKENS;
 use crate::message::{Message, Role};
 use crate::model::{estimate_tokens, FinishReason};
 
@@ -15,6 +16,14 @@ pub struct DemoReply {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub finish_reason: FinishReason,
+}
+
+/// `reply` to a request that may name no output bound: it then gets the agent's default.
+pub fn reply_or_default(messages: &[Message], max_output_tokens: Option<u32>) -> DemoReply {
+    reply(
+        messages,
+        max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
+    )
 }
 
 pub fn reply(messages: &[Message], max_output_tokens: u32) -> DemoReply {

@@ -9,7 +9,6 @@ use super::error::{to_js_error, to_plain_js};
 use super::js_model::JsModel;
 use crate::agent::{Agent, RunOptions};
 use crate::error::{Error, Result};
-use crate::recall::MAX_RECALL_LIMIT;
 use crate::user_doc::{SnapshotDoc, UserDoc};
 use js_sys::Promise;
 use serde::de::DeserializeOwned;
@@ -187,19 +186,8 @@ impl JsAgent {
         let user = js(user_key(&user_id))?;
         let query = js(string_arg(&query, "query"))?;
         let opts = js(Options::new(&options, "options", &["limit"], input_error))?;
-        let limit = match js(opts.number("limit"))? {
-            None => 10,
-            Some(v) if v.fract() == 0.0 && (1.0..=MAX_RECALL_LIMIT as f64).contains(&v) => {
-                v as usize
-            }
-            Some(v) => {
-                return Err(to_js_error(&Error::InvalidInput {
-                    reason: format!(
-                    "options.limit must be a whole number from 1 to {MAX_RECALL_LIMIT}, got {v}"
-                ),
-                }))
-            }
-        };
+        // The core rule: the default when none is given, and the range.
+        let limit = js(crate::recall::check_limit(js(opts.whole("limit"))?))?;
         Ok(to_plain_js(&js(self.inner.recall(&user, &query, limit))?))
     }
 
