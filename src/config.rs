@@ -2,7 +2,7 @@
 //! construction with the offending field named, never clamped silently.
 
 use crate::budget::{BudgetConfig, RateLimitConfig};
-use crate::error::{Error, Result};
+use crate::error::{within, Error, Result};
 use crate::limits::{
     DEFAULT_IDLE_TTL_MS, DEFAULT_MAX_MESSAGES_PER_SESSION, DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_MAX_STEPS, DEFAULT_MAX_USERS, DEFAULT_RECALL_TOP_K,
@@ -134,18 +134,6 @@ impl MemoryConfig {
             MAX_RECALL_LIMIT as u64,
         )?;
         Ok(())
-    }
-}
-
-/// Refuses `value` outside `min..=max`, naming `field`.
-pub(crate) fn within(field: &str, value: u64, min: u64, max: u64) -> Result<()> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(Error::config(
-            field,
-            format!("must be from {min} to {max}, got {value}"),
-        ))
     }
 }
 

@@ -109,7 +109,7 @@ impl Observer {
                 None
             }
             Some(cfg) => {
-                crate::config::within("audit.ringSize", cfg.ring as u64, 0, MAX_AUDIT_RING as u64)?;
+                crate::error::within("audit.ringSize", cfg.ring as u64, 0, MAX_AUDIT_RING as u64)?;
                 let chain = match &cfg.resume {
                     None => AuditChain::new(&cfg.key).map_err(Error::from),
                     Some((seq, mac)) => {

@@ -82,8 +82,8 @@ impl ProviderConfig {
         if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
             return field("baseUrl", "must be an http(s) URL");
         }
-        crate::config::within("maxRetries", self.max_retries.into(), 0, MAX_RETRIES.into())?;
-        crate::config::within("timeoutMs", self.timeout_ms, 1, MAX_TIMEOUT_MS)?;
+        crate::error::within("maxRetries", self.max_retries.into(), 0, MAX_RETRIES.into())?;
+        crate::error::within("timeoutMs", self.timeout_ms, 1, MAX_TIMEOUT_MS)?;
         for (k, _) in &self.headers {
             if k.is_empty() || k.chars().any(|c| c.is_control() || c == ':' || c == ' ') {
                 return field("headers", "header names must be non-empty tokens");
