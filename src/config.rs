@@ -2,18 +2,14 @@
 //! construction with the offending field named, never clamped silently.
 
 use crate::budget::{BudgetConfig, RateLimitConfig};
-use crate::error::{Error, Result};
+use crate::error::{within, Error, Result};
+use crate::limits::{
+    DEFAULT_IDLE_TTL_MS, DEFAULT_MAX_MESSAGES_PER_SESSION, DEFAULT_MAX_OUTPUT_TOKENS,
+    DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_MAX_STEPS, DEFAULT_MAX_USERS, DEFAULT_RECALL_TOP_K,
+    MAX_CONTEXT_TOKENS, MAX_MESSAGES_PER_SESSION, MAX_NAME_BYTES, MAX_OUTPUT_TOKENS,
+    MAX_RECALL_LIMIT, MAX_SESSIONS_PER_USER, MAX_STEPS, MAX_USERS, MIN_MESSAGES_PER_SESSION,
+};
 use crate::memory::Limits;
-
-pub const DEFAULT_MAX_MESSAGES_PER_SESSION: usize = 100;
-pub const DEFAULT_MAX_USERS: usize = 100_000;
-pub const DEFAULT_IDLE_TTL_MS: f64 = 86_400_000.0;
-pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 100;
-pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 1024;
-/// A turn is a user message plus the reply; a bound below that could not keep one turn.
-pub const MIN_MESSAGES_PER_SESSION: usize = 2;
-const MAX_MESSAGES_PER_SESSION: usize = 1_000_000;
-const MAX_NAME_BYTES: usize = 255;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryConfig {
@@ -35,7 +31,7 @@ impl Default for MemoryConfig {
             max_sessions_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
             max_users: DEFAULT_MAX_USERS,
             idle_ttl_ms: DEFAULT_IDLE_TTL_MS,
-            recall_top_k: 0,
+            recall_top_k: DEFAULT_RECALL_TOP_K,
         }
     }
 }
@@ -75,73 +71,70 @@ impl Default for AgentConfig {
             budget: BudgetConfig::default(),
             rate_limit: RateLimitConfig::default(),
             model_name: String::new(),
-            max_steps: crate::tools::DEFAULT_MAX_STEPS,
+            max_steps: DEFAULT_MAX_STEPS,
         }
     }
 }
 
 impl AgentConfig {
+    /// The one check of an agent's configuration, for every host: `Agent::new` calls it,
+    /// and the JS bindings only translate values into this struct. A bad value is refused
+    /// with `invalid_config` naming the field as the JS config spells it; nothing is
+    /// clamped.
     pub fn validate(&self) -> Result<()> {
         if self.name.is_empty() || self.name.len() > MAX_NAME_BYTES {
-            return Err(Error::config("name", "must be 1 to 255 bytes"));
-        }
-        if self.max_output_tokens == 0 {
-            return Err(Error::config("maxOutputTokens", "must be at least 1"));
-        }
-        let m = self.memory.max_messages_per_session;
-        if !(MIN_MESSAGES_PER_SESSION..=MAX_MESSAGES_PER_SESSION).contains(&m) {
             return Err(Error::config(
-                "memory.maxMessagesPerSession",
-                format!(
-                    "must be an integer from {MIN_MESSAGES_PER_SESSION} to {MAX_MESSAGES_PER_SESSION}, got {m}"
-                ),
+                "name",
+                format!("must be 1 to {MAX_NAME_BYTES} bytes"),
             ));
         }
-        let m = &self.memory;
-        if m.max_users == 0 {
-            return Err(Error::config("memory.maxUsers", "must be at least 1"));
+        within(
+            "maxOutputTokens",
+            self.max_output_tokens.into(),
+            1,
+            MAX_OUTPUT_TOKENS.into(),
+        )?;
+        within("maxSteps", self.max_steps.into(), 1, MAX_STEPS.into())?;
+        self.memory.validate()
+    }
+}
+
+impl MemoryConfig {
+    /// The memory part of `AgentConfig::validate`; fields are named `memory.*`.
+    pub fn validate(&self) -> Result<()> {
+        within(
+            "memory.maxMessagesPerSession",
+            self.max_messages_per_session as u64,
+            MIN_MESSAGES_PER_SESSION as u64,
+            MAX_MESSAGES_PER_SESSION as u64,
+        )?;
+        if let Some(t) = self.max_context_tokens {
+            within("memory.maxContextTokens", t, 1, MAX_CONTEXT_TOKENS)?;
         }
-        if m.max_sessions_per_user == 0 {
-            return Err(Error::config(
-                "memory.maxSessionsPerUser",
-                "must be at least 1",
-            ));
-        }
-        if m.idle_ttl_ms.is_nan() || m.idle_ttl_ms <= 0.0 {
+        within(
+            "memory.maxSessionsPerUser",
+            self.max_sessions_per_user as u64,
+            1,
+            MAX_SESSIONS_PER_USER as u64,
+        )?;
+        within("memory.maxUsers", self.max_users as u64, 1, MAX_USERS)?;
+        if self.idle_ttl_ms.is_nan() || self.idle_ttl_ms <= 0.0 {
             return Err(Error::config(
                 "memory.idleTtlMs",
                 format!(
                     "must be a positive number of milliseconds (or Infinity), got {}",
-                    m.idle_ttl_ms
+                    self.idle_ttl_ms
                 ),
             ));
         }
-        if m.max_context_tokens == Some(0) {
-            return Err(Error::config(
-                "memory.maxContextTokens",
-                "must be at least 1",
-            ));
-        }
+        within(
+            "memory.recall.topK",
+            self.recall_top_k as u64,
+            0,
+            MAX_RECALL_LIMIT as u64,
+        )?;
         Ok(())
     }
-}
-
-/// Turns a JS number into a bounded integer, naming the field when it is not one.
-/// JS hands us f64s: NaN, fractions, negatives and infinities all arrive here.
-pub fn integer_field(field: &str, value: f64, min: u64, max: u64) -> Result<u64> {
-    if !value.is_finite() || value.fract() != 0.0 {
-        return Err(Error::config(
-            field,
-            format!("must be a whole number, got {value}"),
-        ));
-    }
-    if value < min as f64 || value > max as f64 {
-        return Err(Error::config(
-            field,
-            format!("must be from {min} to {max}, got {value}"),
-        ));
-    }
-    Ok(value as u64)
 }
 
 #[cfg(test)]
@@ -165,11 +158,60 @@ mod tests {
         assert_eq!(e.details()["field"], "memory.maxMessagesPerSession");
     }
 
+    fn refused(c: &AgentConfig) -> String {
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        e.details()["field"].as_str().unwrap().to_owned()
+    }
+
     #[test]
-    fn integer_field_refuses_nan_fractions_and_out_of_range() {
-        for v in [f64::NAN, f64::INFINITY, 2.5, -1.0, 1e12] {
-            assert!(integer_field("x", v, 0, 1_000_000).is_err(), "{v}");
+    fn refuses_out_of_range_steps_and_output_tokens() {
+        for (steps, tokens, field) in [
+            (0, 100, "maxSteps"),
+            (101, 100, "maxSteps"),
+            (8, 0, "maxOutputTokens"),
+            (8, 10_000_001, "maxOutputTokens"),
+        ] {
+            let c = AgentConfig {
+                max_steps: steps,
+                max_output_tokens: tokens,
+                ..AgentConfig::default()
+            };
+            assert_eq!(refused(&c), field, "{steps} {tokens}");
         }
-        assert_eq!(integer_field("x", 7.0, 0, 10).unwrap(), 7);
+        let c = AgentConfig {
+            max_steps: 100,
+            max_output_tokens: 10_000_000,
+            ..AgentConfig::default()
+        };
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn refuses_out_of_range_memory_bounds() {
+        type Edit = fn(&mut MemoryConfig);
+        let cases: [(Edit, &str); 7] = [
+            (
+                |m| m.max_context_tokens = Some(0),
+                "memory.maxContextTokens",
+            ),
+            (
+                |m| m.max_context_tokens = Some((1 << 40) + 1),
+                "memory.maxContextTokens",
+            ),
+            (|m| m.max_sessions_per_user = 0, "memory.maxSessionsPerUser"),
+            (
+                |m| m.max_sessions_per_user = 1_000_001,
+                "memory.maxSessionsPerUser",
+            ),
+            (|m| m.max_users = 0, "memory.maxUsers"),
+            (|m| m.recall_top_k = 101, "memory.recall.topK"),
+            (|m| m.idle_ttl_ms = f64::NAN, "memory.idleTtlMs"),
+        ];
+        for (edit, field) in cases {
+            let mut c = AgentConfig::default();
+            edit(&mut c.memory);
+            assert_eq!(refused(&c), field);
+        }
     }
 }

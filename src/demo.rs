@@ -7,6 +7,7 @@
 //! the demo makes the partition visible.
 
 use crate::limits::BYTES_PER_TOKEN;
+use crate::limits::DEFAULT_MAX_OUTPUT_TOKENS;
 use crate::message::{Message, Role};
 use crate::model::{estimate_tokens, FinishReason};
 
@@ -16,6 +17,14 @@ pub struct DemoReply {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub finish_reason: FinishReason,
+}
+
+/// `reply` to a request that may name no output bound: it then gets the agent's default.
+pub fn reply_or_default(messages: &[Message], max_output_tokens: Option<u32>) -> DemoReply {
+    reply(
+        messages,
+        max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
+    )
 }
 
 pub fn reply(messages: &[Message], max_output_tokens: u32) -> DemoReply {

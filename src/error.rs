@@ -140,6 +140,19 @@ impl Error {
     }
 }
 
+/// Refuses `value` outside `min..=max` with `invalid_config` naming `field`: the range check
+/// of every bounded config field.
+pub(crate) fn within(field: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("must be from {min} to {max}, got {value}"),
+        ))
+    }
+}
+
 impl From<crate::budget::BudgetError> for Error {
     fn from(e: crate::budget::BudgetError) -> Self {
         use crate::budget::BudgetError as B;

@@ -1,5 +1,8 @@
 //! Bounds and defaults shared by both hosts. A leaf: it imports nothing from the crate, so
-//! any layer may read a limit without depending on the layer that enforces it.
+//! any layer may read a limit without depending on the layer that enforces it. The checks
+//! that use them live with the types they bound (`AgentConfig::validate`,
+//! `ToolSet::validate`, `Observer::new`, `ProviderConfig::validate`, `recall::check_limit`),
+//! and both the Rust API and the JS bindings go through those checks.
 
 /// Longest accepted input, in bytes. Larger inputs are refused rather than sent to a model
 /// that would bill for them and likely reject them anyway.
@@ -11,3 +14,75 @@ pub const BYTES_PER_TOKEN: u64 = 4;
 
 /// Largest per-call token figure taken at face value; beyond it a report is treated as bogus.
 pub const MAX_REPORTED_TOKENS: f64 = 1e9;
+
+/// Longest agent name, in bytes: a label for logs and events, not a document.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Model calls per run when the host names no bound: room for a few rounds of tool calls.
+pub const DEFAULT_MAX_STEPS: u32 = 8;
+/// Most model calls one run may make: each is billed, and a model still calling tools
+/// after this many is looping, not working.
+pub const MAX_STEPS: u32 = 100;
+
+/// Output tokens asked of the model per call when the host names no bound: a few paragraphs.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 1024;
+/// Largest per-call output bound: far above any model's output window, so a larger figure
+/// is a mistake (a total budget put in the per-call field), not a wish.
+pub const MAX_OUTPUT_TOKENS: u32 = 10_000_000;
+
+/// Messages kept per (user, session) by default: a long conversation, a small footprint.
+pub const DEFAULT_MAX_MESSAGES_PER_SESSION: usize = 100;
+/// A turn is a user message plus the reply; a bound below that could not keep one turn.
+pub const MIN_MESSAGES_PER_SESSION: usize = 2;
+/// Most messages kept per (user, session): beyond it one session could hold the heap.
+pub const MAX_MESSAGES_PER_SESSION: usize = 1_000_000;
+
+/// Sessions kept per user by default before the least recently used one is dropped.
+pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 100;
+/// Most sessions per user: a session list is scanned per call, so it must stay small.
+pub const MAX_SESSIONS_PER_USER: usize = 1_000_000;
+
+/// Resident users by default before the least recently used one is evicted.
+pub const DEFAULT_MAX_USERS: usize = 100_000;
+/// Most resident users: 2^32, beyond any heap a wasm32 instance can address.
+pub const MAX_USERS: u64 = 1 << 32;
+
+/// Idle time after which a resident user is evicted by default: one day, in milliseconds.
+pub const DEFAULT_IDLE_TTL_MS: f64 = 86_400_000.0;
+
+/// Largest context bound, in estimated tokens: 2^40, far above any model's window, so
+/// a larger figure is a unit mistake.
+pub const MAX_CONTEXT_TOKENS: u64 = 1 << 40;
+
+/// Recalled messages injected into each prompt by default: none (recall is opt-in).
+pub const DEFAULT_RECALL_TOP_K: usize = 0;
+/// Results one `recall` may return, and the most `memory.recall.topK` may inject: more
+/// would crowd the prompt and cost a sort over the user's whole history for little.
+pub const MAX_RECALL_LIMIT: usize = 100;
+/// Results of a `recall` call that names no `limit`: a page of results.
+pub const DEFAULT_RECALL_LIMIT: usize = 10;
+
+/// Longest tool name, in bytes: the most the model providers accept.
+pub const MAX_TOOL_NAME_BYTES: usize = 64;
+/// How long a tool call waits for the host's `approve` by default: five minutes, enough for
+/// a person to answer, short enough that a forgotten prompt does not hold the run forever.
+pub const DEFAULT_APPROVAL_TIMEOUT_MS: f64 = 300_000.0;
+
+/// Shortest accepted audit key, in bytes: shorter secrets are guessable offline from one
+/// entry.
+pub const MIN_AUDIT_KEY_BYTES: usize = 16;
+/// Audit entries kept in memory by default (`auditLog`, `auditEntries`).
+pub const DEFAULT_AUDIT_RING: usize = 10_000;
+/// Most audit entries kept in memory: a ring this full already holds gigabytes of entries,
+/// and the sink, not the ring, is where a log is meant to be kept.
+pub const MAX_AUDIT_RING: usize = 10_000_000;
+
+/// Retries of a failed provider call by default: rides out a blip without tripling cost.
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// Most retries of one provider call: each waits with backoff, so more would hold a run
+/// for minutes against a provider that is down.
+pub const MAX_RETRIES: u32 = 10;
+/// Time limit of one provider attempt by default, in milliseconds, whole stream included.
+pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+/// Longest time limit of one provider attempt: one hour, past which a call is hung.
+pub const MAX_TIMEOUT_MS: u64 = 3_600_000;

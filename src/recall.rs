@@ -5,15 +5,28 @@
 //! (IDF, average length) come from the same corpus for the same reason: global statistics
 //! would let one tenant's data shift another's scores.
 
+use crate::error::{Error, Result};
 use crate::ids::SessionId;
+use crate::limits::{DEFAULT_RECALL_LIMIT, MAX_RECALL_LIMIT};
 use crate::memory::UserState;
 use crate::message::Role;
 use serde::Serialize;
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
-/// Most results one call returns, whatever `limit` asks for.
-pub const MAX_RECALL_LIMIT: usize = 100;
+
+/// The `limit` of a recall call, for every host: `None` is `DEFAULT_RECALL_LIMIT`, and a
+/// limit outside 1 to `MAX_RECALL_LIMIT` is refused with `invalid_input`, never clamped.
+pub fn check_limit(limit: Option<usize>) -> Result<usize> {
+    match limit.unwrap_or(DEFAULT_RECALL_LIMIT) {
+        n @ 1..=MAX_RECALL_LIMIT => Ok(n),
+        n => Err(Error::InvalidInput {
+            reason: format!(
+                "options.limit must be a whole number from 1 to {MAX_RECALL_LIMIT}, got {n}"
+            ),
+        }),
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,7 +51,7 @@ pub type Position<'a> = (&'a SessionId, usize);
 
 /// The user's messages that best match `query`, best first, skipping any `skip` says to
 /// (e.g. the turns already in the prompt). Messages with no query term score nothing and
-/// are never returned.
+/// are never returned. `limit` is a checked one (`check_limit`) or `memory.recall.topK`.
 pub fn recall(
     user: &UserState,
     query: &str,
@@ -48,7 +61,6 @@ pub fn recall(
     let mut query_terms: Vec<String> = tokens(query).collect();
     query_terms.sort();
     query_terms.dedup();
-    let limit = limit.min(MAX_RECALL_LIMIT);
     if query_terms.is_empty() || limit == 0 {
         return Vec::new();
     }
@@ -218,6 +230,17 @@ mod tests {
         let hits = recall(a, "apples", 10, &|(_, turn)| turn == 1);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].content, "apples");
+    }
+
+    #[test]
+    fn a_limit_outside_1_to_100_is_refused() {
+        for bad in [0, 101, usize::MAX] {
+            let e = check_limit(Some(bad)).unwrap_err();
+            assert_eq!(e.code(), "invalid_input");
+            assert!(e.to_string().contains("from 1 to 100"), "{e}");
+        }
+        assert_eq!(check_limit(Some(100)).unwrap(), 100);
+        assert_eq!(check_limit(None).unwrap(), 10);
     }
 
     #[test]

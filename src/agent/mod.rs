@@ -27,7 +27,7 @@ pub use run::{RunOptions, RunOutput};
 use crate::budget::Ledger;
 use crate::clock::Clock;
 use crate::config::AgentConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::{SessionId, UserKey};
 use crate::lock::KeyedLock;
 use crate::memory::Memory;
@@ -112,12 +112,7 @@ impl Agent {
 
     /// Tools the model may call (per user as `permissions` allow), run by the host.
     pub fn with_tools(mut self, tools: ToolSet) -> Result<Self> {
-        let names: std::collections::BTreeSet<&str> =
-            tools.specs.iter().map(|t| t.name.as_str()).collect();
-        if names.len() != tools.specs.len() {
-            return Err(Error::config("tools", "two tools share a name"));
-        }
-        tools.permissions.validate(&names)?;
+        tools.validate()?;
         self.tools = Some(tools);
         Ok(self)
     }

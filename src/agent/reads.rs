@@ -73,7 +73,10 @@ impl Agent {
         })
     }
 
-    pub fn recall(&self, user: &UserKey, query: &str, limit: usize) -> Result<Vec<Hit>> {
+    /// The user's own messages that best match `query`: at most `limit` (1 to
+    /// `limits::MAX_RECALL_LIMIT`; `None` is the default page).
+    pub fn recall(&self, user: &UserKey, query: &str, limit: Option<usize>) -> Result<Vec<Hit>> {
+        let limit = recall::check_limit(limit)?;
         self.read(user, |u| {
             u.map(|u| recall::recall(u, query, limit, &|_| false))
                 .unwrap_or_default()

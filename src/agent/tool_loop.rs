@@ -32,7 +32,7 @@ impl Agent {
             .as_ref()
             .map(|t| t.visible(user))
             .unwrap_or_default();
-        let max_steps = self.config.max_steps.max(1);
+        let max_steps = self.config.max_steps;
         let mut current = vec![Message::user(input)];
         let mut usage = Usage::default();
         let mut step = 0;

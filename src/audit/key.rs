@@ -18,8 +18,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
 
-/// Shortest accepted key, in bytes: shorter secrets are guessable offline from one entry.
-pub const MIN_KEY_BYTES: usize = 16;
+pub use crate::limits::MIN_AUDIT_KEY_BYTES as MIN_KEY_BYTES;
 
 /// The config field named in key errors.
 pub(crate) const KEY_FIELD: &str = "audit.key";
@@ -32,7 +31,7 @@ pub(crate) struct MacKey(Hmac<Sha256>);
 impl MacKey {
     /// For writing: refuses a key that is empty or short.
     pub(crate) fn new(key: &[u8]) -> Result<MacKey, AuditError> {
-        check_key_len(key.len())?;
+        check_key(key, KEY_FIELD)?;
         MacKey::any_length(key)
             .ok_or_else(|| AuditError::config(KEY_FIELD, "the key could not be used for HMAC"))
     }
@@ -67,16 +66,19 @@ impl fmt::Debug for MacKey {
     }
 }
 
-fn check_key_len(len: usize) -> Result<(), AuditError> {
+/// Refuses a key that is empty or shorter than `MIN_KEY_BYTES`, naming `field`: the rule
+/// for writing a chain, and for `verifyAudit`'s key.
+pub fn check_key(key: &[u8], field: &str) -> Result<(), AuditError> {
+    let len = key.len();
     if len == 0 {
         return Err(AuditError::config(
-            KEY_FIELD,
+            field,
             "an audit key is required (there is no default); pass at least 16 random bytes",
         ));
     }
     if len < MIN_KEY_BYTES {
         return Err(AuditError::config(
-            KEY_FIELD,
+            field,
             format!("the audit key must be at least {MIN_KEY_BYTES} bytes, got {len}"),
         ));
     }
@@ -95,7 +97,7 @@ pub fn key_from_text(text: &str) -> Result<Vec<u8>, AuditError> {
     } else {
         text.as_bytes().to_vec()
     };
-    check_key_len(bytes.len())?;
+    check_key(&bytes, KEY_FIELD)?;
     Ok(bytes)
 }
 

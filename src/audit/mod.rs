@@ -35,6 +35,6 @@ pub use content::{ContentKeys, CONTENT_KEY_BYTES, MAX_CONTENT_KEYS};
 pub use entry::{Entry, GENESIS_PREV, MAX_SEQ};
 pub use error::AuditError;
 pub use jsonl::{parse_jsonl, verify_jsonl};
-pub use key::{key_from_text, MIN_KEY_BYTES};
+pub use key::{check_key, key_from_text, MIN_KEY_BYTES};
 pub use ring::AuditRing;
 pub use verify::{verify, verify_from, BreakReason, Broken, VerifyReport};

@@ -13,25 +13,39 @@ mod kind;
 
 pub use kind::Kind;
 
-use crate::audit::{AuditChain, AuditRing, ContentKeys, Entry};
+use crate::audit::{AuditChain, AuditError, AuditRing, ContentKeys, Entry};
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
+use crate::limits::{DEFAULT_AUDIT_RING, MAX_AUDIT_RING};
 use crate::model::Usage;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-pub const DEFAULT_RING: usize = 10_000;
-
+/// The audit log's settings, checked by `Observer::new` for every host.
 pub struct AuditConfig {
+    /// The HMAC key: no default; at least `MIN_AUDIT_KEY_BYTES` (empty means not given).
     pub key: Vec<u8>,
+    /// Entries kept in memory, 0 to `MAX_AUDIT_RING`.
     pub ring: usize,
     /// Keep message text in entries (default: keyed hashes only, so `forget` can delete
     /// the text and make the hashes unconfirmable while the chain still verifies).
     pub include_content: bool,
     /// Continue a chain persisted before a restart: (last seq, last mac).
     pub resume: Option<(u64, String)>,
+}
+
+impl AuditConfig {
+    /// An audit log under `key` with every other setting at its default.
+    pub fn new(key: Vec<u8>) -> AuditConfig {
+        AuditConfig {
+            key,
+            ring: DEFAULT_AUDIT_RING,
+            include_content: false,
+            resume: None,
+        }
+    }
 }
 
 /// A telemetry event: one per run start and finish, model call, tool call, budget refusal
@@ -99,11 +113,18 @@ impl Observer {
                 None
             }
             Some(cfg) => {
+                crate::error::within("audit.ringSize", cfg.ring as u64, 0, MAX_AUDIT_RING as u64)?;
                 let chain = match &cfg.resume {
-                    None => AuditChain::new(&cfg.key),
-                    Some((seq, mac)) => AuditChain::resume(&cfg.key, *seq, mac),
-                }
-                .map_err(|e| Error::config("audit.key", e.to_string()))?;
+                    None => AuditChain::new(&cfg.key).map_err(Error::from),
+                    Some((seq, mac)) => {
+                        AuditChain::resume(&cfg.key, *seq, mac).map_err(|e| match e {
+                            AuditError::InvalidInput { reason } => {
+                                Error::config("audit.resumeFrom", reason)
+                            }
+                            other => other.into(),
+                        })
+                    }
+                }?;
                 Some(RefCell::new(Audit {
                     chain,
                     ring: AuditRing::new(cfg.ring),

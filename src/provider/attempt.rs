@@ -75,11 +75,15 @@ fn request(cfg: &ProviderConfig, model_request: &ModelRequest) -> Result<HttpReq
     if cfg.stream {
         headers.push(("accept".into(), "text/event-stream".into()));
     }
-    match (cfg.provider, &cfg.api_key) {
+    // An empty key is no key: nothing to send.
+    match (
+        cfg.provider,
+        cfg.api_key.as_deref().filter(|k| !k.is_empty()),
+    ) {
         (Provider::OpenAi, Some(k)) => {
             headers.push(("authorization".into(), format!("Bearer {k}")))
         }
-        (Provider::Anthropic, Some(k)) => headers.push(("x-api-key".into(), k.clone())),
+        (Provider::Anthropic, Some(k)) => headers.push(("x-api-key".into(), k.to_owned())),
         (_, None) => {}
     }
     if cfg.provider == Provider::Anthropic {

@@ -26,7 +26,11 @@ pub fn to_wire(request: &ModelRequest, model: &str, stream: bool) -> wire::Reque
                 })
             })
             .collect(),
-        max_output_tokens: request.max_output_tokens,
+        // 0 is a request that named no bound (a host calling the client directly).
+        max_output_tokens: match request.max_output_tokens {
+            0 => crate::limits::DEFAULT_MAX_OUTPUT_TOKENS,
+            n => n,
+        },
         stream,
     }
 }

@@ -7,6 +7,7 @@ mod convert;
 
 use crate::error::{Error, Result};
 use crate::http::HttpHost;
+use crate::limits::{DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, MAX_RETRIES, MAX_TIMEOUT_MS};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use crate::wire::retry;
 use attempt::Failure;
@@ -31,8 +32,6 @@ impl Provider {
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
-pub const DEFAULT_MAX_RETRIES: u32 = 2;
-pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 const BACKOFF_BASE_MS: u64 = 500;
 const BACKOFF_MAX_MS: u64 = 30_000;
 /// Longest `Retry-After` honoured; beyond it the error goes to the caller instead.
@@ -83,9 +82,8 @@ impl ProviderConfig {
         if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
             return field("baseUrl", "must be an http(s) URL");
         }
-        if self.timeout_ms == 0 {
-            return field("timeoutMs", "must be at least 1");
-        }
+        crate::error::within("maxRetries", self.max_retries.into(), 0, MAX_RETRIES.into())?;
+        crate::error::within("timeoutMs", self.timeout_ms, 1, MAX_TIMEOUT_MS)?;
         for (k, _) in &self.headers {
             if k.is_empty() || k.chars().any(|c| c.is_control() || c == ':' || c == ' ') {
                 return field("headers", "header names must be non-empty tokens");
@@ -117,6 +115,12 @@ impl ProviderModel {
 
     pub fn config(&self) -> &ProviderConfig {
         &self.config
+    }
+
+    /// The provider's model name: what the budget's price table knows this model by, so
+    /// a host pricing runs sets `AgentConfig::model_name` to it.
+    pub fn model_id(&self) -> &str {
+        &self.config.model
     }
 
     /// One model call with retries. Retries happen only while nothing has been streamed to

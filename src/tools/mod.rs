@@ -10,7 +10,9 @@ pub mod permissions;
 pub mod schema;
 
 use crate::cancel::Cancellation;
+use crate::error::{Error, Result};
 use crate::ids::UserKey;
+use crate::limits::{DEFAULT_APPROVAL_TIMEOUT_MS, MAX_TOOL_NAME_BYTES};
 use crate::message::ToolCall;
 use cache::{CacheHandle, ToolCache};
 use futures_util::future::{self, Either, LocalBoxFuture};
@@ -22,14 +24,48 @@ use std::rc::Rc;
 
 pub const MAX_ARGS_BYTES: usize = 64 * 1024;
 pub const MAX_RESULT_BYTES: usize = 256 * 1024;
-pub const DEFAULT_MAX_STEPS: u32 = 8;
-pub const DEFAULT_APPROVAL_TIMEOUT_MS: f64 = 300_000.0;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
     pub parameters: Value,
+}
+
+impl ToolSpec {
+    /// A tool whose `parameters` default to any object.
+    pub fn new(name: String, description: String, parameters: Option<Value>) -> ToolSpec {
+        ToolSpec {
+            name,
+            description,
+            parameters: parameters.unwrap_or_else(|| json!({ "type": "object" })),
+        }
+    }
+
+    /// Refuses a name the model providers would not accept and parameters that are not a
+    /// JSON Schema object; `path` is where the tool sits (`tools[0]`).
+    pub fn validate(&self, path: &str) -> Result<()> {
+        let n = &self.name;
+        let valid = !n.is_empty()
+            && n.len() <= MAX_TOOL_NAME_BYTES
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(Error::config(
+                &format!("{path}.name"),
+                format!(
+                    "must be 1 to {MAX_TOOL_NAME_BYTES} letters, digits, `_` or `-` (what model providers accept)"
+                ),
+            ));
+        }
+        if !self.parameters.is_object() {
+            return Err(Error::config(
+                &format!("{path}.parameters"),
+                "must be a JSON Schema object",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What a tool receives besides its arguments: who it acts for, and nobody else.
@@ -58,6 +94,32 @@ pub enum PolicyDecision {
     Deny,
     /// Allowed once a human approves.
     Approve,
+}
+
+/// What a host's `policy` answered, before it is read as a decision.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicyAnswer {
+    Bool(bool),
+    Text(String),
+    /// Any other value, or no value at all (the policy threw or rejected).
+    Other,
+}
+
+impl PolicyDecision {
+    /// The policy vocabulary: `true` or `"allow"` allows, `"approve"` or `"requireApproval"`
+    /// asks for approval, and anything else (`false`, another word, a throw) denies, so a
+    /// policy that fails fails closed.
+    pub fn from_answer(answer: &PolicyAnswer) -> PolicyDecision {
+        match answer {
+            PolicyAnswer::Bool(true) => PolicyDecision::Allow,
+            PolicyAnswer::Text(t) => match t.as_str() {
+                "allow" => PolicyDecision::Allow,
+                "approve" | "requireApproval" => PolicyDecision::Approve,
+                _ => PolicyDecision::Deny,
+            },
+            PolicyAnswer::Bool(false) | PolicyAnswer::Other => PolicyDecision::Deny,
+        }
+    }
 }
 
 pub trait ToolHost {
@@ -127,6 +189,48 @@ pub struct ToolSet {
 }
 
 impl ToolSet {
+    /// A checked tool set; `approval_timeout_ms` defaults to `DEFAULT_APPROVAL_TIMEOUT_MS`.
+    pub fn new(
+        specs: Vec<ToolSpec>,
+        permissions: Permissions,
+        host: Rc<dyn ToolHost>,
+        approval_timeout_ms: Option<f64>,
+    ) -> Result<ToolSet> {
+        let tools = ToolSet {
+            specs,
+            permissions,
+            host,
+            cache: Rc::new(RefCell::new(ToolCache::default())),
+            approval_timeout_ms: approval_timeout_ms.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_MS),
+            executing: RefCell::new(Vec::new()),
+        };
+        tools.validate()?;
+        Ok(tools)
+    }
+
+    /// The one check of a tool set, for every host: each tool's name and parameters, no
+    /// two tools sharing a name, permissions naming only these tools, and a positive
+    /// approval time-out (`Infinity` waits for ever).
+    pub fn validate(&self) -> Result<()> {
+        for (i, t) in self.specs.iter().enumerate() {
+            t.validate(&format!("tools[{i}]"))?;
+        }
+        let names: std::collections::BTreeSet<&str> =
+            self.specs.iter().map(|t| t.name.as_str()).collect();
+        if names.len() != self.specs.len() {
+            return Err(Error::config("tools", "two tools share a name"));
+        }
+        self.permissions.validate(&names)?;
+        let ms = self.approval_timeout_ms;
+        if ms.is_nan() || ms <= 0.0 {
+            return Err(Error::config(
+                "approvalTimeoutMs",
+                format!("must be positive, got {ms}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The tool definitions this user may see: the model is not even told about the rest.
     pub fn visible(&self, user: &UserKey) -> Vec<Value> {
         self.specs

@@ -10,7 +10,6 @@ use super::js_model::JsModel;
 use crate::agent::{Agent, RunOptions};
 use crate::error::{Error, Result};
 use crate::persist::user_doc::{SnapshotDoc, UserDoc};
-use crate::recall::MAX_RECALL_LIMIT;
 use js_sys::Promise;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -182,19 +181,7 @@ impl JsAgent {
         let user = js(user_key(&user_id))?;
         let query = js(string_arg(&query, "query"))?;
         let opts = js(Options::new(&options, "options", &["limit"], input_error))?;
-        let limit = match js(opts.number("limit"))? {
-            None => 10,
-            Some(v) if v.fract() == 0.0 && (1.0..=MAX_RECALL_LIMIT as f64).contains(&v) => {
-                v as usize
-            }
-            Some(v) => {
-                return Err(to_js_error(&Error::InvalidInput {
-                    reason: format!(
-                    "options.limit must be a whole number from 1 to {MAX_RECALL_LIMIT}, got {v}"
-                ),
-                }))
-            }
-        };
+        let limit = js(opts.whole("limit"))?;
         Ok(to_plain_js(&js(self.inner.recall(&user, &query, limit))?))
     }
 

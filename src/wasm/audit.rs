@@ -1,38 +1,32 @@
 //! `audit: { key, sink?, ringSize?, includeContent?, resumeFrom? }`, `onEvent`,
 //! `agent.auditLog(userId)` and `verifyAudit(entries, key)`.
 
-use super::convert::{config_error, type_name, Options};
+use super::convert::{config_error, set, type_name, Options};
 use super::error::{to_js_error, to_plain_js};
-use crate::audit::{key_from_text, verify, Entry};
+use crate::audit::{check_key, key_from_text, verify, Entry};
 use crate::error::{Error, Result};
-use crate::observe::{AuditConfig, AuditSink, Observer, Telemetry, TelemetrySink, DEFAULT_RING};
+use crate::observe::{AuditConfig, AuditSink, Observer, Telemetry, TelemetrySink};
 use js_sys::{Function, Uint8Array, JSON};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::js_fetch::call_sink;
 
-/// A key as text (UTF-8, or `hex:`/`base64:`-prefixed) or bytes; at least 16 bytes.
+/// A key as text (UTF-8, or `hex:`/`base64:`-prefixed) or bytes. Its length is the core's
+/// check (`Observer::new`, `audit::check_key`).
 fn key_bytes(v: &JsValue, field: &str) -> Result<Vec<u8>> {
-    let bytes = if let Some(s) = super::convert::exact_string(v) {
+    if let Some(s) = super::convert::exact_string(v) {
         // A key with a lone surrogate would become another key's U+FFFD spelling.
         let s = s.ok_or_else(|| Error::config(field, "contains a lone UTF-16 surrogate"))?;
-        key_from_text(&s).map_err(|e| Error::config(field, e.to_string()))?
+        key_from_text(&s).map_err(|e| Error::config(field, e.to_string()))
     } else if super::convert::is_bytes(v) {
-        Uint8Array::new(v).to_vec()
+        Ok(Uint8Array::new(v).to_vec())
     } else {
-        return Err(Error::config(
+        Err(Error::config(
             field,
             format!("must be a string or a Uint8Array, got {}", type_name(v)),
-        ));
-    };
-    if bytes.len() < crate::audit::MIN_KEY_BYTES {
-        return Err(Error::config(
-            field,
-            format!("must be at least {} bytes", crate::audit::MIN_KEY_BYTES),
-        ));
+        ))
     }
-    Ok(bytes)
 }
 
 fn entry_from_js(v: &JsValue) -> std::result::Result<Entry, String> {
@@ -49,111 +43,98 @@ fn entry_from_js(v: &JsValue) -> std::result::Result<Entry, String> {
     Entry::from_json_line(&text).map_err(|e| e.to_string())
 }
 
+/// `audit` and `onEvent` as the core `Observer`, which checks the audit settings.
 pub fn observer(audit: Option<JsValue>, on_event: Option<JsValue>) -> Result<Observer> {
-    let telemetry: Option<Function> = match on_event {
-        None => None,
-        Some(f) if f.is_function() => Some(f.unchecked_into()),
-        Some(v) => {
-            return Err(Error::config(
-                "onEvent",
-                format!("must be a function (event) => void, got {}", type_name(&v)),
-            ))
-        }
-    };
-    let report = telemetry.clone().map(|f| {
-        Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
-            let e = Telemetry {
-                kind: "audit.sink-error",
-                user_id: None,
-                session_id: None,
-                run_id: None,
-                ts: js_sys::Date::now(),
-                duration_ms: None,
-                usage: None,
-                data: serde_json::json!({ "message": message.as_string() }),
-            };
-            let _ = f.call1(&JsValue::NULL, &to_plain_js(&e));
-        })
-        .into_js_value()
-    });
-    let report = report.unwrap_or_else(|| Closure::<dyn Fn(JsValue)>::new(|_| {}).into_js_value());
-    let telemetry_sink: Option<TelemetrySink> = telemetry.map(|f| {
+    let on_event = callback(on_event, "onEvent", "(event) => void")?;
+    let report = sink_error_reporter(on_event.clone());
+    let telemetry = on_event.map(|f| {
         let report = report.clone();
         Rc::new(move |e: &Telemetry| call_sink(&f, &to_plain_js(e), &report)) as TelemetrySink
     });
-    let Some(audit) = audit else {
-        return Observer::new(None, None, telemetry_sink);
+    let (config, sink) = match audit {
+        None => (None, None),
+        Some(a) => audit_config(&a, &report)?,
     };
+    Observer::new(config, sink, telemetry)
+}
+
+/// An optional host callback at `field`.
+fn callback(v: Option<JsValue>, field: &str, shape: &str) -> Result<Option<Function>> {
+    match v {
+        None => Ok(None),
+        Some(f) if f.is_function() => Ok(Some(f.unchecked_into())),
+        Some(v) => Err(Error::config(
+            field,
+            format!("must be a function {shape}, got {}", type_name(&v)),
+        )),
+    }
+}
+
+/// What a sink that throws is reported with: an `audit.sink-error` event to `onEvent`, or
+/// nothing without one.
+fn sink_error_reporter(on_event: Option<Function>) -> JsValue {
+    let Some(f) = on_event else {
+        return Closure::<dyn Fn(JsValue)>::new(|_| {}).into_js_value();
+    };
+    Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
+        let e = Telemetry {
+            kind: "audit.sink-error",
+            user_id: None,
+            session_id: None,
+            run_id: None,
+            ts: js_sys::Date::now(),
+            duration_ms: None,
+            usage: None,
+            data: serde_json::json!({ "message": message.as_string() }),
+        };
+        let _ = f.call1(&JsValue::NULL, &to_plain_js(&e));
+    })
+    .into_js_value()
+}
+
+/// `audit: { key, sink?, ringSize?, includeContent?, resumeFrom? }` as core settings; unset
+/// fields keep `AuditConfig::new`'s defaults, and a missing key is refused by the core.
+fn audit_config(
+    audit: &JsValue,
+    report: &JsValue,
+) -> Result<(Option<AuditConfig>, Option<AuditSink>)> {
     let o = Options::new(
-        &audit,
+        audit,
         "audit",
         &["key", "sink", "ringSize", "includeContent", "resumeFrom"],
         config_error,
     )?;
-    let key = match o.get("key") {
-        Some(k) => key_bytes(&k, "audit.key")?,
-        None => {
-            return Err(Error::config(
-                "audit.key",
-                "is required: the audit log has no default key",
-            ))
-        }
-    };
-    let sink: Option<AuditSink> = match o.get("sink") {
-        None => None,
-        Some(f) if f.is_function() => {
-            let f: Function = f.unchecked_into();
-            let report = report.clone();
-            Some(Rc::new(move |e: &Entry| {
-                call_sink(&f, &to_plain_js(e), &report)
-            }))
-        }
-        Some(v) => {
-            return Err(Error::config(
-                "audit.sink",
-                format!("must be a function (entry) => void, got {}", type_name(&v)),
-            ))
-        }
-    };
-    let ring = match o.number("ringSize")? {
-        None => DEFAULT_RING,
-        Some(n) => crate::config::integer_field("audit.ringSize", n, 0, 10_000_000)? as usize,
-    };
-    let include_content = match o.get("includeContent") {
-        None => false,
-        Some(b) => b
+    let key = o.get("key").map(|k| key_bytes(&k, "audit.key"));
+    let mut config = AuditConfig::new(key.transpose()?.unwrap_or_default());
+    let sink = callback(o.get("sink"), "audit.sink", "(entry) => void")?.map(|f| {
+        let report = report.clone();
+        Rc::new(move |e: &Entry| call_sink(&f, &to_plain_js(e), &report)) as AuditSink
+    });
+    set(&mut config.ring, o.whole("ringSize")?);
+    if let Some(b) = o.get("includeContent") {
+        config.include_content = b
             .as_bool()
-            .ok_or_else(|| Error::config("audit.includeContent", "must be a boolean"))?,
-    };
-    let resume = match o.get("resumeFrom") {
-        None => None,
-        Some(last) => {
-            let e = entry_from_js(&last).map_err(|why| {
-                Error::config(
-                    "audit.resumeFrom",
-                    format!("must be the last entry of the persisted log: {why}"),
-                )
-            })?;
-            Some((e.seq, e.mac))
-        }
-    };
-    Observer::new(
-        Some(AuditConfig {
-            key,
-            ring,
-            include_content,
-            resume,
-        }),
-        sink,
-        telemetry_sink,
-    )
+            .ok_or_else(|| Error::config("audit.includeContent", "must be a boolean"))?;
+    }
+    if let Some(last) = o.get("resumeFrom") {
+        let e = entry_from_js(&last).map_err(|why| {
+            Error::config(
+                "audit.resumeFrom",
+                format!("must be the last entry of the persisted log: {why}"),
+            )
+        })?;
+        config.resume = Some((e.seq, e.mac));
+    }
+    Ok((Some(config), sink))
 }
 
 /// `verifyAudit(entries, key)` -> `{ ok, checked, firstBroken: null | { index, seq, reason, message } }`.
 /// Entries are objects or the JSON lines of a log as read (so duplicate keys are caught).
 #[wasm_bindgen(js_name = verifyAudit)]
 pub fn verify_audit(entries: JsValue, key: JsValue) -> std::result::Result<JsValue, JsValue> {
-    let key = key_bytes(&key, "key").map_err(|e| to_js_error(&e))?;
+    let key = key_bytes(&key, "key")
+        .and_then(|k| Ok(check_key(&k, "key").map(|()| k)?))
+        .map_err(|e| to_js_error(&e))?;
     if !super::convert::is_array(&entries) {
         return Err(to_js_error(&Error::InvalidInput {
             reason: format!("entries must be an array, got {}", type_name(&entries)),

@@ -1,19 +1,17 @@
 //! `new Agent(config)`: the JS config object read into core config and host adapters, with
 //! every unknown or bad field refused by name.
 
-use super::convert::{config_error, type_name, Options};
+use super::convert::{config_error, set, type_name, Options};
 use super::js_clock::JsClock;
 use super::js_storage::JsStorage;
 use super::js_tools::{parse_tools, JsTools};
 use crate::budget::{BudgetConfig, RateLimitConfig};
-use crate::config::{integer_field, AgentConfig, MemoryConfig};
+use crate::config::{AgentConfig, MemoryConfig};
 use crate::error::{Error, Result};
 use crate::observe::Observer;
-use crate::tools::cache::ToolCache;
 use crate::tools::permissions::Permissions;
 use crate::tools::ToolSet;
 use js_sys::{Function, Reflect};
-use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -28,6 +26,24 @@ pub struct Parsed {
     pub observer: Observer,
 }
 
+const KEYS: &[&str] = &[
+    "name",
+    "instructions",
+    "model",
+    "memory",
+    "maxOutputTokens",
+    "budget",
+    "rateLimit",
+    "tools",
+    "permissions",
+    "policy",
+    "approve",
+    "maxSteps",
+    "approvalTimeoutMs",
+    "audit",
+    "onEvent",
+];
+
 const MEMORY_KEYS: &[&str] = &[
     "maxMessagesPerSession",
     "maxContextTokens",
@@ -39,6 +55,9 @@ const MEMORY_KEYS: &[&str] = &[
     "clock",
 ];
 
+/// The JS config read into core inputs. Unset fields keep the core defaults; every bound
+/// is checked by `AgentConfig::validate` (in `Agent::new`), `ToolSet::new` and
+/// `Observer::new`, the same checks a Rust host goes through.
 pub fn parse(config: &JsValue) -> Result<Parsed> {
     if config.is_undefined() || config.is_null() {
         return Err(Error::config(
@@ -46,70 +65,13 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
             "pass an object: new Agent({ model, ... })",
         ));
     }
-    let opts = Options::new(
-        config,
-        "",
-        &[
-            "name",
-            "instructions",
-            "model",
-            "memory",
-            "maxOutputTokens",
-            "budget",
-            "rateLimit",
-            "tools",
-            "permissions",
-            "policy",
-            "approve",
-            "maxSteps",
-            "approvalTimeoutMs",
-            "audit",
-            "onEvent",
-        ],
-        config_error,
-    )?;
-    let defaults = AgentConfig::default();
-    let model = match opts.get("model") {
-        Some(f) if f.is_function() => f.unchecked_into::<Function>(),
-        Some(other) => {
-            return Err(Error::config(
-                "model",
-                format!(
-                    "must be an async function (request) => ({{ text }}), got {}",
-                    type_name(&other)
-                ),
-            ))
-        }
-        None => {
-            return Err(Error::config(
-                "model",
-                "is required: pass an async function (request) => ({ text }), or demoModel()",
-            ))
-        }
-    };
-    let mem = Options::new(
-        &opts.get("memory").unwrap_or(JsValue::UNDEFINED),
-        "memory",
-        MEMORY_KEYS,
-        config_error,
-    )?;
-    let (memory, storage, clock) = memory_config(&mem)?;
+    let opts = Options::new(config, "", KEYS, config_error)?;
+    let model = model_function(opts.get("model"))?;
+    let (memory, storage, clock) = memory_config(&opts)?;
+    let (config, plan_of) = agent_config(&opts, memory, &model)?;
     // Optional parts are parsed by functions called only when their key is present: V8
     // compiles a wasm function on its first call, so a plain `new Agent` pays for none of
     // them (the cold-start bench measured ~2 ms for compiling the all-in-one version).
-    let (budget, plan_of) = match opts.get("budget") {
-        None => (BudgetConfig::default(), None),
-        Some(v) => budget_config(v)?,
-    };
-    let rate_limit = match opts.get("rateLimit") {
-        None => RateLimitConfig::default(),
-        Some(v) => rate_limit_config(v)?,
-    };
-    // The built-in clients carry their model name, which prices the budget's cost.
-    let model_name = Reflect::get(&model, &"modelId".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default();
     let tools = match TOOL_KEYS.iter().any(|k| opts.get(k).is_some()) {
         true => tool_set(&opts)?,
         false => None,
@@ -118,25 +80,8 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         (None, None) => Observer::default(),
         (audit, on_event) => observer(audit, on_event)?,
     };
-    let max_steps = match opts.number("maxSteps")? {
-        Some(n) => integer_field("maxSteps", n, 1, 100)? as u32,
-        None => crate::tools::DEFAULT_MAX_STEPS,
-    };
-    let max_output_tokens = match opts.number("maxOutputTokens")? {
-        Some(v) => integer_field("maxOutputTokens", v, 1, 10_000_000)? as u32,
-        None => defaults.max_output_tokens,
-    };
     Ok(Parsed {
-        config: AgentConfig {
-            name: opts.string("name")?.unwrap_or(defaults.name),
-            instructions: opts.string("instructions")?.unwrap_or_default(),
-            max_output_tokens,
-            memory,
-            budget,
-            rate_limit,
-            model_name,
-            max_steps,
-        },
+        config,
         model,
         storage,
         clock,
@@ -144,6 +89,64 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         tools,
         observer,
     })
+}
+
+/// The plain-data part of the config, with `budget.planOf` beside it.
+fn agent_config(
+    opts: &Options,
+    memory: MemoryConfig,
+    model: &Function,
+) -> Result<(AgentConfig, Option<Function>)> {
+    let (budget, plan_of) = match opts.get("budget") {
+        None => (BudgetConfig::default(), None),
+        Some(v) => budget_config(v)?,
+    };
+    let mut config = AgentConfig {
+        memory,
+        budget,
+        model_name: model_name(model),
+        ..AgentConfig::default()
+    };
+    if let Some(v) = opts.get("rateLimit") {
+        config.rate_limit = rate_limit_config(v)?;
+    }
+    set(&mut config.name, opts.string("name")?);
+    set(&mut config.instructions, opts.string("instructions")?);
+    set(&mut config.max_steps, opts.whole("maxSteps")?);
+    set(
+        &mut config.max_output_tokens,
+        opts.whole("maxOutputTokens")?,
+    );
+    Ok((config, plan_of))
+}
+
+fn model_function(model: Option<JsValue>) -> Result<Function> {
+    match model {
+        Some(f) if f.is_function() => Ok(f.unchecked_into()),
+        Some(other) => Err(Error::config(
+            "model",
+            format!(
+                "must be an async function (request) => ({{ text }}), got {}",
+                type_name(&other)
+            ),
+        )),
+        None => Err(Error::config(
+            "model",
+            "is required: pass an async function (request) => ({ text }), or demoModel()",
+        )),
+    }
+}
+
+/// The name the price table knows the model by: a built-in client's own model id, else the
+/// `modelId` a host's function declares, else none.
+fn model_name(model: &Function) -> String {
+    super::provider::model_id(model)
+        .or_else(|| {
+            Reflect::get(model, &"modelId".into())
+                .ok()
+                .and_then(|v| v.as_string())
+        })
+        .unwrap_or_default()
 }
 
 fn function(opts: &Options, key: &str, shape: &str) -> Result<Option<Function>> {
@@ -230,28 +233,13 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
             from_value(value, "permissions")?
         }
     };
-    let approval_timeout_ms = match opts.number("approvalTimeoutMs")? {
-        Some(n) if n > 0.0 => n,
-        Some(n) => {
-            return Err(Error::config(
-                "approvalTimeoutMs",
-                format!("must be positive, got {n}"),
-            ))
-        }
-        None => crate::tools::DEFAULT_APPROVAL_TIMEOUT_MS,
-    };
-    Ok(Some(ToolSet {
-        specs,
-        permissions,
-        host: Rc::new(JsTools {
-            execute,
-            policy,
-            approve,
-        }),
-        cache: Rc::new(RefCell::new(ToolCache::default())),
-        approval_timeout_ms,
-        executing: RefCell::new(Vec::new()),
-    }))
+    let host = Rc::new(JsTools {
+        execute,
+        policy,
+        approve,
+    });
+    let timeout = opts.number("approvalTimeoutMs")?;
+    ToolSet::new(specs, permissions, host, timeout).map(Some)
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {
@@ -356,24 +344,9 @@ fn locate<T: serde::de::DeserializeOwned>(root: &serde_json::Value, base: &str) 
     path
 }
 
-fn count(opts: &Options, key: &str, min: u64, max: u64) -> Result<Option<u64>> {
-    opts.number(key)?
-        .map(|v| integer_field(&opts.field(key), v, min, max))
-        .transpose()
-}
-
-fn memory_config(mem: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsClock)> {
-    let d = MemoryConfig::default();
-    let idle_ttl_ms = match mem.number("idleTtlMs")? {
-        None => d.idle_ttl_ms,
-        Some(v) if v > 0.0 => v, // Infinity allowed: never expire
-        Some(v) => {
-            return Err(Error::config(
-                "memory.idleTtlMs",
-                format!("must be a positive number of milliseconds (or Infinity), got {v}"),
-            ))
-        }
-    };
+fn memory_config(opts: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsClock)> {
+    let memory = opts.get("memory").unwrap_or(JsValue::UNDEFINED);
+    let mem = Options::new(&memory, "memory", MEMORY_KEYS, config_error)?;
     let recall = Options::new(
         &mem.get("recall").unwrap_or(JsValue::UNDEFINED),
         "memory.recall",
@@ -396,16 +369,21 @@ fn memory_config(mem: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsCl
             ))
         }
     };
-    let memory = MemoryConfig {
-        max_messages_per_session: count(mem, "maxMessagesPerSession", 0, u32::MAX as u64)?
-            .map_or(d.max_messages_per_session, |v| v as usize),
-        max_context_tokens: count(mem, "maxContextTokens", 1, 1 << 40)?,
-        max_sessions_per_user: count(mem, "maxSessionsPerUser", 1, 1_000_000)?
-            .map_or(d.max_sessions_per_user, |v| v as usize),
-        max_users: count(mem, "maxUsers", 1, 1 << 32)?.map_or(d.max_users, |v| v as usize),
-        idle_ttl_ms,
-        recall_top_k: count(&recall, "topK", 0, crate::recall::MAX_RECALL_LIMIT as u64)?
-            .map_or(d.recall_top_k, |v| v as usize),
-    };
-    Ok((memory, storage, clock))
+    let mut m = MemoryConfig::default();
+    set(
+        &mut m.max_messages_per_session,
+        mem.whole("maxMessagesPerSession")?,
+    );
+    if let Some(n) = mem.whole("maxContextTokens")? {
+        m.max_context_tokens = Some(n);
+    }
+    set(
+        &mut m.max_sessions_per_user,
+        mem.whole("maxSessionsPerUser")?,
+    );
+    set(&mut m.max_users, mem.whole("maxUsers")?);
+    // Infinity, which JSON cannot carry, means never expire.
+    set(&mut m.idle_ttl_ms, mem.number("idleTtlMs")?);
+    set(&mut m.recall_top_k, recall.whole("topK")?);
+    Ok((m, storage, clock))
 }

@@ -224,6 +224,13 @@ impl Options {
         }
     }
 
+    /// A count: the JS number as the field's unsigned integer type (`whole`).
+    pub fn whole<T: TryFrom<u64>>(&self, key: &str) -> Result<Option<T>> {
+        self.number(key)?
+            .map(|v| whole(v).map_err(|why| (self.err)(self.field(key), why)))
+            .transpose()
+    }
+
     pub fn number(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None => Ok(None),
@@ -234,6 +241,27 @@ impl Options {
                 )
             }),
         }
+    }
+}
+
+/// A JS number as an unsigned integer of type `T`: NaN, infinities, fractions, negatives
+/// and numbers past `T` have no such form. Which values a field accepts is the core's
+/// check, after this.
+pub fn whole<T: TryFrom<u64>>(v: f64) -> std::result::Result<T, String> {
+    if !v.is_finite() || v.fract() != 0.0 || v < 0.0 {
+        return Err(format!("must be a whole number of 0 or more, got {v}"));
+    }
+    // `u64::MAX as f64` rounds up to 2^64: every f64 below it converts without saturating.
+    (v < u64::MAX as f64)
+        .then_some(v as u64)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| format!("is too large, got {v}"))
+}
+
+/// Overwrites a core default with the value the host gave, if it gave one.
+pub fn set<T>(slot: &mut T, given: Option<T>) {
+    if let Some(v) = given {
+        *slot = v;
     }
 }
 

@@ -2,7 +2,7 @@
 //! `new Agent({ model })` exactly like a user's own function would.
 
 use super::error::{to_js_error, to_plain_js};
-use crate::demo::reply;
+use crate::demo::reply_or_default;
 use crate::error::Error;
 use crate::message::Message;
 use js_sys::{Function, Promise};
@@ -40,7 +40,7 @@ pub fn demo_model() -> Function {
             super::error::REQUEST_CALLBACKS,
         ) {
             Ok(req) => {
-                let r = reply(&req.messages, req.max_output_tokens.unwrap_or(1024));
+                let r = reply_or_default(&req.messages, req.max_output_tokens);
                 // Streams like a real model when the run is streaming: word by word.
                 let on_text = js_sys::Reflect::get(&request, &"onTextDelta".into())
                     .ok()

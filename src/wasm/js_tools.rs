@@ -10,7 +10,9 @@ use super::js_fetch::{linked_controller, sleep_ms};
 use super::js_model::thrown_message;
 use crate::error::{Error, Result};
 use crate::tools::cache::CacheHandle;
-use crate::tools::{ApprovalRequest, PolicyDecision, ToolContext, ToolHost, ToolSpec};
+use crate::tools::{
+    ApprovalRequest, PolicyAnswer, PolicyDecision, ToolContext, ToolHost, ToolSpec,
+};
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Object, Reflect};
 use serde_json::Value;
@@ -21,14 +23,6 @@ pub struct JsTools {
     pub execute: HashMap<String, Function>,
     pub policy: Option<Function>,
     pub approve: Option<Function>,
-}
-
-/// Tool names as the providers accept them.
-fn valid_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.len() <= 64
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Reads `tools: [...]` into specs and their `execute` functions.
@@ -52,12 +46,6 @@ pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Functi
             config_error,
         )?;
         let name = o.string("name")?.unwrap_or_default();
-        if !valid_name(&name) {
-            return Err(Error::config(
-                &o.field("name"),
-                "must be 1 to 64 letters, digits, `_` or `-` (what model providers accept)",
-            ));
-        }
         let f = o
             .get("execute")
             .filter(JsValue::is_function)
@@ -68,26 +56,19 @@ pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Functi
                     "must be a function (args, ctx) => result",
                 )
             })?;
-        let parameters = match o.get("parameters") {
-            None => serde_json::json!({ "type": "object" }),
-            Some(p) => super::error::from_js(&p).map_err(|e| {
-                Error::config(
-                    &o.field("parameters"),
-                    format!("must be a JSON Schema object: {e}"),
-                )
-            })?,
-        };
-        if !parameters.is_object() {
-            return Err(Error::config(
-                &o.field("parameters"),
-                "must be a JSON Schema object",
-            ));
-        }
-        specs.push(ToolSpec {
-            description: o.string("description")?.unwrap_or_default(),
-            name: name.clone(),
-            parameters,
-        });
+        let parameters = o
+            .get("parameters")
+            .map(|p| {
+                super::error::from_js(&p).map_err(|e| {
+                    Error::config(
+                        &o.field("parameters"),
+                        format!("must be a JSON Schema object: {e}"),
+                    )
+                })
+            })
+            .transpose()?;
+        let description = o.string("description")?.unwrap_or_default();
+        specs.push(ToolSpec::new(name.clone(), description, parameters));
         execute.insert(name, f);
     }
     Ok((specs, execute))
@@ -198,16 +179,15 @@ impl ToolHost for JsTools {
             &to_js_json(args),
         );
         Some(Box::pin(async move {
-            match settle(returned).await {
-                Ok(v) if v.as_bool() == Some(true) => PolicyDecision::Allow,
-                Ok(v) => match v.as_string().as_deref() {
-                    Some("allow") => PolicyDecision::Allow,
-                    Some("approve") | Some("requireApproval") => PolicyDecision::Approve,
-                    // Anything else, a throw included, fails closed.
-                    _ => PolicyDecision::Deny,
+            let answer = match settle(returned).await {
+                Ok(v) => match (v.as_bool(), v.as_string()) {
+                    (Some(b), _) => PolicyAnswer::Bool(b),
+                    (None, Some(t)) => PolicyAnswer::Text(t),
+                    (None, None) => PolicyAnswer::Other,
                 },
-                Err(_) => PolicyDecision::Deny,
-            }
+                Err(_) => PolicyAnswer::Other,
+            };
+            PolicyDecision::from_answer(&answer)
         }))
     }
 

@@ -3,15 +3,14 @@
 //! called directly too. Errors reject with `TenantryError` (`model_http`, ...).
 
 use super::abort::{AbortSignal, JsAbort};
-use super::convert::{config_error, type_name, Options};
+use super::convert::{config_error, set, type_name, Options};
 use super::error::{to_js_error, to_plain_js};
 use super::js_fetch::{global_fetch, FetchHost};
 use crate::cancel::Cancellation;
-use crate::config::integer_field;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, ModelRequest, TextSink};
 use crate::provider::{Provider, ProviderConfig, ProviderModel};
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect, WeakMap};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -41,23 +40,26 @@ pub fn anthropic(options: JsValue) -> std::result::Result<Function, JsValue> {
 
 fn client(provider: Provider, options: &JsValue) -> Result<Function> {
     let opts = Options::new(options, "", KEYS, config_error)?;
+    let config = provider_config(provider, &opts)?;
+    let fetch = fetch_function(opts.get("fetch"))?;
+    let model = ProviderModel::new(config, Rc::new(FetchHost { fetch }))?;
+    Ok(model_function(Rc::new(model)))
+}
+
+/// The options as a core `ProviderConfig`: unset fields keep `ProviderConfig::new`'s
+/// defaults, and `ProviderModel::new` checks every bound.
+fn provider_config(provider: Provider, opts: &Options) -> Result<ProviderConfig> {
     let mut cfg = ProviderConfig::new(provider, opts.string("model")?.unwrap_or_default());
-    cfg.api_key = opts.string("apiKey")?.filter(|k| !k.is_empty());
-    if let Some(url) = opts.string("baseUrl")? {
-        cfg.base_url = url;
-    }
+    cfg.api_key = opts.string("apiKey")?;
+    set(&mut cfg.base_url, opts.string("baseUrl")?);
     if let Some(v) = opts.string("version")? {
         if provider == Provider::OpenAi {
             return Err(Error::config("version", "is an anthropic() option"));
         }
         cfg.anthropic_version = v;
     }
-    if let Some(n) = opts.number("maxRetries")? {
-        cfg.max_retries = integer_field("maxRetries", n, 0, 10)? as u32;
-    }
-    if let Some(n) = opts.number("timeoutMs")? {
-        cfg.timeout_ms = integer_field("timeoutMs", n, 1, 3_600_000)?;
-    }
+    set(&mut cfg.max_retries, opts.whole("maxRetries")?);
+    set(&mut cfg.timeout_ms, opts.whole("timeoutMs")?);
     if let Some(v) = opts.get("stream") {
         cfg.stream = v.as_bool().ok_or_else(|| {
             Error::config(
@@ -76,52 +78,65 @@ fn client(provider: Provider, options: &JsValue) -> Result<Function> {
             }
         }
     }
-    let fetch = match opts.get("fetch") {
-        Some(f) if f.is_function() => f.unchecked_into::<Function>(),
-        Some(v) => {
-            return Err(Error::config(
-                "fetch",
-                format!("must be a fetch-compatible function, got {}", type_name(&v)),
-            ))
-        }
+    Ok(cfg)
+}
+
+fn fetch_function(fetch: Option<JsValue>) -> Result<Function> {
+    match fetch {
+        Some(f) if f.is_function() => Ok(f.unchecked_into()),
+        Some(v) => Err(Error::config(
+            "fetch",
+            format!("must be a fetch-compatible function, got {}", type_name(&v)),
+        )),
         None => global_fetch()
             .dyn_into::<Function>()
-            .map_err(|_| Error::config("fetch", "this runtime has no global fetch: pass one"))?,
-    };
-    let model_id = cfg.model.clone();
-    let model = Rc::new(ProviderModel::new(cfg, Rc::new(FetchHost { fetch }))?);
+            .map_err(|_| Error::config("fetch", "this runtime has no global fetch: pass one")),
+    }
+}
+
+thread_local! {
+    /// The model functions `openai()` and `anthropic()` returned, each with its core
+    /// client's model id: how `new Agent` prices a built-in client by the model it calls.
+    static CLIENTS: WeakMap = WeakMap::new();
+}
+
+/// The model id of a built-in client's model function; `None` for any other function.
+pub fn model_id(f: &Function) -> Option<String> {
+    CLIENTS.with(|c| c.get(f).as_string())
+}
+
+/// The core client as a JS model function: a request decoded, the client called, the
+/// response or error encoded.
+fn model_function(model: Rc<ProviderModel>) -> Function {
+    let id = JsValue::from_str(model.model_id());
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let model = model.clone();
         let ctx = call_context(&request);
-        let shaped = if super::convert::is_array(&request) {
-            Err("a model request is an object, not an array".to_owned())
-        } else {
-            Ok(())
-        };
-        match shaped.and_then(|()| {
-            super::error::from_js_without::<ModelRequest>(&request, super::error::REQUEST_CALLBACKS)
-        }) {
-            Ok(mut req) => {
-                if req.max_output_tokens == 0 {
-                    req.max_output_tokens = crate::config::DEFAULT_MAX_OUTPUT_TOKENS;
-                }
-                wasm_bindgen_futures::future_to_promise(async move {
-                    model
-                        .complete(&req, &ctx)
-                        .await
-                        .map(|r| to_plain_js(&r))
-                        .map_err(|e| to_js_error(&e))
-                })
-            }
+        match model_request(&request) {
+            Ok(req) => wasm_bindgen_futures::future_to_promise(async move {
+                model
+                    .complete(&req, &ctx)
+                    .await
+                    .map(|r| to_plain_js(&r))
+                    .map_err(|e| to_js_error(&e))
+            }),
             Err(e) => Promise::reject(&to_js_error(&Error::InvalidInput {
                 reason: format!("a model request is {{ messages, maxOutputTokens, ... }}: {e}"),
             })),
         }
     });
     let f: Function = f.into_js_value().unchecked_into();
-    // Read by `new Agent` to price the budget's cost limits.
-    let _ = Reflect::set(&f, &"modelId".into(), &JsValue::from_str(&model_id));
-    Ok(f)
+    CLIENTS.with(|c| c.set(&f, &id));
+    // Also readable by JS code, as `fn.modelId`.
+    let _ = Reflect::set(&f, &"modelId".into(), &id);
+    f
+}
+
+fn model_request(request: &JsValue) -> std::result::Result<ModelRequest, String> {
+    if super::convert::is_array(request) {
+        return Err("a model request is an object, not an array".to_owned());
+    }
+    super::error::from_js_without::<ModelRequest>(request, super::error::REQUEST_CALLBACKS)
 }
 
 /// The request's `abortSignal` and `onTextDelta`, as the agent passes them.

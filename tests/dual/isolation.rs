@@ -206,7 +206,7 @@ async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
         }
         texts.extend(
             agent
-                .recall(key, "SECRET carrying round", 20)
+                .recall(key, "SECRET carrying round", Some(20))
                 .unwrap()
                 .into_iter()
                 .map(|h| h.content),

@@ -10,3 +10,4 @@ mod budget;
 mod isolation;
 mod memory;
 mod partition_edges;
+mod policy;

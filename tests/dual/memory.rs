@@ -192,7 +192,7 @@ dual_test!(recall_ranks_one_users_messages_and_never_anothers, async {
     .await;
     let hits = f
         .agent
-        .recall(&user("alice"), "what is my dog called", 10)
+        .recall(&user("alice"), "what is my dog called", Some(10))
         .unwrap();
     assert!(!hits.is_empty());
     assert_eq!(hits[0].content, "My dog is called Rex");
@@ -205,7 +205,7 @@ dual_test!(recall_ranks_one_users_messages_and_never_anothers, async {
     assert!(!system.contains("Fido"), "{system}");
     assert!(f
         .agent
-        .recall(&user("carol"), "dog", 10)
+        .recall(&user("carol"), "dog", Some(10))
         .unwrap()
         .is_empty());
 });
