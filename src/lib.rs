@@ -3,47 +3,91 @@
 //! The core (everything outside `wasm`) is plain Rust with no JS dependency, so it is
 //! unit-tested natively and the same code runs in the wasm build. The `wasm` module is a
 //! thin wasm-bindgen layer that adapts JS values, functions and promises to core types.
+//!
+//! A Rust host uses what is re-exported here; the modules themselves are private, so the
+//! crate's layout can change without breaking a host.
 
-pub mod agent;
-pub mod audit;
-pub mod boundary;
-pub mod budget;
-pub mod cancel;
-pub mod clock;
-pub mod config;
-pub mod demo;
-pub mod error;
-pub mod events;
-pub mod http;
-pub mod ids;
+// The wasm layer is the core's main caller, so some core items are used only there: dead
+// code is judged by the wasm32 build, which compiles every module (both builds are linted).
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+mod agent;
+mod audit;
+mod boundary;
+mod budget;
+mod cancel;
+mod clock;
+mod config;
+mod demo;
+mod error;
+mod events;
+mod http;
+mod ids;
 mod json_text;
 pub mod limits;
-pub mod lock;
-pub mod memory;
-pub mod message;
-pub mod model;
-pub mod observe;
-pub mod persist;
-pub mod prompt;
-pub mod provider;
-pub mod recall;
-pub mod run_id;
-
-pub mod tools;
-
-pub mod wire;
+mod lock;
+mod memory;
+mod message;
+mod model;
+mod observe;
+mod persist;
+mod prompt;
+mod provider;
+mod recall;
+mod run_id;
+mod tools;
+mod wire;
 
 #[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
 pub mod wasm;
 
-pub use agent::{Agent, RunOptions, RunOutput, SessionInfo};
+pub use agent::{Agent, PlanOf, RunOptions, RunOutput, SessionInfo};
+pub use audit::{
+    check_key, key_from_text, parse_jsonl, verify, verify_jsonl, AuditError, BreakReason, Broken,
+    Entry, VerifyReport,
+};
+pub use budget::{
+    AccountDoc, AmountsDoc, BucketDoc, BudgetConfig, BudgetError, LimitSet, LimitUsage, Metric,
+    Price, RateDoc, RateLimitConfig, RateLimited, RateSpec, Refusal, Scope, Totals, UsageReport,
+    Window, WindowDoc, BUDGET_DOC_VERSION, BUDGET_FORMAT, DEFAULT_PRICES,
+};
 pub use cancel::Cancellation;
+#[cfg(not(target_arch = "wasm32"))]
+pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use config::{AgentConfig, MemoryConfig};
+pub use demo::DemoModel;
 pub use error::{Error, Result};
+pub use events::{EventPart, RunEvent};
+pub use http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
 pub use ids::{SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
 pub use memory::Stats;
-pub use message::{Message, Role};
-pub use model::{FinishReason, Model, ModelRequest, ModelResponse, RawModelResponse, Usage};
-pub use persist::user_doc::{SnapshotDoc, UserDoc};
+pub use message::{Message, Role, ToolCall};
+pub use model::{
+    CallContext, FinishReason, Model, ModelRequest, RawModelResponse, RawUsage, TextSink, Usage,
+    MAX_REPLY_BYTES,
+};
+pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
+pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
+pub use provider::{Provider, ProviderConfig, ProviderModel};
+pub use recall::Hit;
+pub use tools::permissions::Permissions;
+pub use tools::{
+    ApprovalRequest, Decision, PolicyAnswer, PolicyDecision, ToolContext, ToolHost, ToolSet,
+    ToolSpec,
+};
+
+/// Internals this crate's own tests and fuzz targets reach into. Not API: anything here
+/// may change in any release.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::budget::BUCKETS_PER_WINDOW;
+    pub use crate::demo::reply;
+    pub use crate::memory::{Limits, Turn};
+    pub use crate::persist::keys;
+    pub use crate::persist::user_doc::{export_user, user_from_doc};
+    pub use crate::tools::schema::validate as validate_tool_args;
+    pub use crate::wire::{anthropic, openai, SseDecoder};
+}

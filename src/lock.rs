@@ -59,6 +59,7 @@ impl<K: Eq + Hash + Clone> KeyedLock<K> {
     }
 
     /// Keys currently held or awaited (for tests and stats).
+    #[cfg(test)]
     pub fn active_keys(&self) -> usize {
         self.state.borrow().queues.len()
     }

@@ -64,19 +64,20 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::time::Instant;
-use tenantry::budget::{
+use tenantry::testing::keys::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
+use tenantry::testing::Turn;
+use tenantry::testing::BUCKETS_PER_WINDOW;
+use tenantry::{
     AccountDoc, AmountsDoc, BudgetConfig, LimitSet, Metric, RateLimitConfig, RateSpec, Totals,
-    Window, BUCKETS_PER_WINDOW, BUDGET_DOC_VERSION, BUDGET_FORMAT,
+    Window, BUDGET_DOC_VERSION, BUDGET_FORMAT,
 };
-use tenantry::memory::Turn;
-use tenantry::model::{CallContext, RawUsage};
-use tenantry::persist::keys::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
-use tenantry::persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
 use tenantry::{
     Agent, AgentConfig, Error, ManualClock, MemoryConfig, MemoryStorage, Message, Model,
     ModelRequest, RawModelResponse, Role, RunOptions, RunOutput, SessionId, Storage, UserDoc,
     UserKey,
 };
+use tenantry::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
+use tenantry::{CallContext, RawUsage};
 
 // ---------------------------------------------------------------------------------------
 // The configuration under test, and the figures the reference model derives from it.

@@ -4,7 +4,7 @@
 //! entry the line reader refuses for naming a key twice.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tenantry::audit::{verify_jsonl, Entry};
+use tenantry::{verify_jsonl, Entry};
 
 fuzz_target!(|data: &[u8]| {
     let key = b"fuzzing-key-0123456789";

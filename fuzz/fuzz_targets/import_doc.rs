@@ -2,8 +2,9 @@
 //! export re-imports to the same document.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tenantry::memory::Limits;
-use tenantry::persist::user_doc::{export_user, user_from_doc, UserDoc};
+use tenantry::testing::Limits;
+use tenantry::testing::{export_user, user_from_doc};
+use tenantry::UserDoc;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = serde_json::from_slice::<UserDoc>(data) else { return };

@@ -2,7 +2,7 @@
 //! neither provider's stream decoder panics on any event.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tenantry::wire::{anthropic, openai, SseDecoder};
+use tenantry::testing::{anthropic, openai, SseDecoder};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&cut, body)) = data.split_first() else { return };

@@ -2,7 +2,7 @@
 //! a value always validates against the empty schema.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tenantry::tools::schema::validate;
+use tenantry::testing::validate_tool_args;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -13,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
     ) else {
         return;
     };
-    let _ = validate(&schema, &value);
-    assert!(validate(&serde_json::json!({}), &value).is_empty());
+    let _ = validate_tool_args(&schema, &value);
+    assert!(validate_tool_args(&serde_json::json!({}), &value).is_empty());
 });

@@ -28,6 +28,7 @@
 //! - Containers nest at most `MAX_DEPTH` deep (the entry object itself is depth 1), which
 //!   bounds recursion on untrusted input.
 
+#[cfg(test)]
 use super::error::AuditError;
 use serde_json::{Map, Number, Value};
 use std::fmt::Write;
@@ -36,6 +37,7 @@ use std::fmt::Write;
 pub const MAX_DEPTH: usize = 64;
 
 /// Canonical JSON of a value (see the module comment); `invalid_input` when it has none.
+#[cfg(test)]
 pub fn canonical_json(value: &Value) -> Result<String, AuditError> {
     to_canonical(value).map_err(AuditError::input)
 }

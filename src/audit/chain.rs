@@ -91,11 +91,13 @@ impl AuditChain {
     }
 
     /// The `seq` the next entry will get.
+    #[cfg(test)]
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// The MAC the next entry will link to (`GENESIS_PREV` before the first).
+    #[cfg(test)]
     pub fn prev(&self) -> &str {
         &self.prev
     }

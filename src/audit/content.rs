@@ -119,10 +119,7 @@ impl ContentKeys {
         self.keys.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.capacity
     }

@@ -29,12 +29,11 @@ mod parse;
 mod ring;
 mod verify;
 
-pub use canonical::{canonical_json, MAX_DEPTH};
 pub use chain::AuditChain;
-pub use content::{ContentKeys, CONTENT_KEY_BYTES, MAX_CONTENT_KEYS};
-pub use entry::{Entry, GENESIS_PREV, MAX_SEQ};
+pub use content::ContentKeys;
+pub use entry::Entry;
 pub use error::AuditError;
 pub use jsonl::{parse_jsonl, verify_jsonl};
-pub use key::{check_key, key_from_text, MIN_KEY_BYTES};
+pub use key::{check_key, key_from_text};
 pub use ring::AuditRing;
-pub use verify::{verify, verify_from, BreakReason, Broken, VerifyReport};
+pub use verify::{verify, BreakReason, Broken, VerifyReport};

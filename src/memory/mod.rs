@@ -10,14 +10,11 @@ mod session;
 mod user;
 mod working;
 
-pub use session::{PackedMessage, PackedTurn, Session, Turn, MESSAGE_OVERHEAD_BYTES};
+pub use session::{PackedMessage, PackedTurn, Session, Turn};
 pub use user::UserState;
-pub use working::{
-    WorkingMemory, MAX_BLOCKS, MAX_BLOCK_BYTES, MAX_LABEL_BYTES, MAX_PROPERTIES_BYTES,
-};
+pub use working::WorkingMemory;
 
 use crate::ids::{SessionId, UserKey};
-use crate::message::Message;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -204,7 +201,8 @@ impl Memory {
     }
 
     /// The messages of one session, oldest first.
-    pub fn history(&self, user: &UserKey, session: &SessionId) -> Vec<Message> {
+    #[cfg(test)]
+    pub fn history(&self, user: &UserKey, session: &SessionId) -> Vec<crate::message::Message> {
         self.users
             .get(user)
             .map(|u| u.history(session))
@@ -212,6 +210,7 @@ impl Memory {
     }
 
     /// Messages stored for a user across all of their sessions.
+    #[cfg(test)]
     pub fn size(&self, user: &UserKey) -> usize {
         self.users.get(user).map_or(0, UserState::message_count)
     }
@@ -233,6 +232,7 @@ impl Memory {
         self.lru.clear();
     }
 
+    #[cfg(test)]
     pub fn user_count(&self) -> usize {
         self.users.len()
     }

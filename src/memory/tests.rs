@@ -1,5 +1,7 @@
 // The same unit tests run natively and under wasm-bindgen-test.
+use super::session::MESSAGE_OVERHEAD_BYTES;
 use super::*;
+use crate::message::Message;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 

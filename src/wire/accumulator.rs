@@ -57,6 +57,7 @@ impl Accumulator {
         }
     }
 
+    #[cfg(test)]
     pub fn extend(&mut self, parts: impl IntoIterator<Item = StreamPart>) {
         for part in parts {
             self.push(part);
@@ -76,6 +77,7 @@ impl Accumulator {
     }
 
     /// What was received so far; usable whether or not the stream completed.
+    #[cfg(test)]
     pub fn response(&self) -> Response {
         self.clone().into_response()
     }

@@ -271,8 +271,7 @@ dual_test!(clear_all_is_a_host_operation_that_empties_everyone, async {
 });
 
 dual_test!(the_demo_model_remembers_per_user, async {
-    let agent =
-        Rc::new(Agent::new(AgentConfig::default(), Rc::new(tenantry::demo::DemoModel)).unwrap());
+    let agent = Rc::new(Agent::new(AgentConfig::default(), Rc::new(tenantry::DemoModel)).unwrap());
     let run = |text: &str, u: &str| agent.run(text.into(), user(u), RunOptions::default());
     run("My name is Alice", "alice").await.unwrap();
     let a = run("What's my name?", "alice").await.unwrap();
@@ -286,7 +285,7 @@ dual_test!(
     a_streaming_run_emits_tagged_events_ending_in_finish,
     async {
         use std::cell::RefCell;
-        use tenantry::events::{EventPart, RunEvent};
+        use tenantry::{EventPart, RunEvent};
         let model = ScriptModel::with_yields(0);
         let agent = agent_with(&model, 100);
         let events: Rc<RefCell<Vec<RunEvent>>> = Rc::default();

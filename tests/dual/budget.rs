@@ -6,8 +6,8 @@ use crate::dual_support::{user, ScriptModel, Shared};
 use crate::dual_test;
 use futures_util::future::join_all;
 use std::rc::Rc;
-use tenantry::budget::{BudgetConfig, LimitSet, Metric, RateLimitConfig, RateSpec, Window};
 use tenantry::{Agent, AgentConfig, ManualClock, MemoryConfig, MemoryStorage, RunOptions};
+use tenantry::{BudgetConfig, LimitSet, Metric, RateLimitConfig, RateSpec, Window};
 
 fn limits(max_total: f64, window: Window) -> LimitSet {
     LimitSet {

@@ -9,10 +9,10 @@ use crate::dual_test;
 use futures_util::future::join_all;
 use std::collections::HashMap;
 use std::rc::Rc;
-use tenantry::budget::{BudgetConfig, LimitSet, Window};
 use tenantry::{
     Agent, AgentConfig, ManualClock, MemoryConfig, MemoryStorage, RunOptions, SessionId, UserKey,
 };
+use tenantry::{BudgetConfig, LimitSet, Window};
 
 /// splitmix64: deterministic interleavings, reproducible from the seed.
 struct Rng(u64);

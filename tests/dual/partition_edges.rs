@@ -6,10 +6,10 @@
 use crate::dual_support::{user, FaultyStorage, ScriptModel, Shared};
 use crate::dual_test;
 use std::rc::Rc;
-use tenantry::budget::{BudgetConfig, LimitSet, RateLimitConfig, RateSpec, Window};
 use tenantry::{
     Agent, AgentConfig, ManualClock, MemoryConfig, RunOptions, SessionId, SnapshotDoc, Storage,
 };
+use tenantry::{BudgetConfig, LimitSet, RateLimitConfig, RateSpec, Window};
 
 fn budget(max_total: f64) -> BudgetConfig {
     BudgetConfig {

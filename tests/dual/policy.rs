@@ -5,15 +5,15 @@
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 use std::rc::Rc;
-use tenantry::audit::check_key;
+use tenantry::check_key;
 use tenantry::limits;
-use tenantry::observe::{AuditConfig, Observer};
-use tenantry::provider::{Provider, ProviderConfig};
-use tenantry::tools::permissions::Permissions;
-use tenantry::tools::{
+use tenantry::Permissions;
+use tenantry::{Agent, AgentConfig, Error};
+use tenantry::{
     ApprovalRequest, PolicyAnswer, PolicyDecision, ToolContext, ToolHost, ToolSet, ToolSpec,
 };
-use tenantry::{Agent, AgentConfig, Error};
+use tenantry::{AuditConfig, Observer};
+use tenantry::{Provider, ProviderConfig};
 
 fn refused_field(e: Error) -> String {
     assert_eq!(e.code(), "invalid_config", "{e}");
@@ -21,7 +21,7 @@ fn refused_field(e: Error) -> String {
 }
 
 fn agent(config: AgentConfig) -> Result<Agent, Error> {
-    Agent::new(config, Rc::new(tenantry::demo::DemoModel))
+    Agent::new(config, Rc::new(tenantry::DemoModel))
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use tenantry::model::{CallContext, RawUsage};
+use tenantry::{CallContext, RawUsage};
 use tenantry::{Cancellation, Model, ModelRequest, RawModelResponse, Result, UserKey};
 
 /// Runs an async test body on native (block_on) and on wasm (wasm-bindgen-test's executor).
@@ -104,7 +104,7 @@ impl Model for Shared {
             }
             if last.contains("HUGE") {
                 return Ok(RawModelResponse {
-                    text: Some("x".repeat(tenantry::model::MAX_REPLY_BYTES + 1)),
+                    text: Some("x".repeat(tenantry::MAX_REPLY_BYTES + 1)),
                     ..Default::default()
                 });
             }

@@ -306,7 +306,7 @@ async fn contents_are_keyed_hashes_that_forget_makes_unconfirmable() {
 
 #[wasm_bindgen_test]
 async fn a_line_naming_a_key_twice_is_a_malformed_link() {
-    use tenantry::audit::{parse_jsonl, verify_jsonl, Entry};
+    use tenantry::{parse_jsonl, verify_jsonl, Entry};
     let log = new_log();
     let a = agent(&log, "{}").unwrap();
     run(&a, "hello", "alice").await;
