@@ -277,7 +277,7 @@ export interface AuditEntry {
   seq: number;
   /** Milliseconds since the epoch. */
   ts: number;
-  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "forget" | "export" | "import" | (string & {});
+  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | (string & {});
   userId: string | null;
   sessionId: string | null;
   runId: string | null;
@@ -325,7 +325,8 @@ export interface VerifyReport {
 /**
  * A telemetry event, for OpenTelemetry or logs: `run.start`/`run.finish` bracket a run
  * (a span: `durationMs`, `usage`), `model.call` is a child span with latency and usage,
- * `tool.call`, `budget.refused`, `forget`/`export`/`import`, `eviction`, `audit.sink-error`.
+ * `tool.call`, `budget.refused`, `budget.overrun`, `forget`/`export`/`import`, `eviction`,
+ * `audit.sink-error`.
  */
 export interface TelemetryEvent {
   type: string;

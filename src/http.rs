@@ -3,6 +3,7 @@
 //! (so it runs in Node, browsers and workerd alike); tests implement it in memory.
 
 use crate::cancel::Cancellation;
+use crate::clock::Clock;
 use futures_util::future::LocalBoxFuture;
 use std::rc::Rc;
 
@@ -54,7 +55,8 @@ impl HttpResponse {
     }
 }
 
-pub trait HttpHost {
+/// Time comes from the same `Clock` as the agent's (deadlines, `Retry-After`).
+pub trait HttpHost: Clock {
     /// Sends one request. `cancel` is the run's cancellation, for hosts that can pass it on
     /// (an AbortSignal to fetch) so an aborted run stops its request too.
     fn send(
@@ -65,5 +67,4 @@ pub trait HttpHost {
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
     /// Uniform in [0, 1), for retry jitter.
     fn random(&self) -> f64;
-    fn now_ms(&self) -> f64;
 }

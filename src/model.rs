@@ -86,7 +86,7 @@ impl FinishReason {
     /// Every name a model may report and the reason it means: the AI SDK names first, in
     /// declaration order (so `as_str` is the first name of each reason), then the
     /// OpenAI/Anthropic wire names. Any other name is `other`. The JS host sends a reported
-    /// name as its index here (`FINISH` in `js/host.js`, a copy `wasm::schema` checks).
+    /// name as its index here (`FINISH` in `js/host.js`, a copy `boundary` checks).
     pub const NAMES: [(&'static str, FinishReason); 13] = [
         ("stop", FinishReason::Stop),
         ("length", FinishReason::Length),

@@ -14,10 +14,11 @@ pub enum Kind {
     Export,
     Import,
     Eviction,
+    AuditSinkError,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::RunStart,
         Kind::RunFinish,
         Kind::ModelCall,
@@ -28,6 +29,7 @@ impl Kind {
         Kind::Export,
         Kind::Import,
         Kind::Eviction,
+        Kind::AuditSinkError,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -42,19 +44,46 @@ impl Kind {
             Kind::Export => "export",
             Kind::Import => "import",
             Kind::Eviction => "eviction",
+            Kind::AuditSinkError => "audit.sink-error",
         }
     }
 
     /// Whether the audit log records it. An eviction is the runtime managing its memory,
-    /// not something done for or by a user, so it is telemetry only.
+    /// and a failing audit sink cannot be recorded in the log it failed to write: both
+    /// are telemetry only.
     pub const fn audited(self) -> bool {
-        !matches!(self, Kind::Eviction)
+        !matches!(self, Kind::Eviction | Kind::AuditSinkError)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Kind;
+
+    /// The package's types name every kind: an audit entry's `type` union lists the audited
+    /// ones, the telemetry doc all of them.
+    #[test]
+    fn the_typescript_types_name_every_kind() {
+        let dts = include_str!("../../pkg-template/index.d.ts");
+        let union = dts
+            .lines()
+            .find(|l| l.trim_start().starts_with("type: \"run.start\""))
+            .expect("AuditEntry's type union");
+        for k in Kind::ALL {
+            let quoted = format!("\"{}\"", k.name());
+            assert_eq!(
+                union.contains(&quoted),
+                k.audited(),
+                "{} in AuditEntry.type",
+                k.name()
+            );
+            assert!(
+                dts.contains(&format!("`{}`", k.name())),
+                "{} in the telemetry doc",
+                k.name()
+            );
+        }
+    }
 
     #[test]
     fn names_are_distinct() {

@@ -20,15 +20,6 @@ pub enum Provider {
     Anthropic,
 }
 
-impl Provider {
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::OpenAi => "openai",
-            Provider::Anthropic => "anthropic",
-        }
-    }
-}
-
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com/v1";
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -111,10 +102,6 @@ impl ProviderModel {
     pub fn new(config: ProviderConfig, host: Rc<dyn HttpHost>) -> Result<Self> {
         config.validate()?;
         Ok(ProviderModel { config, host })
-    }
-
-    pub fn config(&self) -> &ProviderConfig {
-        &self.config
     }
 
     /// The provider's model name: what the budget's price table knows this model by, so

@@ -91,6 +91,9 @@ impl HttpHost for Rc<ScriptHost> {
     fn random(&self) -> f64 {
         0.5
     }
+}
+
+impl crate::clock::Clock for Rc<ScriptHost> {
     fn now_ms(&self) -> f64 {
         self.now.get()
     }

@@ -140,7 +140,6 @@ pub trait ToolHost {
     /// The host's `approve(...)`, if it has one; a rejection or throw is `false`.
     fn approve(&self, request: ApprovalRequest) -> Option<LocalBoxFuture<'static, bool>>;
     fn sleep(&self, ms: f64) -> LocalBoxFuture<'static, ()>;
-    fn now_ms(&self) -> f64;
 }
 
 /// How a call was decided, as events and audit entries name it.

@@ -3,9 +3,11 @@
 
 use super::convert::{config_error, set, type_name, Options};
 use super::error::{to_js_error, to_plain_js};
+use super::js_clock::JsClock;
 use crate::audit::{check_key, key_from_text, verify, Entry};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::observe::{AuditConfig, AuditSink, Observer, Telemetry, TelemetrySink};
+use crate::observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
 use js_sys::{Function, Uint8Array, JSON};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -44,9 +46,13 @@ fn entry_from_js(v: &JsValue) -> std::result::Result<Entry, String> {
 }
 
 /// `audit` and `onEvent` as the core `Observer`, which checks the audit settings.
-pub fn observer(audit: Option<JsValue>, on_event: Option<JsValue>) -> Result<Observer> {
+pub fn observer(
+    audit: Option<JsValue>,
+    on_event: Option<JsValue>,
+    clock: JsClock,
+) -> Result<Observer> {
     let on_event = callback(on_event, "onEvent", "(event) => void")?;
-    let report = sink_error_reporter(on_event.clone());
+    let report = sink_error_reporter(on_event.clone(), clock);
     let telemetry = on_event.map(|f| {
         let report = report.clone();
         Rc::new(move |e: &Telemetry| call_sink(&f, &to_plain_js(e), &report)) as TelemetrySink
@@ -72,17 +78,17 @@ fn callback(v: Option<JsValue>, field: &str, shape: &str) -> Result<Option<Funct
 
 /// What a sink that throws is reported with: an `audit.sink-error` event to `onEvent`, or
 /// nothing without one.
-fn sink_error_reporter(on_event: Option<Function>) -> JsValue {
+fn sink_error_reporter(on_event: Option<Function>, clock: JsClock) -> JsValue {
     let Some(f) = on_event else {
         return Closure::<dyn Fn(JsValue)>::new(|_| {}).into_js_value();
     };
     Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
         let e = Telemetry {
-            kind: "audit.sink-error",
+            kind: Kind::AuditSinkError.name(),
             user_id: None,
             session_id: None,
             run_id: None,
-            ts: js_sys::Date::now(),
+            ts: clock.now_ms(),
             duration_ms: None,
             usage: None,
             data: serde_json::json!({ "message": message.as_string() }),

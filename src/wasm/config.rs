@@ -78,7 +78,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
     };
     let observer = match (opts.get("audit"), opts.get("onEvent")) {
         (None, None) => Observer::default(),
-        (audit, on_event) => observer(audit, on_event)?,
+        (audit, on_event) => observer(audit, on_event, clock.clone())?,
     };
     Ok(Parsed {
         config,
@@ -199,8 +199,8 @@ fn objects_at(v: &serde_json::Value, path: &str, maps: &[&str]) -> Result<()> {
 }
 
 #[inline(never)]
-fn observer(audit: Option<JsValue>, on_event: Option<JsValue>) -> Result<Observer> {
-    super::audit::observer(audit, on_event)
+fn observer(audit: Option<JsValue>, on_event: Option<JsValue>, clock: JsClock) -> Result<Observer> {
+    super::audit::observer(audit, on_event, clock)
 }
 
 /// `tools`, `permissions`, `policy`, `approve`, `approvalTimeoutMs`: `None` when no tools.

@@ -41,32 +41,33 @@ pub fn exact_string(v: &JsValue) -> Option<Option<String>> {
 }
 
 pub fn user_key(v: &JsValue) -> Result<UserKey> {
-    if v.is_undefined() || v.is_null() {
-        return UserKey::parse(None);
-    }
-    match exact_string(v) {
-        Some(Some(s)) => UserKey::parse(Some(&s)),
-        Some(None) => Err(Error::InvalidUserId {
-            reason: "contains a lone UTF-16 surrogate, which has no exact UTF-8 form".into(),
-        }),
-        None => Err(Error::InvalidUserId {
-            reason: format!("must be a string, null or undefined, got {}", type_name(v)),
-        }),
-    }
+    id(v, UserKey::parse, "a string, null or undefined", |reason| {
+        Error::InvalidUserId { reason }
+    })
 }
 
 pub fn session_id(v: &JsValue) -> Result<SessionId> {
+    id(v, SessionId::parse, "a string or undefined", |reason| {
+        Error::InvalidSessionId { reason }
+    })
+}
+
+/// An id argument: absent (`undefined`, `null`) or an exact string, then the core's rules.
+fn id<T>(
+    v: &JsValue,
+    parse: impl FnOnce(Option<&str>) -> Result<T>,
+    expected: &str,
+    invalid: impl FnOnce(String) -> Error,
+) -> Result<T> {
     if v.is_undefined() || v.is_null() {
-        return SessionId::parse(None);
+        return parse(None);
     }
     match exact_string(v) {
-        Some(Some(s)) => SessionId::parse(Some(&s)),
-        Some(None) => Err(Error::InvalidSessionId {
-            reason: "contains a lone UTF-16 surrogate, which has no exact UTF-8 form".into(),
-        }),
-        None => Err(Error::InvalidSessionId {
-            reason: format!("must be a string or undefined, got {}", type_name(v)),
-        }),
+        Some(Some(s)) => parse(Some(&s)),
+        Some(None) => Err(invalid(
+            "contains a lone UTF-16 surrogate, which has no exact UTF-8 form".into(),
+        )),
+        None => Err(invalid(format!("must be {expected}, got {}", type_name(v)))),
     }
 }
 

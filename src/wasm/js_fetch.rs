@@ -3,8 +3,10 @@
 //! browsers and workerd, since all three speak WHATWG fetch and streams.
 
 use super::abort::signal_of;
+use super::js_clock::JsClock;
 use super::js_model::thrown_message;
 use crate::cancel::Cancellation;
+use crate::clock::Clock;
 use crate::http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
@@ -135,9 +137,11 @@ impl HttpHost for FetchHost {
     fn random(&self) -> f64 {
         js_sys::Math::random()
     }
+}
 
+impl Clock for FetchHost {
     fn now_ms(&self) -> f64 {
-        js_sys::Date::now()
+        JsClock::wall().now_ms()
     }
 }
 

@@ -202,8 +202,4 @@ impl ToolHost for JsTools {
     fn sleep(&self, ms: f64) -> LocalBoxFuture<'static, ()> {
         sleep_ms(ms)
     }
-
-    fn now_ms(&self) -> f64 {
-        js_sys::Date::now()
-    }
 }

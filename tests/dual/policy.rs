@@ -114,9 +114,6 @@ impl ToolHost for NoHost {
     fn sleep(&self, _: f64) -> LocalBoxFuture<'static, ()> {
         Box::pin(async {})
     }
-    fn now_ms(&self) -> f64 {
-        0.0
-    }
 }
 
 fn tools(specs: Vec<ToolSpec>, timeout: Option<f64>) -> Result<ToolSet, Error> {
