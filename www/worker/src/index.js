@@ -116,13 +116,18 @@ function sessionOf(body) {
 
 // --- the SOP-compatible API -------------------------------------------------------------
 
-async function sopInteract({ request, env, auth }) {
+/** A body `{ [idKey], message, session_id? }` sent to that tenant's object as `op`. */
+async function runFromBody({ request, env, auth }, idKey, op) {
   const body = await readJsonObject(request);
-  const tenantId = idField(body, "tenant_id");
+  const requested = idField(body, idKey);
   const message = messageField(body);
   const sessionId = sessionOf(body);
-  const tenant = tenantFor(auth, tenantId);
-  const res = await callTenant(env, tenant, "run", { method: "POST", body: { message, sessionId } });
+  const tenant = tenantFor(auth, requested);
+  return { tenant, res: await callTenant(env, tenant, op, { method: "POST", body: { message, sessionId } }) };
+}
+
+async function sopInteract(ctx) {
+  const { tenant, res } = await runFromBody(ctx, "tenant_id", "run");
   if (!res.ok) return res;
   return json(interactBody(tenant, await res.json()));
 }
@@ -166,13 +171,8 @@ async function tenantUsage({ env, auth, params: [tenantId] }) {
 
 // --- the first demo's routes, kept for their clients: `user_id` is the tenant ---------------
 
-async function chat({ request, env, auth }) {
-  const body = await readJsonObject(request);
-  const userId = idField(body, "user_id");
-  const message = messageField(body);
-  const sessionId = sessionOf(body);
-  const tenant = tenantFor(auth, userId);
-  const res = await callTenant(env, tenant, "run", { method: "POST", body: { message, sessionId } });
+async function chat(ctx) {
+  const { res } = await runFromBody(ctx, "user_id", "run");
   if (!res.ok) return res;
   const out = await res.json();
   return json({
@@ -185,13 +185,8 @@ async function chat({ request, env, auth }) {
   });
 }
 
-async function chatStream({ request, env, auth }) {
-  const body = await readJsonObject(request);
-  const userId = idField(body, "user_id");
-  const message = messageField(body);
-  const sessionId = sessionOf(body);
-  const tenant = tenantFor(auth, userId);
-  return callTenant(env, tenant, "stream", { method: "POST", body: { message, sessionId } });
+async function chatStream(ctx) {
+  return (await runFromBody(ctx, "user_id", "stream")).res;
 }
 
 async function history({ env, url, auth }) {
