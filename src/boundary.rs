@@ -263,13 +263,13 @@ mod tests {
             assert_eq!(
                 found.map(|(_, v)| v),
                 Some(value),
-                "host.js `{name}` differs from src/wasm/schema.rs"
+                "host.js `{name}` differs from src/boundary.rs"
             );
         }
         for (name, _) in &host {
             assert!(
                 schema.iter().any(|(n, _)| n == name),
-                "host.js `{name}` is not in src/wasm/schema.rs"
+                "host.js `{name}` is not in src/boundary.rs"
             );
         }
     }

@@ -87,7 +87,7 @@ impl Agent {
     }
 
     /// Replaces one user's data with a document's, after checking all of it: all of it
-    /// applies or none of it, in RAM and in storage (see storage.rs on generations). The
+    /// applies or none of it, in RAM and in storage (see `persist` on generations). The
     /// document's budget counters are merged in, never lowering what the user spent; a
     /// document without them leaves the counters as they are.
     pub async fn import(&self, doc: UserDoc) -> Result<UserKey> {

@@ -134,7 +134,7 @@ export function settlePromise(index, ok, value) {
 
 // ---- per-run values (src/wasm/transfer.rs) ----
 
-// ---- boundary schema: copies of src/wasm/schema.rs, which `cargo test` checks them against ----
+// ---- boundary schema: copies of src/boundary.rs, which `cargo test` checks them against ----
 const BOUNDARY_VERSION = 1;
 const NONE = 0xffffffff;
 const KIND_STRUCTURED = 4;

@@ -17,7 +17,7 @@ pub struct UserState {
     pub(crate) last_active: f64,
     /// Runs in flight for this user: a pinned user is never evicted from under its run.
     pub(crate) pins: u32,
-    /// The storage generation this state was loaded from or written as (see storage.rs).
+    /// The storage generation this state was loaded from or written as (see `persist`).
     pub(crate) generation: u32,
     /// In creation order, which is what a session list shows.
     sessions: Vec<(SessionId, Session)>,

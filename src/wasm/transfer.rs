@@ -4,7 +4,7 @@
 //! request was 6 µs of a run; slicing one decoded string into `{ role, content }` objects
 //! is a fraction of that. The JS half is `modelRequest` / `runResult` in `js/host.js`;
 //! the shapes are the documented ones (the same as the serde forms, checked in tests). The
-//! positions both halves use are defined in `schema.rs`.
+//! positions both halves use are defined in `boundary`.
 
 use crate::agent::RunOutput;
 use crate::boundary::{finish_name, request, response, result, KIND_STRUCTURED, NONE};
