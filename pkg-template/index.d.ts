@@ -510,6 +510,45 @@ export interface UserDoc {
   }[];
   blocks: Block[];
   properties: { [key: string]: JsonValue };
+  /** Every fact record, superseded ones too. */
+  facts?: Fact[];
+}
+
+/**
+ * One fact record, bi-temporal: true in the world from `validFrom` until `validUntil`
+ * (`null`: still), believed by the agent from `recordedAt` until `supersededAt` (`null`:
+ * still). Times are ms since the epoch.
+ */
+export interface Fact {
+  subject: string;
+  predicate: string;
+  object: string;
+  validFrom: number;
+  validUntil: number | null;
+  recordedAt: number;
+  supersededAt: number | null;
+  source?: string;
+}
+
+/** What `remember` records. `validFrom` defaults to now. */
+export interface NewFact {
+  subject: string;
+  predicate: string;
+  object: string;
+  validFrom?: number;
+  source?: string;
+}
+
+/**
+ * Which fact records `facts` returns. `knownAt`: as the agent believed them at that time
+ * (default now, so superseded records are left out); `validAt`: only those true at that
+ * time (default: any time).
+ */
+export interface FactQuery {
+  validAt?: number;
+  knownAt?: number;
+  subject?: string;
+  predicate?: string;
 }
 
 /** `snapshot()`'s document: every resident user. */
@@ -569,6 +608,17 @@ export declare class Agent {
   load(userId: UserId): Promise<void>;
   /** Sets a working-memory block (at most 32 per user, 16 KiB each). */
   setBlock(userId: UserId, label: string, text: string): Promise<void>;
+  /**
+   * Records a fact about one user. A new object for the same subject and predicate closes
+   * the old value's `validUntil` and supersedes its record; the same object again changes
+   * nothing. The user's current facts go into their prompt only. Resolves to the record
+   * now current. Bad fields reject with `invalid_input`.
+   */
+  remember(userId: UserId, fact: NewFact): Promise<Fact>;
+  /** The user's fact records a query selects, in the order they were recorded. */
+  facts(userId: UserId, query?: FactQuery): Promise<Fact[]>;
+  /** Withdraws the current value of (subject, predicate), keeping it as superseded. */
+  forgetFact(userId: UserId, subject: string, predicate: string): Promise<boolean>;
   deleteBlock(userId: UserId, label: string): Promise<void>;
   /** Sets a profile property to any JSON value; `null` deletes it. */
   setProperty(userId: UserId, key: string, value: JsonValue): Promise<void>;

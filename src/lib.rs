@@ -62,7 +62,7 @@ pub use error::{Error, Result};
 pub use events::{EventPart, RunEvent};
 pub use http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
 pub use ids::{SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
-pub use memory::Stats;
+pub use memory::{Fact, FactQuery, NewFact, Stats};
 pub use message::{Message, Role, ToolCall};
 pub use model::{
     CallContext, FinishReason, Model, ModelRequest, RawModelResponse, RawUsage, TextSink, Usage,

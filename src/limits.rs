@@ -86,3 +86,13 @@ pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 /// Longest time limit of one provider attempt: one hour, past which a call is hung.
 pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// Records of facts kept per user (values and their history): past it the oldest
+/// superseded records go, and a new fact is refused once what is believed fills it.
+pub const MAX_FACT_RECORDS: usize = 1000;
+/// Longest fact subject, predicate or source, in bytes: names, not documents.
+pub const MAX_FACT_TERM_BYTES: usize = 256;
+/// Longest fact object, in bytes.
+pub const MAX_FACT_OBJECT_BYTES: usize = 4096;
+/// Most estimated tokens of a user's current facts put in their prompt; the newest first.
+pub const MAX_FACT_PROMPT_TOKENS: u64 = 1024;

@@ -161,6 +161,9 @@ impl Agent {
             records::put_working(s, user, next, &user_doc::working_doc(user, state.working()))
                 .await?;
         }
+        if !state.facts().is_empty() {
+            records::put_facts(s, user, next, &user_doc::facts_doc(user, state.facts())).await?;
+        }
         let mut undo = None;
         if let (Some(b), true) = (budget, self.budgets_persisted()) {
             let now = self.now();

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod commit;
+mod facts;
 mod lifecycle;
 mod model_step;
 mod observation;

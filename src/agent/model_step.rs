@@ -166,6 +166,7 @@ impl Agent {
                 instructions: &self.config.instructions,
                 max_context_tokens: self.config.memory.max_context_tokens,
                 recall_top_k: self.config.memory.recall_top_k,
+                now: self.now(),
             };
             build::assemble(m.get(user), session, current, &opts)?
         };

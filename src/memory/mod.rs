@@ -6,10 +6,12 @@
 //! stored as whole turns, so trimming to a bound never splits a user message from its reply.
 //! Eviction only ever removes whole users, and never one with a run in flight.
 
+mod facts;
 mod session;
 mod user;
 mod working;
 
+pub use facts::{Fact, FactQuery, Facts, NewFact};
 pub use session::{PackedMessage, PackedTurn, Session, Turn};
 pub use user::UserState;
 pub use working::WorkingMemory;
@@ -194,6 +196,17 @@ impl Memory {
         match self.users.get_mut(user) {
             Some(state) if state.incarnation == incarnation => {
                 state.set_working(w);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Replaces a user's facts if the same incarnation is still resident.
+    pub fn set_facts(&mut self, user: &UserKey, incarnation: u64, f: Facts) -> bool {
+        match self.users.get_mut(user) {
+            Some(state) if state.incarnation == incarnation => {
+                state.set_facts(f);
                 true
             }
             _ => false,

@@ -1,9 +1,10 @@
-//! Everything the agent holds for one user: sessions and working memory.
+//! Everything the agent holds for one user: sessions, working memory and facts.
 //!
 //! Laid out for 100k resident users of a few messages each: sessions in a plain Vec (a user
 //! has few, so a scan beats a hash map's two allocations) and working memory boxed only
 //! when the user has any, so the common empty case costs one pointer.
 
+use super::facts::Facts;
 use super::session::{Session, Turn};
 use super::working::WorkingMemory;
 use crate::ids::SessionId;
@@ -22,9 +23,11 @@ pub struct UserState {
     /// In creation order, which is what a session list shows.
     sessions: Vec<(SessionId, Session)>,
     working: Option<Box<WorkingMemory>>,
+    facts: Option<Box<Facts>>,
 }
 
 static EMPTY_WORKING: std::sync::OnceLock<WorkingMemory> = std::sync::OnceLock::new();
+static NO_FACTS: std::sync::OnceLock<Facts> = std::sync::OnceLock::new();
 
 impl UserState {
     pub fn sessions(&self) -> impl Iterator<Item = (&SessionId, &Session)> {
@@ -50,6 +53,17 @@ impl UserState {
         self.working = (!w.is_empty()).then(|| Box::new(w));
     }
 
+    pub fn facts(&self) -> &Facts {
+        match &self.facts {
+            Some(f) => f,
+            None => NO_FACTS.get_or_init(Facts::default),
+        }
+    }
+
+    pub fn set_facts(&mut self, f: Facts) {
+        self.facts = (!f.is_empty()).then(|| Box::new(f));
+    }
+
     /// The messages of one session, oldest first (empty for an unknown session).
     pub fn history(&self, id: &SessionId) -> Vec<crate::message::Message> {
         self.session(id)
@@ -68,6 +82,7 @@ impl UserState {
         fixed
             + self.sessions.iter().map(|(_, s)| s.bytes()).sum::<usize>()
             + self.working.as_ref().map_or(0, |w| w.approx_bytes())
+            + self.facts.as_ref().map_or(0, |f| f.approx_bytes())
     }
 
     /// The session after committing `turn`, computed without changing this user, so that

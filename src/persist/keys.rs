@@ -34,6 +34,10 @@ pub fn working_key(user: &UserKey, generation: u32) -> String {
     format!("{}{}w", user_prefix(user), generation_dir(generation))
 }
 
+pub fn facts_key(user: &UserKey, generation: u32) -> String {
+    format!("{}{}f", user_prefix(user), generation_dir(generation))
+}
+
 pub fn generation_key(user: &UserKey) -> String {
     format!("{}gen", user_prefix(user))
 }

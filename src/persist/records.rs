@@ -3,11 +3,11 @@
 
 use super::adapter::Storage;
 use super::keys::*;
-use super::user_doc::{self, SessionDoc, WorkingDoc};
+use super::user_doc::{self, FactsDoc, SessionDoc, WorkingDoc};
 use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
-use crate::memory::{Limits, UserState};
+use crate::memory::{Facts, Limits, UserState};
 
 pub async fn get_generation(storage: &dyn Storage, user: &UserKey) -> Result<u32> {
     let key = generation_key(user);
@@ -98,6 +98,17 @@ pub async fn put_working(
         .await
 }
 
+pub async fn put_facts(
+    storage: &dyn Storage,
+    user: &UserKey,
+    generation: u32,
+    doc: &FactsDoc,
+) -> Result<()> {
+    storage
+        .put(&facts_key(user, generation), encode(doc)?)
+        .await
+}
+
 pub async fn delete_prefix(storage: &dyn Storage, prefix: &str) -> Result<usize> {
     let keys = storage.list(prefix).await?;
     for key in &keys {
@@ -143,6 +154,15 @@ pub async fn load_user(
             state.set_working(
                 user_doc::working_from_parts(doc.blocks, doc.properties)
                     .map_err(|e| unreadable(&key, e.to_string()))?,
+            );
+        } else if rest == "f" {
+            let doc: FactsDoc =
+                serde_json::from_str(&text).map_err(|e| unreadable(&key, e.to_string()))?;
+            if UserKey::parse(doc.user_id.as_deref()).ok().as_ref() != Some(user) {
+                return Err(unreadable(&key, "it belongs to another user".into()));
+            }
+            state.set_facts(
+                Facts::from_records(doc.facts).map_err(|e| unreadable(&key, e.to_string()))?,
             );
         } else if rest.starts_with("s/") {
             let doc: SessionDoc =

@@ -6,7 +6,7 @@ use crate::budget::AccountDoc;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::limits::MAX_INPUT_BYTES;
-use crate::memory::{Limits, Session, Turn, UserState, WorkingMemory};
+use crate::memory::{Fact, Facts, Limits, Session, Turn, UserState, WorkingMemory};
 use crate::message::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -30,6 +30,9 @@ pub struct UserDoc {
     pub blocks: Vec<BlockDoc>,
     #[serde(default)]
     pub properties: Map<String, Value>,
+    /// Every fact record, superseded ones too (see `memory::facts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<Fact>,
     /// The user's budget and rate-limit state (usage counters), when budgets are in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<AccountDoc>,
@@ -61,6 +64,14 @@ pub struct WorkingDoc {
     pub user_id: Option<String>,
     pub blocks: Vec<BlockDoc>,
     pub properties: Map<String, Value>,
+}
+
+/// Facts as stored: one record per user beside working memory.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FactsDoc {
+    pub user_id: Option<String>,
+    pub facts: Vec<Fact>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,6 +116,13 @@ pub fn working_doc(user: &UserKey, w: &WorkingMemory) -> WorkingDoc {
     }
 }
 
+pub fn facts_doc(user: &UserKey, f: &Facts) -> FactsDoc {
+    FactsDoc {
+        user_id: user.as_option().map(str::to_owned),
+        facts: f.records().to_vec(),
+    }
+}
+
 pub fn export_user(user: &UserKey, state: &UserState, now: f64) -> UserDoc {
     let working = working_doc(user, state.working());
     UserDoc {
@@ -118,6 +136,7 @@ pub fn export_user(user: &UserKey, state: &UserState, now: f64) -> UserDoc {
             .collect(),
         blocks: working.blocks,
         properties: working.properties,
+        facts: state.facts().records().to_vec(),
         budget: None,
     }
 }
@@ -228,6 +247,7 @@ pub fn user_from_doc(doc: UserDoc, limits: &Limits) -> Result<(UserKey, UserStat
         state.insert_session(id, session);
     }
     state.set_working(working_from_parts(doc.blocks, doc.properties)?);
+    state.set_facts(Facts::from_records(doc.facts).map_err(|e| bad(format!("facts: {e}")))?);
     state.last_active = state
         .sessions()
         .map(|(_, s)| s.last_activity())

@@ -6,6 +6,7 @@
 use super::Prompt;
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
+use crate::limits::MAX_FACT_PROMPT_TOKENS;
 use crate::memory::{PackedMessage, UserState};
 use crate::message::{Message, Role};
 use crate::model::estimate_tokens;
@@ -15,6 +16,8 @@ pub struct BuildOptions<'a> {
     pub instructions: &'a str,
     pub max_context_tokens: Option<u64>,
     pub recall_top_k: usize,
+    /// Which facts are current: believed now and true now.
+    pub now: f64,
 }
 
 /// Estimated tokens of one message as sent: the prompt bound and the budget's reservation
@@ -65,12 +68,15 @@ pub fn assemble(
     if let Some(section) = user.and_then(|u| u.working().prompt_section()) {
         push_section(&mut system, &section);
     }
+    if let Some(section) = user.and_then(|u| facts_section(u, opts.now)) {
+        push_section(&mut system, &section);
+    }
     let budget = opts.max_context_tokens.unwrap_or(u64::MAX);
     let fixed = current.iter().map(message_tokens).sum::<u64>() + estimate_tokens(&system) + 4;
     if fixed > budget {
         return Err(Error::InvalidInput {
             reason: format!(
-                "the instructions, working memory and input need about {fixed} tokens; maxContextTokens is {budget}"
+                "the instructions, working memory, facts and input need about {fixed} tokens; maxContextTokens is {budget}"
             ),
         });
     }
@@ -135,6 +141,22 @@ pub fn assemble(
         prompt: Prompt::new(head, history, current.to_vec()),
         input_tokens,
     })
+}
+
+/// The user's current facts, newest first, within `MAX_FACT_PROMPT_TOKENS`.
+fn facts_section(user: &UserState, now: f64) -> Option<String> {
+    let mut left = MAX_FACT_PROMPT_TOKENS;
+    let mut lines = String::new();
+    for f in user.facts().current(now) {
+        let line = format!("- {}: {}: {}\n", f.subject, f.predicate, f.object);
+        let cost = estimate_tokens(&line);
+        if cost > left {
+            break;
+        }
+        left -= cost;
+        lines.push_str(&line);
+    }
+    (!lines.is_empty()).then(|| format!("## Facts about this user\n{}", lines.trim_end()))
 }
 
 fn push_section(system: &mut String, section: &str) {

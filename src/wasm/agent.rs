@@ -9,6 +9,7 @@ use super::error::{to_js_error, to_plain_js};
 use super::js_model::JsModel;
 use crate::agent::{Agent, RunOptions};
 use crate::error::{Error, Result};
+use crate::memory::{FactQuery, NewFact};
 use crate::persist::user_doc::{SnapshotDoc, UserDoc};
 use js_sys::Promise;
 use serde::de::DeserializeOwned;
@@ -45,6 +46,34 @@ fn rejecting<A, T: serde::Serialize, F: Future<Output = Result<T>> + 'static>(
         Ok(a) => promise(f(a)),
         Err(e) => Promise::reject(&to_js_error(&e)),
     }
+}
+
+fn new_fact(v: &JsValue) -> Result<NewFact> {
+    const KEYS: &[&str] = &["subject", "predicate", "object", "validFrom", "source"];
+    if v.is_undefined() || v.is_null() {
+        return Err(Error::InvalidInput {
+            reason: "fact must be an object { subject, predicate, object }".into(),
+        });
+    }
+    let o = Options::new(v, "fact", KEYS, input_error)?;
+    Ok(NewFact {
+        subject: o.string("subject")?.unwrap_or_default(),
+        predicate: o.string("predicate")?.unwrap_or_default(),
+        object: o.string("object")?.unwrap_or_default(),
+        valid_from: o.number("validFrom")?,
+        source: o.string("source")?,
+    })
+}
+
+fn fact_query(v: &JsValue) -> Result<FactQuery> {
+    const KEYS: &[&str] = &["validAt", "knownAt", "subject", "predicate"];
+    let o = Options::new(v, "options", KEYS, input_error)?;
+    Ok(FactQuery {
+        valid_at: o.number("validAt")?,
+        known_at: o.number("knownAt")?,
+        subject: o.string("subject")?,
+        predicate: o.string("predicate")?,
+    })
 }
 
 fn string_arg(v: &JsValue, what: &str) -> Result<String> {
@@ -286,6 +315,41 @@ impl JsAgent {
         let inner = self.inner.clone();
         rejecting(user_key(&user_id), |user| async move {
             inner.export(&user).await
+        })
+    }
+
+    /// `remember(userId, { subject, predicate, object, validFrom?, source? })`: resolves to
+    /// the fact now current for that subject and predicate.
+    pub fn remember(&self, user_id: JsValue, fact: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| Ok((user_key(&user_id)?, new_fact(&fact)?)))();
+        rejecting(args, |(user, fact)| async move {
+            inner.remember(&user, fact).await
+        })
+    }
+
+    /// `facts(userId, { validAt?, knownAt?, subject?, predicate? })`.
+    pub fn facts(&self, user_id: JsValue, query: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| Ok((user_key(&user_id)?, fact_query(&query)?)))();
+        rejecting(args, |(user, query)| async move {
+            inner.facts(&user, &query).await
+        })
+    }
+
+    /// `forgetFact(userId, subject, predicate)`: resolves to whether a value was current.
+    #[wasm_bindgen(js_name = forgetFact)]
+    pub fn forget_fact(&self, user_id: JsValue, subject: JsValue, predicate: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| {
+            Ok((
+                user_key(&user_id)?,
+                string_arg(&subject, "subject")?,
+                string_arg(&predicate, "predicate")?,
+            ))
+        })();
+        rejecting(args, |(user, subject, predicate)| async move {
+            inner.forget_fact(&user, &subject, &predicate).await
         })
     }
 

@@ -739,6 +739,9 @@ const ASYNC_ID_METHODS = {
   forget: (a, u) => a.forget(u),
   clear: (a, u) => a.clear(u),
   export: (a, u) => a.export(u),
+  remember: (a, u) => a.remember(u, { subject: "s", predicate: "p", object: "o" }),
+  facts: (a, u) => a.facts(u),
+  forgetFact: (a, u) => a.forgetFact(u, "s", "p"),
 };
 
 const auditAgent = (T, extra) => new T.Agent({ model: echo, audit: { key: AUDIT_KEY }, ...extra });
@@ -775,6 +778,13 @@ const METHOD_ARGS = [
   { name: "setBlock(userId, label, text)", type: "string", lone: E, codes: ["invalid_input"], call: (a, v) => a.setBlock("bob", "label", v) },
   { name: "deleteBlock(userId, label)", type: "string", lone: E, huge: E, codes: ["invalid_input"], call: (a, v) => a.deleteBlock("bob", v) },
   { name: "setProperty(userId, key)", type: "string", lone: E, huge: E, codes: ["invalid_input"], call: (a, v) => a.setProperty("bob", v, 1) },
+  { name: "remember(userId, fact)", type: "object", codes: ["invalid_input"], base: () => ({ subject: "s", predicate: "p", object: "o" }), call: (a, v) => a.remember("bob", v) },
+  { name: "remember(userId, { subject })", type: "string", lone: E, huge: E, codes: ["invalid_input"], call: (a, v) => a.remember("bob", { subject: v, predicate: "p", object: "o" }) },
+  { name: "remember(userId, { object })", type: "string", lone: E, huge: E, codes: ["invalid_input"], call: (a, v) => a.remember("bob", { subject: "s", predicate: "p", object: v }) },
+  { name: "remember(userId, { validFrom })", type: "number", null: E, zero: E, codes: ["invalid_input"], call: (a, v) => a.remember("bob", { subject: "s", predicate: "p", object: "o", validFrom: v }) },
+  { name: "facts(userId, query)", type: "object", codes: ["invalid_input"], base: () => ({ subject: "s" }), call: (a, v) => a.facts("bob", v) },
+  { name: "facts(userId, { knownAt })", type: "number", null: E, zero: E, codes: ["invalid_input"], call: (a, v) => a.facts("bob", { knownAt: v }) },
+  { name: "forgetFact(userId, subject)", type: "string", lone: E, huge: E, codes: ["invalid_input"], call: (a, v) => a.forgetFact("bob", v, "p") },
   { name: "setProperty(userId, key, value)", type: "value", codes: ["invalid_input"], base: () => ({ a: 1 }), call: (a, v) => a.setProperty("bob", "k", v) },
 ];
 
