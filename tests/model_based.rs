@@ -72,9 +72,9 @@ use tenantry::{
     Window, BUDGET_DOC_VERSION, BUDGET_FORMAT,
 };
 use tenantry::{
-    Agent, AgentConfig, Error, ManualClock, MemoryConfig, MemoryStorage, Message, Model,
-    ModelRequest, RawModelResponse, Role, RunOptions, RunOutput, SessionId, Storage, UserDoc,
-    UserKey,
+    Agent, AgentConfig, Error, FactQuery, ManualClock, MemoryConfig, MemoryStorage, Message, Model,
+    ModelRequest, NewFact, RawModelResponse, Role, RunOptions, RunOutput, SessionId, Storage,
+    UserDoc, UserKey,
 };
 use tenantry::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
 use tenantry::{CallContext, RawUsage};
@@ -315,6 +315,13 @@ enum Op {
         user: U,
         fault: Option<Fault>,
     },
+    /// Remembers `o<object>` for predicate `p<predicate>` of subject "me".
+    Remember {
+        user: U,
+        predicate: u8,
+        object: u8,
+        fault: Option<Fault>,
+    },
     Restart,
     Flood {
         n: u8,
@@ -338,6 +345,7 @@ impl Op {
             Op::Restart => "R4 restart",
             Op::Flood { .. } => "R4 eviction",
             Op::Export { .. } | Op::Load { .. } => "R4 load/export",
+            Op::Remember { .. } => "R1 facts",
             Op::Advance { .. } | Op::SlowStorage { .. } => "R2/R4",
         }
     }
@@ -497,6 +505,18 @@ fn op_s() -> BoxedStrategy<Op> {
         4,
         (user_s(), fault_s(f("load")))
             .prop_map(|(user, fault)| Op::Load { user, fault })
+            .boxed(),
+    );
+    add(
+        "remember",
+        6,
+        (user_s(), 0u8..2, 0u8..3, fault_s(f("remember")))
+            .prop_map(|(user, predicate, object, fault)| Op::Remember {
+                user,
+                predicate,
+                object,
+                fault,
+            })
             .boxed(),
     );
     add("restart", 5, Just(Op::Restart).boxed());
@@ -887,6 +907,8 @@ struct UserModel {
     sessions: BTreeMap<String, Vec<Vec<Msg>>>,
     blocks: Vec<(String, String)>,
     properties: Map<String, Value>,
+    /// The current value of each predicate remembered about the user.
+    facts: BTreeMap<String, String>,
     budget: Budget,
     /// A storage fault hit an operation of this user since its last clean commit: the
     /// stored counters may lag RAM (never lead it) until the next successful run writes
@@ -912,7 +934,19 @@ type Memory = (
     BTreeMap<String, Vec<Vec<Msg>>>,
     Vec<(String, String)>,
     Map<String, Value>,
+    BTreeMap<String, String>,
 );
+
+/// The open values among fact records: what is believed now to hold from now on.
+fn current_facts<'a>(
+    records: impl IntoIterator<Item = &'a tenantry::Fact>,
+) -> BTreeMap<String, String> {
+    records
+        .into_iter()
+        .filter(|f| f.superseded_at.is_none() && f.valid_until.is_none())
+        .map(|f| (f.predicate.clone(), f.object.clone()))
+        .collect()
+}
 
 fn memory_of_doc(doc: &UserDoc) -> Memory {
     let mut sessions = BTreeMap::new();
@@ -928,7 +962,12 @@ fn memory_of_doc(doc: &UserDoc) -> Memory {
         .iter()
         .map(|b| (b.label.clone(), b.text.clone()))
         .collect();
-    (sessions, blocks, doc.properties.clone())
+    (
+        sessions,
+        blocks,
+        doc.properties.clone(),
+        current_facts(&doc.facts),
+    )
 }
 
 fn flat(turns: &[Vec<Msg>]) -> Vec<Msg> {
@@ -969,6 +1008,12 @@ fn compare_memory(a: &Agent, key: &UserKey, m: &UserModel) -> Result<(), String>
         .map_err(|e| format!("properties(): {e}"))?;
     if props != m.properties {
         return Err(format!("properties {props:?}, expected {:?}", m.properties));
+    }
+    let facts =
+        block_on(a.facts(key, &FactQuery::default())).map_err(|e| format!("facts(): {e}"))?;
+    let facts = current_facts(&facts);
+    if facts != m.facts {
+        return Err(format!("facts {facts:?}, expected {:?}", m.facts));
     }
     Ok(())
 }
@@ -1040,11 +1085,11 @@ fn compare_doc(doc: &UserDoc, key: &UserKey, m: &UserModel, now: f64) -> Result<
     if doc.user_id.as_deref() != key.as_option() {
         return Err(format!("the document is of user {:?}", doc.user_id));
     }
-    let (sessions, blocks, props) = memory_of_doc(doc);
-    if sessions != m.sessions || blocks != m.blocks || props != m.properties {
+    let (sessions, blocks, props, facts) = memory_of_doc(doc);
+    if sessions != m.sessions || blocks != m.blocks || props != m.properties || facts != m.facts {
         return Err(format!(
-            "the document holds sessions {sessions:?}, blocks {blocks:?}, properties {props:?}; expected {:?}, {:?}, {:?}",
-            m.sessions, m.blocks, m.properties
+            "the document holds sessions {sessions:?}, blocks {blocks:?}, properties {props:?}, facts {facts:?}; expected {:?}, {:?}, {:?}, {:?}",
+            m.sessions, m.blocks, m.properties, m.facts
         ));
     }
     let got = doc
@@ -1119,6 +1164,23 @@ fn compare_stored(
             return Err("no working-memory record".into())
         }
         None => {}
+    }
+    let facts_key = format!("{dir}f");
+    let stored = match map.get(&facts_key) {
+        Some(v) => {
+            let doc: Value =
+                serde_json::from_str(v).map_err(|e| format!("record {facts_key:?}: {e}"))?;
+            let records: Vec<tenantry::Fact> = serde_json::from_value(doc["facts"].clone())
+                .map_err(|e| format!("record {facts_key:?}: {e}"))?;
+            current_facts(&records)
+        }
+        None => BTreeMap::new(),
+    };
+    if stored != m.facts {
+        return Err(format!(
+            "the facts record holds {stored:?}, expected {:?}",
+            m.facts
+        ));
     }
     Ok(())
 }
@@ -1346,6 +1408,38 @@ impl World {
                     Err(e) => return Err(format!("[R4] load({}) failed: {e}", show_key(&ukey(u)))),
                 }
                 Ok(vec![ukey(u)])
+            }
+            Op::Remember {
+                user,
+                predicate,
+                object,
+                fault,
+            } => {
+                let u = user.0 as usize;
+                let key = ukey(u);
+                let fact = NewFact {
+                    subject: "me".into(),
+                    predicate: format!("p{predicate}"),
+                    object: format!("o{object}"),
+                    ..NewFact::default()
+                };
+                self.storage.arm(*fault);
+                let r = block_on(self.agent.remember(&key, fact.clone()));
+                let fired = self.storage.disarm();
+                stats.faults_fired += u64::from(fired);
+                match r {
+                    Ok(f) if f.object == fact.object => {
+                        self.users[u].facts.insert(fact.predicate, fact.object);
+                    }
+                    Err(e) if fired && e.code() == "storage" => {}
+                    other => {
+                        return Err(format!(
+                            "[R1] remember({}, {fact:?}) returned {other:?}",
+                            show_key(&key)
+                        ))
+                    }
+                }
+                Ok(vec![key])
             }
             Op::Restart => {
                 stats.restarts += 1;
@@ -1613,7 +1707,7 @@ impl World {
         let left: Vec<String> = records(&self.raw.map.borrow(), &prefix)
             .into_iter()
             .map(|(k, _)| k.clone())
-            .filter(|k| k.contains("/s/") || k.ends_with("/w"))
+            .filter(|k| k.contains("/s/") || k.ends_with("/w") || k.ends_with("/f"))
             .collect();
         if !left.is_empty() {
             return Err(format!(
@@ -1625,6 +1719,7 @@ impl World {
         m.sessions.clear();
         m.blocks.clear();
         m.properties.clear();
+        m.facts.clear();
         if fired {
             m.lagging = true;
         }
@@ -1689,10 +1784,11 @@ impl World {
             (true, Ok(k)) if k == key => {
                 stats.imports_ok += 1;
                 let m = &mut self.users[u];
-                let (sessions, blocks, props) = memory_of_doc(&doc);
+                let (sessions, blocks, props, facts) = memory_of_doc(&doc);
                 m.sessions = sessions;
                 m.blocks = blocks;
                 m.properties = props;
+                m.facts = facts;
                 if let Some(b) = &doc.budget {
                     m.budget.merge_max(&Budget::from_doc(b, now), now);
                 }
@@ -1789,7 +1885,7 @@ impl World {
                 (false, _) => UserModel::default(),
                 (true, Some(u)) => self.users[u].clone(),
                 (true, None) => {
-                    let (sessions, blocks, properties) = memory_of_doc(doc);
+                    let (sessions, blocks, properties, facts) = memory_of_doc(doc);
                     let budget = doc
                         .budget
                         .as_ref()
@@ -1799,6 +1895,7 @@ impl World {
                         sessions,
                         blocks,
                         properties,
+                        facts,
                         budget,
                         lagging: false,
                     }
