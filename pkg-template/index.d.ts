@@ -143,6 +143,13 @@ export interface MemoryConfig {
   /** Inject the user's `topK` most relevant past messages (any session) into each prompt. */
   recall?: { topK?: number };
   /**
+   * Built-in tools the model may call to edit and search the calling user's own memory:
+   * `true` for all, or their names. They act for the run's user only (their schemas have
+   * no user field and refuse unknown arguments), follow `permissions`/`policy`/approvals by
+   * name, and appear in tool events and the audit log like any tool.
+   */
+  tools?: boolean | MemoryToolName[];
+  /**
    * Persist through this adapter: each turn is written before `run` resolves, and eviction
    * only frees RAM. Without one, an evicted user's data is gone.
    */
@@ -513,6 +520,13 @@ export interface UserDoc {
   /** Every fact record, superseded ones too. */
   facts?: Fact[];
 }
+
+export type MemoryToolName =
+  | "memory_update_block"
+  | "memory_append_block"
+  | "memory_remember"
+  | "memory_forget_fact"
+  | "memory_search";
 
 /**
  * One fact record, bi-temporal: true in the world from `validFrom` until `validUntil`

@@ -21,6 +21,9 @@ pub struct MemoryConfig {
     pub idle_ttl_ms: f64,
     /// Recalled messages injected into each prompt; 0 turns recall injection off.
     pub recall_top_k: usize,
+    /// The built-in memory tools offered to the model (`tools::memory::NAMES`); none by
+    /// default.
+    pub tools: Vec<String>,
 }
 
 impl Default for MemoryConfig {
@@ -32,6 +35,7 @@ impl Default for MemoryConfig {
             max_users: DEFAULT_MAX_USERS,
             idle_ttl_ms: DEFAULT_IDLE_TTL_MS,
             recall_top_k: DEFAULT_RECALL_TOP_K,
+            tools: Vec::new(),
         }
     }
 }
@@ -127,6 +131,7 @@ impl MemoryConfig {
                 ),
             ));
         }
+        crate::tools::memory::specs(&self.tools)?;
         within(
             "memory.recall.topK",
             self.recall_top_k as u64,

@@ -13,6 +13,7 @@ mod accounts;
 mod commit;
 mod facts;
 mod lifecycle;
+mod memory_tools;
 mod model_step;
 mod observation;
 mod pseudonym;
@@ -87,11 +88,16 @@ impl Agent {
     pub fn new(config: AgentConfig, model: Rc<dyn Model>) -> Result<Agent> {
         config.validate()?;
         let ledger = Ledger::new(&config.budget, &config.rate_limit)?;
+        let memory_tools = crate::tools::memory::specs(&config.memory.tools)?;
+        let tools = match memory_tools.is_empty() {
+            true => None,
+            false => Some(ToolSet::new(memory_tools, Default::default(), None, None)?),
+        };
         Ok(Agent {
             ledger: RefCell::new(ledger),
             plan_of: None,
             budget_writes: KeyedLock::default(),
-            tools: None,
+            tools,
             observer: Observer::default(),
             global_loaded: Cell::new(false),
             secret: RefCell::new(None),
@@ -112,7 +118,10 @@ impl Agent {
     }
 
     /// Tools the model may call (per user as `permissions` allow), run by the host.
-    pub fn with_tools(mut self, tools: ToolSet) -> Result<Self> {
+    pub fn with_tools(mut self, mut tools: ToolSet) -> Result<Self> {
+        tools
+            .specs
+            .extend(crate::tools::memory::specs(&self.config.memory.tools)?);
         tools.validate()?;
         self.tools = Some(tools);
         Ok(self)

@@ -120,7 +120,7 @@ impl Agent {
                 cancellation: call.cancel.clone(),
                 cache: cache.0.clone(),
             };
-            tools.call(c, user, ctx)
+            self.call_tool(tools, c, user, ctx)
         }));
         let outcomes = match &call.cancel {
             Some(cancel) => match future::select(Box::pin(outcomes), cancel.cancelled()).await {

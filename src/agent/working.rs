@@ -50,6 +50,18 @@ impl Agent {
             .await
     }
 
+    /// Appends a line to a block (creating it), within the block's bound.
+    pub async fn append_block(&self, user: &UserKey, label: &str, line: &str) -> Result<()> {
+        self.update_working(user, |w| {
+            let next = match w.blocks().find(|(l, _)| *l == label) {
+                Some((_, old)) if !old.is_empty() => format!("{old}\n{line}"),
+                _ => line.to_owned(),
+            };
+            w.set_block(label, &next)
+        })
+        .await
+    }
+
     pub async fn delete_block(&self, user: &UserKey, label: &str) -> Result<()> {
         self.update_working(user, |w| {
             w.delete_block(label);

@@ -6,6 +6,7 @@
 //! host as a crash.
 
 pub mod cache;
+pub mod memory;
 pub mod permissions;
 pub mod schema;
 
@@ -165,7 +166,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn error(decision: Decision, message: String) -> Outcome {
+    pub fn ok(decision: Decision, result: Value) -> Outcome {
+        Outcome {
+            decision,
+            content: result.to_string(),
+            result: Some(result),
+            error: None,
+        }
+    }
+
+    pub fn error(decision: Decision, message: String) -> Outcome {
         Outcome {
             decision,
             content: json!({ "error": message }).to_string(),
@@ -178,7 +188,8 @@ impl Outcome {
 pub struct ToolSet {
     pub specs: Vec<ToolSpec>,
     pub permissions: Permissions,
-    pub host: Rc<dyn ToolHost>,
+    /// Runs the host's tools; `None` when only built-in (memory) tools are offered.
+    pub host: Option<Rc<dyn ToolHost>>,
     pub cache: Rc<RefCell<ToolCache>>,
     pub approval_timeout_ms: f64,
     /// The (user, session) whose tool the host is executing right now, on this call
@@ -192,7 +203,7 @@ impl ToolSet {
     pub fn new(
         specs: Vec<ToolSpec>,
         permissions: Permissions,
-        host: Rc<dyn ToolHost>,
+        host: Option<Rc<dyn ToolHost>>,
         approval_timeout_ms: Option<f64>,
     ) -> Result<ToolSet> {
         let tools = ToolSet {
@@ -214,11 +225,13 @@ impl ToolSet {
         for (i, t) in self.specs.iter().enumerate() {
             t.validate(&format!("tools[{i}]"))?;
         }
-        let names: std::collections::BTreeSet<&str> =
+        let mut names: std::collections::BTreeSet<&str> =
             self.specs.iter().map(|t| t.name.as_str()).collect();
         if names.len() != self.specs.len() {
             return Err(Error::config("tools", "two tools share a name"));
         }
+        // Rules may name the built-in memory tools whether or not this agent offers them.
+        names.extend(memory::NAMES);
         self.permissions.validate(&names)?;
         let ms = self.approval_timeout_ms;
         if ms.is_nan() || ms <= 0.0 {
@@ -247,99 +260,21 @@ impl ToolSet {
             .any(|(u, s)| u == user && s == session.as_str())
     }
 
+    /// Runs one call of a host tool, after every check (`admit`).
     pub async fn call(&self, call: &ToolCall, user: &UserKey, ctx: ToolContext) -> Outcome {
-        let Some(spec) = self.specs.iter().find(|t| t.name == call.name) else {
+        let (args, decision) = match self.admit(call, user, &ctx).await {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused,
+        };
+        let Some(host) = &self.host else {
             return Outcome::error(Decision::Invalid, format!("unknown tool `{}`", call.name));
         };
-        let access = self.permissions.access(user.as_option(), &spec.name);
-        if access == Access::Denied {
-            return Outcome::error(
-                Decision::Denied,
-                format!("not permitted: this user may not call `{}`", spec.name),
-            );
-        }
-        if call.arguments.len() > MAX_ARGS_BYTES {
-            return Outcome::error(
-                Decision::Invalid,
-                format!(
-                    "arguments are {} bytes; the limit is {MAX_ARGS_BYTES}",
-                    call.arguments.len()
-                ),
-            );
-        }
-        let text = if call.arguments.trim().is_empty() {
-            "{}"
-        } else {
-            call.arguments.as_str()
-        };
-        let args: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => {
-                return Outcome::error(
-                    Decision::Invalid,
-                    format!("arguments are not valid JSON: {e}"),
-                )
-            }
-        };
-        let problems = schema::validate(&spec.parameters, &args);
-        if !problems.is_empty() {
-            return Outcome::error(
-                Decision::Invalid,
-                format!(
-                    "arguments do not match the `{}` schema: {}",
-                    spec.name,
-                    problems.join("; ")
-                ),
-            );
-        }
-        let mut needs_approval = access == Access::NeedsApproval;
-        if let Some(policy) = self.host.policy(user.as_option(), &spec.name, &args) {
-            match policy.await {
-                PolicyDecision::Deny => {
-                    return Outcome::error(
-                        Decision::Denied,
-                        format!("not permitted: the policy denied `{}`", spec.name),
-                    )
-                }
-                PolicyDecision::Approve => needs_approval = true,
-                PolicyDecision::Allow => {}
-            }
-        }
-        let mut decision = Decision::Allowed;
-        if needs_approval {
-            let request = ApprovalRequest {
-                user_id: user.as_option().map(str::to_owned),
-                session_id: ctx.session_id.clone(),
-                run_id: ctx.run_id.clone(),
-                tool: spec.name.clone(),
-                args: args.clone(),
-            };
-            let approved = match self.host.approve(request) {
-                None => false,
-                Some(answer) => {
-                    match future::select(answer, self.host.sleep(self.approval_timeout_ms)).await {
-                        Either::Left((yes, _)) => yes,
-                        Either::Right(_) => false,
-                    }
-                }
-            };
-            if !approved {
-                return Outcome::error(
-                    Decision::ApprovalRefused,
-                    format!(
-                        "not permitted: approval for `{}` was refused or timed out",
-                        spec.name
-                    ),
-                );
-            }
-            decision = Decision::Approved;
-        }
         // The host function runs synchronously inside `execute`; its first segment (up to
         // its first await) is where a tool calls back into the agent.
         self.executing
             .borrow_mut()
             .push((user.clone(), ctx.session_id.clone()));
-        let pending = self.host.execute(&spec.name, args, ctx);
+        let pending = host.execute(&call.name, args, ctx);
         self.executing.borrow_mut().pop();
         match pending.await {
             Ok(result) => {
@@ -365,5 +300,114 @@ impl ToolSet {
             }
             Err(message) => Outcome::error(Decision::Failed, format!("the tool failed: {message}")),
         }
+    }
+
+    /// Every check of a call, in order: a known tool this user may see, arguments within
+    /// size, JSON, valid against the schema, then the policy and approval. Resolves to the
+    /// parsed arguments and how the call was decided, or to the refusal the model sees.
+    pub async fn admit(
+        &self,
+        call: &ToolCall,
+        user: &UserKey,
+        ctx: &ToolContext,
+    ) -> std::result::Result<(Value, Decision), Outcome> {
+        let Some(spec) = self.specs.iter().find(|t| t.name == call.name) else {
+            return Err(Outcome::error(
+                Decision::Invalid,
+                format!("unknown tool `{}`", call.name),
+            ));
+        };
+        let access = self.permissions.access(user.as_option(), &spec.name);
+        if access == Access::Denied {
+            return Err(Outcome::error(
+                Decision::Denied,
+                format!("not permitted: this user may not call `{}`", spec.name),
+            ));
+        }
+        if call.arguments.len() > MAX_ARGS_BYTES {
+            return Err(Outcome::error(
+                Decision::Invalid,
+                format!(
+                    "arguments are {} bytes; the limit is {MAX_ARGS_BYTES}",
+                    call.arguments.len()
+                ),
+            ));
+        }
+        let text = if call.arguments.trim().is_empty() {
+            "{}"
+        } else {
+            call.arguments.as_str()
+        };
+        let args: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(Outcome::error(
+                    Decision::Invalid,
+                    format!("arguments are not valid JSON: {e}"),
+                ))
+            }
+        };
+        let problems = schema::validate(&spec.parameters, &args);
+        if !problems.is_empty() {
+            return Err(Outcome::error(
+                Decision::Invalid,
+                format!(
+                    "arguments do not match the `{}` schema: {}",
+                    spec.name,
+                    problems.join("; ")
+                ),
+            ));
+        }
+        let mut needs_approval = access == Access::NeedsApproval;
+        let policy = self
+            .host
+            .as_ref()
+            .and_then(|h| h.policy(user.as_option(), &spec.name, &args));
+        if let Some(policy) = policy {
+            match policy.await {
+                PolicyDecision::Deny => {
+                    return Err(Outcome::error(
+                        Decision::Denied,
+                        format!("not permitted: the policy denied `{}`", spec.name),
+                    ))
+                }
+                PolicyDecision::Approve => needs_approval = true,
+                PolicyDecision::Allow => {}
+            }
+        }
+        let mut decision = Decision::Allowed;
+        if needs_approval {
+            let request = ApprovalRequest {
+                user_id: user.as_option().map(str::to_owned),
+                session_id: ctx.session_id.clone(),
+                run_id: ctx.run_id.clone(),
+                tool: spec.name.clone(),
+                args: args.clone(),
+            };
+            let approved = match self
+                .host
+                .as_ref()
+                .and_then(|h| h.approve(request).map(|a| (h, a)))
+            {
+                None => false,
+                Some((host, answer)) => {
+                    match future::select(answer, host.sleep(self.approval_timeout_ms)).await {
+                        Either::Left((yes, _)) => yes,
+                        Either::Right(_) => false,
+                    }
+                }
+            };
+            if !approved {
+                return Err(Outcome::error(
+                    Decision::ApprovalRefused,
+                    format!(
+                        "not permitted: approval for `{}` was refused or timed out",
+                        spec.name
+                    ),
+                ));
+            }
+            decision = Decision::Approved;
+        }
+        Ok((args, decision))
     }
 }

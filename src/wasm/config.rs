@@ -53,6 +53,7 @@ const MEMORY_KEYS: &[&str] = &[
     "recall",
     "storage",
     "clock",
+    "tools",
 ];
 
 /// The JS config read into core inputs. Unset fields keep the core defaults; every bound
@@ -239,7 +240,7 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
         approve,
     });
     let timeout = opts.number("approvalTimeoutMs")?;
-    ToolSet::new(specs, permissions, host, timeout).map(Some)
+    ToolSet::new(specs, permissions, Some(host), timeout).map(Some)
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {
@@ -385,5 +386,40 @@ fn memory_config(opts: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsC
     // Infinity, which JSON cannot carry, means never expire.
     set(&mut m.idle_ttl_ms, mem.number("idleTtlMs")?);
     set(&mut m.recall_top_k, recall.whole("topK")?);
+    if let Some(v) = mem.get("tools") {
+        m.tools = memory_tool_names(&v)?;
+    }
     Ok((m, storage, clock))
+}
+
+/// `memory.tools`: `true` for every memory tool, `false` for none, or a list of names
+/// (which the core checks).
+fn memory_tool_names(v: &JsValue) -> Result<Vec<String>> {
+    match v.as_bool() {
+        Some(true) => return Ok(crate::tools::memory::all()),
+        Some(false) => return Ok(Vec::new()),
+        None => {}
+    }
+    if !super::convert::is_array(v) {
+        return Err(Error::config(
+            "memory.tools",
+            format!(
+                "must be true, false or an array of names, got {}",
+                type_name(v)
+            ),
+        ));
+    }
+    let items = super::convert::read_array(v, "memory.tools")
+        .map_err(|u| Error::config(&u.path, u.reason))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match super::convert::exact_string(&item) {
+            Some(Some(s)) => Ok(s),
+            _ => Err(Error::config(
+                &format!("memory.tools[{i}]"),
+                format!("must be a tool name, got {}", type_name(&item)),
+            )),
+        })
+        .collect()
 }

@@ -10,5 +10,6 @@ mod budget;
 mod facts;
 mod isolation;
 mod memory;
+mod memory_tools;
 mod partition_edges;
 mod policy;

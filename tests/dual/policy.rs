@@ -117,7 +117,12 @@ impl ToolHost for NoHost {
 }
 
 fn tools(specs: Vec<ToolSpec>, timeout: Option<f64>) -> Result<ToolSet, Error> {
-    ToolSet::new(specs, Permissions::default(), Rc::new(NoHost), timeout)
+    ToolSet::new(
+        specs,
+        Permissions::default(),
+        Some(Rc::new(NoHost)),
+        timeout,
+    )
 }
 
 fn tool(name: &str) -> ToolSpec {

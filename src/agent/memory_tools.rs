@@ -1,0 +1,83 @@
+//! Running the built-in memory tools: after the same checks as any tool (`ToolSet::admit`),
+//! each acts on the run's own user through the agent's ordinary write paths (checked,
+//! written through, then applied). Nothing here takes a user from the model.
+
+use super::Agent;
+use crate::error::{Error, Result};
+use crate::ids::UserKey;
+use crate::memory::NewFact;
+use crate::message::ToolCall;
+use crate::recall::{check_limit, recall};
+use crate::tools::memory::{self, APPEND_BLOCK, FORGET_FACT, REMEMBER, SEARCH, UPDATE_BLOCK};
+use crate::tools::{Decision, Outcome, ToolContext, ToolSet};
+use serde_json::{json, Value};
+
+fn text<'a>(args: &'a Value, key: &str) -> &'a str {
+    // The schema (checked before this) requires these strings.
+    args[key].as_str().unwrap_or_default()
+}
+
+impl Agent {
+    /// One tool call of a run: a memory tool runs here, any other goes to the host.
+    pub(super) async fn call_tool(
+        &self,
+        tools: &ToolSet,
+        call: &ToolCall,
+        user: &UserKey,
+        ctx: ToolContext,
+    ) -> Outcome {
+        if !memory::is_memory_tool(&call.name) || !tools.specs.iter().any(|s| s.name == call.name) {
+            return tools.call(call, user, ctx).await;
+        }
+        let (args, decision) = match tools.admit(call, user, &ctx).await {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused,
+        };
+        match self.memory_tool(user, &call.name, &args).await {
+            Ok(result) => Outcome::ok(decision, result),
+            Err(e) => Outcome::error(Decision::Failed, format!("the tool failed: {e}")),
+        }
+    }
+
+    async fn memory_tool(&self, user: &UserKey, name: &str, args: &Value) -> Result<Value> {
+        match name {
+            UPDATE_BLOCK => {
+                self.set_block(user, text(args, "label"), text(args, "text"))
+                    .await?;
+                Ok(json!({ "ok": true }))
+            }
+            APPEND_BLOCK => {
+                let (label, line) = (text(args, "label"), text(args, "text"));
+                self.append_block(user, label, line).await?;
+                Ok(json!({ "ok": true }))
+            }
+            REMEMBER => {
+                let fact = NewFact {
+                    subject: text(args, "subject").to_owned(),
+                    predicate: text(args, "predicate").to_owned(),
+                    object: text(args, "object").to_owned(),
+                    valid_from: None,
+                    source: Some("model".into()),
+                };
+                let f = self.remember(user, fact).await?;
+                Ok(json!({ "subject": f.subject, "predicate": f.predicate, "object": f.object }))
+            }
+            FORGET_FACT => {
+                let withdrawn = self
+                    .forget_fact(user, text(args, "subject"), text(args, "predicate"))
+                    .await?;
+                Ok(json!({ "withdrawn": withdrawn }))
+            }
+            SEARCH => {
+                let limit = check_limit(args["limit"].as_u64().map(|n| n as usize))?;
+                let m = self.memory.borrow();
+                let state = m.get(user).ok_or(Error::Conflict)?;
+                let hits = recall(state, text(args, "query"), limit, &|_| false);
+                Ok(json!({ "hits": hits }))
+            }
+            other => Err(Error::Internal {
+                message: format!("no memory tool `{other}`"),
+            }),
+        }
+    }
+}
