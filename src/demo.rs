@@ -5,6 +5,10 @@
 //! most recent statement in the messages it was given, and greets. Because it only sees
 //! what the agent sends, it can only ever know what that user told it in that session:
 //! the demo makes the partition visible.
+//!
+//! Offered the memory tools, it uses them like a real model would: "remember that my X is
+//! Y" calls `memory_remember`, and "what do you know about me?" answers from the facts the
+//! agent put in its system message.
 
 use crate::limits::BYTES_PER_TOKEN;
 use crate::limits::DEFAULT_MAX_OUTPUT_TOKENS;
@@ -14,21 +18,32 @@ use crate::model::{estimate_tokens, FinishReason};
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoReply {
     pub text: String,
+    /// Calls of offered tools, as `{ id, name, arguments }`.
+    pub tool_calls: Vec<serde_json::Value>,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub finish_reason: FinishReason,
 }
 
 /// `reply` to a request that may name no output bound: it then gets the agent's default.
-pub fn reply_or_default(messages: &[Message], max_output_tokens: Option<u32>) -> DemoReply {
+pub fn reply_or_default(
+    messages: &[Message],
+    tools: &[&str],
+    max_output_tokens: Option<u32>,
+) -> DemoReply {
     reply(
         messages,
+        tools,
         max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
     )
 }
 
-pub fn reply(messages: &[Message], max_output_tokens: u32) -> DemoReply {
+/// What the demo model says to `messages`, given the names of the tools it is offered.
+pub fn reply(messages: &[Message], tools: &[&str], max_output_tokens: u32) -> DemoReply {
     let input_tokens = messages.iter().map(|m| estimate_tokens(&m.content)).sum();
+    if let Some(r) = memory_tool_step(messages, tools, input_tokens) {
+        return r;
+    }
     let last = messages
         .iter()
         .rev()
@@ -56,9 +71,73 @@ pub fn reply(messages: &[Message], max_output_tokens: u32) -> DemoReply {
     DemoReply {
         output_tokens: estimate_tokens(&text),
         text,
+        tool_calls: Vec::new(),
         input_tokens,
         finish_reason,
     }
+}
+
+/// A step of the memory-tool dialogue, when one applies: after a `memory_remember` result,
+/// confirm it; on "remember that my X is Y" with the tool offered, call it; on "what do
+/// you know about me?", list the facts in the system message.
+fn memory_tool_step(messages: &[Message], tools: &[&str], input_tokens: u64) -> Option<DemoReply> {
+    let done = |text: String| DemoReply {
+        output_tokens: estimate_tokens(&text),
+        text,
+        tool_calls: Vec::new(),
+        input_tokens,
+        finish_reason: FinishReason::Stop,
+    };
+    let last = messages.last()?;
+    if last.role == Role::Tool {
+        let v: serde_json::Value = serde_json::from_str(&last.content).ok()?;
+        return Some(done(
+            match (v["predicate"].as_str(), v["object"].as_str()) {
+                (Some(p), Some(o)) => format!("Noted: your {p} is {o}. I'll remember that."),
+                _ => format!(
+                    "I couldn't store that: {}",
+                    v["error"].as_str().unwrap_or("no answer")
+                ),
+            },
+        ));
+    }
+    if last.role != Role::User {
+        return None;
+    }
+    let lower = last.content.to_lowercase();
+    let asked = lower.trim().trim_end_matches(['?', '!', '.', ' ']);
+    if asked == "what do you know about me" {
+        let facts: Vec<&str> = messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .flat_map(|m| m.content.split("## Facts about this user\n").nth(1))
+            .flat_map(|s| s.lines().take_while(|l| l.starts_with("- ")))
+            .filter_map(|l| l.strip_prefix("- user: "))
+            .collect();
+        return Some(done(match facts.is_empty() {
+            true => "I don't know anything about you yet. Tell me \"remember that my ... is ...\"."
+                .into(),
+            false => format!("Here is what I know about you: {}.", facts.join("; ")),
+        }));
+    }
+    let rest = lower.strip_prefix("remember that ")?;
+    if !tools.contains(&crate::tools::memory::REMEMBER) {
+        return None;
+    }
+    let start = last.content.len() - rest.len();
+    let (key, value) = stated_fact(&last.content[start..])?;
+    let args = serde_json::json!({ "subject": "user", "predicate": key, "object": value });
+    Some(DemoReply {
+        text: String::new(),
+        tool_calls: vec![serde_json::json!({
+            "id": "demo-remember",
+            "name": crate::tools::memory::REMEMBER,
+            "arguments": args.to_string(),
+        })],
+        input_tokens,
+        output_tokens: estimate_tokens(&args.to_string()),
+        finish_reason: FinishReason::ToolCalls,
+    })
 }
 
 fn answer(input: &str, earlier: &[&str]) -> String {
@@ -173,7 +252,12 @@ impl crate::model::Model for DemoModel {
         _ctx: crate::model::CallContext,
     ) -> futures_util::future::LocalBoxFuture<'static, crate::Result<crate::model::RawModelResponse>>
     {
-        let r = reply(&request.messages(), request.max_output_tokens);
+        let tools: Vec<&str> = request
+            .tools
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        let r = reply(&request.messages(), &tools, request.max_output_tokens);
         Box::pin(futures_util::future::ready(Ok(r.into_raw())))
     }
 }
@@ -182,7 +266,7 @@ impl DemoReply {
     pub fn into_raw(self) -> crate::model::RawModelResponse {
         crate::model::RawModelResponse {
             text: Some(self.text),
-            tool_calls: None,
+            tool_calls: (!self.tool_calls.is_empty()).then_some(self.tool_calls),
             usage: Some(crate::model::RawUsage {
                 input_tokens: Some(self.input_tokens as f64),
                 output_tokens: Some(self.output_tokens as f64),
@@ -212,7 +296,7 @@ mod tests {
 
     #[test]
     fn remembers_a_name_from_the_conversation() {
-        let r = reply(&convo(&["My name is Alice", "What's my name?"]), 1024);
+        let r = reply(&convo(&["My name is Alice", "What's my name?"]), &[], 1024);
         assert_eq!(r.text, "Your name is Alice.");
         assert_eq!(r.finish_reason, FinishReason::Stop);
         assert!(r.input_tokens > 0 && r.output_tokens > 0);
@@ -220,7 +304,7 @@ mod tests {
 
     #[test]
     fn without_the_statement_it_does_not_know() {
-        let r = reply(&convo(&["What's my name?"]), 1024);
+        let r = reply(&convo(&["What's my name?"]), &[], 1024);
         assert!(!r.text.contains("Alice"));
         assert!(r.text.contains("don't know your name"));
     }
@@ -234,11 +318,13 @@ mod tests {
                 "Call me Ally",
                 "what is my favorite color",
             ]),
+            &[],
             1024,
         );
         assert_eq!(r.text, "Your favorite color is blue.");
         let r = reply(
             &convo(&["My name is Alice", "Call me Ally", "who am I?"]),
+            &[],
             1024,
         );
         assert_eq!(r.text, "Your name is Ally.");
@@ -246,16 +332,16 @@ mod tests {
 
     #[test]
     fn acknowledges_statements_and_greets() {
-        let r = reply(&convo(&["My name is Bob. How are you?"]), 1024);
+        let r = reply(&convo(&["My name is Bob. How are you?"]), &[], 1024);
         assert_eq!(r.text, "Nice to meet you, Bob! I'll remember your name.");
-        assert!(reply(&convo(&["Hello there"]), 1024)
+        assert!(reply(&convo(&["Hello there"]), &[], 1024)
             .text
             .starts_with("Hello!"));
     }
 
     #[test]
     fn respects_max_output_tokens() {
-        let r = reply(&convo(&["tell me a long story please"]), 2);
+        let r = reply(&convo(&["tell me a long story please"]), &[], 2);
         assert!(r.text.len() <= 8);
         assert_eq!(r.finish_reason, FinishReason::Length);
     }
@@ -272,7 +358,40 @@ mod tests {
             "my ẞİ is x",
             "call me İẞ",
         ] {
-            let _ = reply(&convo(&[s, s]), 3);
+            let _ = reply(&convo(&[s, s]), &[], 3);
         }
+    }
+
+    #[test]
+    fn uses_the_memory_tools_when_offered() {
+        let ask = vec![Message::user("Remember that my favourite colour is green")];
+        let r = reply(&ask, &[crate::tools::memory::REMEMBER], 1024);
+        assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+        let args: serde_json::Value =
+            serde_json::from_str(r.tool_calls[0]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            args,
+            serde_json::json!({ "subject": "user", "predicate": "favourite colour", "object": "green" })
+        );
+        // Not offered: it just answers.
+        assert!(reply(&ask, &[], 1024).tool_calls.is_empty());
+        let mut after = ask.clone();
+        after.push(Message::tool_result("demo-remember", args.to_string()));
+        assert_eq!(
+            reply(&after, &[crate::tools::memory::REMEMBER], 1024).text,
+            "Noted: your favourite colour is green. I'll remember that."
+        );
+        let know = vec![
+            Message::system("Be brief.\n\n## Facts about this user\n- user: favourite colour: green\n- user: city: Oslo"),
+            Message::user("What do you know about me?"),
+        ];
+        assert_eq!(
+            reply(&know, &[], 1024).text,
+            "Here is what I know about you: favourite colour: green; city: Oslo."
+        );
+        let nothing = vec![Message::user("what do you know about me")];
+        assert!(reply(&nothing, &[], 1024)
+            .text
+            .starts_with("I don't know anything"));
     }
 }

@@ -17,5 +17,5 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(id.as_str(), s);
     }
     let convo = [tenantry::Message::user(s), tenantry::Message::assistant("ok"), tenantry::Message::user(s)];
-    let _ = tenantry::testing::reply(&convo, 64);
+    let _ = tenantry::testing::reply(&convo, &[], 64);
 });

@@ -14,6 +14,13 @@ use wasm_bindgen::prelude::*;
 struct DemoRequest {
     messages: Vec<Message>,
     max_output_tokens: Option<u32>,
+    #[serde(default)]
+    tools: Vec<DemoTool>,
+}
+
+#[derive(Deserialize)]
+struct DemoTool {
+    name: String,
 }
 
 #[derive(serde::Serialize)]
@@ -27,6 +34,8 @@ struct DemoUsage {
 #[serde(rename_all = "camelCase")]
 struct DemoResponse {
     text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<serde_json::Value>,
     usage: DemoUsage,
     finish_reason: &'static str,
 }
@@ -40,7 +49,8 @@ pub fn demo_model() -> Function {
             super::error::REQUEST_CALLBACKS,
         ) {
             Ok(req) => {
-                let r = reply_or_default(&req.messages, req.max_output_tokens);
+                let tools: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+                let r = reply_or_default(&req.messages, &tools, req.max_output_tokens);
                 // Streams like a real model when the run is streaming: word by word.
                 let on_text = js_sys::Reflect::get(&request, &"onTextDelta".into())
                     .ok()
@@ -52,6 +62,7 @@ pub fn demo_model() -> Function {
                 }
                 Promise::resolve(&to_plain_js(&DemoResponse {
                     text: r.text,
+                    tool_calls: r.tool_calls,
                     usage: DemoUsage {
                         input_tokens: r.input_tokens,
                         output_tokens: r.output_tokens,

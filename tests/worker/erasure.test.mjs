@@ -65,7 +65,8 @@ test("attack: draining the rate limit and then DELETE-ing oneself does not refil
 
 test("attack: spending the daily token budget and then DELETE-ing oneself does not refund it: the next chat is still 429 budget_exceeded", async () => {
   const worker = await start("erasure", {
-    bindings: { AUTH_SECRET: SECRET, TENANT_DAILY_TOKENS: BUDGET, RATE_LIMIT_REQUESTS: "1000" },
+    // Without the memory tools, whose definitions alone would outweigh this budget.
+    bindings: { AUTH_SECRET: SECRET, TENANT_DAILY_TOKENS: BUDGET, RATE_LIMIT_REQUESTS: "1000", MEMORY_TOOLS: "none" },
   });
   try {
     const o = worker.origin;

@@ -132,3 +132,18 @@ test("POST /chat/stream streams a real provider's answer as SSE under workerd", 
     await llm.mf.dispose();
   }
 });
+
+test("the demo model remembers through the memory tools; each tenant's facts are its own", async () => {
+  let r = await chat({ user_id: "dana", message: "Remember that my favourite colour is green" });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.response, "Noted: your favourite colour is green. I'll remember that.");
+  await chat({ user_id: "erin", message: "Remember that my favourite colour is red" });
+  // Another session: the answer comes from the facts, not the conversation.
+  r = await chat({ user_id: "dana", message: "What do you know about me?", session_id: "later" });
+  assert.equal(r.body.response, "Here is what I know about you: favourite colour: green.");
+  const facts = async (t) => (await (await fetch(`${origin}/v1/tenants/${t}/facts`)).json()).facts;
+  const dana = await facts("dana");
+  assert.deepEqual(dana.map((f) => [f.predicate, f.object, f.source]), [["favourite colour", "green", "model"]]);
+  assert.deepEqual((await facts("erin")).map((f) => f.object), ["red"]);
+  assert.deepEqual(await facts("frank"), []);
+});

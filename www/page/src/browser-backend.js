@@ -8,6 +8,8 @@ export const LIMITS = {
   maxOutputTokens: 256,
   budget: { perUser: { maxTotalTokens: 2000, window: "day" } },
   rateLimit: { perUser: { requests: 10, perMs: 60_000 } },
+  // The demo model stores "remember that my ... is ..." through these.
+  memory: { tools: ["memory_remember", "memory_forget_fact"] },
 };
 
 const INSTRUCTIONS = "You are the tenantry demo assistant. Be brief.";
@@ -183,7 +185,8 @@ export class BrowserBackend {
 
   async memory(tenant) {
     const sessions = this.agent.sessions(tenant).map((s) => ({ id: s.id, messages: this.agent.history(tenant, s.id) }));
-    return { sessions, blocks: this.agent.blocks(tenant), properties: this.agent.properties(tenant) };
+    const facts = await this.agent.facts(tenant, { validAt: Date.now() });
+    return { sessions, blocks: this.agent.blocks(tenant), properties: this.agent.properties(tenant), facts };
   }
 
   async usage(tenant) {

@@ -244,7 +244,8 @@ export class TenantPanel {
       if (backend !== this.backend) return;
       const props = Object.entries(mem.properties ?? {});
       const parts = [];
-      if (mem.sessions.length === 0 && mem.blocks.length === 0 && props.length === 0) {
+      const facts = mem.facts ?? [];
+      if (mem.sessions.length === 0 && mem.blocks.length === 0 && props.length === 0 && facts.length === 0) {
         parts.push(h("p", { class: "empty" }, `Nothing is kept for ${this.tenant}.`));
       }
       for (const s of mem.sessions) {
@@ -259,6 +260,9 @@ export class TenantPanel {
       }
       if (mem.blocks.length) {
         parts.push(h("h4", {}, "Working-memory blocks"), h("dl", { class: "blocks" }, mem.blocks.map((b) => [h("dt", {}, b.label), h("dd", {}, b.text)])));
+      }
+      if (facts.length) {
+        parts.push(h("h4", {}, "Facts (what the agent believes now)"), h("dl", { class: "facts" }, facts.map((f) => [h("dt", {}, `${f.subject}: ${f.predicate}`), h("dd", {}, f.object)])));
       }
       if (props.length) {
         parts.push(h("h4", {}, "Properties"), h("dl", { class: "properties" }, props.map(([k, v]) => [h("dt", {}, k), h("dd", {}, JSON.stringify(v))])));

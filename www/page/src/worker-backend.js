@@ -80,7 +80,7 @@ export class WorkerBackend {
       `Model: ${this.describeModel()} (set on the server). Auth: ${this.auth}.\n` +
       `Limits come from the Worker's vars (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS,\n` +
       `TENANT_DAILY_TOKENS); each tenant's meter shows them as the Worker reports them.\n\n` +
-      `Routes used: POST /v1/chat (SSE), GET /v1/tenants/{id}/usage, GET /v1/tenants/{id}/export,\n` +
+      `Routes used: POST /v1/chat (SSE), GET /v1/tenants/{id}/usage, GET /v1/tenants/{id}/export, GET /v1/tenants/{id}/facts,\n` +
       `DELETE /v1/tenants/{id}, GET /agent/history/{id}.`
     );
   }
@@ -127,7 +127,8 @@ export class WorkerBackend {
     if (sessions.some((s) => s.messages.length)) {
       exchanges = (await (await call("GET", `/agent/history/${enc(tenant)}`)).json()).history.length;
     }
-    return { sessions, blocks: doc.blocks, properties: doc.properties, exchanges };
+    const { facts } = await (await call("GET", `/v1/tenants/${enc(tenant)}/facts`)).json();
+    return { sessions, blocks: doc.blocks, properties: doc.properties, facts, exchanges };
   }
 
   async usage(tenant) {

@@ -10,6 +10,7 @@
 //   DELETE /v1/tenants/{id}                   forget the tenant (GDPR erasure) -> 204
 //   GET    /v1/tenants/{id}/export            the tenant's data (GDPR access)
 //   GET    /v1/tenants/{id}/usage             the tenant's spend against its limits
+//   GET    /v1/tenants/{id}/facts             what the agent believes about the tenant now
 //   POST   /chat, POST /chat/stream, GET /history   the first demo's routes, `user_id` as the tenant
 import { authenticate, authorize } from "./auth.js";
 import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject } from "./http.js";
@@ -27,6 +28,7 @@ const ROUTES = [
   { method: "DELETE", path: /^\/v1\/tenants\/([^/]+)$/, handler: forgetTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/export$/, handler: exportTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/usage$/, handler: tenantUsage },
+  { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/facts$/, handler: tenantFacts },
   { method: "POST", path: /^\/chat$/, handler: chat },
   { method: "POST", path: /^\/chat\/stream$/, handler: chatStream },
   { method: "GET", path: /^\/history$/, handler: history },
@@ -163,6 +165,10 @@ async function forgetTenant({ env, auth, params: [tenantId] }) {
 
 async function exportTenant({ env, auth, params: [tenantId] }) {
   return callTenant(env, tenantFor(auth, tenantId), "export");
+}
+
+async function tenantFacts({ env, auth, params: [tenantId] }) {
+  return callTenant(env, tenantFor(auth, tenantId), "facts");
 }
 
 async function tenantUsage({ env, auth, params: [tenantId] }) {

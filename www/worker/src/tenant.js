@@ -11,6 +11,7 @@
 //   GET    /history?session_id=...           -> { messages }
 //   GET    /export                           -> the tenant's export document
 //   GET    /usage                            -> the tenant's usage report
+//   GET    /facts                            -> { facts } the agent believes now
 //   DELETE /tenant                           -> 204, the tenant's data gone
 //
 // with the tenant id in the `x-tenantry-tenant` header (URI-encoded: ids may be any Unicode).
@@ -36,7 +37,9 @@ export function tenantRequest(tenant, op, { method = "GET", body, query } = {}) 
 
 /**
  * The Agent's options from the Worker's vars: unless TENANT_DAILY_TOKENS is "none", each
- * tenant may spend that many tokens a rolling day (default 200,000). The request rate is
+ * tenant may spend that many tokens a rolling day (default 200,000); unless MEMORY_TOOLS is
+ * "none", the model may remember facts through the memory tools (whose definitions count
+ * toward every call's reservation). The request rate is
  * not the Agent's to limit: the meter counts every operation, runs included, and a second
  * bucket inside the Agent would charge each run twice.
  */
@@ -45,7 +48,8 @@ export function agentConfig(env, storage) {
     name: "demo",
     instructions: "You are the tenantry demo assistant. Be brief.",
     model: modelFromEnv(env),
-    memory: { storage },
+    // The demo model stores what it is told to remember through these.
+    memory: { storage, tools: env.MEMORY_TOOLS === "none" ? false : ["memory_remember", "memory_forget_fact"] },
   };
   if (env.TENANT_DAILY_TOKENS !== "none") {
     config.budget = { perUser: { maxTotalTokens: positiveVar(env, "TENANT_DAILY_TOKENS", 200_000), window: "day" } };
@@ -95,6 +99,8 @@ export class TenantAgent {
           await agent.load(tenant);
           return json({ messages: agent.history(tenant, url.searchParams.get("session_id") ?? undefined) });
         }
+        case "GET /facts":
+          return json({ facts: await agent.facts(tenant, { validAt: Date.now() }) });
         case "GET /export":
           return json(await agent.export(tenant));
         case "GET /usage":
