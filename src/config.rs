@@ -21,6 +21,9 @@ pub struct MemoryConfig {
     pub idle_ttl_ms: f64,
     /// Recalled messages injected into each prompt; 0 turns recall injection off.
     pub recall_top_k: usize,
+    /// How those messages are ranked; semantic and hybrid embed each run's input first
+    /// (the agent needs an embedder).
+    pub recall_mode: crate::search::SearchMode,
 }
 
 impl Default for MemoryConfig {
@@ -32,6 +35,7 @@ impl Default for MemoryConfig {
             max_users: DEFAULT_MAX_USERS,
             idle_ttl_ms: DEFAULT_IDLE_TTL_MS,
             recall_top_k: DEFAULT_RECALL_TOP_K,
+            recall_mode: crate::search::SearchMode::Lexical,
         }
     }
 }

@@ -86,3 +86,10 @@ pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 /// Longest time limit of one provider attempt: one hour, past which a call is hung.
 pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// Longest embedding a host embedder may return: larger than any common model's (3072),
+/// and a bound on what one stored message costs (4 bytes per dimension).
+pub const MAX_EMBEDDING_DIMENSIONS: usize = 4096;
+/// The `k` of reciprocal rank fusion in hybrid search: the value of the original paper
+/// (Cormack et al., 2009), which damps the weight of the very top ranks.
+pub const RRF_K: f64 = 60.0;

@@ -9,12 +9,14 @@ use crate::ids::SessionId;
 use crate::memory::{PackedMessage, UserState};
 use crate::message::{Message, Role};
 use crate::model::estimate_tokens;
-use crate::recall::recall;
 
 pub struct BuildOptions<'a> {
     pub instructions: &'a str,
     pub max_context_tokens: Option<u64>,
     pub recall_top_k: usize,
+    pub recall_mode: crate::search::SearchMode,
+    /// The input's embedding, for a semantic or hybrid `recall_mode`.
+    pub recall_vector: Option<&'a [f32]>,
 }
 
 /// Estimated tokens of one message as sent: the prompt bound and the budget's reservation
@@ -95,9 +97,14 @@ pub fn assemble(
     }
 
     if let (Some(u), true) = (user, opts.recall_top_k > 0) {
-        let hits = recall(u, input, opts.recall_top_k, &|(sid, ti)| {
-            sid == session && ti >= first
-        });
+        let hits = crate::search::ranked_hits(
+            u,
+            input,
+            opts.recall_vector,
+            opts.recall_top_k,
+            opts.recall_mode,
+            &|(sid, ti)| sid == session && ti >= first,
+        );
         let mut section = String::new();
         for h in hits {
             let role = match h.role {

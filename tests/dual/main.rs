@@ -11,3 +11,4 @@ mod isolation;
 mod memory;
 mod partition_edges;
 mod policy;
+mod search;
