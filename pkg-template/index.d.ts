@@ -123,6 +123,34 @@ export interface StorageAdapter {
   list(prefix: string): Promise<string[]> | string[];
 }
 
+/**
+ * Turns texts into vectors, one per text, in order (1 to 4096 finite numbers each, the
+ * same size on every call). Called with one user's texts and that user's id only.
+ */
+export type Embedder = (
+  texts: string[],
+  context: { userId: string | null; signal?: AbortSignal },
+) =>
+  | number[][]
+  | { embeddings: number[][]; usage?: { tokens?: number } }
+  | Promise<number[][] | { embeddings: number[][]; usage?: { tokens?: number } }>;
+
+export interface SearchOptions {
+  /** 1 to 100; default 10. */
+  limit?: number;
+  /**
+   * `"lexical"` (default): BM25, as `recall`. `"semantic"`: cosine between the query's
+   * embedding and the user's stored vectors. `"hybrid"`: reciprocal rank fusion (k = 60) of
+   * both. The last two need `memory.embedder`.
+   */
+  mode?: "lexical" | "semantic" | "hybrid";
+  /** Only this session's messages. */
+  sessionId?: string;
+}
+
+/** A search result; `score` is BM25, a cosine, or a fused rank score, by mode. */
+export type SearchHit = RecallHit;
+
 export interface MemoryConfig {
   /**
    * Most messages kept per (user, session); the oldest whole turns are dropped first.
@@ -140,8 +168,18 @@ export interface MemoryConfig {
   maxUsers?: number;
   /** Users idle longer than this are evicted from RAM. Default 86,400,000 (24 h); `Infinity` never. */
   idleTtlMs?: number;
-  /** Inject the user's `topK` most relevant past messages (any session) into each prompt. */
-  recall?: { topK?: number };
+  /**
+   * Inject the user's `topK` most relevant past messages (any session) into each prompt,
+   * ranked as `search` ranks in `mode` (default `"lexical"`; `"semantic"` and `"hybrid"`
+   * need `embedder` and embed each run's input once, before the model call).
+   */
+  recall?: { topK?: number; mode?: "lexical" | "semantic" | "hybrid" };
+  /**
+   * Embeds every committed message (the input and the final answer, one call per run,
+   * before the turn is written) and `search` queries, enabling `mode: "semantic" | "hybrid"`.
+   * A failed or malformed answer fails the run with `embedding_failed`; nothing commits.
+   */
+  embedder?: Embedder;
   /**
    * Built-in tools the model may call to edit and search the calling user's own memory:
    * `true` for all, or their names. They act for the run's user only (their schemas have
@@ -608,6 +646,11 @@ export declare class Agent {
   properties(userId: UserId): { [key: string]: JsonValue };
   /** That user's past messages that best match `query` (BM25); never anyone else's. */
   recall(userId: UserId, query: string, options?: { limit?: number }): RecallHit[];
+  /**
+   * That user's past messages that best match `query`, by words, meaning or both; never
+   * anyone else's. Loads the user from storage when needed.
+   */
+  search(userId: UserId, query: string, options?: SearchOptions): Promise<SearchHit[]>;
   /** Counts over the users resident in RAM. */
   stats(): MemoryStats;
   /** The retained audit entries of exactly this user, in chain order. */
@@ -689,6 +732,7 @@ export type ErrorCode =
   | "storage"
   | "not_loaded"
   | "conflict"
+  | "embedding_failed"
   | "unsupported"
   | "internal";
 

@@ -24,6 +24,9 @@ pub struct MemoryConfig {
     /// The built-in memory tools offered to the model (`tools::memory::NAMES`); none by
     /// default.
     pub tools: Vec<String>,
+    /// How those messages are ranked; semantic and hybrid embed each run's input first
+    /// (the agent needs an embedder).
+    pub recall_mode: crate::search::SearchMode,
 }
 
 impl Default for MemoryConfig {
@@ -36,6 +39,7 @@ impl Default for MemoryConfig {
             idle_ttl_ms: DEFAULT_IDLE_TTL_MS,
             recall_top_k: DEFAULT_RECALL_TOP_K,
             tools: Vec::new(),
+            recall_mode: crate::search::SearchMode::Lexical,
         }
     }
 }

@@ -61,6 +61,10 @@ pub enum Error {
     /// `missing_price`); the details name the limit, window and remaining amount.
     #[error(transparent)]
     Budget(crate::budget::BudgetError),
+    /// The host embedder threw, or answered with the wrong number of vectors, a vector of
+    /// the wrong size, or a value that is not a finite number.
+    #[error("embedding failed: {reason}")]
+    Embedding { reason: String },
     #[error("not supported: {feature}")]
     Unsupported { feature: String },
     #[error("internal error: {message}")]
@@ -87,6 +91,7 @@ impl Error {
             Error::Capacity { .. } => "over_capacity",
             Error::MaxSteps { .. } => "max_steps",
             Error::Budget(e) => e.code(),
+            Error::Embedding { .. } => "embedding_failed",
             Error::Unsupported { .. } => "unsupported",
             Error::Internal { .. } => "internal",
         }
@@ -99,6 +104,7 @@ impl Error {
             | Error::InvalidSessionId { reason }
             | Error::InvalidInput { reason }
             | Error::ModelMalformed { reason }
+            | Error::Embedding { reason }
             | Error::InvalidImport { reason } => json!({ "reason": reason }),
             Error::Storage { operation, message } => {
                 json!({ "operation": operation, "message": message })

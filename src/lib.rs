@@ -19,6 +19,7 @@ mod cancel;
 mod clock;
 mod config;
 mod demo;
+mod embed;
 mod error;
 mod events;
 mod http;
@@ -35,6 +36,7 @@ mod prompt;
 mod provider;
 mod recall;
 mod run_id;
+mod search;
 mod tools;
 mod wire;
 
@@ -58,6 +60,7 @@ pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use config::{AgentConfig, MemoryConfig};
 pub use demo::DemoModel;
+pub use embed::{EmbedContext, Embedder, RawEmbeddings};
 pub use error::{Error, Result};
 pub use events::{EventPart, RunEvent};
 pub use http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
@@ -73,6 +76,7 @@ pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingD
 pub use persist::{MemoryStorage, Storage};
 pub use provider::{Provider, ProviderConfig, ProviderModel};
 pub use recall::Hit;
+pub use search::{SearchMode, SearchOptions};
 pub use tools::permissions::Permissions;
 pub use tools::{
     ApprovalRequest, Decision, PolicyAnswer, PolicyDecision, ToolContext, ToolHost, ToolSet,

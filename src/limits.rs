@@ -96,3 +96,10 @@ pub const MAX_FACT_TERM_BYTES: usize = 256;
 pub const MAX_FACT_OBJECT_BYTES: usize = 4096;
 /// Most estimated tokens of a user's current facts put in their prompt; the newest first.
 pub const MAX_FACT_PROMPT_TOKENS: u64 = 1024;
+
+/// Longest embedding a host embedder may return: larger than any common model's (3072),
+/// and a bound on what one stored message costs (4 bytes per dimension).
+pub const MAX_EMBEDDING_DIMENSIONS: usize = 4096;
+/// The `k` of reciprocal rank fusion in hybrid search: the value of the original paper
+/// (Cormack et al., 2009), which damps the weight of the very top ranks.
+pub const RRF_K: f64 = 60.0;

@@ -58,14 +58,55 @@ pub fn recall(
     limit: usize,
     skip: &dyn Fn(Position<'_>) -> bool,
 ) -> Vec<Hit> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    let mut scored = ranked(user, query, skip);
+    scored.truncate(limit);
+    scored.into_iter().map(Ranked::into_hit).collect()
+}
+
+/// Where a message sits, for fusing rankings: (session index in `UserState::sessions`
+/// order, turn index, message index within the turn).
+pub type MessageKey = (usize, usize, usize);
+
+/// One scored message, borrowed from the user's state.
+pub struct Ranked<'a> {
+    pub score: f64,
+    pub key: MessageKey,
+    pub session: &'a SessionId,
+    pub role: Role,
+    pub content: &'a str,
+    pub at: f64,
+}
+
+impl Ranked<'_> {
+    pub fn into_hit(self) -> Hit {
+        Hit {
+            session_id: self.session.as_str().to_owned(),
+            role: self.role,
+            content: self.content.to_owned(),
+            score: self.score,
+            at: self.at,
+        }
+    }
+}
+
+/// Every message with a query term, BM25-scored, best first (ties to the newer).
+pub fn ranked<'a>(
+    user: &'a UserState,
+    query: &str,
+    skip: &dyn Fn(Position<'_>) -> bool,
+) -> Vec<Ranked<'a>> {
     let mut query_terms: Vec<String> = tokens(query).collect();
     query_terms.sort();
     query_terms.dedup();
-    if query_terms.is_empty() || limit == 0 {
+    if query_terms.is_empty() {
         return Vec::new();
     }
     // One pass over the user's messages: per document, its length and query-term counts.
     struct Doc<'a> {
+        key: MessageKey,
         session: &'a SessionId,
         role: Role,
         content: &'a str,
@@ -76,9 +117,9 @@ pub fn recall(
     let mut docs = Vec::new();
     let mut df = vec![0u32; query_terms.len()];
     let mut total_len = 0usize;
-    for (sid, session) in user.sessions() {
+    for (si, (sid, session)) in user.sessions().enumerate() {
         for (ti, turn) in session.turns().enumerate() {
-            for m in turn.messages() {
+            for (mi, m) in turn.messages().enumerate() {
                 let (role, content) = (m.role, m.text);
                 // Tool plumbing (calls, results) is JSON, not something the user said.
                 if role == Role::System || role == Role::Tool || m.structured {
@@ -98,6 +139,7 @@ pub fn recall(
                 }
                 if !skip((sid, ti)) && tf.iter().any(|&f| f > 0) {
                     docs.push(Doc {
+                        key: (si, ti, mi),
                         session: sid,
                         role,
                         content,
@@ -115,7 +157,7 @@ pub fn recall(
         .iter()
         .map(|&d| ((n - d as f64 + 0.5) / (d as f64 + 0.5) + 1.0).ln())
         .collect();
-    let mut scored: Vec<(f64, Doc)> = docs
+    let mut scored: Vec<Ranked> = docs
         .into_iter()
         .map(|d| {
             let norm = K1 * (1.0 - B + B * d.len as f64 / avg_len);
@@ -127,22 +169,23 @@ pub fn recall(
                         idf * f * (K1 + 1.0) / (f + norm)
                     })
                     .sum();
-            (score, d)
+            Ranked {
+                score,
+                key: d.key,
+                session: d.session,
+                role: d.role,
+                content: d.content,
+                at: d.at,
+            }
         })
         .collect();
     // Best first; ties go to the newer message, which is what a conversation means by "last".
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.at.total_cmp(&a.1.at)));
+    sort_best_first(&mut scored);
     scored
-        .into_iter()
-        .take(limit)
-        .map(|(score, d)| Hit {
-            session_id: d.session.as_str().to_owned(),
-            role: d.role,
-            content: d.content.to_owned(),
-            score,
-            at: d.at,
-        })
-        .collect()
+}
+
+pub fn sort_best_first(scored: &mut [Ranked<'_>]) {
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.at.total_cmp(&a.at)));
 }
 
 /// Frequency of each token in a text, for tests of the tokenizer.
@@ -180,6 +223,7 @@ mod tests {
             let t = Turn {
                 at: i as f64,
                 messages: vec![Message::user(*text), Message::assistant("ok")],
+                vectors: Vec::new(),
             };
             let session = m.get(&u).unwrap().session_with(&s, t, 1000);
             m.put_session(&u, inc, s, session).unwrap();

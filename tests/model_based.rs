@@ -2175,6 +2175,7 @@ fn edit_doc(d: &mut UserDoc, edit: &Edit, now: f64, n: u64) -> bool {
                     Message::user(format!("{marker} imported{n}")),
                     Message::assistant(format!("{marker} ok{n}")),
                 ],
+                vectors: Vec::new(),
             };
             match SESSIONS
                 .iter()

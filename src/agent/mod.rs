@@ -11,6 +11,7 @@
 
 mod accounts;
 mod commit;
+mod embedding;
 mod facts;
 mod lifecycle;
 mod memory_tools;
@@ -20,6 +21,7 @@ mod pseudonym;
 mod reads;
 mod residency;
 mod run;
+mod search;
 mod tool_loop;
 mod working;
 
@@ -67,6 +69,11 @@ pub struct Agent {
     /// in RAM: read from (or first written to) storage, else random per agent. Made on
     /// first use, never at construction (Workers refuse randomness at module scope).
     secret: RefCell<Option<Rc<[u8; 32]>>>,
+    /// Embeds committed messages and search queries (`memory.embedder`), when set.
+    embedder: Option<Rc<dyn crate::embed::Embedder>>,
+    /// The size of this agent's vectors, fixed by the first embedding that passed, so
+    /// every stored vector stays comparable with every query.
+    dimensions: Cell<Option<usize>>,
 }
 
 /// Decides a user's budget plan by name (`budget.planOf` in JS).
@@ -101,6 +108,8 @@ impl Agent {
             observer: Observer::default(),
             global_loaded: Cell::new(false),
             secret: RefCell::new(None),
+            embedder: None,
+            dimensions: Cell::new(None),
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
             model,
@@ -135,6 +144,12 @@ impl Agent {
 
     pub fn with_plan_of(mut self, plan_of: PlanOf) -> Self {
         self.plan_of = Some(plan_of);
+        self
+    }
+
+    /// Embeds each committed message (user input, final answer) and semantic queries.
+    pub fn with_embedder(mut self, embedder: Rc<dyn crate::embed::Embedder>) -> Self {
+        self.embedder = Some(embedder);
         self
     }
 

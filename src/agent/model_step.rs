@@ -63,7 +63,7 @@ impl Agent {
             input_estimate,
             mut hold,
             granted,
-        } = self.prompt_and_hold(user, session, current, tools)?;
+        } = self.prompt_and_hold(user, call, current, tools)?;
         let request = ModelRequest {
             prompt,
             tools: tools.to_vec(),
@@ -156,7 +156,7 @@ impl Agent {
     fn prompt_and_hold(
         &self,
         user: &UserKey,
-        session: &SessionId,
+        call: &Call,
         current: &[Message],
         tools: &[serde_json::Value],
     ) -> Result<Prepared<'_>> {
@@ -167,8 +167,10 @@ impl Agent {
                 max_context_tokens: self.config.memory.max_context_tokens,
                 recall_top_k: self.config.memory.recall_top_k,
                 now: self.now(),
+                recall_mode: self.config.memory.recall_mode,
+                recall_vector: call.recall_vector.as_deref(),
             };
-            build::assemble(m.get(user), session, current, &opts)?
+            build::assemble(m.get(user), &call.session, current, &opts)?
         };
         let input_estimate = built.input_tokens + build::json_tokens(tools);
         let plan = self.plan(user);

@@ -49,6 +49,9 @@ pub(super) struct Call {
     pub(super) cancel: Option<Rc<dyn Cancellation>>,
     pub(super) emit: Option<Rc<dyn Fn(EventPart)>>,
     pub(super) incarnation: u64,
+    /// The input's embedding, when `memory.recall.mode` ranks by meaning: made once per
+    /// run, before the first model call, and stored with the turn.
+    pub(super) recall_vector: Option<Vec<f32>>,
 }
 
 fn check_input(input: &str) -> Result<()> {
@@ -234,6 +237,7 @@ impl Agent {
             cancel,
             emit,
             incarnation,
+            recall_vector: None,
         };
         self.run_pinned(input, user, call).await
     }

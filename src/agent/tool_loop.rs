@@ -25,8 +25,9 @@ impl Agent {
         &self,
         input: String,
         user: &UserKey,
-        call: Call,
+        mut call: Call,
     ) -> Result<RunOutput> {
+        call.recall_vector = self.recall_vector(user, &call, &input).await?;
         let visible = self
             .tools
             .as_ref()
@@ -49,10 +50,13 @@ impl Agent {
                 if call.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
                     return Err(Error::Aborted);
                 }
-                let turn = Turn {
+                let mut turn = Turn {
                     at: self.now(),
                     messages: current,
+                    vectors: Vec::new(),
                 };
+                // Before the commit, so a failed embedding keeps nothing.
+                self.embed_turn(user, &call, &mut turn).await?;
                 self.commit(user, call.incarnation, call.session.clone(), turn)
                     .await?;
                 return Ok(RunOutput {

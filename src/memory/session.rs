@@ -21,6 +21,11 @@ pub struct Turn {
     /// When the turn was committed (ms since the epoch).
     pub at: f64,
     pub messages: Vec<Message>,
+    /// Embeddings, one slot per message (`null` where a message has none, e.g. tool
+    /// plumbing), or empty: documents from before embeddings, or an agent without an
+    /// embedder, load unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vectors: Vec<Option<Vec<f32>>>,
 }
 
 impl Turn {
@@ -42,12 +47,24 @@ impl Turn {
                 };
                 m.content.len() + MESSAGE_OVERHEAD_BYTES + calls + id + json
             })
-            .sum()
+            .sum::<usize>()
+            + self
+                .vectors
+                .iter()
+                .flatten()
+                .map(|v| VECTOR_HEADER_BYTES + 4 * v.len())
+                .sum::<usize>()
+    }
+
+    fn vector(&self, message: usize) -> Option<&[f32]> {
+        self.vectors.get(message)?.as_deref()
     }
 }
 
 /// A turn as one immutable allocation: `at` (f64 LE), then per message a role byte
-/// (`Role::index`, plus `STRUCTURED_FLAG`), the text length (u32 LE) and the UTF-8 text.
+/// (`Role::index`, plus `STRUCTURED_FLAG`), the text length (u32 LE) and the UTF-8 text;
+/// a message with an embedding is followed by an entry tagged `VECTOR_TAG` holding the
+/// f32 LE components, so users without embeddings pay nothing and vectors stay f32.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackedTurn(Rc<[u8]>);
 
@@ -56,12 +73,39 @@ pub struct PackedTurn(Rc<[u8]>);
 /// for it).
 const STRUCTURED_FLAG: u8 = 0x80;
 
+/// The tag byte of a vector entry: not a role index with or without `STRUCTURED_FLAG`.
+const VECTOR_TAG: u8 = 0x7f;
+
+/// Bytes of a stored vector on top of its 4 bytes per dimension: the tag and the length.
+pub const VECTOR_HEADER_BYTES: usize = 5;
+
 /// One stored message: its role and text; for a structured one the text is its JSON.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PackedMessage<'a> {
     pub role: Role,
     pub text: &'a str,
     pub structured: bool,
+    pub vector: Option<PackedVector<'a>>,
+}
+
+/// A stored embedding: f32 LE components, read in place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PackedVector<'a>(&'a [u8]);
+
+impl<'a> PackedVector<'a> {
+    pub fn dimensions(self) -> usize {
+        self.0.len() / 4
+    }
+
+    pub fn components(self) -> impl Iterator<Item = f32> + 'a {
+        self.0
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    }
+
+    pub fn to_vec(self) -> Vec<f32> {
+        self.components().collect()
+    }
 }
 
 impl PackedMessage<'_> {
@@ -83,14 +127,21 @@ impl PackedMessage<'_> {
 impl PackedTurn {
     /// Packs a turn. Texts over 4 GiB cannot occur: inputs are capped far below that.
     pub fn pack(turn: &Turn) -> PackedTurn {
-        let size = 8 + turn
-            .messages
-            .iter()
-            .map(|m| 5 + m.content.len())
-            .sum::<usize>();
+        let size = 8
+            + turn
+                .messages
+                .iter()
+                .map(|m| 5 + m.content.len())
+                .sum::<usize>()
+            + turn
+                .vectors
+                .iter()
+                .flatten()
+                .map(|v| VECTOR_HEADER_BYTES + 4 * v.len())
+                .sum::<usize>();
         let mut bytes = Vec::with_capacity(size);
         bytes.extend_from_slice(&turn.at.to_le_bytes());
-        for m in &turn.messages {
+        for (i, m) in turn.messages.iter().enumerate() {
             let structured;
             let (flag, text) = if m.is_structured() {
                 structured = serde_json::to_string(m).unwrap_or_default();
@@ -102,6 +153,15 @@ impl PackedTurn {
             bytes.push(m.role.index() | flag);
             bytes.extend_from_slice(&len.to_le_bytes());
             bytes.extend_from_slice(&text.as_bytes()[..len as usize]);
+            if let Some(v) = turn.vector(i) {
+                // Dimensions are bounded by MAX_EMBEDDING_DIMENSIONS, far below u32.
+                let len = u32::try_from(4 * v.len()).unwrap_or(0);
+                bytes.push(VECTOR_TAG);
+                bytes.extend_from_slice(&len.to_le_bytes());
+                for x in &v[..len as usize / 4] {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+            }
         }
         PackedTurn(Rc::from(bytes))
     }
@@ -129,9 +189,17 @@ impl PackedTurn {
     }
 
     pub fn unpack(&self) -> Turn {
+        let mut vectors: Vec<Option<Vec<f32>>> = self
+            .messages()
+            .map(|m| m.vector.map(|v| v.to_vec()))
+            .collect();
+        if vectors.iter().all(Option::is_none) {
+            vectors = Vec::new();
+        }
         Turn {
             at: self.at(),
             messages: self.to_messages().collect(),
+            vectors,
         }
     }
 
@@ -149,14 +217,26 @@ pub struct PackedMessages<'a> {
     rest: &'a [u8],
 }
 
+impl<'a> PackedMessages<'a> {
+    /// The next entry's tag byte and payload.
+    fn entry(&mut self) -> Option<(u8, &'a [u8])> {
+        let (&tag, rest) = self.rest.split_first()?;
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let payload = rest.get(4..4 + len)?;
+        self.rest = &rest[4 + len..];
+        Some((tag, payload))
+    }
+}
+
 impl<'a> Iterator for PackedMessages<'a> {
     type Item = PackedMessage<'a>;
 
     fn next(&mut self) -> Option<PackedMessage<'a>> {
-        let (&role, rest) = self.rest.split_first()?;
-        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        let text = rest.get(4..4 + len)?;
-        self.rest = &rest[4 + len..];
+        let (role, text) = self.entry()?;
+        let vector = match self.rest.first() {
+            Some(&VECTOR_TAG) => self.entry().map(|(_, v)| PackedVector(v)),
+            _ => None,
+        };
         let structured = role & STRUCTURED_FLAG != 0;
         let role = Role::from_index(role & !STRUCTURED_FLAG).unwrap_or(Role::System);
         Some(PackedMessage {
@@ -164,6 +244,7 @@ impl<'a> Iterator for PackedMessages<'a> {
             // Packed from a &str, so always valid; a failure would mean corruption, shown empty.
             text: std::str::from_utf8(text).unwrap_or(""),
             structured,
+            vector,
         })
     }
 }
@@ -270,6 +351,7 @@ mod tests {
                 Message::assistant(""),
                 Message::user("x".repeat(70_000)),
             ],
+            vectors: Vec::new(),
         };
         let p = PackedTurn::pack(&turn);
         assert_eq!(p.unpack(), turn);
@@ -288,6 +370,7 @@ mod tests {
                 Message::system("s"),
                 Message::tool_result("c", "t"),
             ],
+            vectors: Vec::new(),
         };
         let p = PackedTurn::pack(&turn);
         let mut roles = Vec::new();
@@ -298,5 +381,37 @@ mod tests {
             rest = &tail[4 + len..];
         }
         assert_eq!(roles, [0, 1, 2, 3 | STRUCTURED_FLAG]);
+    }
+
+    #[test]
+    fn vectors_pack_as_f32_beside_their_message() {
+        let turn = Turn {
+            at: 3.0,
+            messages: vec![
+                Message::user("u"),
+                Message::tool_result("c", "t"),
+                Message::assistant("a"),
+            ],
+            vectors: vec![
+                Some(vec![0.25, -1.5, 3.0]),
+                None,
+                Some(vec![1e-7, 0.0, 2.0]),
+            ],
+        };
+        let p = PackedTurn::pack(&turn);
+        assert_eq!(p.unpack(), turn);
+        assert_eq!(p.len(), 3);
+        let v: Vec<_> = p
+            .messages()
+            .map(|m| m.vector.map(|v| v.dimensions()))
+            .collect();
+        assert_eq!(v, [Some(3), None, Some(3)]);
+        let plain = Turn {
+            vectors: Vec::new(),
+            ..turn.clone()
+        };
+        let extra = p.heap_bytes() - PackedTurn::pack(&plain).heap_bytes();
+        assert_eq!(extra, 2 * (VECTOR_HEADER_BYTES + 3 * 4));
+        assert_eq!(PackedTurn::pack(&plain).unpack().vectors, Vec::new());
     }
 }

@@ -23,6 +23,7 @@ fn turn(q: &str, at: f64) -> Turn {
     Turn {
         at,
         messages: vec![Message::user(q), Message::assistant(format!("re: {q}"))],
+        vectors: Vec::new(),
     }
 }
 /// Commits one turn the way the agent does: touch, compute, install.

@@ -174,6 +174,8 @@ pub fn session_from_doc(
                 "{what}, turn {i}: a turn holds at least one message"
             )));
         }
+        crate::embed::check_stored(&t.vectors, t.messages.len())
+            .map_err(|e| bad(format!("{what}, turn {i}: {e}")))?;
         for m in &t.messages {
             if m.role == Role::System {
                 return Err(bad(format!(
@@ -279,6 +281,7 @@ mod tests {
         let turn = Turn {
             at: 5.0,
             messages: vec![Message::user("hi"), Message::assistant("hello")],
+            vectors: Vec::new(),
         };
         let session = state.session_with(&s, turn, 100);
         state.put_session(s, session, 10);
@@ -345,6 +348,7 @@ mod tests {
             d.sessions[0].turns.push(Turn {
                 at: 1.0,
                 messages: vec![big.clone()],
+                vectors: Vec::new(),
             });
         }
         let e = user_from_doc(d, &limits()).unwrap_err();

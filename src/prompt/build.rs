@@ -10,7 +10,6 @@ use crate::limits::MAX_FACT_PROMPT_TOKENS;
 use crate::memory::{PackedMessage, UserState};
 use crate::message::{Message, Role};
 use crate::model::estimate_tokens;
-use crate::recall::recall;
 
 pub struct BuildOptions<'a> {
     pub instructions: &'a str,
@@ -18,6 +17,9 @@ pub struct BuildOptions<'a> {
     pub recall_top_k: usize,
     /// Which facts are current: believed now and true now.
     pub now: f64,
+    pub recall_mode: crate::search::SearchMode,
+    /// The input's embedding, for a semantic or hybrid `recall_mode`.
+    pub recall_vector: Option<&'a [f32]>,
 }
 
 /// Estimated tokens of one message as sent: the prompt bound and the budget's reservation
@@ -101,9 +103,14 @@ pub fn assemble(
     }
 
     if let (Some(u), true) = (user, opts.recall_top_k > 0) {
-        let hits = recall(u, input, opts.recall_top_k, &|(sid, ti)| {
-            sid == session && ti >= first
-        });
+        let hits = crate::search::ranked_hits(
+            u,
+            input,
+            opts.recall_vector,
+            opts.recall_top_k,
+            opts.recall_mode,
+            &|(sid, ti)| sid == session && ti >= first,
+        );
         let mut section = String::new();
         for h in hits {
             let role = match h.role {

@@ -142,6 +142,7 @@ mod tests {
                 Message::tool_result("c1", "42"),
                 Message::assistant("ok \"q\""),
             ],
+            vectors: Vec::new(),
         });
         let prompt = Prompt::new(
             vec![Message::system("sys")],

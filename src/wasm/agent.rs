@@ -214,6 +214,21 @@ impl JsAgent {
         Ok(to_plain_js(&js(self.inner.recall(&user, &query, limit))?))
     }
 
+    /// `search(userId, query, { limit?, mode?, sessionId? })` -> `Promise<SearchHit[]>`.
+    pub fn search(&self, user_id: JsValue, query: JsValue, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| {
+            Ok((
+                user_key(&user_id)?,
+                string_arg(&query, "query")?,
+                super::js_embedder::search_options(&options)?,
+            ))
+        })();
+        rejecting(args, |(user, query, opts)| async move {
+            inner.search(&user, &query, opts).await
+        })
+    }
+
     /// `{ limits: [{ scope, metric, window, used, reserved, limit, remaining }], totals,
     /// reserved }` for one user.
     pub fn usage(&self, user_id: JsValue) -> JsResult<JsValue> {
@@ -399,6 +414,9 @@ fn build(config: &JsValue) -> Result<JsAgent> {
                 .ok()
                 .and_then(|v| v.as_string())
         }));
+    }
+    if let Some(func) = parsed.embedder {
+        agent = agent.with_embedder(Rc::new(super::js_embedder::JsEmbedder { func }));
     }
     if let Some(storage) = parsed.storage {
         agent = agent.with_storage(Rc::new(storage));

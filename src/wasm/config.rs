@@ -24,6 +24,8 @@ pub struct Parsed {
     pub plan_of: Option<Function>,
     pub tools: Option<ToolSet>,
     pub observer: Observer,
+    /// `memory.embedder`, when given.
+    pub embedder: Option<Function>,
 }
 
 const KEYS: &[&str] = &[
@@ -54,6 +56,7 @@ const MEMORY_KEYS: &[&str] = &[
     "storage",
     "clock",
     "tools",
+    "embedder",
 ];
 
 /// The JS config read into core inputs. Unset fields keep the core defaults; every bound
@@ -68,7 +71,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
     }
     let opts = Options::new(config, "", KEYS, config_error)?;
     let model = model_function(opts.get("model"))?;
-    let (memory, storage, clock) = memory_config(&opts)?;
+    let (memory, storage, clock, embedder) = memory_config(&opts)?;
     let (config, plan_of) = agent_config(&opts, memory, &model)?;
     // Optional parts are parsed by functions called only when their key is present: V8
     // compiles a wasm function on its first call, so a plain `new Agent` pays for none of
@@ -89,6 +92,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         plan_of,
         tools,
         observer,
+        embedder,
     })
 }
 
@@ -345,13 +349,15 @@ fn locate<T: serde::de::DeserializeOwned>(root: &serde_json::Value, base: &str) 
     path
 }
 
-fn memory_config(opts: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsClock)> {
+type MemoryParts = (MemoryConfig, Option<JsStorage>, JsClock, Option<Function>);
+
+fn memory_config(opts: &Options) -> Result<MemoryParts> {
     let memory = opts.get("memory").unwrap_or(JsValue::UNDEFINED);
     let mem = Options::new(&memory, "memory", MEMORY_KEYS, config_error)?;
     let recall = Options::new(
         &mem.get("recall").unwrap_or(JsValue::UNDEFINED),
         "memory.recall",
-        &["topK"],
+        &["topK", "mode"],
         config_error,
     )?;
     let storage = mem.get("storage").map(JsStorage::new).transpose()?;
@@ -365,6 +371,19 @@ fn memory_config(opts: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsC
                 "memory.clock",
                 format!(
                     "must be a function returning milliseconds, got {}",
+                    type_name(&v)
+                ),
+            ))
+        }
+    };
+    let embedder = match mem.get("embedder") {
+        None => None,
+        Some(f) if f.is_function() => Some(f.unchecked_into()),
+        Some(v) => {
+            return Err(Error::config(
+                "memory.embedder",
+                format!(
+                    "must be a function (texts, {{ userId, signal }}) => number[][], got {}",
                     type_name(&v)
                 ),
             ))
@@ -389,7 +408,21 @@ fn memory_config(opts: &Options) -> Result<(MemoryConfig, Option<JsStorage>, JsC
     if let Some(v) = mem.get("tools") {
         m.tools = memory_tool_names(&v)?;
     }
-    Ok((m, storage, clock))
+    if let Some(mode) = recall.string("mode")? {
+        m.recall_mode = crate::search::SearchMode::parse(&mode).map_err(|_| {
+            Error::config(
+                "memory.recall.mode",
+                format!("must be \"lexical\", \"semantic\" or \"hybrid\", got {mode:?}"),
+            )
+        })?;
+        if m.recall_mode.semantic() && embedder.is_none() {
+            return Err(Error::config(
+                "memory.recall.mode",
+                "semantic and hybrid recall need memory.embedder",
+            ));
+        }
+    }
+    Ok((m, storage, clock, embedder))
 }
 
 /// `memory.tools`: `true` for every memory tool, `false` for none, or a list of names

@@ -10,6 +10,7 @@ mod convert;
 mod demo;
 mod error;
 mod js_clock;
+mod js_embedder;
 mod js_fetch;
 mod js_model;
 mod js_storage;

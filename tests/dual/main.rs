@@ -13,3 +13,4 @@ mod memory;
 mod memory_tools;
 mod partition_edges;
 mod policy;
+mod search;

@@ -2,6 +2,8 @@
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
 import { Agent, TenantryError, anthropic, demoModel, indexedDbStorage, memoryStorage, openai, verifyAudit } from "tenantry";
 import type {
+  Embedder,
+  SearchHit,
   AuditEntry,
   Block,
   TelemetryEvent,
@@ -64,6 +66,12 @@ async function main(): Promise<void> {
   const blocks: Block[] = agent.blocks("alice");
   const tier = agent.properties("alice")["plan"];
   const hits: RecallHit[] = agent.recall("alice", "invoice", { limit: 5 });
+  const embedder: Embedder = async (texts, { userId, signal }) => texts.map(() => [userId ? 1 : 0, signal ? 1 : 0.5]);
+  const searcher = new Agent({ model: demoModel(), memory: { embedder } });
+  const found: SearchHit[] = await searcher.search("alice", "invoice", { mode: "hybrid", limit: 5, sessionId: "s1" });
+  const firstScore: number = found[0].score;
+  // @ts-expect-error: no such search mode
+  await searcher.search("alice", "invoice", { mode: "fuzzy" });
   const stats: MemoryStats = agent.stats();
   await agent.load("alice");
   const doc: UserDoc = await agent.export("alice");
