@@ -5,9 +5,10 @@
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
+use crate::limits::DEFAULT_RECALL_LIMIT;
 use crate::memory::NewFact;
 use crate::message::ToolCall;
-use crate::recall::{check_limit, recall};
+use crate::search::{SearchMode, SearchOptions};
 use crate::tools::memory::{self, APPEND_BLOCK, FORGET_FACT, REMEMBER, SEARCH, UPDATE_BLOCK};
 use crate::tools::{Decision, Outcome, ToolContext, ToolSet};
 use serde_json::{json, Value};
@@ -69,10 +70,21 @@ impl Agent {
                 Ok(json!({ "withdrawn": withdrawn }))
             }
             SEARCH => {
-                let limit = check_limit(args["limit"].as_u64().map(|n| n as usize))?;
-                let m = self.memory.borrow();
-                let state = m.get(user).ok_or(Error::Conflict)?;
-                let hits = recall(state, text(args, "query"), limit, &|_| false);
+                // By meaning too when the agent can embed; the same ranking `search` gives.
+                let mode = match self.has_embedder() {
+                    true => SearchMode::Hybrid,
+                    false => SearchMode::Lexical,
+                };
+                let opts = SearchOptions {
+                    limit: Some(
+                        args["limit"]
+                            .as_u64()
+                            .map_or(DEFAULT_RECALL_LIMIT, |n| n as usize),
+                    ),
+                    mode,
+                    session: None,
+                };
+                let hits = self.search(user, text(args, "query"), opts).await?;
                 Ok(json!({ "hits": hits }))
             }
             other => Err(Error::Internal {

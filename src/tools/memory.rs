@@ -53,7 +53,7 @@ fn spec(name: &str) -> ToolSpec {
             object(json!({ "subject": text, "predicate": text }), &["subject", "predicate"]),
         ),
         _ => (
-            "Search this user's earlier messages.",
+            "Search this user's earlier messages (by meaning too, when the agent has an embedder).",
             object(
                 json!({ "query": text, "limit": { "type": "integer", "minimum": 1, "maximum": 20 } }),
                 &["query"],
