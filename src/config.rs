@@ -108,6 +108,18 @@ impl AgentConfig {
 }
 
 impl MemoryConfig {
+    /// Semantic and hybrid recall embed every input: without an embedder they are refused
+    /// (at `new Agent` in JS, at the first run for a Rust host that adds none).
+    pub fn check_embedder(&self, has_embedder: bool) -> Result<()> {
+        if self.recall_mode.semantic() && !has_embedder {
+            return Err(Error::config(
+                "memory.recall.mode",
+                "semantic and hybrid recall need memory.embedder",
+            ));
+        }
+        Ok(())
+    }
+
     /// The memory part of `AgentConfig::validate`; fields are named `memory.*`.
     pub fn validate(&self) -> Result<()> {
         within(

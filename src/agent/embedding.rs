@@ -61,12 +61,7 @@ impl Agent {
         if memory.recall_top_k == 0 || !memory.recall_mode.semantic() {
             return Ok(None);
         }
-        if !self.has_embedder() {
-            return Err(Error::config(
-                "memory.recall.mode",
-                "semantic and hybrid recall need memory.embedder",
-            ));
-        }
+        memory.check_embedder(self.has_embedder())?;
         let vectors = self
             .embed(user, vec![input.to_owned()], call.cancel.clone())
             .await?;

@@ -415,12 +415,7 @@ fn memory_config(opts: &Options) -> Result<MemoryParts> {
                 format!("must be \"lexical\", \"semantic\" or \"hybrid\", got {mode:?}"),
             )
         })?;
-        if m.recall_mode.semantic() && embedder.is_none() {
-            return Err(Error::config(
-                "memory.recall.mode",
-                "semantic and hybrid recall need memory.embedder",
-            ));
-        }
+        m.check_embedder(embedder.is_some())?;
     }
     Ok((m, storage, clock, embedder))
 }
