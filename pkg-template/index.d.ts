@@ -105,6 +105,13 @@ export declare function openai(options: ProviderOptions): ModelFunction;
 /** A Messages API client for Anthropic, as a model function. */
 export declare function anthropic(options: ProviderOptions & { /** `anthropic-version`, default `"2023-06-01"`. */ version?: string }): ModelFunction;
 
+/**
+ * An embeddings client for any OpenAI-compatible server (`POST {baseUrl}/embeddings` with
+ * `{ model, input }`), as an `Embedder` for `memory.embedder`: resolves to
+ * `{ embeddings, usage: { tokens } }`, with `openai()`'s retries, time limit and redaction.
+ */
+export declare function openaiEmbeddings(options: Omit<ProviderOptions, "stream">): Embedder;
+
 /** A model: any function from request to response, sync or async. */
 export type ModelFunction = (
   request: ModelRequest,

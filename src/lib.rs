@@ -74,7 +74,7 @@ pub use model::{
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
 pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
-pub use provider::{Provider, ProviderConfig, ProviderModel};
+pub use provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};
 pub use recall::Hit;
 pub use search::{SearchMode, SearchOptions};
 pub use tools::permissions::Permissions;

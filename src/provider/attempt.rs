@@ -29,7 +29,7 @@ fn http_error(status: Option<u16>, kind: &str, message: String) -> Error {
     }
 }
 
-fn fail(error: Error, retryable: bool) -> Failure {
+pub(super) fn fail(error: Error, retryable: bool) -> Failure {
     Failure {
         error,
         retryable,
@@ -71,10 +71,20 @@ fn request(cfg: &ProviderConfig, model_request: &ModelRequest) -> Result<HttpReq
         Provider::Anthropic => ("/messages", anthropic::request_body(&wire_request)),
     };
     let body = body.map_err(|e| malformed(cfg, e))?;
-    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    let mut headers = headers(cfg);
     if cfg.stream {
         headers.push(("accept".into(), "text/event-stream".into()));
     }
+    Ok(HttpRequest {
+        url: format!("{}{path}", cfg.base_url.trim_end_matches('/')),
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// Content type, the key in the provider's header, and the host's extra headers.
+pub(super) fn headers(cfg: &ProviderConfig) -> Vec<(String, String)> {
+    let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     // An empty key is no key: nothing to send.
     match (
         cfg.provider,
@@ -93,11 +103,40 @@ fn request(cfg: &ProviderConfig, model_request: &ModelRequest) -> Result<HttpReq
         headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
         headers.push((k.clone(), v.clone()));
     }
-    Ok(HttpRequest {
-        url: format!("{}{path}", cfg.base_url.trim_end_matches('/')),
-        headers,
-        body: body.to_string(),
-    })
+    headers
+}
+
+/// One non-streamed request: the whole 2xx body as text, or the failure classified as a
+/// model call's is (status, network, time limit).
+pub(super) async fn send_for_text(
+    cfg: &ProviderConfig,
+    host: &dyn HttpHost,
+    request: HttpRequest,
+    cancel: Option<std::rc::Rc<dyn crate::cancel::Cancellation>>,
+    limit: usize,
+) -> Result<String, Failure> {
+    let deadline = host.now_ms() + cfg.timeout_ms as f64;
+    let timed_out = || {
+        fail(
+            http_error(
+                None,
+                "timeout",
+                format!("no complete answer within {} ms", cfg.timeout_ms),
+            ),
+            true,
+        )
+    };
+    let response = within(host, deadline, host.send(request, cancel))
+        .await
+        .map_err(|()| timed_out())?
+        .map_err(|e| fail(http_error(None, "network", cfg.redact(&e.message)), true))?;
+    if !(200..300).contains(&response.status) {
+        return Err(status_failure(cfg, host, deadline, response).await);
+    }
+    within(host, deadline, response.text(limit))
+        .await
+        .map_err(|()| timed_out())?
+        .map_err(|e| fail(http_error(None, "network", cfg.redact(&e.message)), true))
 }
 
 pub async fn run(

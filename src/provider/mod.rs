@@ -4,6 +4,9 @@
 
 mod attempt;
 mod convert;
+mod embeddings;
+
+pub use embeddings::EmbeddingClient;
 
 use crate::error::{Error, Result};
 use crate::http::HttpHost;
@@ -117,32 +120,43 @@ impl ProviderModel {
         request: &ModelRequest,
         ctx: &CallContext,
     ) -> Result<RawModelResponse> {
-        let mut attempt_no = 0;
-        loop {
-            attempt_no += 1;
-            match attempt::run(&self.config, self.host.as_ref(), request, ctx).await {
-                Ok(r) => return Ok(r),
-                Err(Failure {
-                    error,
-                    retryable,
-                    retry_after_ms,
-                }) => {
-                    let give_up = !retryable
-                        || attempt_no > self.config.max_retries
-                        || retry_after_ms.is_some_and(|ms| ms > MAX_RETRY_AFTER_MS);
-                    if give_up {
-                        return Err(with_attempts(error, attempt_no));
-                    }
-                    let backoff = retry::backoff_ms(
-                        attempt_no - 1,
-                        BACKOFF_BASE_MS,
-                        BACKOFF_MAX_MS,
-                        self.host.random(),
-                    );
-                    self.host
-                        .sleep(retry_after_ms.unwrap_or(backoff).max(1))
-                        .await;
+        with_retries(&self.config, self.host.as_ref(), || {
+            attempt::run(&self.config, self.host.as_ref(), request, ctx)
+        })
+        .await
+    }
+}
+
+/// `attempt` until it succeeds, fails for good, or `maxRetries` retries are spent, with
+/// backoff and jitter between, honouring a provider's `Retry-After`.
+async fn with_retries<T, F: std::future::Future<Output = std::result::Result<T, Failure>>>(
+    config: &ProviderConfig,
+    host: &dyn HttpHost,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T> {
+    let mut attempt_no = 0;
+    loop {
+        attempt_no += 1;
+        match attempt().await {
+            Ok(r) => return Ok(r),
+            Err(Failure {
+                error,
+                retryable,
+                retry_after_ms,
+            }) => {
+                let give_up = !retryable
+                    || attempt_no > config.max_retries
+                    || retry_after_ms.is_some_and(|ms| ms > MAX_RETRY_AFTER_MS);
+                if give_up {
+                    return Err(with_attempts(error, attempt_no));
                 }
+                let backoff = retry::backoff_ms(
+                    attempt_no - 1,
+                    BACKOFF_BASE_MS,
+                    BACKOFF_MAX_MS,
+                    host.random(),
+                );
+                host.sleep(retry_after_ms.unwrap_or(backoff).max(1)).await;
             }
         }
     }

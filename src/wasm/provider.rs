@@ -9,7 +9,7 @@ use super::js_fetch::{global_fetch, FetchHost};
 use crate::cancel::Cancellation;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, ModelRequest, TextSink};
-use crate::provider::{Provider, ProviderConfig, ProviderModel};
+use crate::provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};
 use js_sys::{Function, Promise, Reflect, WeakMap};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -36,6 +36,54 @@ pub fn openai(options: JsValue) -> std::result::Result<Function, JsValue> {
 #[wasm_bindgen(js_name = anthropic)]
 pub fn anthropic(options: JsValue) -> std::result::Result<Function, JsValue> {
     client(Provider::Anthropic, &options).map_err(|e| to_js_error(&e))
+}
+
+/// `openaiEmbeddings({ model, apiKey?, baseUrl?, headers?, fetch?, maxRetries?, timeoutMs? })`:
+/// an embedder function for `memory.embedder`, `(texts, { signal? }) =>
+/// Promise<{ embeddings, usage: { tokens } }>`.
+#[wasm_bindgen(js_name = openaiEmbeddings)]
+pub fn openai_embeddings(options: JsValue) -> std::result::Result<Function, JsValue> {
+    embeddings_client(&options).map_err(|e| to_js_error(&e))
+}
+
+fn embeddings_client(options: &JsValue) -> Result<Function> {
+    let keys = &KEYS[..KEYS.len() - 2];
+    let opts = Options::new(options, "", keys, config_error)?;
+    let mut config = provider_config(Provider::OpenAi, &opts)?;
+    config.stream = false;
+    let fetch = fetch_function(opts.get("fetch"))?;
+    let client = Rc::new(EmbeddingClient::new(config, Rc::new(FetchHost { fetch }))?);
+    let f = Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
+        move |texts: JsValue, context: JsValue| {
+            let client = client.clone();
+            let cancel = Reflect::get(&context, &"signal".into())
+                .ok()
+                .filter(super::convert::is_abort_signal)
+                .map(|s| {
+                    Rc::new(JsAbort {
+                        signal: s.unchecked_into(),
+                    }) as Rc<dyn Cancellation>
+                });
+            match super::error::from_js::<Vec<String>>(&texts) {
+                Ok(texts) => wasm_bindgen_futures::future_to_promise(async move {
+                    client
+                        .embed_texts(&texts, cancel)
+                        .await
+                        .map(|r| {
+                            to_plain_js(&serde_json::json!({
+                                "embeddings": r.vectors,
+                                "usage": { "tokens": r.tokens },
+                            }))
+                        })
+                        .map_err(|e| to_js_error(&e))
+                }),
+                Err(e) => Promise::reject(&to_js_error(&Error::InvalidInput {
+                    reason: format!("texts must be an array of strings: {e}"),
+                })),
+            }
+        },
+    );
+    Ok(f.into_js_value().unchecked_into())
 }
 
 fn client(provider: Provider, options: &JsValue) -> Result<Function> {

@@ -177,3 +177,43 @@ test("memory.recall.mode semantic puts a meaning match in the prompt, and needs 
   assert.throws(() => new Agent({ model, memory: { recall: { topK: 2, mode: "hybrid" } } }), (e) => e.code === "invalid_config" && e.details.field === "memory.recall.mode");
   assert.throws(() => new Agent({ model, memory: { embedder, recall: { mode: "fuzzy" } } }), { code: "invalid_config" });
 });
+
+test("openaiEmbeddings posts { model, input } to {baseUrl}/embeddings and feeds the agent", async () => {
+  const { Agent, demoModel, openaiEmbeddings } = t;
+  const { createServer } = await import("node:http");
+  const seen = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const parsed = JSON.parse(body);
+      seen.push({ url: req.url, auth: req.headers.authorization, body: parsed });
+      if (parsed.input.some((text) => text.includes("FAIL"))) {
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { type: "invalid_request_error", message: "bad key sk-secret-123" } }));
+        return;
+      }
+      // Out of order, as some servers answer: `index` decides.
+      const data = parsed.input.map((text, index) => ({ object: "embedding", index, embedding: concept(text) })).reverse();
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data, model: parsed.model, usage: { prompt_tokens: 5, total_tokens: 5 } }));
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const baseUrl = `http://127.0.0.1:${server.address().port}/v1`;
+    const embedder = openaiEmbeddings({ baseUrl, apiKey: "sk-secret-123", model: "text-embedding-3-small", maxRetries: 0 });
+    const direct = await embedder(["kitten", "invoice"], { userId: "alice" });
+    assert.deepEqual(direct, { embeddings: [concept("kitten"), concept("invoice")], usage: { tokens: 5 } });
+    assert.deepEqual(seen[0], { url: "/v1/embeddings", auth: "Bearer sk-secret-123", body: { model: "text-embedding-3-small", input: ["kitten", "invoice"] } });
+    const agent = new Agent({ model: demoModel(), memory: { embedder } });
+    await agent.run("We adopted a kitten", "alice");
+    assert.equal((await agent.search("alice", "feline", { mode: "semantic" }))[0].content, "We adopted a kitten");
+    await assert.rejects(agent.run("FAIL now", "alice"), (e) => e.code === "embedding_failed" && !e.message.includes("sk-secret-123") && e.message.includes("401"));
+    assert.equal(agent.size("alice"), 2);
+    assert.throws(() => openaiEmbeddings({ baseUrl, model: "m", stream: true }), { code: "invalid_config" });
+    assert.throws(() => openaiEmbeddings({ baseUrl }), { code: "invalid_config" });
+  } finally {
+    server.close();
+  }
+});
