@@ -193,20 +193,20 @@ impl Memory {
 
     /// Replaces a user's working memory if the same incarnation is still resident.
     pub fn set_working(&mut self, user: &UserKey, incarnation: u64, w: WorkingMemory) -> bool {
-        match self.users.get_mut(user) {
-            Some(state) if state.incarnation == incarnation => {
-                state.set_working(w);
-                true
-            }
-            _ => false,
-        }
+        self.change(user, incarnation, |state| state.set_working(w))
     }
 
     /// Replaces a user's facts if the same incarnation is still resident.
     pub fn set_facts(&mut self, user: &UserKey, incarnation: u64, f: Facts) -> bool {
+        self.change(user, incarnation, |state| state.set_facts(f))
+    }
+
+    /// Applies `f` to the user if the incarnation a write was computed from is still the
+    /// resident one (a forget or import in between makes the write stale).
+    fn change(&mut self, user: &UserKey, incarnation: u64, f: impl FnOnce(&mut UserState)) -> bool {
         match self.users.get_mut(user) {
             Some(state) if state.incarnation == incarnation => {
-                state.set_facts(f);
+                f(state);
                 true
             }
             _ => false,

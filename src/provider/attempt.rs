@@ -108,6 +108,18 @@ pub(super) fn headers(cfg: &ProviderConfig) -> Vec<(String, String)> {
 
 /// One non-streamed request: the whole 2xx body as text, or the failure classified as a
 /// model call's is (status, network, time limit).
+/// The failure of a call that did not finish within the configured time limit.
+fn timed_out(cfg: &ProviderConfig) -> Failure {
+    fail(
+        http_error(
+            None,
+            "timeout",
+            format!("no complete answer within {} ms", cfg.timeout_ms),
+        ),
+        true,
+    )
+}
+
 pub(super) async fn send_for_text(
     cfg: &ProviderConfig,
     host: &dyn HttpHost,
@@ -116,16 +128,7 @@ pub(super) async fn send_for_text(
     limit: usize,
 ) -> Result<String, Failure> {
     let deadline = host.now_ms() + cfg.timeout_ms as f64;
-    let timed_out = || {
-        fail(
-            http_error(
-                None,
-                "timeout",
-                format!("no complete answer within {} ms", cfg.timeout_ms),
-            ),
-            true,
-        )
-    };
+    let timed_out = || timed_out(cfg);
     let response = within(host, deadline, host.send(request, cancel))
         .await
         .map_err(|()| timed_out())?
@@ -146,16 +149,7 @@ pub async fn run(
     ctx: &CallContext,
 ) -> Result<RawModelResponse, Failure> {
     let deadline = host.now_ms() + cfg.timeout_ms as f64;
-    let timed_out = || {
-        fail(
-            http_error(
-                None,
-                "timeout",
-                format!("no complete answer within {} ms", cfg.timeout_ms),
-            ),
-            true,
-        )
-    };
+    let timed_out = || timed_out(cfg);
     let req = request(cfg, model_request)?;
     let response = within(host, deadline, host.send(req, ctx.cancellation.clone()))
         .await
