@@ -195,6 +195,14 @@ export interface MemoryConfig {
    */
   tools?: boolean | MemoryToolName[];
   /**
+   * When a session's stored turns pass `triggerTokens` (estimated), all but the last
+   * `keepTurns` turns are summarised by the agent's model in one call (charged to that
+   * user, audited as `memory.compact`) and replaced by one summary turn: a `system`
+   * message in `history()` starting "Summary of the earlier conversation: ". A refused or
+   * failed summary changes nothing and is tried again after a later turn.
+   */
+  compaction?: { triggerTokens: number; keepTurns: number; instructions?: string };
+  /**
    * Persist through this adapter: each turn is written before `run` resolves, and eviction
    * only frees RAM. Without one, an evicted user's data is gone.
    */
@@ -329,7 +337,7 @@ export interface AuditEntry {
   seq: number;
   /** Milliseconds since the epoch. */
   ts: number;
-  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | (string & {});
+  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | (string & {});
   userId: string | null;
   sessionId: string | null;
   runId: string | null;
@@ -378,7 +386,7 @@ export interface VerifyReport {
  * A telemetry event, for OpenTelemetry or logs: `run.start`/`run.finish` bracket a run
  * (a span: `durationMs`, `usage`), `model.call` is a child span with latency and usage,
  * `tool.call`, `budget.refused`, `budget.overrun`, `forget`/`export`/`import`, `eviction`,
- * `audit.sink-error`.
+ * `audit.sink-error`, `memory.compact`.
  */
 export interface TelemetryEvent {
   type: string;

@@ -6,8 +6,9 @@ use crate::error::{within, Error, Result};
 use crate::limits::{
     DEFAULT_IDLE_TTL_MS, DEFAULT_MAX_MESSAGES_PER_SESSION, DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_MAX_STEPS, DEFAULT_MAX_USERS, DEFAULT_RECALL_TOP_K,
-    MAX_CONTEXT_TOKENS, MAX_MESSAGES_PER_SESSION, MAX_NAME_BYTES, MAX_OUTPUT_TOKENS,
-    MAX_RECALL_LIMIT, MAX_SESSIONS_PER_USER, MAX_STEPS, MAX_USERS, MIN_MESSAGES_PER_SESSION,
+    MAX_CONTEXT_TOKENS, MAX_INPUT_BYTES, MAX_MESSAGES_PER_SESSION, MAX_NAME_BYTES,
+    MAX_OUTPUT_TOKENS, MAX_RECALL_LIMIT, MAX_SESSIONS_PER_USER, MAX_STEPS, MAX_USERS,
+    MIN_MESSAGES_PER_SESSION,
 };
 use crate::memory::Limits;
 
@@ -24,6 +25,8 @@ pub struct MemoryConfig {
     /// The built-in memory tools offered to the model (`tools::memory::NAMES`); none by
     /// default.
     pub tools: Vec<String>,
+    /// Summarising a session's older turns once it grows past a size; off by default.
+    pub compaction: Option<Compaction>,
     /// How those messages are ranked; semantic and hybrid embed each run's input first
     /// (the agent needs an embedder).
     pub recall_mode: crate::search::SearchMode,
@@ -39,9 +42,20 @@ impl Default for MemoryConfig {
             idle_ttl_ms: DEFAULT_IDLE_TTL_MS,
             recall_top_k: DEFAULT_RECALL_TOP_K,
             tools: Vec::new(),
+            compaction: None,
             recall_mode: crate::search::SearchMode::Lexical,
         }
     }
+}
+
+/// `memory.compaction`: past `trigger_tokens` (estimated) of stored turns, all but the last
+/// `keep_turns` turns are replaced by the model's summary of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compaction {
+    pub trigger_tokens: u64,
+    pub keep_turns: usize,
+    /// The summary call's system message; a default asks for a concise summary.
+    pub instructions: Option<String>,
 }
 
 impl MemoryConfig {
@@ -148,6 +162,29 @@ impl MemoryConfig {
             ));
         }
         crate::tools::memory::specs(&self.tools)?;
+        if let Some(c) = &self.compaction {
+            within(
+                "memory.compaction.triggerTokens",
+                c.trigger_tokens,
+                1,
+                MAX_CONTEXT_TOKENS,
+            )?;
+            within(
+                "memory.compaction.keepTurns",
+                c.keep_turns as u64,
+                0,
+                MAX_MESSAGES_PER_SESSION as u64,
+            )?;
+            if c.instructions
+                .as_ref()
+                .is_some_and(|i| i.len() > MAX_INPUT_BYTES)
+            {
+                return Err(Error::config(
+                    "memory.compaction.instructions",
+                    format!("must be at most {MAX_INPUT_BYTES} bytes"),
+                ));
+            }
+        }
         within(
             "memory.recall.topK",
             self.recall_top_k as u64,

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod commit;
+mod compaction;
 mod embedding;
 mod facts;
 mod lifecycle;

@@ -59,6 +59,7 @@ impl Agent {
                 self.embed_turn(user, &call, &mut turn).await?;
                 self.commit(user, call.incarnation, call.session.clone(), turn)
                     .await?;
+                self.compact_if_due(user, &call).await;
                 return Ok(RunOutput {
                     text: response.text,
                     usage,

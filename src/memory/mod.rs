@@ -12,7 +12,7 @@ mod user;
 mod working;
 
 pub use facts::{Fact, FactQuery, Facts, NewFact};
-pub use session::{PackedMessage, PackedTurn, Session, Turn};
+pub use session::{PackedMessage, PackedTurn, Session, Turn, SUMMARY_PREFIX};
 pub use user::UserState;
 pub use working::WorkingMemory;
 

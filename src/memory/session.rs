@@ -14,6 +14,9 @@ use std::rc::Rc;
 /// share of the turn's), so `stats().approxBytes` tracks the heap within a small factor.
 pub const MESSAGE_OVERHEAD_BYTES: usize = 24;
 
+/// How a compaction summary's message begins (see `agent::compaction`).
+pub const SUMMARY_PREFIX: &str = "Summary of the earlier conversation: ";
+
 /// One exchange committed atomically: the user's message and everything the agent answered.
 /// This is the document shape (export, import, storage); sessions hold `PackedTurn`s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,12 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// A compaction summary: one system message, marked by its prefix. The only place a
+    /// system message may stand in a session, and only as its first turn.
+    pub fn is_summary(&self) -> bool {
+        matches!(self.messages.as_slice(), [m] if m.role == Role::System && m.content.starts_with(SUMMARY_PREFIX))
+    }
+
     pub fn approx_bytes(&self) -> usize {
         self.messages
             .iter()

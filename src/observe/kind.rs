@@ -15,10 +15,11 @@ pub enum Kind {
     Import,
     Eviction,
     AuditSinkError,
+    MemoryCompact,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::RunStart,
         Kind::RunFinish,
         Kind::ModelCall,
@@ -30,6 +31,7 @@ impl Kind {
         Kind::Import,
         Kind::Eviction,
         Kind::AuditSinkError,
+        Kind::MemoryCompact,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Import => "import",
             Kind::Eviction => "eviction",
             Kind::AuditSinkError => "audit.sink-error",
+            Kind::MemoryCompact => "memory.compact",
         }
     }
 

@@ -176,8 +176,9 @@ pub fn session_from_doc(
         }
         crate::embed::check_stored(&t.vectors, t.messages.len())
             .map_err(|e| bad(format!("{what}, turn {i}: {e}")))?;
+        let summary = i == 0 && t.is_summary();
         for m in &t.messages {
-            if m.role == Role::System {
+            if m.role == Role::System && !summary {
                 return Err(bad(format!(
                     "{what}, turn {i}: system messages are not conversation history"
                 )));

@@ -57,6 +57,7 @@ const MEMORY_KEYS: &[&str] = &[
     "clock",
     "tools",
     "embedder",
+    "compaction",
 ];
 
 /// The JS config read into core inputs. Unset fields keep the core defaults; every bound
@@ -407,6 +408,22 @@ fn memory_config(opts: &Options) -> Result<MemoryParts> {
     set(&mut m.recall_top_k, recall.whole("topK")?);
     if let Some(v) = mem.get("tools") {
         m.tools = memory_tool_names(&v)?;
+    }
+    if let Some(v) = mem.get("compaction") {
+        let c = Options::new(
+            &v,
+            "memory.compaction",
+            &["triggerTokens", "keepTurns", "instructions"],
+            config_error,
+        )?;
+        let required = |key: &str| Error::config(&c.field(key), "is required".to_owned());
+        m.compaction = Some(crate::config::Compaction {
+            trigger_tokens: c
+                .whole("triggerTokens")?
+                .ok_or_else(|| required("triggerTokens"))?,
+            keep_turns: c.whole("keepTurns")?.ok_or_else(|| required("keepTurns"))?,
+            instructions: c.string("instructions")?,
+        });
     }
     if let Some(mode) = recall.string("mode")? {
         m.recall_mode = crate::search::SearchMode::parse(&mode).map_err(|_| {

@@ -7,6 +7,7 @@ mod dual_support;
 
 mod agent;
 mod budget;
+mod compaction;
 mod facts;
 mod isolation;
 mod memory;

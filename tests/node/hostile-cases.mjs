@@ -448,6 +448,15 @@ export const CONFIG_POSITIONS = [
   ...["get", "put", "delete", "list"].map((m) => F(`memory.storage.${m}`, { null: R, prep: (s) => (s.memory.storage = { ...s.memory.storage }) })),
   F("memory.clock"),
   A("memory.tools"),
+  ...(() => {
+    const prep = (s) => (s.memory.compaction = { triggerTokens: 100_000, keepTurns: 2, instructions: "Summarise." });
+    return [
+      O("memory.compaction", { prep }),
+      N("memory.compaction.triggerTokens", { prep }),
+      N("memory.compaction.keepTurns", { zero: E, prep }),
+      S("memory.compaction.instructions", { lone: E, huge: E, prep }),
+    ];
+  })(),
   S("memory.tools.0", { lone: E }),
   N("maxOutputTokens"),
   O("budget"),
