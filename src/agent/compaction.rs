@@ -6,10 +6,9 @@
 //! so a summary holds no other user's text. A refused or failed summary changes nothing
 //! and is tried again after a later turn.
 
-use super::model_step::Hold;
 use super::run::Call;
 use super::Agent;
-use crate::budget::{Actual, Estimate};
+use crate::budget::Actual;
 use crate::config::Compaction;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
@@ -104,21 +103,7 @@ impl Agent {
         let head = vec![Message::system(instructions)];
         let tail = vec![Message::user(transcript)];
         let input_estimate: u64 = head.iter().chain(&tail).map(message_tokens).sum();
-        let plan = self.plan(user);
-        let (reservation, granted) = self.ledger.borrow_mut().reserve(
-            user,
-            plan,
-            self.now(),
-            Estimate {
-                input_tokens: input_estimate,
-                max_output_tokens: u64::from(self.config.max_output_tokens),
-                model: &self.config.model_name,
-            },
-        )?;
-        let mut hold = Hold {
-            ledger: &self.ledger,
-            reservation: Some(reservation),
-        };
+        let (mut hold, granted) = self.hold(user, input_estimate)?;
         let request = ModelRequest {
             prompt: Prompt::new(head, Vec::new(), tail),
             tools: Vec::new(),

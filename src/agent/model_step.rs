@@ -48,6 +48,27 @@ struct Prepared<'a> {
 }
 
 impl Agent {
+    /// Reserves one model call of `user` with `input_estimate` tokens in, at most the
+    /// agent's output bound out: the hold, and the output tokens granted.
+    pub(super) fn hold(&self, user: &UserKey, input_estimate: u64) -> Result<(Hold<'_>, u64)> {
+        let plan = self.plan(user);
+        let (reservation, granted) = self.ledger.borrow_mut().reserve(
+            user,
+            plan,
+            self.now(),
+            Estimate {
+                input_tokens: input_estimate,
+                max_output_tokens: u64::from(self.config.max_output_tokens),
+                model: &self.config.model_name,
+            },
+        )?;
+        let hold = Hold {
+            ledger: &self.ledger,
+            reservation: Some(reservation),
+        };
+        Ok((hold, granted))
+    }
+
     /// One model call: prompt from this user's state, budget reserved and settled.
     pub(super) async fn model_step(
         &self,
@@ -173,21 +194,7 @@ impl Agent {
             build::assemble(m.get(user), &call.session, current, &opts)?
         };
         let input_estimate = built.input_tokens + build::json_tokens(tools);
-        let plan = self.plan(user);
-        let (reservation, granted) = self.ledger.borrow_mut().reserve(
-            user,
-            plan,
-            self.now(),
-            Estimate {
-                input_tokens: input_estimate,
-                max_output_tokens: u64::from(self.config.max_output_tokens),
-                model: &self.config.model_name,
-            },
-        )?;
-        let hold = Hold {
-            ledger: &self.ledger,
-            reservation: Some(reservation),
-        };
+        let (hold, granted) = self.hold(user, input_estimate)?;
         Ok(Prepared {
             prompt: built.prompt,
             input_estimate,
