@@ -4,7 +4,7 @@
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
-use crate::memory::Turn;
+use crate::memory::{Session, Turn};
 use crate::persist::user_doc;
 use crate::persist::{keys, records};
 
@@ -31,6 +31,21 @@ impl Agent {
                 state.generation,
             )
         };
+        self.write_session(user, incarnation, generation, session, next)
+            .await
+    }
+
+    /// Writes a user's session through (their counters first), then puts it in RAM if the
+    /// incarnation it was computed from is still resident; if not (a forget or import in
+    /// between), takes the stored write back so the change is never undone by a late one.
+    pub(super) async fn write_session(
+        &self,
+        user: &UserKey,
+        incarnation: u64,
+        generation: u32,
+        session: SessionId,
+        next: Session,
+    ) -> Result<()> {
         if let Some(storage) = &self.storage {
             // Counters first: the model's charge stands whether or not the turn commits, so
             // a failure after this point keeps a true charge, while the other order could

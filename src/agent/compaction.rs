@@ -16,8 +16,7 @@ use crate::memory::{Session, Turn, SUMMARY_PREFIX};
 use crate::message::{Message, Role};
 use crate::model::{CallContext, ModelRequest, ModelResponse};
 use crate::observe::{About, Kind};
-use crate::persist::{records, user_doc};
-use crate::prompt::build::message_tokens;
+use crate::prompt::build::{message_tokens, stored_tokens};
 use crate::prompt::Prompt;
 use serde_json::json;
 
@@ -72,17 +71,18 @@ impl Agent {
             let Some(s) = state.session(&call.session) else {
                 return Ok(None);
             };
-            let turns: Vec<Turn> = s.turns().map(|t| t.unpack()).collect();
-            let tokens: u64 = turns
-                .iter()
-                .flat_map(|t| &t.messages)
-                .map(message_tokens)
+            // Estimated on the packed turns, as the prompt builder does: nothing is copied
+            // out of the session unless a summary is due.
+            let tokens: u64 = s
+                .turns()
+                .flat_map(|t| t.messages())
+                .map(stored_tokens)
                 .sum();
-            if tokens <= cfg.trigger_tokens || turns.len() <= cfg.keep_turns {
+            if tokens <= cfg.trigger_tokens || s.turns().len() <= cfg.keep_turns {
                 return Ok(None);
             }
-            let split = turns.len() - cfg.keep_turns;
-            let mut old = turns;
+            let split = s.turns().len() - cfg.keep_turns;
+            let mut old: Vec<Turn> = s.turns().map(|t| t.unpack()).collect();
             let kept = old.split_off(split);
             (old, kept, s.created_at(), state.generation)
         };
@@ -141,19 +141,14 @@ impl Agent {
             created_at,
             max,
         );
-        if let Some(storage) = &self.storage {
-            self.persist_budget(storage.as_ref(), user).await?;
-            let doc = user_doc::session_doc(user, &call.session, &next);
-            records::put_session(storage.as_ref(), user, generation, &doc).await?;
-        }
-        match self.memory.borrow_mut().put_session(
+        self.write_session(
             user,
             call.incarnation,
+            generation,
             call.session.clone(),
             next,
-        ) {
-            Some(_) => Ok(Some((old.len(), response.usage))),
-            None => Err(Error::Conflict),
-        }
+        )
+        .await?;
+        Ok(Some((old.len(), response.usage)))
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn json_tokens(values: &[serde_json::Value]) -> u64 {
 }
 
 /// The same estimate for a message of a stored turn.
-fn stored_tokens(m: PackedMessage<'_>) -> u64 {
+pub(crate) fn stored_tokens(m: PackedMessage<'_>) -> u64 {
     match m.structured {
         // Rare (tool calls and results): counted as the message, not its stored JSON.
         true => message_tokens(&m.to_message()),

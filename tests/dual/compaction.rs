@@ -41,6 +41,8 @@ impl Model for M {
         Box::pin(async move {
             if summarising {
                 s.summaries.borrow_mut().push(request);
+                // Slow, so that a forget can land while the summary is pending.
+                crate::dual_support::yield_n(3).await;
                 if s.fail.get() {
                     return Err(tenantry::Error::Model {
                         message: "summary failed".into(),
@@ -67,9 +69,9 @@ impl Model for M {
     }
 }
 
-fn agent(storage: Option<Rc<MemoryStorage>>) -> (Rc<Agent>, Rc<Summariser>) {
-    let model = Rc::new(Summariser::default());
-    let config = AgentConfig {
+/// Summaries past 60 estimated tokens, keeping the last turn.
+fn config() -> AgentConfig {
+    AgentConfig {
         memory: MemoryConfig {
             compaction: Some(tenantry::Compaction {
                 trigger_tokens: 60,
@@ -79,7 +81,12 @@ fn agent(storage: Option<Rc<MemoryStorage>>) -> (Rc<Agent>, Rc<Summariser>) {
             ..Default::default()
         },
         ..Default::default()
-    };
+    }
+}
+
+fn agent(storage: Option<Rc<MemoryStorage>>) -> (Rc<Agent>, Rc<Summariser>) {
+    let model = Rc::new(Summariser::default());
+    let config = config();
     let mut a = Agent::new(config, Rc::new(M(model.clone()))).unwrap();
     if let Some(s) = storage {
         a = a.with_storage(s);
@@ -183,18 +190,7 @@ dual_test!(a_summary_the_budget_refuses_changes_nothing, async {
     let budget: tenantry::BudgetConfig =
         serde_json::from_value(serde_json::json!({ "perUser": { "maxTotalTokens": 200 } }))
             .unwrap();
-    let config = AgentConfig {
-        memory: MemoryConfig {
-            compaction: Some(tenantry::Compaction {
-                trigger_tokens: 60,
-                keep_turns: 1,
-                instructions: None,
-            }),
-            ..Default::default()
-        },
-        budget,
-        ..Default::default()
-    };
+    let config = AgentConfig { budget, ..config() };
     let a = Rc::new(Agent::new(config, Rc::new(M(model.clone()))).unwrap());
     let mut ok = 0;
     for i in 0..12 {
@@ -242,3 +238,43 @@ dual_test!(
         assert_eq!(b.import(bare).await.unwrap_err().code(), "invalid_import");
     }
 );
+
+dual_test!(a_forget_while_a_summary_is_pending_is_not_undone, async {
+    let storage = Rc::new(MemoryStorage::default());
+    let (a, model) = agent(Some(storage.clone()));
+    for i in 0..3 {
+        say(
+            &a,
+            "alice",
+            &format!("alice's message number {i} with some words"),
+        )
+        .await;
+    }
+    let before = model.summaries.borrow().len();
+    let run = a.run(
+        "alice's message that makes a summary due".into(),
+        user("alice"),
+        RunOptions::default(),
+    );
+    let forget = async {
+        // Until the summary call is under way.
+        while model.summaries.borrow().len() == before {
+            crate::dual_support::yield_n(1).await;
+        }
+        a.forget(&user("alice")).await
+    };
+    let (ran, forgot) = futures_util::future::join(run, forget).await;
+    forgot.unwrap();
+    // The run's own turn committed before the forget, so it succeeded.
+    ran.unwrap();
+    let left: Vec<String> = storage
+        .map
+        .borrow()
+        .keys()
+        .filter(|k| k.contains("/u/alice/"))
+        .cloned()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    a.load(&user("alice")).await.unwrap();
+    assert!(history(&a, "alice").is_empty());
+});
