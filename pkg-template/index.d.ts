@@ -185,6 +185,11 @@ export interface MemoryConfig {
    * Embeds every committed message (the input and the final answer, one call per run,
    * before the turn is written) and `search` queries, enabling `mode: "semantic" | "hybrid"`.
    * A failed or malformed answer fails the run with `embedding_failed`; nothing commits.
+   * Each call is charged to the user's budget as input tokens (those the embedder reports
+   * in `usage.tokens`, else an estimate of 1 token per 4 bytes), priced by the embedder's
+   * model (`openaiEmbeddings`' `model`, or a function's `modelId` property); it counts
+   * against input, total and cost limits, not output or request limits, and is audited as
+   * `memory.embed`.
    */
   embedder?: Embedder;
   /**
@@ -337,7 +342,7 @@ export interface AuditEntry {
   seq: number;
   /** Milliseconds since the epoch. */
   ts: number;
-  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | (string & {});
+  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | "memory.embed" | (string & {});
   userId: string | null;
   sessionId: string | null;
   runId: string | null;
@@ -386,7 +391,8 @@ export interface VerifyReport {
  * A telemetry event, for OpenTelemetry or logs: `run.start`/`run.finish` bracket a run
  * (a span: `durationMs`, `usage`), `model.call` is a child span with latency and usage,
  * `tool.call`, `budget.refused`, `budget.overrun`, `forget`/`export`/`import`, `eviction`,
- * `audit.sink-error`, `memory.compact`.
+ * `audit.sink-error`, `memory.compact`, `memory.embed` (an embedder call, with the `usage`
+ * charged to the user).
  */
 export interface TelemetryEvent {
   type: string;

@@ -27,6 +27,11 @@ pub struct RawEmbeddings {
 
 /// Turns texts into vectors, one per text, in order.
 pub trait Embedder {
+    /// The name the budget's price table knows this embedder's model by; "" for none.
+    fn model_id(&self) -> &str {
+        ""
+    }
+
     fn embed(
         &self,
         texts: Vec<String>,

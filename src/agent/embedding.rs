@@ -3,26 +3,31 @@
 
 use super::run::Call;
 use super::Agent;
-use crate::cancel::Cancellation;
+use crate::budget::{Actual, CallKind, Estimate};
 use crate::embed::{self, EmbedContext};
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::memory::Turn;
 use crate::message::Role;
+use crate::model::{estimate_tokens, Usage};
+use crate::observe::{About, Kind};
 use futures_util::future::{self, Either};
-use std::rc::Rc;
+use serde_json::json;
 
 impl Agent {
     pub(super) fn has_embedder(&self) -> bool {
         self.embedder.is_some()
     }
 
-    /// One embedder call for `texts` of `user`, checked (`embed::check`).
+    /// One embedder call for `texts` of `user`, checked (`embed::check`) and charged to
+    /// that user: held before the call like a model call's input, settled with the tokens
+    /// the embedder reports (the estimate when it reports none), released when it fails.
+    /// `call` is the run it serves; `None` for a host's `search`.
     pub(super) async fn embed(
         &self,
         user: &UserKey,
         texts: Vec<String>,
-        cancel: Option<Rc<dyn Cancellation>>,
+        call: Option<&Call>,
     ) -> Result<Vec<Vec<f32>>> {
         let Some(embedder) = self.embedder.clone() else {
             return Err(Error::InvalidInput {
@@ -30,23 +35,62 @@ impl Agent {
                     .into(),
             });
         };
+        let started = self.start_timer();
         let expected = texts.len();
+        let estimate: u64 = texts.iter().map(|t| estimate_tokens(t)).sum();
+        let (mut hold, _) = self.hold_estimate(
+            user,
+            Estimate {
+                input_tokens: estimate,
+                max_output_tokens: 0,
+                model: embedder.model_id(),
+                kind: CallKind::Embedding,
+            },
+        )?;
+        let cancel = call.and_then(|c| c.cancel.clone());
         let ctx = EmbedContext {
             user_id: user.as_option().map(str::to_owned),
             cancellation: cancel.clone(),
         };
-        let call = embedder.embed(texts, ctx);
+        let pending = embedder.embed(texts, ctx);
         let raw = match &cancel {
-            Some(c) => match future::select(call, c.cancelled()).await {
+            Some(c) => match future::select(pending, c.cancelled()).await {
                 // An embedder that gave up because of the abort (a fetch rejecting on the
                 // signal) reports the abort, not a failure of its own.
                 Either::Left((Err(_), _)) if c.is_cancelled() => return Err(Error::Aborted),
                 Either::Left((r, _)) => r?,
                 Either::Right(_) => return Err(Error::Aborted),
             },
-            None => call.await?,
+            None => pending.await?,
         };
-        let (vectors, _tokens) = embed::check(raw, expected, &self.dimensions)?;
+        let (vectors, tokens) = embed::check(raw, expected, &self.dimensions)?;
+        let actual = Actual {
+            input_tokens: tokens.unwrap_or(estimate) as f64,
+            output_tokens: 0.0,
+            estimated: tokens.is_none(),
+        };
+        if let Some(charge) = hold.settle(actual, self.now()) {
+            let usage = Usage {
+                input_tokens: charge.input_tokens,
+                output_tokens: 0,
+                total_tokens: charge.total_tokens,
+                estimated: charge.estimated,
+                cost_usd: charge.cost_usd,
+                overrun: charge.overran,
+            };
+            let about = About {
+                user,
+                session: call.map(|c| c.session.as_str()),
+                run: call.map(|c| c.run_id.as_str()),
+            };
+            self.observe(
+                Kind::MemoryEmbed,
+                &about,
+                || json!({ "texts": expected }),
+                Some(usage),
+                started,
+            );
+        }
         Ok(vectors)
     }
 
@@ -62,9 +106,7 @@ impl Agent {
             return Ok(None);
         }
         memory.check_embedder(self.has_embedder())?;
-        let vectors = self
-            .embed(user, vec![input.to_owned()], call.cancel.clone())
-            .await?;
+        let vectors = self.embed(user, vec![input.to_owned()], Some(call)).await?;
         Ok(vectors.into_iter().next())
     }
 
@@ -104,7 +146,7 @@ impl Agent {
                     .iter()
                     .map(|&i| turn.messages[i].content.clone())
                     .collect();
-                self.embed(user, texts, call.cancel.clone()).await?
+                self.embed(user, texts, Some(call)).await?
             }
         };
         for (i, v) in picked.into_iter().zip(vectors) {

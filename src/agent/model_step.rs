@@ -3,7 +3,7 @@
 
 use super::run::Call;
 use super::Agent;
-use crate::budget::{Actual, Estimate, Ledger, Reservation};
+use crate::budget::{Actual, CallKind, Estimate, Ledger, Reservation};
 use crate::error::{Error, Result};
 use crate::events::EventPart;
 use crate::ids::{SessionId, UserKey};
@@ -51,17 +51,29 @@ impl Agent {
     /// Reserves one model call of `user` with `input_estimate` tokens in, at most the
     /// agent's output bound out: the hold, and the output tokens granted.
     pub(super) fn hold(&self, user: &UserKey, input_estimate: u64) -> Result<(Hold<'_>, u64)> {
-        let plan = self.plan(user);
-        let (reservation, granted) = self.ledger.borrow_mut().reserve(
+        self.hold_estimate(
             user,
-            plan,
-            self.now(),
             Estimate {
                 input_tokens: input_estimate,
                 max_output_tokens: u64::from(self.config.max_output_tokens),
                 model: &self.config.model_name,
+                kind: CallKind::Generation,
             },
-        )?;
+        )
+    }
+
+    /// Reserves one call of `user` under the user's plan: the hold, and the output tokens
+    /// granted.
+    pub(super) fn hold_estimate(
+        &self,
+        user: &UserKey,
+        estimate: Estimate<'_>,
+    ) -> Result<(Hold<'_>, u64)> {
+        let plan = self.plan(user);
+        let (reservation, granted) =
+            self.ledger
+                .borrow_mut()
+                .reserve(user, plan, self.now(), estimate)?;
         let hold = Hold {
             ledger: &self.ledger,
             reservation: Some(reservation),

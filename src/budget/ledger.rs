@@ -9,7 +9,7 @@
 mod reservation;
 mod table;
 
-pub use reservation::{Actual, Charge, Estimate, Reservation};
+pub use reservation::{Actual, CallKind, Charge, Estimate, Reservation};
 pub use table::Pseudonym;
 
 use super::account::Account;

@@ -33,7 +33,7 @@ pub use account_doc::{
 };
 pub use config::{BudgetConfig, LimitSet, RateLimitConfig, RateSpec};
 pub use error::{BudgetError, RateLimited, Refusal, Scope};
-pub use ledger::{Actual, Charge, Estimate, Ledger, PlanId, Pseudonym, Reservation};
+pub use ledger::{Actual, CallKind, Charge, Estimate, Ledger, PlanId, Pseudonym, Reservation};
 pub use price::{Price, DEFAULT_PRICES};
 pub use report::{LimitUsage, Totals, UsageReport};
 pub use rolling::BUCKETS_PER_WINDOW;

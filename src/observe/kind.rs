@@ -16,10 +16,11 @@ pub enum Kind {
     Eviction,
     AuditSinkError,
     MemoryCompact,
+    MemoryEmbed,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::RunStart,
         Kind::RunFinish,
         Kind::ModelCall,
@@ -32,6 +33,7 @@ impl Kind {
         Kind::Eviction,
         Kind::AuditSinkError,
         Kind::MemoryCompact,
+        Kind::MemoryEmbed,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Eviction => "eviction",
             Kind::AuditSinkError => "audit.sink-error",
             Kind::MemoryCompact => "memory.compact",
+            Kind::MemoryEmbed => "memory.embed",
         }
     }
 

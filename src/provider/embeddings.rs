@@ -117,6 +117,10 @@ fn parse(body: &str, expected: usize) -> std::result::Result<RawEmbeddings, Stri
 }
 
 impl Embedder for Rc<EmbeddingClient> {
+    fn model_id(&self) -> &str {
+        &self.config.model
+    }
+
     fn embed(
         &self,
         texts: Vec<String>,

@@ -416,7 +416,8 @@ fn build(config: &JsValue) -> Result<JsAgent> {
         }));
     }
     if let Some(func) = parsed.embedder {
-        agent = agent.with_embedder(Rc::new(super::js_embedder::JsEmbedder { func }));
+        let model = config::model_name(&func);
+        agent = agent.with_embedder(Rc::new(super::js_embedder::JsEmbedder { func, model }));
     }
     if let Some(storage) = parsed.storage {
         agent = agent.with_storage(Rc::new(storage));

@@ -143,9 +143,9 @@ fn model_function(model: Option<JsValue>) -> Result<Function> {
     }
 }
 
-/// The name the price table knows the model by: a built-in client's own model id, else the
-/// `modelId` a host's function declares, else none.
-fn model_name(model: &Function) -> String {
+/// The name the price table knows a model or embedder by: a built-in client's own model
+/// id, else the `modelId` a host's function declares, else none.
+pub(super) fn model_name(model: &Function) -> String {
     super::provider::model_id(model)
         .or_else(|| {
             Reflect::get(model, &"modelId".into())

@@ -14,9 +14,15 @@ use wasm_bindgen::JsValue;
 
 pub struct JsEmbedder {
     pub func: Function,
+    /// What the price table knows it by (`config::model_name`).
+    pub model: String,
 }
 
 impl Embedder for JsEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model
+    }
+
     fn embed(
         &self,
         texts: Vec<String>,

@@ -53,6 +53,7 @@ fn embeddings_client(options: &JsValue) -> Result<Function> {
     config.stream = false;
     let fetch = fetch_function(opts.get("fetch"))?;
     let client = Rc::new(EmbeddingClient::new(config, Rc::new(FetchHost { fetch }))?);
+    let id = JsValue::from_str(client.model_id());
     let f = Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
         move |texts: JsValue, context: JsValue| {
             let client = client.clone();
@@ -83,7 +84,7 @@ fn embeddings_client(options: &JsValue) -> Result<Function> {
             }
         },
     );
-    Ok(f.into_js_value().unchecked_into())
+    Ok(registered(f.into_js_value().unchecked_into(), &id))
 }
 
 fn client(provider: Provider, options: &JsValue) -> Result<Function> {
@@ -143,8 +144,9 @@ fn fetch_function(fetch: Option<JsValue>) -> Result<Function> {
 }
 
 thread_local! {
-    /// The model functions `openai()` and `anthropic()` returned, each with its core
-    /// client's model id: how `new Agent` prices a built-in client by the model it calls.
+    /// The functions `openai()`, `anthropic()` and `openaiEmbeddings()` returned, each with
+    /// its core client's model id: how `new Agent` prices a built-in client by the model it
+    /// calls.
     static CLIENTS: WeakMap = WeakMap::new();
 }
 
@@ -173,10 +175,13 @@ fn model_function(model: Rc<ProviderModel>) -> Function {
             })),
         }
     });
-    let f: Function = f.into_js_value().unchecked_into();
-    CLIENTS.with(|c| c.set(&f, &id));
+    registered(f.into_js_value().unchecked_into(), &id)
+}
+
+fn registered(f: Function, id: &JsValue) -> Function {
+    CLIENTS.with(|c| c.set(&f, id));
     // Also readable by JS code, as `fn.modelId`.
-    let _ = Reflect::set(&f, &"modelId".into(), &id);
+    let _ = Reflect::set(&f, &"modelId".into(), id);
     f
 }
 

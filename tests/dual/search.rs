@@ -8,8 +8,9 @@ use futures_util::future::LocalBoxFuture;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tenantry::{
-    Agent, AgentConfig, EmbedContext, Embedder, MemoryConfig, MemoryStorage, RawEmbeddings, Result,
-    RunOptions, SearchMode, SearchOptions, SessionId,
+    Agent, AgentConfig, BudgetConfig, EmbedContext, Embedder, LimitSet, MemoryConfig,
+    MemoryStorage, Price, RawEmbeddings, Result, RunOptions, SearchMode, SearchOptions, SessionId,
+    Totals,
 };
 
 /// How the fake embedder answers its next calls.
@@ -54,11 +55,17 @@ struct FakeEmbedder {
     /// Every call: the user id it was made for and the texts.
     calls: RefCell<Vec<(Option<String>, Vec<String>)>>,
     answer: Cell<Option<Answer>>,
+    /// Reports no token count when set.
+    silent: Cell<bool>,
 }
 
 struct SharedEmbedder(Rc<FakeEmbedder>);
 
 impl Embedder for SharedEmbedder {
+    fn model_id(&self) -> &str {
+        "emb-test"
+    }
+
     fn embed(
         &self,
         texts: Vec<String>,
@@ -87,7 +94,7 @@ impl Embedder for SharedEmbedder {
             }
             Ok(RawEmbeddings {
                 vectors,
-                tokens: Some(3.0),
+                tokens: (!e.silent.get()).then_some(3.0),
             })
         })
     }
@@ -100,12 +107,18 @@ struct Fixture {
 }
 
 fn agent_over(storage: Rc<MemoryStorage>, max_users: usize) -> Fixture {
+    agent_with(storage, max_users, BudgetConfig::default())
+}
+
+fn agent_with(storage: Rc<MemoryStorage>, max_users: usize, budget: BudgetConfig) -> Fixture {
     let embedder = Rc::new(FakeEmbedder::default());
     let config = AgentConfig {
         memory: MemoryConfig {
             max_users,
             ..Default::default()
         },
+        budget,
+        model_name: "m".into(),
         ..Default::default()
     };
     let agent = Agent::new(config, Rc::new(Shared(ScriptModel::with_yields(1))))
@@ -506,5 +519,138 @@ dual_test!(
             .unwrap_err();
         assert_eq!(e.code(), "invalid_config");
         assert_eq!(bare.size(&user("alice")).unwrap(), 0);
+    }
+);
+
+fn totals(f: &Fixture, u: &str) -> Totals {
+    f.agent.usage(&user(u)).totals
+}
+
+dual_test!(
+    embeddings_are_charged_to_their_user_as_input_not_as_requests,
+    async {
+        let f = fixture();
+        let run = f
+            .agent
+            .run("my cat".into(), user("alice"), RunOptions::default())
+            .await
+            .unwrap();
+        let t = totals(&f, "alice");
+        // One model request; the commit's one embedding call reported 3 tokens.
+        assert_eq!(t.requests, 1);
+        assert_eq!(t.input_tokens, run.usage.input_tokens + 3);
+        assert_eq!(t.output_tokens, run.usage.output_tokens);
+        f.search("alice", "kitten", SearchMode::Semantic).await;
+        assert_eq!(totals(&f, "alice").input_tokens, t.input_tokens + 3);
+        f.search("alice", "kitten", SearchMode::Lexical).await;
+        assert_eq!(totals(&f, "alice").input_tokens, t.input_tokens + 3);
+        assert_eq!(totals(&f, "bob"), Totals::default(), "nobody else pays");
+        // An embedder that reports nothing is charged the estimate: never free.
+        f.embedder.silent.set(true);
+        let before = totals(&f, "alice").input_tokens;
+        f.search("alice", &"x".repeat(400), SearchMode::Semantic)
+            .await;
+        assert_eq!(totals(&f, "alice").input_tokens, before + 100);
+    }
+);
+
+dual_test!(
+    a_failed_embedding_is_charged_nothing_and_commits_nothing,
+    async {
+        let f = fixture();
+        f.say("alice", "my cat").await.unwrap();
+        f.embedder.answer.set(Some(Answer::Throws));
+        let e = f.say("bob", "my cat").await.unwrap_err();
+        assert_eq!(e.code(), "embedding_failed");
+        // The same first turn: Bob's model call is charged as Alice's was, his embedding not.
+        let (a, b) = (totals(&f, "alice"), totals(&f, "bob"));
+        assert_eq!(b.input_tokens + 3, a.input_tokens);
+        assert_eq!(b.requests, 1);
+        assert!(f
+            .agent
+            .history(&user("bob"), &SessionId::default())
+            .unwrap()
+            .is_empty());
+    }
+);
+
+dual_test!(
+    an_exhausted_budget_refuses_the_embedding_before_the_embedder_is_called,
+    async {
+        let budget = BudgetConfig {
+            per_user: vec![LimitSet {
+                max_input_tokens: Some(50.0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let f = agent_with(Rc::new(MemoryStorage::default()), 100, budget);
+        f.say("alice", "my cat").await.unwrap();
+        let calls = f.embedder.calls.borrow().len();
+        // 400 bytes estimate 100 tokens: more than the 50 the limit allows in all.
+        let e = f
+            .agent
+            .search(
+                &user("alice"),
+                &"cat ".repeat(100),
+                opts(SearchMode::Semantic),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "budget_exceeded");
+        assert_eq!(f.embedder.calls.borrow().len(), calls);
+        // Bob's own budget is untouched by Alice's refusals.
+        f.say("bob", "my cat").await.unwrap();
+    }
+);
+
+dual_test!(
+    an_embedding_under_a_cost_limit_needs_its_models_price,
+    async {
+        let priced = |prices: &[&str]| BudgetConfig {
+            per_user: vec![LimitSet {
+                max_cost_usd: Some(1.0),
+                ..Default::default()
+            }],
+            prices: prices
+                .iter()
+                .map(|m| {
+                    let p = Price {
+                        input_per_mtok: 1000.0,
+                        output_per_mtok: 1000.0,
+                    };
+                    (m.to_string(), p)
+                })
+                .collect(),
+            default_prices: false,
+            ..Default::default()
+        };
+        let f = agent_with(Rc::new(MemoryStorage::default()), 100, priced(&["m"]));
+        let e = f.say("alice", "my cat").await.unwrap_err();
+        assert_eq!(e.code(), "missing_price");
+        assert!(e.to_string().contains("emb-test"), "{e}");
+        assert!(f
+            .agent
+            .history(&user("alice"), &SessionId::default())
+            .unwrap()
+            .is_empty());
+
+        let f = agent_with(
+            Rc::new(MemoryStorage::default()),
+            100,
+            priced(&["m", "emb-test"]),
+        );
+        let run = f
+            .agent
+            .run("my cat".into(), user("alice"), RunOptions::default())
+            .await
+            .unwrap();
+        let t = totals(&f, "alice");
+        // $1000 per million tokens: 3 embedding tokens cost $0.003 on top of the run.
+        assert!(
+            (t.cost_usd - run.usage.cost_usd - 0.003).abs() < 1e-9,
+            "{t:?} {:?}",
+            run.usage
+        );
     }
 );

@@ -217,3 +217,42 @@ test("openaiEmbeddings posts { model, input } to {baseUrl}/embeddings and feeds 
     server.close();
   }
 });
+
+test("embedding tokens are charged to the user, priced by the embedder's modelId, and audited", async () => {
+  const { Agent, demoModel } = t;
+  const { embedder } = recordingEmbedder();
+  embedder.modelId = "house-embedder";
+  const model = demoModel();
+  model.modelId = "house-model";
+  const events = [];
+  const entries = [];
+  const budget = (prices) => ({ perUser: { maxCostUsd: 1 }, prices, defaultPrices: false });
+  const both = { "house-model": { inputPerMTok: 0, outputPerMTok: 0 }, "house-embedder": { inputPerMTok: 1000, outputPerMTok: 0 } };
+  const agent = new Agent({
+    model,
+    memory: { embedder },
+    budget: budget(both),
+    audit: { key: "k".repeat(32), sink: (e) => entries.push(e) },
+    onEvent: (e) => events.push(e),
+  });
+  await agent.run("We adopted a kitten", "alice");
+  // The commit embeds two texts; the recording embedder reports one token per text.
+  const embeds = events.filter((e) => e.type === "memory.embed");
+  assert.equal(embeds.length, 1);
+  assert.equal(embeds[0].userId, "alice");
+  assert.equal(embeds[0].usage.inputTokens, 2);
+  assert.ok(Math.abs(agent.usage("alice").totals.costUsd - 0.002) < 1e-12, JSON.stringify(agent.usage("alice").totals));
+  assert.equal(agent.usage("alice").totals.requests, 1);
+  assert.ok(entries.some((e) => e.type === "memory.embed" && e.data.usage.inputTokens === 2));
+  await agent.search("alice", "feline", { mode: "semantic" });
+  assert.ok(Math.abs(agent.usage("alice").totals.costUsd - 0.003) < 1e-12);
+  assert.equal(agent.usage("bob").totals.costUsd, 0);
+
+  // Under a cost limit an unpriced embedder is refused before it is called: nothing commits.
+  const { embedder: unpriced, calls } = recordingEmbedder();
+  unpriced.modelId = "unknown-embedder";
+  const strict = new Agent({ model, memory: { embedder: unpriced }, budget: budget({ "house-model": both["house-model"] }) });
+  await assert.rejects(strict.run("hello", "alice"), (e) => e.code === "missing_price" && e.message.includes("unknown-embedder"));
+  assert.equal(calls.length, 0);
+  assert.equal(strict.size("alice"), 0);
+});

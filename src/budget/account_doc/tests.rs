@@ -26,6 +26,7 @@ fn used_doc(l: &mut Ledger) -> Value {
         input_tokens: 10,
         max_output_tokens: 20,
         model: "x",
+        kind: Default::default(),
     };
     let (r, _) = l.reserve(&u, PlanId::DEFAULT, T0, e).unwrap();
     l.settle(

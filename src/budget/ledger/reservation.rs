@@ -20,6 +20,19 @@ pub struct Estimate<'a> {
     /// for 1 (a call that may produce nothing still needs a token of room).
     pub max_output_tokens: u64,
     pub model: &'a str,
+    pub kind: CallKind,
+}
+
+/// What a call is for, which decides the limits it answers to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallKind {
+    /// A model call: one request, and at least one output token of room.
+    #[default]
+    Generation,
+    /// An embedding call: input tokens only. It produces no output and is not a model
+    /// request, so output and request limits do not refuse it; its tokens count against
+    /// the input, total and cost limits like any model input.
+    Embedding,
 }
 
 /// Usage as reported for a finished call: untrusted figures, checked in `settle`.
@@ -71,6 +84,7 @@ pub struct Reservation {
     user: Handle,
     amounts: Amounts,
     price: UnitPrice,
+    kind: CallKind,
 }
 
 impl Reservation {
@@ -97,11 +111,24 @@ impl Reservation {
         price: UnitPrice,
     ) -> Result<(Reservation, u64), BudgetError> {
         let input = est.input_tokens;
-        let mut out = est.max_output_tokens.max(1);
-        fit(plan, acct, Scope::User, input, price, &mut out).map_err(BudgetError::Exceeded)?;
-        fit(global_plan, global, Scope::Global, input, price, &mut out)
+        let kind = est.kind;
+        let mut out = match kind {
+            CallKind::Generation => est.max_output_tokens.max(1),
+            CallKind::Embedding => 0,
+        };
+        fit(plan, acct, Scope::User, kind, input, price, &mut out)
             .map_err(BudgetError::Exceeded)?;
-        let amounts = call_amounts(input, out, price);
+        fit(
+            global_plan,
+            global,
+            Scope::Global,
+            kind,
+            input,
+            price,
+            &mut out,
+        )
+        .map_err(BudgetError::Exceeded)?;
+        let amounts = call_amounts(kind, input, out, price);
         acct.reserve(&amounts);
         global.reserve(&amounts);
         Ok((
@@ -109,6 +136,7 @@ impl Reservation {
                 user,
                 amounts,
                 price,
+                kind,
             },
             out,
         ))
@@ -125,8 +153,11 @@ impl Reservation {
         now: f64,
     ) -> Charge {
         let (input, in_clamped) = figure(actual.input_tokens, self.input_tokens());
-        let (output, out_clamped) = figure(actual.output_tokens, self.max_output_tokens());
-        let a = call_amounts(input, output, self.price);
+        let (output, out_clamped) = match self.kind {
+            CallKind::Generation => figure(actual.output_tokens, self.max_output_tokens()),
+            CallKind::Embedding => (0, false),
+        };
+        let a = call_amounts(self.kind, input, output, self.price);
         let overran = a.iter().zip(&self.amounts).any(|(x, y)| x > y);
 
         let user_charged = match table.resolve(self.user) {
@@ -164,13 +195,13 @@ impl Reservation {
 }
 
 /// The figures one call consumes.
-fn call_amounts(input: u64, output: u64, price: UnitPrice) -> Amounts {
+fn call_amounts(kind: CallKind, input: u64, output: u64, price: UnitPrice) -> Amounts {
     let mut a = [0; 5];
     a[Metric::InputTokens.index()] = input;
     a[Metric::OutputTokens.index()] = output;
     a[Metric::TotalTokens.index()] = input.saturating_add(output);
     a[Metric::CostUsd.index()] = price.cost(input, output);
-    a[Metric::Requests.index()] = 1;
+    a[Metric::Requests.index()] = u64::from(kind == CallKind::Generation);
     a
 }
 
@@ -191,6 +222,7 @@ fn fit(
     plan: &Plan,
     acct: &Account,
     scope: Scope,
+    kind: CallKind,
     input: u64,
     price: UnitPrice,
     out: &mut u64,
@@ -199,15 +231,23 @@ fn fit(
         let used = acct.used(cap);
         let reserved = acct.reserved[cap.metric.index()];
         let remaining = cap.limit.saturating_sub(used.saturating_add(reserved));
-        let allowed = match cap.metric {
-            Metric::Requests if remaining >= 1 => u64::MAX,
-            Metric::InputTokens if input <= remaining => u64::MAX,
-            Metric::Requests | Metric::InputTokens => 0,
-            Metric::OutputTokens => remaining,
-            Metric::TotalTokens => remaining.saturating_sub(input),
-            Metric::CostUsd => remaining
-                .checked_sub(price.input_cost(input))
-                .map_or(0, |left| price.max_output(left)),
+        let allowed = match (kind, cap.metric) {
+            (CallKind::Generation, _) => generation_room(cap.metric, input, price, remaining),
+            (CallKind::Embedding, Metric::Requests | Metric::OutputTokens) => u64::MAX,
+            (CallKind::Embedding, Metric::InputTokens | Metric::TotalTokens) => {
+                if input <= remaining {
+                    u64::MAX
+                } else {
+                    0
+                }
+            }
+            (CallKind::Embedding, Metric::CostUsd) => {
+                if price.input_cost(input) <= remaining {
+                    u64::MAX
+                } else {
+                    0
+                }
+            }
         };
         if allowed == 0 {
             return Err(refusal(scope, cap, used, reserved, remaining));
@@ -215,6 +255,20 @@ fn fit(
         *out = (*out).min(allowed);
     }
     Ok(())
+}
+
+/// The output a model call may be granted under one cap with `remaining` room; 0 refuses.
+fn generation_room(metric: Metric, input: u64, price: UnitPrice, remaining: u64) -> u64 {
+    match metric {
+        Metric::Requests if remaining >= 1 => u64::MAX,
+        Metric::InputTokens if input <= remaining => u64::MAX,
+        Metric::Requests | Metric::InputTokens => 0,
+        Metric::OutputTokens => remaining,
+        Metric::TotalTokens => remaining.saturating_sub(input),
+        Metric::CostUsd => remaining
+            .checked_sub(price.input_cost(input))
+            .map_or(0, |left| price.max_output(left)),
+    }
 }
 
 fn refusal(scope: Scope, cap: &Cap, used: u64, reserved: u64, remaining: u64) -> Refusal {

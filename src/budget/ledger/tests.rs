@@ -28,6 +28,7 @@ fn est(input: u64, max_output: u64) -> Estimate<'static> {
         input_tokens: input,
         max_output_tokens: max_output,
         model: "gpt-4o-mini",
+        kind: Default::default(),
     }
 }
 fn actual(input: f64, output: f64) -> Actual {

@@ -294,6 +294,7 @@ fn cost_limits_cap_output_by_price_and_require_a_price() {
             T0,
             Estimate {
                 model: "mystery-1",
+                kind: Default::default(),
                 ..est(1, 1)
             },
         )
@@ -313,6 +314,7 @@ fn cost_limits_cap_output_by_price_and_require_a_price() {
             T0,
             Estimate {
                 model: "house-model",
+                kind: Default::default(),
                 ..est(5, 5)
             },
         )
@@ -328,6 +330,7 @@ fn cost_limits_cap_output_by_price_and_require_a_price() {
             T0,
             Estimate {
                 model: "mystery-1",
+                kind: Default::default(),
                 ..est(1, 1)
             },
         )
@@ -381,4 +384,68 @@ fn bogus_times_neither_panic_nor_reopen_a_window() {
     assert!(l
         .reserve(&u, DEFAULT, T0 + 2.0 * 60_000.0, est(1, 1))
         .is_ok());
+}
+
+fn embedding(input: u64) -> Estimate<'static> {
+    Estimate {
+        kind: CallKind::Embedding,
+        ..est(input, 0)
+    }
+}
+
+#[test]
+fn an_embedding_answers_to_input_total_and_cost_limits_only() {
+    let mut l = ledger(json!({ "perUser": [
+        { "maxTotalTokens": 1000 },
+        { "maxOutputTokens": 10 },
+        { "maxRequests": 1 }
+    ] }));
+    let u = user("u");
+    // The one model request and all output used up: an embedding still fits.
+    spend(&mut l, &u, T0, 10, 10).unwrap();
+    let (r, out) = l.reserve(&u, DEFAULT, T0, embedding(300)).unwrap();
+    assert_eq!((r.input_tokens(), r.max_output_tokens(), out), (300, 0, 0));
+    // Held like any call: what is in flight counts against the total at once.
+    let e = refusal(l.reserve(&u, DEFAULT, T0, embedding(700)).unwrap_err());
+    assert_eq!((e.metric, e.reserved), (Metric::TotalTokens, 300.0));
+    // Output a hostile embedder claims is never charged; reported input is.
+    let c = l.settle(r, actual(320.0, 5000.0), T0);
+    assert_eq!((c.input_tokens, c.output_tokens, c.overran), (320, 0, true));
+    let rep = l.usage(&u, DEFAULT, T0);
+    assert_eq!(
+        rep.totals.requests, 1,
+        "an embedding is not a model request"
+    );
+    assert_eq!(rep.totals.input_tokens, 330);
+    assert_eq!(rep.totals.output_tokens, 10);
+    let e = refusal(l.reserve(&u, DEFAULT, T0, embedding(661)).unwrap_err());
+    assert_eq!((e.metric, e.remaining), (Metric::TotalTokens, 660.0));
+}
+
+#[test]
+fn an_embedding_is_priced_as_input_and_refused_past_the_cost_limit() {
+    let mut l = ledger(json!({
+        "perUser": { "maxCostUsd": 0.001 },
+        "prices": { "emb": { "inputPerMTok": 1.0, "outputPerMTok": 1000.0 } },
+        "defaultPrices": false
+    }));
+    let u = user("u");
+    let est = |input| Estimate {
+        model: "emb",
+        ..embedding(input)
+    };
+    let (r, _) = l.reserve(&u, DEFAULT, T0, est(600)).unwrap();
+    let c = l.settle(r, actual(600.0, 0.0), T0);
+    assert!((c.cost_usd - 0.0006).abs() < 1e-12, "{c:?}");
+    let e = refusal(l.reserve(&u, DEFAULT, T0, est(401)).unwrap_err());
+    assert_eq!(e.metric, Metric::CostUsd);
+    assert!(l.reserve(&u, DEFAULT, T0, est(400)).is_ok());
+    let unpriced = Estimate {
+        model: "nobody-priced-this",
+        ..embedding(1)
+    };
+    assert!(matches!(
+        l.reserve(&u, DEFAULT, T0, unpriced),
+        Err(BudgetError::MissingPrice { .. })
+    ));
 }

@@ -64,13 +64,13 @@ fn check(caps: &[SimCap], charges: &[(f64, Amounts)], rep: &UsageReport, now: f6
     }
 }
 
-fn amounts_of(c: &Charge) -> Amounts {
+fn amounts_of(c: &Charge, kind: CallKind) -> Amounts {
     [
         c.input_tokens,
         c.output_tokens,
         c.total_tokens,
         c.cost_nano_usd,
-        1,
+        u64::from(kind == CallKind::Generation),
     ]
 }
 
@@ -137,7 +137,7 @@ fn random_interleavings_never_overshoot_and_totals_reconcile() {
         .collect();
     let mut global_charges: Vec<(f64, Amounts)> = Vec::new();
     let mut global_settled = [0u64; 5];
-    let mut held: Vec<(usize, Reservation)> = Vec::new();
+    let mut held: Vec<(usize, CallKind, Reservation)> = Vec::new();
     let (mut granted, mut refused) = (0, 0);
     let mut now = T0;
     let steps = 40_000;
@@ -149,7 +149,7 @@ fn random_interleavings_never_overshoot_and_totals_reconcile() {
             let drain = step == steps;
             let n = if drain { held.len() } else { 1 };
             for _ in 0..n {
-                let (ui, r) = held.swap_remove(rng.below(held.len() as u64) as usize);
+                let (ui, kind, r) = held.swap_remove(rng.below(held.len() as u64) as usize);
                 if !drain && op == 9 {
                     l.release(r);
                     continue;
@@ -163,10 +163,10 @@ fn random_interleavings_never_overshoot_and_totals_reconcile() {
                 let c = l.settle(r, a, now);
                 assert!(!c.overran && c.user_charged, "{c:?}");
                 let sim = &mut users[ui];
-                sim.charges.push((now, amounts_of(&c)));
-                account::add(&mut sim.settled, &amounts_of(&c));
-                global_charges.push((now, amounts_of(&c)));
-                account::add(&mut global_settled, &amounts_of(&c));
+                sim.charges.push((now, amounts_of(&c, kind)));
+                account::add(&mut sim.settled, &amounts_of(&c, kind));
+                global_charges.push((now, amounts_of(&c, kind)));
+                account::add(&mut global_settled, &amounts_of(&c, kind));
                 let rep = l.usage(&sim.key, plan_ids[sim.plan], now);
                 assert_eq!(
                     rep.totals,
@@ -185,16 +185,24 @@ fn random_interleavings_never_overshoot_and_totals_reconcile() {
             let ui = rng.below(users.len() as u64) as usize;
             let sim = &users[ui];
             let model = if rng.chance(3) { "unpriced" } else { "m" };
+            let kind = match rng.chance(5) {
+                true => CallKind::Embedding,
+                false => CallKind::Generation,
+            };
             let e = Estimate {
                 input_tokens: rng.below(400),
                 max_output_tokens: 1 + rng.below(800),
                 model,
+                kind,
             };
             match l.reserve(&sim.key, plan_ids[sim.plan], now, e) {
                 Ok((r, out)) => {
-                    assert!(out >= 1 && out <= e.max_output_tokens);
+                    match kind {
+                        CallKind::Generation => assert!(out >= 1 && out <= e.max_output_tokens),
+                        CallKind::Embedding => assert_eq!(out, 0),
+                    }
                     granted += 1;
-                    held.push((ui, r));
+                    held.push((ui, kind, r));
                 }
                 Err(BudgetError::Exceeded(_)) => refused += 1,
                 Err(BudgetError::MissingPrice { .. }) => assert_eq!(model, "unpriced"),
