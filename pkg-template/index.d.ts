@@ -208,6 +208,16 @@ export interface MemoryConfig {
    */
   compaction?: { triggerTokens: number; keepTurns: number; instructions?: string };
   /**
+   * `extract: true`: after each committed turn, one model call (charged to that user,
+   * audited as `memory.extract`) reads the turn's input and final answer, with the user's
+   * current facts, and records the facts it names for that user, as `remember` would
+   * (source `"extracted:<runId>"`). The model answers
+   * `{ "facts": [{ "subject", "predicate", "object" }] }` JSON (at most 20; other fields are
+   * ignored). An unreadable, refused or failed extraction records nothing and never fails
+   * the run. `instructions` replaces the default system message of that call.
+   */
+  facts?: { extract?: boolean; instructions?: string };
+  /**
    * Persist through this adapter: each turn is written before `run` resolves, and eviction
    * only frees RAM. Without one, an evicted user's data is gone.
    */
@@ -342,7 +352,7 @@ export interface AuditEntry {
   seq: number;
   /** Milliseconds since the epoch. */
   ts: number;
-  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | "memory.embed" | (string & {});
+  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | "memory.embed" | "memory.extract" | (string & {});
   userId: string | null;
   sessionId: string | null;
   runId: string | null;
@@ -392,7 +402,7 @@ export interface VerifyReport {
  * (a span: `durationMs`, `usage`), `model.call` is a child span with latency and usage,
  * `tool.call`, `budget.refused`, `budget.overrun`, `forget`/`export`/`import`, `eviction`,
  * `audit.sink-error`, `memory.compact`, `memory.embed` (an embedder call, with the `usage`
- * charged to the user).
+ * charged to the user), `memory.extract` (a fact extraction call: `recorded` facts, `usage`).
  */
 export interface TelemetryEvent {
   type: string;

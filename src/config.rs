@@ -27,6 +27,9 @@ pub struct MemoryConfig {
     pub tools: Vec<String>,
     /// Summarising a session's older turns once it grows past a size; off by default.
     pub compaction: Option<Compaction>,
+    /// One model call after each committed turn that records the facts it states; off by
+    /// default.
+    pub fact_extraction: Option<FactExtraction>,
     /// How those messages are ranked; semantic and hybrid embed each run's input first
     /// (the agent needs an embedder).
     pub recall_mode: crate::search::SearchMode,
@@ -43,6 +46,7 @@ impl Default for MemoryConfig {
             recall_top_k: DEFAULT_RECALL_TOP_K,
             tools: Vec::new(),
             compaction: None,
+            fact_extraction: None,
             recall_mode: crate::search::SearchMode::Lexical,
         }
     }
@@ -55,6 +59,14 @@ pub struct Compaction {
     pub trigger_tokens: u64,
     pub keep_turns: usize,
     /// The summary call's system message; a default asks for a concise summary.
+    pub instructions: Option<String>,
+}
+
+/// `memory.facts: { extract: true }`: after each committed turn, the agent's model is asked
+/// for the facts the turn states about its user, which are recorded as `remember` would.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FactExtraction {
+    /// The extraction call's system message; a default asks for `{ facts: [...] }` JSON.
     pub instructions: Option<String>,
 }
 
@@ -184,6 +196,17 @@ impl MemoryConfig {
                     format!("must be at most {MAX_INPUT_BYTES} bytes"),
                 ));
             }
+        }
+        let long = |i: &Option<String>| i.as_ref().is_some_and(|i| i.len() > MAX_INPUT_BYTES);
+        if self
+            .fact_extraction
+            .as_ref()
+            .is_some_and(|f| long(&f.instructions))
+        {
+            return Err(Error::config(
+                "memory.facts.instructions",
+                format!("must be at most {MAX_INPUT_BYTES} bytes"),
+            ));
         }
         within(
             "memory.recall.topK",

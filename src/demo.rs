@@ -8,7 +8,8 @@
 //!
 //! Offered the memory tools, it uses them like a real model would: "remember that my X is
 //! Y" calls `memory_remember`, and "what do you know about me?" answers from the facts the
-//! agent put in its system message.
+//! agent put in its system message. Asked to extract facts (`memory.facts.extract`), it
+//! answers with the "my X is Y" statements of the exchange's user line.
 
 use crate::limits::BYTES_PER_TOKEN;
 use crate::limits::DEFAULT_MAX_OUTPUT_TOKENS;
@@ -41,6 +42,9 @@ pub fn reply_or_default(
 /// What the demo model says to `messages`, given the names of the tools it is offered.
 pub fn reply(messages: &[Message], tools: &[&str], max_output_tokens: u32) -> DemoReply {
     let input_tokens = messages.iter().map(|m| estimate_tokens(&m.content)).sum();
+    if let Some(r) = extraction(messages, input_tokens) {
+        return r;
+    }
     if let Some(r) = memory_tool_step(messages, tools, input_tokens) {
         return r;
     }
@@ -75,6 +79,38 @@ pub fn reply(messages: &[Message], tools: &[&str], max_output_tokens: u32) -> De
         input_tokens,
         finish_reason,
     }
+}
+
+/// The answer to a fact extraction request with the default instructions: the facts the
+/// user's line of the exchange states, as `{ facts }` JSON.
+fn extraction(messages: &[Message], input_tokens: u64) -> Option<DemoReply> {
+    let first = messages.first()?;
+    if first.role != Role::System
+        || !first
+            .content
+            .starts_with(crate::memory::DEFAULT_EXTRACTION_INSTRUCTIONS)
+    {
+        return None;
+    }
+    let exchange = &messages.last()?.content;
+    let said = exchange
+        .lines()
+        .find_map(|l| l.strip_prefix("user: "))
+        .unwrap_or_default();
+    let facts: Vec<serde_json::Value> = said
+        .split(['.', '!', '?', ';'])
+        .flat_map(|sentence| sentence.split(" and "))
+        .filter_map(stated_fact)
+        .map(|(p, o)| serde_json::json!({ "subject": "user", "predicate": p, "object": o }))
+        .collect();
+    let text = serde_json::json!({ "facts": facts }).to_string();
+    Some(DemoReply {
+        output_tokens: estimate_tokens(&text),
+        text,
+        tool_calls: Vec::new(),
+        input_tokens,
+        finish_reason: FinishReason::Stop,
+    })
 }
 
 /// A step of the memory-tool dialogue, when one applies: after a `memory_remember` result,
@@ -393,5 +429,27 @@ mod tests {
         assert!(reply(&nothing, &[], 1024)
             .text
             .starts_with("I don't know anything"));
+    }
+
+    #[test]
+    fn answers_an_extraction_request_with_the_users_statements() {
+        let ask = |exchange: &str| {
+            let msgs = vec![
+                Message::system(crate::memory::DEFAULT_EXTRACTION_INSTRUCTIONS),
+                Message::user(exchange),
+            ];
+            crate::memory::read_answer(&reply(&msgs, &[], 1024).text, "s")
+                .unwrap()
+                .into_iter()
+                .map(|f| (f.predicate, f.object))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ask("user: My city is Lyon and my dog is Rex.\nassistant: my name is Bot"),
+            [("city".into(), "Lyon".into()), ("dog".into(), "Rex".into())]
+        );
+        assert_eq!(ask("user: hello\nassistant: hi"), []);
+        // Other system prompts are conversations, not extraction requests.
+        assert_ne!(reply(&convo(&["hello"]), &[], 1024).text, r#"{"facts":[]}"#);
     }
 }

@@ -58,7 +58,7 @@ pub use cancel::Cancellation;
 #[cfg(not(target_arch = "wasm32"))]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
-pub use config::{AgentConfig, Compaction, MemoryConfig};
+pub use config::{AgentConfig, Compaction, FactExtraction, MemoryConfig};
 pub use demo::DemoModel;
 pub use embed::{EmbedContext, Embedder, RawEmbeddings};
 pub use error::{Error, Result};

@@ -94,6 +94,9 @@ pub const MAX_FACT_RECORDS: usize = 1000;
 pub const MAX_FACT_TERM_BYTES: usize = 256;
 /// Longest fact object, in bytes.
 pub const MAX_FACT_OBJECT_BYTES: usize = 4096;
+/// Most facts one extraction may record: a turn states a few; a longer list is a model
+/// gone astray (or steered), and records nothing.
+pub const MAX_EXTRACTED_FACTS: usize = 20;
 /// Most estimated tokens of a user's current facts put in their prompt; the newest first.
 pub const MAX_FACT_PROMPT_TOKENS: u64 = 1024;
 

@@ -8,16 +8,13 @@
 
 use super::run::Call;
 use super::Agent;
-use crate::budget::Actual;
 use crate::config::Compaction;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::memory::{Session, Turn, SUMMARY_PREFIX};
 use crate::message::{Message, Role};
-use crate::model::{CallContext, ModelRequest, ModelResponse};
 use crate::observe::{About, Kind};
-use crate::prompt::build::{message_tokens, stored_tokens};
-use crate::prompt::Prompt;
+use crate::prompt::build::stored_tokens;
 use serde_json::json;
 
 const DEFAULT_INSTRUCTIONS: &str = "Summarise this conversation for your own later use: \
@@ -100,28 +97,14 @@ impl Agent {
             })
             .collect();
         let instructions = cfg.instructions.as_deref().unwrap_or(DEFAULT_INSTRUCTIONS);
-        let head = vec![Message::system(instructions)];
-        let tail = vec![Message::user(transcript)];
-        let input_estimate: u64 = head.iter().chain(&tail).map(message_tokens).sum();
-        let (mut hold, granted) = self.hold(user, input_estimate)?;
-        let request = ModelRequest {
-            prompt: Prompt::new(head, Vec::new(), tail),
-            tools: Vec::new(),
-            max_output_tokens: u32::try_from(granted).unwrap_or(u32::MAX),
-            user_id: user.as_option().map(str::to_owned),
-            session_id: call.session.as_str().to_owned(),
-            run_id: call.run_id.clone(),
-        };
-        let ctx = CallContext {
-            cancellation: call.cancel.clone(),
-            on_text: None,
-        };
-        // No borrow is held across the model call.
-        let raw = self.model.generate(request, ctx).await;
-        let mut response = ModelResponse::from_raw(raw?, input_estimate, false)?;
-        if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
-            response.usage.cost_usd = charge.cost_usd;
-        }
+        let response = self
+            .upkeep_call(
+                user,
+                call,
+                vec![Message::system(instructions)],
+                vec![Message::user(transcript)],
+            )
+            .await?;
         if response.text.trim().is_empty() {
             return Err(Error::Model {
                 message: "the model's summary was empty".into(),

@@ -14,7 +14,7 @@ impl Agent {
         let now = self.now();
         let (subject, predicate) = (fact.subject.clone(), fact.predicate.clone());
         let current = self
-            .update_facts(user, |f| Ok(f.with(fact, now)?.map(|(next, _)| next)))
+            .update_facts(user, None, |f| Ok(f.with(fact, now)?.map(|(next, _)| next)))
             .await?;
         let query = FactQuery {
             subject: Some(subject),
@@ -42,7 +42,7 @@ impl Agent {
     ) -> Result<bool> {
         let now = self.now();
         let mut changed = false;
-        self.update_facts(user, |f| {
+        self.update_facts(user, None, |f| {
             let next = f.without(subject, predicate, now);
             changed = next.is_some();
             Ok(next)
@@ -67,14 +67,20 @@ impl Agent {
     }
 
     /// Changes one user's facts: `change` returns the next facts, or `None` for no change.
-    /// Resolves to the facts as they stand afterwards.
-    async fn update_facts(
+    /// Resolves to the facts as they stand afterwards. With `incarnation`, only that
+    /// incarnation of the user is changed: a write on behalf of a run the user was
+    /// forgotten after is refused (`conflict`), not applied to their new data.
+    pub(super) async fn update_facts(
         &self,
         user: &UserKey,
+        incarnation: Option<u64>,
         change: impl FnOnce(&Facts) -> Result<Option<Facts>>,
     ) -> Result<Facts> {
         let _one_writer = self.user_locks.ticket(user.clone()).await;
         let pin = self.pin(user).await?;
+        if incarnation.is_some_and(|i| i != pin.incarnation) {
+            return Err(Error::Conflict);
+        }
         let (next, generation) = {
             let m = self.memory.borrow();
             let state = m.get(user).ok_or(Error::Conflict)?;

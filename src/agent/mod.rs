@@ -13,6 +13,7 @@ mod accounts;
 mod commit;
 mod compaction;
 mod embedding;
+mod extraction;
 mod facts;
 mod lifecycle;
 mod memory_tools;

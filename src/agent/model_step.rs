@@ -81,6 +81,39 @@ impl Agent {
         Ok((hold, granted))
     }
 
+    /// A model call a run makes to keep its user's memory (a summary, an extraction): the
+    /// given messages only, no tools, not streamed, held and charged to that user like a
+    /// step of the run.
+    pub(super) async fn upkeep_call(
+        &self,
+        user: &UserKey,
+        call: &Call,
+        head: Vec<Message>,
+        tail: Vec<Message>,
+    ) -> Result<ModelResponse> {
+        let input_estimate: u64 = head.iter().chain(&tail).map(build::message_tokens).sum();
+        let (mut hold, granted) = self.hold(user, input_estimate)?;
+        let request = ModelRequest {
+            prompt: Prompt::new(head, Vec::new(), tail),
+            tools: Vec::new(),
+            max_output_tokens: u32::try_from(granted).unwrap_or(u32::MAX),
+            user_id: user.as_option().map(str::to_owned),
+            session_id: call.session.as_str().to_owned(),
+            run_id: call.run_id.clone(),
+        };
+        let ctx = CallContext {
+            cancellation: call.cancel.clone(),
+            on_text: None,
+        };
+        // No borrow is held across the model call.
+        let raw = self.model.generate(request, ctx).await;
+        let mut response = ModelResponse::from_raw(raw?, input_estimate, false)?;
+        if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
+            response.usage.cost_usd = charge.cost_usd;
+        }
+        Ok(response)
+    }
+
     /// One model call: prompt from this user's state, budget reserved and settled.
     pub(super) async fn model_step(
         &self,

@@ -57,8 +57,14 @@ impl Agent {
                 };
                 // Before the commit, so a failed embedding keeps nothing.
                 self.embed_turn(user, &call, &mut turn).await?;
+                let extracting = self.config.memory.fact_extraction.is_some();
+                let input = extracting.then(|| turn.messages[0].content.clone());
                 self.commit(user, call.incarnation, call.session.clone(), turn)
                     .await?;
+                if let Some(input) = input {
+                    self.extract_facts_if_on(user, &call, &input, &response.text)
+                        .await;
+                }
                 self.compact_if_due(user, &call).await;
                 return Ok(RunOutput {
                     text: response.text,

@@ -6,11 +6,13 @@
 //! stored as whole turns, so trimming to a bound never splits a user message from its reply.
 //! Eviction only ever removes whole users, and never one with a run in flight.
 
+mod extraction;
 mod facts;
 mod session;
 mod user;
 mod working;
 
+pub use extraction::{exchange, read_answer, DEFAULT_EXTRACTION_INSTRUCTIONS};
 pub use facts::{Fact, FactQuery, Facts, NewFact};
 pub use session::{PackedMessage, PackedTurn, Session, Turn, SUMMARY_PREFIX};
 pub use user::UserState;

@@ -17,10 +17,11 @@ pub enum Kind {
     AuditSinkError,
     MemoryCompact,
     MemoryEmbed,
+    MemoryExtract,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::RunStart,
         Kind::RunFinish,
         Kind::ModelCall,
@@ -34,6 +35,7 @@ impl Kind {
         Kind::AuditSinkError,
         Kind::MemoryCompact,
         Kind::MemoryEmbed,
+        Kind::MemoryExtract,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::AuditSinkError => "audit.sink-error",
             Kind::MemoryCompact => "memory.compact",
             Kind::MemoryEmbed => "memory.embed",
+            Kind::MemoryExtract => "memory.extract",
         }
     }
 

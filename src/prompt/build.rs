@@ -151,7 +151,7 @@ pub fn assemble(
 }
 
 /// The user's current facts, newest first, within `MAX_FACT_PROMPT_TOKENS`.
-fn facts_section(user: &UserState, now: f64) -> Option<String> {
+pub(crate) fn facts_section(user: &UserState, now: f64) -> Option<String> {
     let mut left = MAX_FACT_PROMPT_TOKENS;
     let mut lines = String::new();
     for f in user.facts().current(now) {

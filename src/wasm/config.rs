@@ -58,6 +58,7 @@ const MEMORY_KEYS: &[&str] = &[
     "tools",
     "embedder",
     "compaction",
+    "facts",
 ];
 
 /// The JS config read into core inputs. Unset fields keep the core defaults; every bound
@@ -423,6 +424,17 @@ fn memory_config(opts: &Options) -> Result<MemoryParts> {
                 .ok_or_else(|| required("triggerTokens"))?,
             keep_turns: c.whole("keepTurns")?.ok_or_else(|| required("keepTurns"))?,
             instructions: c.string("instructions")?,
+        });
+    }
+    let facts = Options::new(
+        &mem.get("facts").unwrap_or(JsValue::UNDEFINED),
+        "memory.facts",
+        &["extract", "instructions"],
+        config_error,
+    )?;
+    if facts.boolean("extract")? == Some(true) {
+        m.fact_extraction = Some(crate::config::FactExtraction {
+            instructions: facts.string("instructions")?,
         });
     }
     if let Some(mode) = recall.string("mode")? {

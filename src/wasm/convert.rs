@@ -232,6 +232,18 @@ impl Options {
             .transpose()
     }
 
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| {
+                (self.err)(
+                    self.field(key),
+                    format!("must be a boolean, got {}", type_name(&v)),
+                )
+            }),
+        }
+    }
+
     pub fn number(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None => Ok(None),

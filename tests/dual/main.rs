@@ -8,6 +8,7 @@ mod dual_support;
 mod agent;
 mod budget;
 mod compaction;
+mod fact_extraction;
 mod facts;
 mod isolation;
 mod memory;

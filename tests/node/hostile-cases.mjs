@@ -457,6 +457,10 @@ export const CONFIG_POSITIONS = [
       S("memory.compaction.instructions", { lone: E, huge: E, prep }),
     ];
   })(),
+  ...(() => {
+    const prep = (s) => (s.memory.facts = { extract: true, instructions: "Extract." });
+    return [O("memory.facts", { prep }), B("memory.facts.extract", { prep }), S("memory.facts.instructions", { lone: E, huge: E, prep })];
+  })(),
   S("memory.tools.0", { lone: E }),
   N("maxOutputTokens"),
   O("budget"),

@@ -48,7 +48,7 @@ test("exports Agent, demoModel, the storage adapters and TenantryError by packag
 });
 
 // The audit example goes last: the verify-audit test below reads the log it writes.
-for (const [readme, heading] of [["README.md", "### Facts"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### Budgets and rate limits"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
+for (const [readme, heading] of [["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### Budgets and rate limits"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
     const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);
