@@ -76,6 +76,68 @@ test("the browser entry runs one shared agent for two users in Chromium", async 
   assert.equal(result.code, "invalid_user_id");
 });
 
+test("memory in Chromium: search by meaning, facts, memory tools, extraction, compaction, IndexedDB without re-embedding", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(origin + "/");
+  const r = await page.evaluate(async () => {
+    const { Agent, demoModel, indexedDbStorage } = await import("tenantry");
+    // Pets on axis 0, travel on axis 1; a constant so no vector is all zeros.
+    const axes = { cat: 0, kitten: 0, feline: 0, flight: 1, trip: 1 };
+    const embedded = [];
+    const embedder = async (texts, { userId }) => {
+      embedded.push(...texts.map((t) => `${userId}:${t}`));
+      return texts.map((t) => {
+        const v = [0, 0, 0.1];
+        for (const w of t.toLowerCase().split(/[^a-z]+/)) if (w in axes) v[axes[w]] += 1;
+        return v;
+      });
+    };
+    const storage = indexedDbStorage("tenantry-memory-test");
+    const config = {
+      model: demoModel(),
+      memory: { storage, embedder, tools: true, facts: { extract: true }, compaction: { triggerTokens: 60, keepTurns: 1 } },
+    };
+    const agent = new Agent(config);
+    await agent.run("We adopted a kitten", "alice");
+    await agent.run("Booking a flight", "alice", { sessionId: "travel" });
+    await agent.run("my cat is a feline cat", "bob");
+    const semantic = (await agent.search("alice", "feline", { mode: "semantic" })).map((h) => h.content);
+    const hybrid = (await agent.search("alice", "cat", { mode: "hybrid" })).map((h) => h.content);
+    const tool = (await agent.run("remember that my favourite colour is green", "alice", { sessionId: "prefs" })).text;
+    await agent.run("My city is Lyon.", "alice", { sessionId: "prefs" });
+    const known = (await agent.run("what do you know about me?", "alice", { sessionId: "prefs" })).text;
+    for (let i = 0; i < 4; i++) await agent.run(`a longer message number ${i} with several words in it`, "alice", { sessionId: "long" });
+    const long = agent.history("alice", "long");
+    const bobFacts = (await agent.facts("bob")).map((f) => `${f.predicate}=${f.object}`);
+    const latest = (await agent.search("alice", "feline", { mode: "semantic" })).map((h) => h.content);
+    const before = embedded.length;
+    const reloaded = new Agent({ ...config, memory: { ...config.memory, storage: indexedDbStorage("tenantry-memory-test") } });
+    const again = (await reloaded.search("alice", "feline", { mode: "semantic" })).map((h) => h.content);
+    const facts = (await reloaded.facts("alice", { validAt: Date.now() })).map((f) => `${f.predicate}=${f.object}`).sort();
+    const reembedded = embedded.length - before;
+    await reloaded.forget("alice");
+    const third = new Agent({ ...config, memory: { ...config.memory, storage: indexedDbStorage("tenantry-memory-test") } });
+    const afterForget = [(await third.search("alice", "feline", { mode: "semantic" })).length, (await third.facts("alice")).length];
+    await third.clearAll();
+    return { semantic, hybrid, tool, known, long: long.map((m) => m.role), bobFacts, latest, again, facts, reembedded, afterForget };
+  });
+  assert.deepEqual(errors, []);
+  assert.equal(r.semantic[0], "We adopted a kitten");
+  assert.ok(!r.semantic.concat(r.hybrid).some((c) => c.includes("feline cat")), JSON.stringify(r));
+  assert.match(r.tool, /favourite colour is green/);
+  assert.match(r.known, /favourite colour: green/);
+  assert.match(r.known, /city: Lyon/);
+  assert.equal(r.long[0], "system", "the long session was compacted into a summary turn");
+  assert.deepEqual(r.bobFacts, ["cat=a feline cat"], "extracted from his own turn");
+  assert.equal(r.again[0], "We adopted a kitten");
+  assert.deepEqual(r.again, r.latest);
+  assert.deepEqual(r.facts, ["city=Lyon", "favourite colour=green"]);
+  assert.equal(r.reembedded, 1, "a reload embeds the query only");
+  assert.deepEqual(r.afterForget, [0, 0]);
+});
+
 test("the hostile-value cases of hostile-cases.mjs hold in Chromium through the browser entry", async () => {
   // The case list is served at a path of its own (not from the scratch project), as an ES
   // module next to the import map that resolves `tenantry` to the browser entry.
