@@ -781,6 +781,17 @@ export declare class TenantryError extends Error {
  */
 export declare function demoModel(): ModelFunction;
 
+/**
+ * The built-in offline embedder, for `memory.embedder` in demos and tests: a toy, not a
+ * language model. It lowercases, drops a few function words, maps a small table of
+ * synonyms to shared concepts (colour/hue/shade, favourite/preferred, car/vehicle, ...) and
+ * hashes concepts, words and character trigrams into 256 dimensions, so "what hue do I
+ * prefer" finds "my favourite colour is green" by meaning. Deterministic, no network;
+ * `usage.tokens` is estimated from the texts' length. A text with nothing but function
+ * words gets a vector of zeros, which search never ranks by meaning.
+ */
+export declare function demoEmbedder(): Embedder;
+
 /** A storage adapter over a JS `Map`: for tests, or to share one store between agents. */
 export declare function memoryStorage(): StorageAdapter;
 

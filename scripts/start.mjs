@@ -14,6 +14,7 @@ const VARS = [
   "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL",
   "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL",
   "AUTH_SECRET", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_BURST", "TENANT_DAILY_TOKENS",
+  "EMBEDDER",
 ];
 for (const k of VARS) if (process.env[k]) bindings[k] = process.env[k];
 const persist = join(root, "target", "worker-state");
@@ -38,10 +39,11 @@ tenantry demo Worker on ${origin}
   curl -s ${origin}/agent/interact${bearer} ${j} -d '{"tenant_id":"alice","message":"What'\\''s my name?"}'
   curl -s ${origin}/agent/history/alice${bearer}
 
-  v1: streaming (SSE), GDPR export and erasure, usage
+  v1: streaming (SSE), GDPR export and erasure, usage, search
   curl -sN ${origin}/v1/chat${bearer} ${j} -d '{"tenant_id":"alice","message":"Hello"}'
   curl -s ${origin}/v1/tenants/alice/export${bearer}
   curl -s ${origin}/v1/tenants/alice/usage${bearer}
+  curl -s '${origin}/v1/tenants/alice/search?q=what+is+my+name&mode=hybrid'${bearer}
   curl -s -X DELETE ${origin}/v1/tenants/alice${bearer}
 
   first demo's routes (user_id is the tenant)

@@ -1,8 +1,10 @@
-//! `demoModel()`: the offline demo model as a JS model function, so it plugs into
-//! `new Agent({ model })` exactly like a user's own function would.
+//! `demoModel()` and `demoEmbedder()`: the offline demo model and embedder as JS functions,
+//! so they plug into `new Agent({ model, memory: { embedder } })` exactly like a user's own
+//! functions would.
 
 use super::error::{to_js_error, to_plain_js};
 use crate::demo::reply_or_default;
+use crate::demo_embedder::embed_texts;
 use crate::error::Error;
 use crate::message::Message;
 use js_sys::{Function, Promise};
@@ -78,5 +80,42 @@ pub fn demo_model() -> Function {
         }
     });
     // Owned by JS from here on: the function lives as long as the agent that holds it.
+    f.into_js_value().unchecked_into()
+}
+
+/// Serialized as f32, not through `serde_json::Value` (f64): JS then sees each number as
+/// the agent will store it and as an export shows it (`0.05319077`, not its f64 widening).
+#[derive(serde::Serialize)]
+struct DemoEmbeddings {
+    embeddings: Vec<Vec<f32>>,
+    usage: EmbeddingUsage,
+}
+
+#[derive(serde::Serialize)]
+struct EmbeddingUsage {
+    tokens: u64,
+}
+
+/// Returns an embedder function for `memory.embedder`, `(texts, context) =>
+/// Promise<{ embeddings, usage: { tokens } }>`, computed offline by the core's toy embedder.
+/// The context (`userId`, `signal`) is not read: the answer depends on the texts alone and
+/// is ready at once.
+#[wasm_bindgen(js_name = demoEmbedder)]
+pub fn demo_embedder() -> Function {
+    let f =
+        Closure::<dyn Fn(JsValue) -> Promise>::new(|texts: JsValue| {
+            match super::error::from_js::<Vec<String>>(&texts) {
+                Ok(texts) => {
+                    let (embeddings, tokens) = embed_texts(&texts);
+                    Promise::resolve(&to_plain_js(&DemoEmbeddings {
+                        embeddings,
+                        usage: EmbeddingUsage { tokens },
+                    }))
+                }
+                Err(e) => Promise::reject(&to_js_error(&Error::InvalidInput {
+                    reason: format!("demoEmbedder expects an array of strings: {e}"),
+                })),
+            }
+        });
     f.into_js_value().unchecked_into()
 }

@@ -21,7 +21,7 @@ mod transfer;
 
 pub use agent::JsAgent;
 pub use audit::verify_audit;
-pub use demo::demo_model;
+pub use demo::{demo_embedder, demo_model};
 pub use error::{tenantry_error_class, to_js_error};
 pub use js_storage::{indexed_db_storage, memory_storage};
 pub use provider::{anthropic, openai, openai_embeddings};

@@ -39,16 +39,18 @@ test("the tarball holds the package face and nothing else", () => {
   assert.deepEqual(Object.keys(manifest.exports["."]), ["types", "workerd", "browser", "node", "default"]);
 });
 
-test("exports Agent, demoModel, the storage adapters and TenantryError by package name", () => {
+test("exports Agent, demoModel, demoEmbedder, the storage adapters and TenantryError by package name", () => {
   assert.equal(typeof tenantry.Agent, "function");
   assert.equal(typeof tenantry.demoModel, "function");
+  assert.equal(typeof tenantry.demoEmbedder, "function");
+  assert.equal(typeof tenantry.demoEmbedder(), "function");
   assert.equal(typeof tenantry.memoryStorage, "function");
   assert.throws(() => tenantry.indexedDbStorage(), { code: "unsupported" }, "Node has no IndexedDB");
   assert.ok(tenantry.TenantryError.prototype instanceof Error);
 });
 
 // The audit example goes last: the verify-audit test below reads the log it writes.
-for (const [readme, heading] of [["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### Budgets and rate limits"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
+for (const [readme, heading] of [["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
     const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);

@@ -256,3 +256,37 @@ test("embedding tokens are charged to the user, priced by the embedder's modelId
   assert.equal(calls.length, 0);
   assert.equal(strict.size("alice"), 0);
 });
+
+test("demoEmbedder answers 256-dimension unit vectors, the same every time, and refuses what is not a list of strings", async () => {
+  const { Agent, TenantryError, demoEmbedder, demoModel } = t;
+  const embed = demoEmbedder();
+  const texts = ["My favourite colour is green", "what hue do I prefer", "I drive my car to work", "what is it"];
+  const first = await embed(texts, { userId: "alice" });
+  assert.deepEqual(Object.keys(first).sort(), ["embeddings", "usage"]);
+  assert.equal(first.usage.tokens, texts.reduce((n, s) => n + Math.ceil(new TextEncoder().encode(s).length / 4), 0));
+  assert.deepEqual(await demoEmbedder()(texts, { userId: "bob" }), first, "another instance, another user: the same vectors");
+  const [colour, hue, car, none] = first.embeddings;
+  for (const v of [colour, hue, car]) {
+    assert.equal(v.length, 256);
+    assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5);
+  }
+  assert.ok(none.every((x) => x === 0), "function words only: no direction");
+  const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+  assert.ok(dot(colour, hue) > dot(colour, car) + 0.3, `${dot(colour, hue)} vs ${dot(colour, car)}`);
+
+  // What the agent stores is exactly what the embedder answered.
+  const agent = new Agent({ model: demoModel(), memory: { embedder: embed } });
+  await agent.run(texts[0], "alice");
+  const stored = (await agent.export("alice")).sessions[0].turns[0].vectors[0];
+  assert.deepEqual(stored, colour);
+
+  const throwing = ["a"];
+  Object.defineProperty(throwing, 0, { get: () => { throw new Error("getter"); }, enumerable: true });
+  const proxy = new Proxy(["a"], { get: () => { throw new Error("trap"); } });
+  const bad = { undefined, null: null, string: "text", number: 7, "[1]": [1], "[ok, null]": ["ok", null], "lone surrogate": ["\ud800"], "throwing getter": throwing, "throwing Proxy": proxy };
+  for (const [label, value] of Object.entries(bad)) {
+    let p;
+    assert.doesNotThrow(() => (p = embed(value, {})), `${label}: rejects, never throws`);
+    await assert.rejects(p, (e) => e instanceof TenantryError && e.code === "invalid_input", label);
+  }
+});

@@ -1,6 +1,6 @@
 // Type-checked against the packed package's index.d.ts with `tsc --strict` (never run).
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
-import { Agent, TenantryError, anthropic, demoModel, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
+import { Agent, TenantryError, anthropic, demoEmbedder, demoModel, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
 import type {
   Embedder,
   SearchHit,
@@ -68,6 +68,10 @@ async function main(): Promise<void> {
   const hits: RecallHit[] = agent.recall("alice", "invoice", { limit: 5 });
   const embedder: Embedder = async (texts, { userId, signal }) => texts.map(() => [userId ? 1 : 0, signal ? 1 : 0.5]);
   const searcher = new Agent({ model: demoModel(), memory: { embedder } });
+  const offline: Embedder = demoEmbedder();
+  new Agent({ model: demoModel(), memory: { embedder: offline } });
+  // @ts-expect-error: the demo embedder takes no options
+  demoEmbedder({ dimensions: 8 });
   const hosted: Embedder = openaiEmbeddings({ model: "text-embedding-3-small", apiKey: "k", baseUrl: "http://127.0.0.1:1/v1" });
   // @ts-expect-error: an embeddings client does not stream
   openaiEmbeddings({ model: "m", stream: true });

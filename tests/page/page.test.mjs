@@ -322,6 +322,56 @@ test("through the Worker: SSE chat per tenant, memory and usage from the /v1 rou
   await page.close();
 });
 
+/** Searches `tenant`'s messages from their panel; resolves to the hits shown: { meta, text }. */
+async function searchPanel(page, tenant, query, mode) {
+  const p = panel(page, tenant);
+  await p.getByLabel(`Search ${tenant}'s messages`).fill(query);
+  await p.getByLabel("Search mode").selectOption(mode);
+  await p.getByRole("button", { name: "Search", exact: true }).click();
+  const results = p.locator(".search-hits:not([aria-busy])", { hasText: `for “${query}”, ${mode}.` });
+  await results.waitFor({ timeout: 10_000 });
+  return results.locator("li.hit").evaluateAll((items) =>
+    items.map((li) => ({ meta: li.querySelector(".hit-meta").textContent, text: li.querySelector(".text").textContent })),
+  );
+}
+
+for (const mode of ["browser", "worker"]) {
+  test(`${mode === "browser" ? "in-browser" : "through the Worker"}: the search box finds a tenant's message by meaning, never another tenant's`, async () => {
+    const { page, errors } = await openPage(DESKTOP, mode);
+    await send(page, "alice", "My favourite colour is green");
+    await send(page, "alice", "My name is Alice");
+    // Closer to the query than anything of alice's: it must not show in her panel.
+    await send(page, "bob", "My preferred hue is blue");
+    const query = "what hue do I prefer";
+
+    const semantic = await searchPanel(page, "alice", query, "semantic");
+    assert.equal(semantic[0].text, "My favourite colour is green");
+    assert.match(semantic[0].meta, /^user · session “default” · score 0\.\d{3}$/);
+    assert.ok(semantic.every((h) => !/blue|hue/.test(h.text)), JSON.stringify(semantic));
+    // No word in common: by words alone her message is not found.
+    const lexical = await searchPanel(page, "alice", query, "lexical");
+    assert.ok(lexical.every((h) => !/green/.test(h.text)), JSON.stringify(lexical));
+    const hybrid = await searchPanel(page, "alice", query, "hybrid");
+    assert.ok(hybrid.some((h) => h.text === "My favourite colour is green"), JSON.stringify(hybrid));
+    assert.ok(hybrid.every((h) => !/blue|hue/.test(h.text)), JSON.stringify(hybrid));
+    // Bob's own search finds his.
+    const bob = await searchPanel(page, "bob", query, "semantic");
+    assert.equal(bob[0].text, "My preferred hue is blue");
+    assert.ok(bob.every((h) => !/green|Alice/.test(h.text)), JSON.stringify(bob));
+    if (mode === "worker") assert.match(await page.locator("#config").textContent(), /GET \/v1\/tenants\/\{id\}\/search/);
+    else assert.match(await page.locator("#config").textContent(), /"embedder": demoEmbedder\(\)/);
+    await page.screenshot({ path: join(OUT, `page-search-${mode}.png`), fullPage: true });
+
+    // Forgetting alice clears her results; a new search finds nothing of hers, nor of bob's.
+    await panel(page, "alice").getByRole("button", { name: "Forget tenant" }).click();
+    await memoryShows(page, "alice", "Nothing is kept for alice.");
+    assert.equal(await panel(page, "alice").locator("li.hit").count(), 0);
+    assert.deepEqual(await searchPanel(page, "alice", query, "hybrid"), []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+}
+
 /**
  * An OpenAI-compatible endpoint on loopback that streams `pieces` as chat-completion deltas
  * (with the CORS answers a browser needs to call it from the page's origin) and records the

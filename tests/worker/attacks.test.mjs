@@ -40,6 +40,7 @@ test("attack: a lone surrogate percent-encoded in the path (%ED%A0%80) is 400 in
       ["GET", `/agent/history/${bad}`],
       ["GET", `/v1/tenants/${bad}/export`],
       ["GET", `/v1/tenants/${bad}/usage`],
+      ["GET", `/v1/tenants/${bad}/search?q=x`],
       ["DELETE", `/v1/tenants/${bad}`],
     ]) {
       assertError(await call(origin, method, path), 400, "invalid_user_id", `${method} ${path}`);
@@ -182,7 +183,7 @@ test("attack: a 502 body relays none of the provider's error text (server paths,
   }
 });
 
-test("attack: history, export, usage and DELETE are metered too: each takes a request and the drained tenant gets 429", async () => {
+test("attack: history, export, usage, search and DELETE are metered too: each takes a request and the drained tenant gets 429", async () => {
   const metered = await start("attacks", { bindings: { RATE_LIMIT_REQUESTS: "4", RATE_LIMIT_WINDOW_MS: "3600000" } });
   try {
     const o = metered.origin;
@@ -197,6 +198,7 @@ test("attack: history, export, usage and DELETE are metered too: each takes a re
       ["GET", "/history?user_id=scraper"],
       ["GET", "/v1/tenants/scraper/export"],
       ["GET", "/v1/tenants/scraper/usage"],
+      ["GET", "/v1/tenants/scraper/search?q=Sam&mode=hybrid"],
       ["DELETE", "/v1/tenants/scraper"],
       ["POST", "/agent/interact", { tenant_id: "scraper", message: "again" }],
       ["POST", "/v1/chat", { tenant_id: "scraper", message: "again" }],

@@ -78,6 +78,8 @@ export class BrowserBackend {
       instructions: INSTRUCTIONS,
       model,
       ...LIMITS,
+      // Offline and deterministic, whatever the model: search by meaning works with no key.
+      memory: { ...LIMITS.memory, embedder: this.t.demoEmbedder() },
       ...(withAudit ? { audit: { key: this.auditKey } } : {}),
     };
   }
@@ -136,11 +138,13 @@ export class BrowserBackend {
       instructions: INSTRUCTIONS,
       model: "@model",
       ...LIMITS,
+      memory: { ...LIMITS.memory, embedder: "@embedder" },
       audit: this.auditConfigured ? { key: "@key" } : "(not in this build)",
     };
-    // Code, not JSON, for the two values that are calls or secrets.
+    // Code, not JSON, for the values that are calls or secrets.
     const code = JSON.stringify(shown, null, 2)
       .replace('"@model"', this.describeModel())
+      .replace('"@embedder"', "demoEmbedder() /* offline toy: a synonym table and hashed trigrams */")
       .replace('"@key"', "/* random, 32 hex digits, kept in this page */ key");
     return `new Agent(${code})\n\nOne agent for every tenant on the page; the tenant id is the userId argument of each call.`;
   }
@@ -191,6 +195,11 @@ export class BrowserBackend {
 
   async usage(tenant) {
     return this.agent.usage(tenant);
+  }
+
+  /** The tenant's messages ranked by `mode`; the query's embedding is made for them alone. */
+  async search(tenant, query, mode) {
+    return await this.agent.search(tenant, query, { mode }).catch((e) => Promise.reject(DemoError.from(e)));
   }
 
   canEditMemory = true;

@@ -12,6 +12,9 @@ const METRIC = {
   requests: "Requests",
 };
 
+// By words (BM25), by meaning (cosine of embeddings), or both fused by rank.
+const SEARCH_MODES = ["lexical", "semantic", "hybrid"];
+
 const windowName = (w) => (typeof w === "object" && w ? `${fmtInt(w.ms)} ms` : w === "lifetime" ? "lifetime" : `per ${w}`);
 const amount = (metric, n) => (metric === "costUsd" ? fmtUsd(n) : fmtInt(n));
 
@@ -55,6 +58,14 @@ export class TenantPanel {
     );
     this.memoryNote = h("p", { class: "note" });
 
+    this.searchQuery = h("input", { type: "text", name: "q", autocomplete: "off", required: true, placeholder: "what hue do I prefer?" });
+    this.searchMode = h(
+      "select",
+      { name: "mode" },
+      SEARCH_MODES.map((mode) => h("option", { value: mode }, mode)),
+    );
+    this.searchHits = h("div", { class: "search-hits", "aria-live": "polite" });
+
     this.el = h(
       "article",
       { class: "tenant", "data-tenant": t, "aria-labelledby": titleId },
@@ -74,6 +85,19 @@ export class TenantPanel {
       ),
       h("section", { class: "budget" }, h("h3", {}, "Budget and rate limit"), this.meters, this.totals, this.rateLine),
       h("section", { class: "memory" }, h("h3", {}, "Memory"), this.memoryView, this.memoryForms, this.memoryNote),
+      h(
+        "section",
+        { class: "search" },
+        h("h3", {}, "Search"),
+        h(
+          "form",
+          { class: "search-form", onsubmit: (e) => this.onSearch(e) },
+          h("div", { class: "query" }, labelled(`Search ${t}'s messages`, this.searchQuery)),
+          h("div", { class: "mode-field" }, labelled("Search mode", this.searchMode)),
+          h("button", { type: "submit" }, "Search"),
+        ),
+        this.searchHits,
+      ),
       h("section", { class: "audit" }, h("h3", {}, "Audit log"), this.auditView),
       h(
         "section",
@@ -189,10 +213,48 @@ export class TenantPanel {
     }, false);
   }
 
+  /** Ranks this tenant's own messages: the backend searches their partition only. */
+  async onSearch(event) {
+    event.preventDefault();
+    const backend = this.backend;
+    const query = this.searchQuery.value;
+    const mode = this.searchMode.value;
+    this.searchHits.setAttribute("aria-busy", "true");
+    try {
+      const hits = await backend.search(this.tenant, query, mode);
+      if (backend !== this.backend) return;
+      fill(
+        this.searchHits,
+        h("p", { class: "note" }, `${hits.length} hit(s) for “${query}”, ${mode}.`),
+        hits.length
+          ? h(
+              "ol",
+              { class: "hits" },
+              hits.map((hit) =>
+                h(
+                  "li",
+                  { class: `hit ${hit.role}`, "data-session": hit.sessionId },
+                  h("span", { class: "hit-meta" }, `${hit.role} · session “${hit.sessionId}” · score ${hit.score.toFixed(3)}`),
+                  h("span", { class: "text" }, hit.content),
+                ),
+              ),
+            )
+          : null,
+      );
+    } catch (err) {
+      fill(this.searchHits, h("p", { class: "error" }, describeError(err)));
+      this.say(describeError(err), "error");
+    } finally {
+      this.searchHits.removeAttribute("aria-busy");
+      this.refreshRate();
+    }
+  }
+
   async onForget() {
     await this.act(async () => {
       await this.backend.forget(this.tenant);
       fill(this.exportView);
+      fill(this.searchHits);
       this.transcript.append(h("li", { class: "msg system" }, h("span", { class: "text" }, `Forgot everything of ${this.tenant}.`)));
       this.say(`Forgot ${this.tenant}: memory and spend deleted; no other tenant touched.`);
     });
@@ -217,6 +279,7 @@ export class TenantPanel {
       this.transcript.append(h("li", { class: "msg system" }, h("span", { class: "text" }, label)));
     }
     fill(this.exportView);
+    fill(this.searchHits);
     this.say("");
     await this.refresh();
   }

@@ -81,7 +81,7 @@ export class WorkerBackend {
       `Limits come from the Worker's vars (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS,\n` +
       `TENANT_DAILY_TOKENS); each tenant's meter shows them as the Worker reports them.\n\n` +
       `Routes used: POST /v1/chat (SSE), GET /v1/tenants/{id}/usage, GET /v1/tenants/{id}/export, GET /v1/tenants/{id}/facts,\n` +
-      `DELETE /v1/tenants/{id}, GET /agent/history/{id}.`
+      `GET /v1/tenants/{id}/search?q=&mode=, DELETE /v1/tenants/{id}, GET /agent/history/{id}.`
     );
   }
 
@@ -96,10 +96,10 @@ export class WorkerBackend {
     return { known: false, retryInMs: Math.max(0, until - Date.now()), rule: "set by the Worker" };
   }
 
-  async stream(tenant, message, { sessionId, onDelta, onEvent }) {
-    let res;
+  /** A request that takes from the tenant's meter: a refusal's retry time is kept for the rate line. */
+  async metered(tenant, method, path, body) {
     try {
-      res = await call("POST", "/v1/chat", { tenant_id: tenant, message, ...(sessionId ? { session_id: sessionId } : {}) });
+      return await call(method, path, body);
     } catch (err) {
       if (err.code === "rate_limited") {
         this.blocked ??= new Map();
@@ -107,6 +107,10 @@ export class WorkerBackend {
       }
       throw err;
     }
+  }
+
+  async stream(tenant, message, { sessionId, onDelta, onEvent }) {
+    const res = await this.metered(tenant, "POST", "/v1/chat", { tenant_id: tenant, message, ...(sessionId ? { session_id: sessionId } : {}) });
     let finish;
     for await (const event of sseEvents(res.body)) {
       onEvent?.(event);
@@ -129,6 +133,11 @@ export class WorkerBackend {
     }
     const { facts } = await (await call("GET", `/v1/tenants/${enc(tenant)}/facts`)).json();
     return { sessions, blocks: doc.blocks, properties: doc.properties, facts, exchanges };
+  }
+
+  async search(tenant, query, mode) {
+    const res = await this.metered(tenant, "GET", `/v1/tenants/${enc(tenant)}/search?q=${enc(query)}&mode=${enc(mode)}`);
+    return (await res.json()).hits;
   }
 
   async usage(tenant) {

@@ -11,6 +11,7 @@
 //   GET    /v1/tenants/{id}/export            the tenant's data (GDPR access)
 //   GET    /v1/tenants/{id}/usage             the tenant's spend against its limits
 //   GET    /v1/tenants/{id}/facts             what the agent believes about the tenant now
+//   GET    /v1/tenants/{id}/search?q=&mode=&limit=&session_id=   the tenant's messages ranked
 //   POST   /chat, POST /chat/stream, GET /history   the first demo's routes, `user_id` as the tenant
 import { authenticate, authorize } from "./auth.js";
 import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject } from "./http.js";
@@ -29,6 +30,7 @@ const ROUTES = [
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/export$/, handler: exportTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/usage$/, handler: tenantUsage },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/facts$/, handler: tenantFacts },
+  { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/search$/, handler: tenantSearch },
   { method: "POST", path: /^\/chat$/, handler: chat },
   { method: "POST", path: /^\/chat\/stream$/, handler: chatStream },
   { method: "GET", path: /^\/history$/, handler: history },
@@ -171,6 +173,19 @@ async function tenantFacts({ env, auth, params: [tenantId] }) {
   return callTenant(env, tenantFor(auth, tenantId), "facts");
 }
 
+/**
+ * `q`, `mode`, `limit` and `session_id` go to the tenant's agent as given (after strict
+ * decoding): it alone decides what is a valid query, mode and limit, and its `invalid_input`
+ * comes back as a 400.
+ */
+async function tenantSearch({ env, url, auth, params: [tenantId] }) {
+  const query = strictQuery(url);
+  const tenant = tenantFor(auth, tenantId);
+  const sessionId = sessionOf(query);
+  const { q, mode, limit } = query;
+  return callTenant(env, tenant, "search", { query: { q, mode, limit, session_id: sessionId } });
+}
+
 async function tenantUsage({ env, auth, params: [tenantId] }) {
   return callTenant(env, tenantFor(auth, tenantId), "usage");
 }
@@ -223,6 +238,7 @@ function home({ url, auth, env }) {
       `curl -sN ${o}/v1/chat${bearer} ${j} -d '{"tenant_id":"alice","message":"What is my name?"}'\n` +
       `curl -s ${o}/v1/tenants/alice/export${bearer}\n` +
       `curl -s ${o}/v1/tenants/alice/usage${bearer}\n` +
+      `curl -s '${o}/v1/tenants/alice/search?q=what+is+my+name&mode=hybrid'${bearer}\n` +
       `curl -s -X DELETE ${o}/v1/tenants/alice${bearer}\n` +
       `\nAlso: POST /chat, POST /chat/stream, GET /history?user_id=... (user_id is the tenant).\n`,
     { headers: { "content-type": "text/plain; charset=utf-8" } },

@@ -1,7 +1,9 @@
 // Which model the demo Worker talks to: an OpenAI-compatible server when OPENAI_API_KEY is
 // set (OPENAI_BASE_URL and OPENAI_MODEL optional), Anthropic when ANTHROPIC_API_KEY is,
-// else the built-in offline demo model (no network, no key).
-import { anthropic, demoModel, openai } from "tenantry";
+// else the built-in offline demo model (no network, no key). And whether its agent embeds
+// messages for search by meaning (EMBEDDER).
+import { anthropic, demoEmbedder, demoModel, openai } from "tenantry";
+import { HttpError } from "./http.js";
 
 export function modelFromEnv(env) {
   if (env?.OPENAI_API_KEY) {
@@ -25,4 +27,16 @@ export function modelName(env) {
   if (env?.OPENAI_API_KEY) return "openai";
   if (env?.ANTHROPIC_API_KEY) return "anthropic";
   return "demo";
+}
+
+/**
+ * The agent's `memory.embedder`, or undefined for none. EMBEDDER is "demo" (the package's
+ * offline toy embedder) or "none"; unset, it is "demo" with the demo model and "none" with
+ * a real provider, whose operator chooses to pair it with a toy.
+ */
+export function embedderFromEnv(env) {
+  const choice = env?.EMBEDDER || (modelName(env) === "demo" ? "demo" : "none");
+  if (choice === "demo") return demoEmbedder();
+  if (choice === "none") return undefined;
+  throw new HttpError(500, "invalid_config", `EMBEDDER must be "demo" or "none", got ${JSON.stringify(env.EMBEDDER)}`);
 }

@@ -12,12 +12,13 @@
 //   GET    /export                           -> the tenant's export document
 //   GET    /usage                            -> the tenant's usage report
 //   GET    /facts                            -> { facts } the agent believes now
+//   GET    /search?q=&mode=&limit=&session_id= -> { hits }, the tenant's messages ranked
 //   DELETE /tenant                           -> 204, the tenant's data gone
 //
 // with the tenant id in the `x-tenantry-tenant` header (URI-encoded: ids may be any Unicode).
 // Every operation first spends one request from the tenant's meter (meter.js).
 import { Agent } from "tenantry";
-import { modelFromEnv } from "./model.js";
+import { embedderFromEnv, modelFromEnv } from "./model.js";
 import { durableObjectStorage } from "./storage.js";
 import { HttpError, SSE_HEADERS, errorResponse, isModelFailure, json, modelFailure, positiveVar, sseMessage } from "./http.js";
 import { Meter, rateConfig } from "./meter.js";
@@ -39,7 +40,8 @@ export function tenantRequest(tenant, op, { method = "GET", body, query } = {}) 
  * The Agent's options from the Worker's vars: unless TENANT_DAILY_TOKENS is "none", each
  * tenant may spend that many tokens a rolling day (default 200,000); unless MEMORY_TOOLS is
  * "none", the model may remember facts through the memory tools (whose definitions count
- * toward every call's reservation). The request rate is
+ * toward every call's reservation); EMBEDDER picks the embedder that search by meaning
+ * needs (model.js). The request rate is
  * not the Agent's to limit: the meter counts every operation, runs included, and a second
  * bucket inside the Agent would charge each run twice.
  */
@@ -51,6 +53,8 @@ export function agentConfig(env, storage) {
     // The demo model stores what it is told to remember through these.
     memory: { storage, tools: env.MEMORY_TOOLS === "none" ? false : ["memory_remember", "memory_forget_fact"] },
   };
+  const embedder = embedderFromEnv(env);
+  if (embedder) config.memory.embedder = embedder;
   if (env.TENANT_DAILY_TOKENS !== "none") {
     config.budget = { perUser: { maxTotalTokens: positiveVar(env, "TENANT_DAILY_TOKENS", 200_000), window: "day" } };
   }
@@ -101,6 +105,8 @@ export class TenantAgent {
         }
         case "GET /facts":
           return json({ facts: await agent.facts(tenant, { validAt: Date.now() }) });
+        case "GET /search":
+          return json({ hits: await agent.search(tenant, url.searchParams.get("q") ?? undefined, searchOptions(url.searchParams)) });
         case "GET /export":
           return json(await agent.export(tenant));
         case "GET /usage":
@@ -153,6 +159,22 @@ export class TenantAgent {
     }
     return tenant;
   }
+}
+
+/**
+ * The search's options as the agent takes them. Whatever is given is passed on for the agent
+ * to judge, so its rules and its error codes are the only ones: a `limit` that reads as a
+ * decimal number goes as that number, anything else as the text it is.
+ */
+function searchOptions(params) {
+  const options = {};
+  const mode = params.get("mode");
+  if (mode !== null) options.mode = mode;
+  const limit = params.get("limit");
+  if (limit !== null) options.limit = /^-?\d+(\.\d+)?$/.test(limit) ? Number(limit) : limit;
+  const sessionId = params.get("session_id");
+  if (sessionId !== null) options.sessionId = sessionId;
+  return options;
 }
 
 /** A mid-stream error event keeps the provider's text out, as a 502 body does. */
