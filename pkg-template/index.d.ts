@@ -189,7 +189,9 @@ export interface MemoryConfig {
    * in `usage.tokens`, else an estimate of 1 token per 4 bytes), priced by the embedder's
    * model (`openaiEmbeddings`' `model`, or a function's `modelId` property); it counts
    * against input, total and cost limits, not output or request limits, and is audited as
-   * `memory.embed`.
+   * `memory.embed`. A query's embedding is refused when the user has no room; a committed
+   * turn's is charged even past a limit (its model already answered), and the next run is
+   * refused.
    */
   embedder?: Embedder;
   /**

@@ -22,12 +22,14 @@ impl Agent {
     /// One embedder call for `texts` of `user`, checked (`embed::check`) and charged to
     /// that user: held before the call like a model call's input, settled with the tokens
     /// the embedder reports (the estimate when it reports none), released when it fails.
-    /// `call` is the run it serves; `None` for a host's `search`.
+    /// `call` is the run it serves; `None` for a host's `search`. `kind` says whether a
+    /// limit may refuse it (`CallKind::TurnEmbedding` for a turn being committed).
     pub(super) async fn embed(
         &self,
         user: &UserKey,
         texts: Vec<String>,
         call: Option<&Call>,
+        kind: CallKind,
     ) -> Result<Vec<Vec<f32>>> {
         let Some(embedder) = self.embedder.clone() else {
             return Err(Error::InvalidInput {
@@ -44,7 +46,7 @@ impl Agent {
                 input_tokens: estimate,
                 max_output_tokens: 0,
                 model: embedder.model_id(),
-                kind: CallKind::Embedding,
+                kind,
             },
         )?;
         let cancel = call.and_then(|c| c.cancel.clone());
@@ -106,7 +108,14 @@ impl Agent {
             return Ok(None);
         }
         memory.check_embedder(self.has_embedder())?;
-        let vectors = self.embed(user, vec![input.to_owned()], Some(call)).await?;
+        let vectors = self
+            .embed(
+                user,
+                vec![input.to_owned()],
+                Some(call),
+                CallKind::Embedding,
+            )
+            .await?;
         Ok(vectors.into_iter().next())
     }
 
@@ -146,7 +155,8 @@ impl Agent {
                     .iter()
                     .map(|&i| turn.messages[i].content.clone())
                     .collect();
-                self.embed(user, texts, Some(call)).await?
+                self.embed(user, texts, Some(call), CallKind::TurnEmbedding)
+                    .await?
             }
         };
         for (i, v) in picked.into_iter().zip(vectors) {

@@ -3,6 +3,7 @@
 //! with that user's id.
 
 use super::Agent;
+use crate::budget::CallKind;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::limits::MAX_INPUT_BYTES;
@@ -34,7 +35,10 @@ impl Agent {
             });
         }
         let vector = match opts.mode.semantic() && !query.trim().is_empty() {
-            true => self.embed(user, vec![query.to_owned()], None).await?.pop(),
+            true => self
+                .embed(user, vec![query.to_owned()], None, CallKind::Embedding)
+                .await?
+                .pop(),
             false => None,
         };
         // Pinned for the read, so it cannot be evicted between load and ranking.

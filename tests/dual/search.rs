@@ -654,3 +654,42 @@ dual_test!(
         );
     }
 );
+
+dual_test!(
+    a_turns_embedding_past_the_limit_commits_and_the_next_run_is_refused,
+    async {
+        // Room for the first run's model call, not for its embedding on top.
+        let budget = BudgetConfig {
+            per_user: vec![LimitSet {
+                max_input_tokens: Some(12.0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let f = agent_with(Rc::new(MemoryStorage::default()), 100, budget);
+        let run = f
+            .agent
+            .run("cat".into(), user("alice"), RunOptions::default())
+            .await
+            .unwrap();
+        assert!(run.usage.input_tokens <= 12, "{:?}", run.usage);
+        assert!(totals(&f, "alice").input_tokens > 12);
+        // The turn is kept, vectors and all: the model's answer was not wasted.
+        let doc = f.agent.export(&user("alice")).await.unwrap();
+        assert!(doc.sessions[0].turns[0].vectors[0].is_some());
+        // A search by meaning must fit first, so it is refused now.
+        let e = f
+            .agent
+            .search(&user("alice"), "cat", opts(SearchMode::Semantic))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "budget_exceeded");
+        let h = f
+            .agent
+            .history(&user("alice"), &SessionId::default())
+            .unwrap();
+        assert_eq!(h.len(), 2);
+        let e = f.say("alice", "cat").await.unwrap_err();
+        assert_eq!(e.code(), "budget_exceeded");
+    }
+);

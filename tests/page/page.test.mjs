@@ -99,7 +99,7 @@ async function memoryShows(page, tenant, pattern) {
 test("in-browser: two tenants stream from one agent, each panel shows only its own memory, spend and audit", async () => {
   const { page, errors } = await openPage();
   assert.match(await page.locator("#stats").textContent(), /One Agent in this tab's wasm/);
-  assert.match(await page.locator("#config").textContent(), /"maxTotalTokens": 2000/);
+  assert.match(await page.locator("#config").textContent(), /"maxTotalTokens": 4000/);
   assert.equal((await tokensMeter(page, "alice")).value, 0);
 
   const hiAlice = await send(page, "alice", "My name is Alice");
@@ -123,9 +123,9 @@ test("in-browser: two tenants stream from one agent, each panel shows only its o
   assert.match(await page.locator("#stats").textContent(), /2 tenant\(s\) in memory, 2 session\(s\), 8 message\(s\)/);
 
   const meter = await tokensMeter(page, "alice");
-  assert.equal(meter.max, 2000);
-  assert.ok(meter.value > 0 && meter.value < 2000, `alice's meter at ${meter.value}`);
-  assert.match(meter.text, new RegExp(`^${meter.value} used of 2,000 \\(${(2000 - meter.value).toLocaleString("en-US")} left\\)$`));
+  assert.equal(meter.max, 4000);
+  assert.ok(meter.value > 0 && meter.value < 4000, `alice's meter at ${meter.value}`);
+  assert.match(meter.text, new RegExp(`^${meter.value} used of 4,000 \\(${(4000 - meter.value).toLocaleString("en-US")} left\\)$`));
   assert.ok(Number(await panel(page, "alice").locator(".totals").getAttribute("data-tokens")) > 0);
   // Two requests taken; one drips back every 6 s, so a slow machine may see one returned.
   assert.match(await panel(page, "alice").locator(".rate").textContent(), /Rate limit \(10 requests per 60 s\): [89] of 10 requests left/);

@@ -33,6 +33,17 @@ pub enum CallKind {
     /// request, so output and request limits do not refuse it; its tokens count against
     /// the input, total and cost limits like any model input.
     Embedding,
+    /// The embedding of a turn being committed: charged as `Embedding`, but no limit
+    /// refuses it. Its run was admitted and its model has answered (and was charged), so
+    /// refusing now would waste that spend and lose the turn; the overshoot is bounded by
+    /// that turn's own input and answer, and the user's next call is refused instead.
+    TurnEmbedding,
+}
+
+impl CallKind {
+    fn is_embedding(self) -> bool {
+        matches!(self, CallKind::Embedding | CallKind::TurnEmbedding)
+    }
 }
 
 /// Usage as reported for a finished call: untrusted figures, checked in `settle`.
@@ -114,7 +125,7 @@ impl Reservation {
         let kind = est.kind;
         let mut out = match kind {
             CallKind::Generation => est.max_output_tokens.max(1),
-            CallKind::Embedding => 0,
+            CallKind::Embedding | CallKind::TurnEmbedding => 0,
         };
         fit(plan, acct, Scope::User, kind, input, price, &mut out)
             .map_err(BudgetError::Exceeded)?;
@@ -153,9 +164,9 @@ impl Reservation {
         now: f64,
     ) -> Charge {
         let (input, in_clamped) = figure(actual.input_tokens, self.input_tokens());
-        let (output, out_clamped) = match self.kind {
-            CallKind::Generation => figure(actual.output_tokens, self.max_output_tokens()),
-            CallKind::Embedding => (0, false),
+        let (output, out_clamped) = match self.kind.is_embedding() {
+            false => figure(actual.output_tokens, self.max_output_tokens()),
+            true => (0, false),
         };
         let a = call_amounts(self.kind, input, output, self.price);
         let overran = a.iter().zip(&self.amounts).any(|(x, y)| x > y);
@@ -233,6 +244,7 @@ fn fit(
         let remaining = cap.limit.saturating_sub(used.saturating_add(reserved));
         let allowed = match (kind, cap.metric) {
             (CallKind::Generation, _) => generation_room(cap.metric, input, price, remaining),
+            (CallKind::TurnEmbedding, _) => u64::MAX,
             (CallKind::Embedding, Metric::Requests | Metric::OutputTokens) => u64::MAX,
             (CallKind::Embedding, Metric::InputTokens | Metric::TotalTokens) => {
                 if input <= remaining {

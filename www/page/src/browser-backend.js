@@ -6,7 +6,7 @@ import { DemoError } from "./errors.js";
 /** Modest on purpose, so the demo model visibly moves the meter and hits the limits. */
 export const LIMITS = {
   maxOutputTokens: 256,
-  budget: { perUser: { maxTotalTokens: 2000, window: "day" } },
+  budget: { perUser: { maxTotalTokens: 4000, window: "day" } },
   rateLimit: { perUser: { requests: 10, perMs: 60_000 } },
   // The demo model stores "remember that my ... is ..." through these.
   memory: { tools: ["memory_remember", "memory_forget_fact"] },

@@ -449,3 +449,23 @@ fn an_embedding_is_priced_as_input_and_refused_past_the_cost_limit() {
         Err(BudgetError::MissingPrice { .. })
     ));
 }
+
+#[test]
+fn a_turns_embedding_is_charged_past_a_limit_and_the_next_call_is_refused() {
+    let mut l = ledger(json!({ "perUser": { "maxTotalTokens": 100 } }));
+    let u = user("u");
+    spend(&mut l, &u, T0, 60, 30).unwrap();
+    let turn = Estimate {
+        kind: CallKind::TurnEmbedding,
+        ..embedding(50)
+    };
+    // Only 10 tokens of room: a plain embedding is refused, the turn's is not.
+    assert!(l.reserve(&u, DEFAULT, T0, embedding(50)).is_err());
+    let (r, _) = l.reserve(&u, DEFAULT, T0, turn).unwrap();
+    let c = l.settle(r, actual(50.0, 0.0), T0);
+    assert_eq!((c.total_tokens, c.user_charged), (50, true));
+    let rep = l.usage(&u, DEFAULT, T0);
+    assert_eq!((rep.totals.total_tokens, rep.totals.requests), (140, 1));
+    let e = refusal(l.reserve(&u, DEFAULT, T0, est(1, 1)).unwrap_err());
+    assert_eq!((e.metric, e.remaining), (Metric::TotalTokens, 0.0));
+}
