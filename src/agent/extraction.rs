@@ -10,7 +10,7 @@ use super::Agent;
 use crate::config::FactExtraction;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
-use crate::memory::{exchange, read_answer, DEFAULT_EXTRACTION_INSTRUCTIONS};
+use crate::memory::{exchange, read_answer, Facts, DEFAULT_EXTRACTION_INSTRUCTIONS};
 use crate::message::Message;
 use crate::model::Usage;
 use crate::observe::{About, Kind};
@@ -90,7 +90,7 @@ impl Agent {
         let mut recorded = 0;
         // All or nothing: one fact the record refuses (too long, the record full) keeps
         // the user's facts as they were.
-        self.update_facts(user, Some(call.incarnation), |current| {
+        self.write_part(user, Some(call.incarnation), |current: &Facts| {
             let mut next = current.clone();
             for fact in found {
                 if let Some((changed, _)) = next.with(fact, now)? {

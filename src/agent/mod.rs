@@ -25,6 +25,7 @@ mod residency;
 mod run;
 mod search;
 mod tool_loop;
+mod user_write;
 mod working;
 
 pub use reads::SessionInfo;

@@ -1,48 +1,24 @@
-//! Host writes to a user's working memory: checked, written through, then applied, one
-//! writer per user at a time.
+//! Host writes to a user's working memory, through `write_part`.
 
 use super::Agent;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::UserKey;
-use crate::persist::records;
-use crate::persist::user_doc;
+use crate::memory::WorkingMemory;
 use serde_json::Value;
 
 impl Agent {
-    /// Changes one user's working memory: checked, written through, then applied.
+    /// Changes one user's working memory (a copy, checked by `change`).
     async fn update_working(
         &self,
         user: &UserKey,
-        change: impl FnOnce(&mut crate::memory::WorkingMemory) -> Result<()>,
+        change: impl FnOnce(&mut WorkingMemory) -> Result<()>,
     ) -> Result<()> {
-        let _one_writer = self.user_locks.ticket(user.clone()).await;
-        let pin = self.pin(user).await?;
-        let incarnation = pin.incarnation;
-        let next = {
-            let m = self.memory.borrow();
-            let mut w = m.get(user).ok_or(Error::Conflict)?.working().clone();
-            change(&mut w)?;
-            w
-        };
-        if let Some(storage) = &self.storage {
-            let generation = self.memory.borrow().get(user).map_or(0, |u| u.generation);
-            records::put_working(
-                storage.as_ref(),
-                user,
-                generation,
-                &user_doc::working_doc(user, &next),
-            )
-            .await?;
-        }
-        if self
-            .memory
-            .borrow_mut()
-            .set_working(user, incarnation, next)
-        {
-            Ok(())
-        } else {
-            Err(Error::Conflict)
-        }
+        self.write_part(user, None, |w: &WorkingMemory| {
+            let mut next = w.clone();
+            change(&mut next)?;
+            Ok(Some(next))
+        })
+        .await
     }
 
     pub async fn set_block(&self, user: &UserKey, label: &str, text: &str) -> Result<()> {

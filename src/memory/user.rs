@@ -102,10 +102,19 @@ impl UserState {
         match self.sessions.iter_mut().find(|(k, _)| *k == id) {
             Some(slot) => slot.1 = session,
             None => {
+                // Kept in (creation time, id) order, the order a reload from storage
+                // rebuilds: what reads list, and how ranking ties fall, must not change
+                // with a restart.
+                let at = self.sessions.partition_point(|(k, s)| {
+                    s.created_at()
+                        .total_cmp(&session.created_at())
+                        .then_with(|| k.cmp(&id))
+                        .is_le()
+                });
                 // Exact growth: most users have one session, and a Vec's first push would
                 // reserve four (a few hundred bytes per user at 100k users).
                 self.sessions.reserve_exact(1);
-                self.sessions.push((id, session))
+                self.sessions.insert(at, (id, session))
             }
         }
     }
