@@ -7,7 +7,11 @@
 //! with edited sessions or working memory, with a budget lowered or raised, invalid),
 //! snapshot + restore into a fresh agent (sometimes with one bad user document), load,
 //! restart over the same storage and clock, floods of one-shot ids that evict everyone,
-//! clock jumps, and storage that fails a chosen upcoming call or answers slowly.
+//! clock jumps, storage that fails a chosen upcoming call or answers slowly, facts
+//! remembered and withdrawn, and searches (lexical, semantic, hybrid) for a shared word, a
+//! message's exact text, one distinctive token or a word nobody said. The agent embeds with
+//! a deterministic embedder (tokens hashed into 16 dimensions) that a run or a search can
+//! make fail or answer malformed.
 //!
 //! After every step, for every user, the reference model (BTreeMaps of sessions, working
 //! memory, spend per window and the rate bucket) is compared with:
@@ -19,8 +23,11 @@
 //!
 //! The rules the model encodes, named in every failure message:
 //! - R1 a run commits whole or not at all: any failure (model error, storage, abort,
-//!   refusal) leaves that user's memory and storage as they were; a success appends
-//!   [input, reply] to its session, bounded by `maxMessagesPerSession` in whole turns.
+//!   refusal, a failed or malformed embedding) leaves that user's memory and storage as
+//!   they were; a success appends [input, reply] to its session, bounded by
+//!   `maxMessagesPerSession` in whole turns, each message with the vector of its text.
+//!   The turn is embedded after the model answered and before the commit, so a run whose
+//!   embedding fails is still charged in full for that answer (R2).
 //! - R2 a model call that answered is charged what it reported, in full even when it
 //!   overran `maxOutputTokens` (the user is then refused until the window frees room); one
 //!   that threw or was aborted first is charged nothing. Totals are exact.
@@ -37,14 +44,25 @@
 //!   becomes the document's.
 //! - R7 restore into a fresh agent is all or nothing.
 //! - R8 nothing crosses users: an operation leaves every other user's memory, counters and
-//!   storage records as they were, and no prompt holds another user's text.
+//!   storage records as they were, and no prompt or embedder call holds another user's
+//!   text.
+//! - R9 search returns only messages of the user searched (and of the session asked for),
+//!   at most `limit`: lexically, as many as it can of those holding a query term, a
+//!   shorter one never after a longer one for one term found once; semantically, the
+//!   best by cosine with the query's vector (the message that is the query's exact text,
+//!   at about 1, first); hybrid, as many as it can of those either ranking holds. A fresh
+//!   agent over the storage returns the same hits. Only the query is embedded (once, in
+//!   the semantic and hybrid modes): stored, reloaded, restored and imported vectors are
+//!   never embedded again, by a search or by any load.
 //!
 //! `cargo test --test model_based` runs a fixed seed (220 cases of about 100 operations).
 //! `TENANTRY_SOAK=1` runs 3,000 cases from a fresh random seed (printed);
 //! `TENANTRY_MBT_SEED=<n>` and `TENANTRY_MBT_CASES=<n>` pick them by hand, and
-//! `TENANTRY_MBT_WITHOUT=forget,restart,...` leaves operation kinds out of the generator,
-//! `faults` all injected storage faults, `run-faults` (`import-faults`, ...) those of one
-//! kind of operation: to find the next failure once one is known (every check still runs).
+//! `TENANTRY_MBT_WITHOUT=forget,restart,...` leaves operation kinds out of the generator
+//! (`search`, `forget-fact`, ...), `faults` all injected faults, `embed-faults` the
+//! embedder's, `run-faults` (`import-faults`, `search-faults`, ...) the storage faults of
+//! one kind of operation: to find the next failure once one is known (every check still
+//! runs).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod dual_support;
@@ -64,6 +82,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::time::Instant;
+use tenantry::limits::{DEFAULT_RECALL_LIMIT, RRF_K};
 use tenantry::testing::keys::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
 use tenantry::testing::Turn;
 use tenantry::testing::BUCKETS_PER_WINDOW;
@@ -78,6 +97,7 @@ use tenantry::{
 };
 use tenantry::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
 use tenantry::{CallContext, RawUsage};
+use tenantry::{EmbedContext, Embedder, Hit, RawEmbeddings, SearchMode, SearchOptions};
 
 // ---------------------------------------------------------------------------------------
 // The configuration under test, and the figures the reference model derives from it.
@@ -281,6 +301,30 @@ enum Corrupt {
     ForeignSession,
 }
 
+/// How the embedder's next call goes wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BadEmbedding {
+    Throw,
+    /// One vector fewer than texts.
+    TooFew,
+    NotFinite,
+    /// A vector of no dimensions.
+    Empty,
+}
+
+/// What a search looks for, resolved against the reference model when it runs.
+#[derive(Clone, Copy, Debug)]
+enum Query {
+    /// `w<k>`: every input and reply carries one of `w0`..`w3`, so `w4` finds nothing.
+    Word(u8),
+    /// The `n % count`-th message of all users: its exact text when it is the searcher's
+    /// own, else that text without its owner's marker.
+    Content(u16),
+    /// The second token (`q<n>`, `a<n>`, `edited<n>`, ...) of such a message.
+    Token(u16),
+    Unknown,
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Run {
@@ -288,6 +332,7 @@ enum Op {
         session: S,
         reply: Reply,
         fault: Option<Fault>,
+        embed: Option<BadEmbedding>,
     },
     Concurrent {
         runs: Vec<BatchRun>,
@@ -322,6 +367,21 @@ enum Op {
         object: u8,
         fault: Option<Fault>,
     },
+    /// Withdraws the current value of predicate `p<predicate>` of subject "me".
+    ForgetFact {
+        user: U,
+        predicate: u8,
+        fault: Option<Fault>,
+    },
+    Search {
+        user: U,
+        query: Query,
+        mode: SearchMode,
+        limit: Option<u8>,
+        session: Option<S>,
+        fault: Option<Fault>,
+        embed: Option<BadEmbedding>,
+    },
     Restart,
     Flood {
         n: u8,
@@ -345,7 +405,8 @@ impl Op {
             Op::Restart => "R4 restart",
             Op::Flood { .. } => "R4 eviction",
             Op::Export { .. } | Op::Load { .. } => "R4 load/export",
-            Op::Remember { .. } => "R1 facts",
+            Op::Remember { .. } | Op::ForgetFact { .. } => "R1 facts",
+            Op::Search { .. } => "R9",
             Op::Advance { .. } | Op::SlowStorage { .. } => "R2/R4",
         }
     }
@@ -408,6 +469,28 @@ fn fault_s(faults: bool) -> BoxedStrategy<Option<Fault>> {
     .boxed()
 }
 
+fn bad_embedding_s(on: bool) -> BoxedStrategy<Option<BadEmbedding>> {
+    if !on {
+        return Just(None).boxed();
+    }
+    let bad = prop_oneof![
+        Just(BadEmbedding::Throw),
+        Just(BadEmbedding::TooFew),
+        Just(BadEmbedding::NotFinite),
+        Just(BadEmbedding::Empty),
+    ];
+    prop_oneof![8 => Just(None), 1 => bad.prop_map(Some)].boxed()
+}
+
+fn query_s() -> impl Strategy<Value = Query> {
+    prop_oneof![
+        3 => (0u8..5).prop_map(Query::Word),
+        3 => any::<u16>().prop_map(Query::Content),
+        2 => any::<u16>().prop_map(Query::Token),
+        1 => Just(Query::Unknown),
+    ]
+}
+
 fn edit_s() -> impl Strategy<Value = Edit> {
     prop_oneof![
         3 => Just(Edit::AsExported),
@@ -431,6 +514,7 @@ fn op_s() -> BoxedStrategy<Op> {
     // `faults` leaves out every injected storage fault, `run-faults` those of runs only,
     // and so on per operation.
     let f = |k: &str| on("faults") && on(&format!("{k}-faults"));
+    let bad_embeddings = on("faults") && on("embed-faults");
     let mut v: Vec<(u32, BoxedStrategy<Op>)> = Vec::new();
     let mut add = |k: &str, w: u32, s: BoxedStrategy<Op>| {
         if on(k) {
@@ -440,12 +524,19 @@ fn op_s() -> BoxedStrategy<Op> {
     add(
         "run",
         30,
-        (user_s(), session_s(), reply_s(false), fault_s(f("run")))
-            .prop_map(|(user, session, reply, fault)| Op::Run {
+        (
+            user_s(),
+            session_s(),
+            reply_s(false),
+            fault_s(f("run")),
+            bad_embedding_s(bad_embeddings),
+        )
+            .prop_map(|(user, session, reply, fault, embed)| Op::Run {
                 user,
                 session,
                 reply,
                 fault,
+                embed,
             })
             .boxed(),
     );
@@ -517,6 +608,48 @@ fn op_s() -> BoxedStrategy<Op> {
                 object,
                 fault,
             })
+            .boxed(),
+    );
+    add(
+        "forget-fact",
+        3,
+        (user_s(), 0u8..2, fault_s(f("forget-fact")))
+            .prop_map(|(user, predicate, fault)| Op::ForgetFact {
+                user,
+                predicate,
+                fault,
+            })
+            .boxed(),
+    );
+    let mode = prop_oneof![
+        Just(SearchMode::Lexical),
+        Just(SearchMode::Semantic),
+        Just(SearchMode::Hybrid),
+    ];
+    let limit = prop_oneof![2 => Just(None), 3 => (1u8..=4).prop_map(Some)];
+    add(
+        "search",
+        8,
+        (
+            user_s(),
+            query_s(),
+            mode,
+            limit,
+            prop::option::weighted(0.2, session_s()),
+            fault_s(f("search")),
+            bad_embedding_s(bad_embeddings),
+        )
+            .prop_map(
+                |(user, query, mode, limit, session, fault, embed)| Op::Search {
+                    user,
+                    query,
+                    mode,
+                    limit,
+                    session,
+                    fault,
+                    embed,
+                },
+            )
             .boxed(),
     );
     add("restart", 5, Just(Op::Restart).boxed());
@@ -682,6 +815,25 @@ struct Script {
     /// Inputs whose model call started.
     called: RefCell<HashSet<String>>,
     leaks: RefCell<Vec<String>>,
+    /// Texts handed to the embedder by any agent of the case: what proves a load reads
+    /// vectors back instead of embedding again.
+    embedded: Cell<usize>,
+    /// The embedder's next call goes wrong like this.
+    bad_embedding: Cell<Option<BadEmbedding>>,
+    bad_embedding_fired: Cell<bool>,
+}
+
+impl Script {
+    fn arm_embedder(&self, bad: Option<BadEmbedding>) {
+        self.bad_embedding_fired.set(false);
+        self.bad_embedding.set(bad);
+    }
+
+    /// Like `FaultStorage::disarm`: whether the embedder answered badly.
+    fn disarm_embedder(&self) -> bool {
+        self.bad_embedding.set(None);
+        self.bad_embedding_fired.take()
+    }
 }
 
 struct ScriptedModel(Rc<Script>);
@@ -735,6 +887,100 @@ impl Model for ScriptedModel {
     }
 }
 
+/// Lowercased alphanumeric runs, as the documented lexical search splits text.
+fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+}
+
+const DIMENSIONS: usize = 16;
+
+/// The test embedder's vector of a text: each token counted in one of 15 dimensions picked
+/// by an FNV-1a hash, plus a constant last one so no vector is all zeros. Texts sharing
+/// tokens point the same way; a text is at cosine 1 with itself.
+fn embedding_of(text: &str) -> Vec<f64> {
+    let mut v = vec![0.0; DIMENSIONS];
+    v[DIMENSIONS - 1] = 0.5;
+    for t in tokens(text) {
+        let h = t.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        v[(h % (DIMENSIONS as u64 - 1)) as usize] += 1.0;
+    }
+    v
+}
+
+/// A stored vector as the agent keeps it (f32), printed short in failure messages.
+#[derive(Clone, PartialEq)]
+struct Vector(Vec<f32>);
+
+impl fmt::Debug for Vector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|x| x.to_string()).collect();
+        write!(f, "v[{}]", parts.join(","))
+    }
+}
+
+fn vector_of(text: &str) -> Vector {
+    Vector(embedding_of(text).into_iter().map(|x| x as f32).collect())
+}
+
+fn cosine(a: &Vector, b: &Vector) -> Option<f64> {
+    let dot: f64 = a.0.iter().zip(&b.0).map(|(x, y)| f64::from(x * y)).sum();
+    let norm = |v: &Vector| v.0.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
+    let (na, nb) = (norm(a), norm(b));
+    (a.0.len() == b.0.len() && na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
+}
+
+struct ScriptedEmbedder(Rc<Script>);
+
+impl Embedder for ScriptedEmbedder {
+    fn embed(
+        &self,
+        texts: Vec<String>,
+        ctx: EmbedContext,
+    ) -> LocalBoxFuture<'static, tenantry::Result<RawEmbeddings>> {
+        let mine = marker_of(ctx.user_id.as_deref());
+        for t in &texts {
+            for found in markers_in(t) {
+                if found != mine {
+                    self.0.leaks.borrow_mut().push(format!(
+                        "the embedder was given {found:?} in {t:?} for {mine}"
+                    ));
+                }
+            }
+        }
+        let embedded = &self.0.embedded;
+        embedded.set(embedded.get() + texts.len());
+        let bad = self.0.bad_embedding.take();
+        if bad.is_some() {
+            self.0.bad_embedding_fired.set(true);
+        }
+        Box::pin(async move {
+            yield_n(1).await;
+            let mut vectors: Vec<Vec<f64>> = texts.iter().map(|t| embedding_of(t)).collect();
+            match bad {
+                None => {}
+                Some(BadEmbedding::Throw) => {
+                    return Err(Error::Embedding {
+                        reason: "injected embedder failure".into(),
+                    })
+                }
+                Some(BadEmbedding::TooFew) => {
+                    vectors.pop();
+                }
+                Some(BadEmbedding::NotFinite) => vectors[0][0] = f64::NAN,
+                Some(BadEmbedding::Empty) => vectors[0].clear(),
+            }
+            Ok(RawEmbeddings {
+                vectors,
+                tokens: None,
+            })
+        })
+    }
+}
+
 fn build_agent(
     storage: Rc<dyn Storage>,
     clock: &Rc<ManualClock>,
@@ -744,7 +990,8 @@ fn build_agent(
         Agent::new(config(), Rc::new(ScriptedModel(script.clone())))
             .expect("the test's config is valid")
             .with_clock(clock.clone())
-            .with_storage(storage),
+            .with_storage(storage)
+            .with_embedder(Rc::new(ScriptedEmbedder(script.clone()))),
     )
 }
 
@@ -752,6 +999,26 @@ fn build_agent(
 // The reference model.
 
 type Msg = (Role, String);
+/// A message with the vector stored beside it.
+type Entry = (Role, String, Option<Vector>);
+
+/// A committed message: embedded from its own text.
+fn said(role: Role, text: &str) -> Entry {
+    (role, text.to_owned(), Some(vector_of(text)))
+}
+
+/// A stored or exported turn's messages with their vectors (a turn stores none or one
+/// slot per message).
+fn entries(t: &Turn) -> Vec<Entry> {
+    t.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let v = t.vectors.get(i).cloned().flatten().map(Vector);
+            (m.role, m.content.clone(), v)
+        })
+        .collect()
+}
 
 fn bucket(now: f64) -> i64 {
     (now / BUCKET_MS).floor() as i64
@@ -904,7 +1171,7 @@ impl Budget {
 
 #[derive(Clone, Debug, Default)]
 struct UserModel {
-    sessions: BTreeMap<String, Vec<Vec<Msg>>>,
+    sessions: BTreeMap<String, Vec<Vec<Entry>>>,
     blocks: Vec<(String, String)>,
     properties: Map<String, Value>,
     /// The current value of each predicate remembered about the user.
@@ -916,7 +1183,7 @@ struct UserModel {
     lagging: bool,
 }
 
-fn push_turn(turns: &mut Vec<Vec<Msg>>, turn: Vec<Msg>) {
+fn push_turn(turns: &mut Vec<Vec<Entry>>, turn: Vec<Entry>) {
     turns.push(turn);
     while turns.iter().map(Vec::len).sum::<usize>() > MAX_MESSAGES && turns.len() > 1 {
         turns.remove(0);
@@ -931,7 +1198,7 @@ fn msgs(messages: &[Message]) -> Vec<Msg> {
 }
 
 type Memory = (
-    BTreeMap<String, Vec<Vec<Msg>>>,
+    BTreeMap<String, Vec<Vec<Entry>>>,
     Vec<(String, String)>,
     Map<String, Value>,
     BTreeMap<String, String>,
@@ -953,7 +1220,7 @@ fn memory_of_doc(doc: &UserDoc) -> Memory {
     for s in &doc.sessions {
         let mut turns = Vec::new();
         for t in &s.turns {
-            push_turn(&mut turns, msgs(&t.messages));
+            push_turn(&mut turns, entries(t));
         }
         sessions.insert(s.id.clone(), turns);
     }
@@ -970,8 +1237,13 @@ fn memory_of_doc(doc: &UserDoc) -> Memory {
     )
 }
 
-fn flat(turns: &[Vec<Msg>]) -> Vec<Msg> {
-    turns.iter().flatten().cloned().collect()
+/// The messages, without their vectors (which `history` does not show).
+fn flat(turns: &[Vec<Entry>]) -> Vec<Msg> {
+    turns
+        .iter()
+        .flatten()
+        .map(|(r, c, _)| (*r, c.clone()))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1131,15 +1403,15 @@ fn compare_stored(
                 doc.user_id, doc.id
             ));
         }
-        let got: Vec<Msg> = doc.turns.iter().flat_map(|t| msgs(&t.messages)).collect();
-        match m.sessions.get(id) {
-            Some(turns) if flat(turns) == got => {}
-            want => {
-                return Err(format!(
-                    "record {k:?} holds {got:?}, expected {:?}",
-                    want.map(|t| flat(t))
-                ))
-            }
+        let got: Vec<Entry> = doc.turns.iter().flat_map(entries).collect();
+        let want: Option<Vec<Entry>> = m
+            .sessions
+            .get(id)
+            .map(|t| t.iter().flatten().cloned().collect());
+        if want.as_ref() != Some(&got) {
+            return Err(format!(
+                "record {k:?} holds {got:?}, expected {want:?} (messages with the vectors of their texts)"
+            ));
         }
         seen.insert(id.to_owned());
     }
@@ -1192,6 +1464,234 @@ fn records<'a>(map: &'a BTreeMap<String, String>, prefix: &str) -> Vec<(&'a Stri
 }
 
 // ---------------------------------------------------------------------------------------
+// Judging a search against the model.
+
+/// One search, as asked.
+struct Ask {
+    text: String,
+    mode: SearchMode,
+    limit: Option<usize>,
+    session: Option<&'static str>,
+}
+
+impl Ask {
+    fn options(&self) -> SearchOptions {
+        SearchOptions {
+            limit: self.limit,
+            mode: self.mode,
+            session: self
+                .session
+                .map(|s| SessionId::parse(Some(s)).expect("valid session")),
+        }
+    }
+
+    fn show(&self, key: &UserKey) -> String {
+        format!(
+            "search({}, {:?}, {:?}, limit {:?}, session {:?})",
+            show_key(key),
+            self.text,
+            self.mode,
+            self.limit,
+            self.session
+        )
+    }
+}
+
+/// A message of the searched user in the sessions asked for, with what each ranking can
+/// know of it.
+struct Candidate<'a> {
+    session: &'a str,
+    role: Role,
+    content: &'a str,
+    /// Tokens in the message.
+    len: usize,
+    /// Occurrences of query terms in it.
+    found: usize,
+    /// Cosine of its stored vector with the query's, when it has one.
+    cosine: Option<f64>,
+}
+
+fn candidates<'a>(m: &'a UserModel, ask: &Ask) -> Vec<Candidate<'a>> {
+    let terms: BTreeSet<String> = tokens(&ask.text).collect();
+    let q = vector_of(&ask.text);
+    let mut out = Vec::new();
+    for (id, turns) in &m.sessions {
+        if ask.session.is_some_and(|s| s != id) {
+            continue;
+        }
+        for (role, content, v) in turns.iter().flatten() {
+            let toks: Vec<String> = tokens(content).collect();
+            out.push(Candidate {
+                session: id,
+                role: *role,
+                content,
+                len: toks.len(),
+                found: toks.iter().filter(|t| terms.contains(*t)).count(),
+                cosine: v.as_ref().and_then(|v| cosine(&q, v)),
+            });
+        }
+    }
+    out
+}
+
+/// Checks a search of user `u` against the model (R9, and R8 for a hit of someone else).
+/// Returns whether a semantic search for a message's exact text found it first.
+fn check_hits(users: &[UserModel], u: usize, ask: &Ask, hits: &[Hit]) -> Result<bool, String> {
+    let cands = candidates(&users[u], ask);
+    let limit = ask.limit.unwrap_or(DEFAULT_RECALL_LIMIT);
+    let mut seen: Vec<usize> = Vec::new();
+    for h in hits {
+        let found = cands
+            .iter()
+            .position(|c| c.session == h.session_id && c.role == h.role && c.content == h.content);
+        let Some(i) = found else {
+            let owner = users.iter().position(|m| {
+                m.sessions
+                    .values()
+                    .flatten()
+                    .flatten()
+                    .any(|(_, c, _)| *c == h.content)
+            });
+            return Err(match owner {
+                Some(o) if o != u => {
+                    format!("[R8] hit {h:?} is a message of {}", show_key(&ukey(o)))
+                }
+                _ => format!("hit {h:?} is no message of this user in the sessions asked for"),
+            });
+        };
+        if seen.contains(&i) {
+            return Err(format!("hit {h:?} is returned twice"));
+        }
+        seen.push(i);
+    }
+    if hits.windows(2).any(|w| w[0].score < w[1].score) {
+        return Err(format!("hits are not best first: {hits:?}"));
+    }
+    let mode = ask.mode;
+    let ranked = |c: &Candidate| match mode {
+        SearchMode::Lexical => c.found > 0,
+        SearchMode::Semantic => c.cosine.is_some(),
+        SearchMode::Hybrid => c.found > 0 || c.cosine.is_some(),
+    };
+    if let Some(&i) = seen.iter().find(|&&i| !ranked(&cands[i])) {
+        return Err(format!(
+            "hit {:?} shares no term with the query and has no vector, yet a {mode:?} search returned it",
+            cands[i].content
+        ));
+    }
+    let pool = cands.iter().filter(|c| ranked(c)).count();
+    if hits.len() != pool.min(limit) {
+        return Err(format!(
+            "{} hits; the {mode:?} ranking holds {pool} of this user's messages and the limit is {limit}: {hits:?}",
+            hits.len()
+        ));
+    }
+    let missed: Vec<&Candidate> = (0..cands.len())
+        .filter(|i| ranked(&cands[*i]) && !seen.contains(i))
+        .map(|i| &cands[i])
+        .collect();
+    match mode {
+        SearchMode::Lexical => {
+            let one_term = tokens(&ask.text).collect::<BTreeSet<_>>().len() == 1;
+            // BM25 with one term, found at most once in any message: the score falls as
+            // the message grows, so token counts rise down the list.
+            if one_term && cands.iter().all(|c| c.found <= 1) {
+                let lens: Vec<usize> = seen.iter().map(|&i| cands[i].len).collect();
+                if lens.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(format!(
+                        "a longer message ranks above a shorter one (token counts {lens:?}): {hits:?}"
+                    ));
+                }
+                if let (Some(&last), Some(m)) = (lens.last(), missed.iter().min_by_key(|c| c.len)) {
+                    if m.len < last {
+                        return Err(format!(
+                            "{:?} ({} tokens) was left out for a message of {last}: {hits:?}",
+                            m.content, m.len
+                        ));
+                    }
+                }
+            }
+        }
+        SearchMode::Semantic => {
+            for (h, &i) in hits.iter().zip(&seen) {
+                let want = cands[i].cosine.unwrap_or(f64::NAN);
+                if (h.score - want).abs() > 1e-4 {
+                    return Err(format!(
+                        "hit {h:?} scores {}; its vector's cosine with the query's is {want}",
+                        h.score
+                    ));
+                }
+            }
+            let floor = hits.last().map_or(f64::INFINITY, |h| h.score);
+            if let Some(m) = missed
+                .iter()
+                .find(|c| c.cosine.is_some_and(|x| x > floor + 1e-4))
+            {
+                return Err(format!(
+                    "{:?} at cosine {:?} was left out for worse hits: {hits:?}",
+                    m.content, m.cosine
+                ));
+            }
+        }
+        SearchMode::Hybrid => {
+            for (h, &i) in hits.iter().zip(&seen) {
+                let c = &cands[i];
+                let lists = usize::from(c.found > 0) + usize::from(c.cosine.is_some());
+                // Reciprocal rank fusion: at most 1 / (k + 1) from each ranking holding it.
+                if !(h.score > 0.0 && h.score <= lists as f64 / (RRF_K + 1.0) + 1e-12) {
+                    return Err(format!(
+                        "hit {h:?} scores more than {lists} ranking(s) can give it"
+                    ));
+                }
+            }
+        }
+    }
+    let exact = cands
+        .iter()
+        .any(|c| c.content == ask.text && c.cosine.is_some_and(|x| x > 1.0 - 1e-6));
+    if mode == SearchMode::Semantic && exact {
+        match hits.first() {
+            Some(h) if h.score > 1.0 - 1e-4 => return Ok(true),
+            _ => {
+                return Err(format!(
+                    "the message whose text is the query must come first, at cosine 1: {hits:?}"
+                ))
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The hits of the same search by two agents over the same memory: equal scores in the
+/// same order; which messages tie at the cut may differ.
+fn same_hits(a: &[Hit], b: &[Hit]) -> Result<(), String> {
+    let key = |h: &Hit| {
+        (
+            h.session_id.clone(),
+            format!("{:?}", h.role),
+            h.content.clone(),
+        )
+    };
+    let cut = a.last().map_or(0.0, |h| h.score);
+    let above = |l: &[Hit]| {
+        l.iter()
+            .filter(|h| h.score > cut + 1e-9)
+            .map(key)
+            .collect::<BTreeSet<_>>()
+    };
+    let scores_differ = a.len() != b.len()
+        || a.iter()
+            .zip(b)
+            .any(|(x, y)| (x.score - y.score).abs() > 1e-9 * x.score.abs().max(1.0));
+    if scores_differ || above(a) != above(b) {
+        return Err(format!(
+            "the agent found {a:?}; a fresh agent over its storage (a restart now) found {b:?}"
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
 // Judging one run's outcome.
 
 struct Expect<'a> {
@@ -1203,6 +1703,8 @@ struct Expect<'a> {
     pre_abort: bool,
     verdict: Verdict,
     fired: bool,
+    /// The embedder answered this run's turn badly.
+    bad_embedding: bool,
     called: bool,
 }
 
@@ -1244,6 +1746,9 @@ fn judge(e: &Expect<'_>, result: &tenantry::Result<RunOutput>) -> Result<bool, S
             if !e.called {
                 return fail("[R1] a run succeeded without calling its model");
             }
+            if e.bad_embedding {
+                return fail("[R1] a run succeeded although the embedding of its turn failed");
+            }
             if out.text != e.text
                 || out.usage.input_tokens != i
                 || out.usage.output_tokens != o
@@ -1266,6 +1771,10 @@ fn judge(e: &Expect<'_>, result: &tenantry::Result<RunOutput>) -> Result<bool, S
             )),
             "budget_exceeded" => Ok(false),
             "model_error" if e.called && *e.reply == Reply::Throw => Ok(false),
+            // The embedder is only asked once the model answered.
+            "embedding_failed" if e.bad_embedding && e.called && e.reply.reported().is_some() => {
+                Ok(false)
+            }
             "aborted" if *e.reply == Reply::Hang => Ok(false),
             "storage" if e.fired => Ok(false),
             _ => fail("[R1] unexpected outcome"),
@@ -1294,6 +1803,13 @@ struct Stats {
     restarts: u64,
     floods: u64,
     forgets: u64,
+    embedding_failures: u64,
+    facts_withdrawn: u64,
+    /// Searches that returned hits, per mode (lexical, semantic, hybrid).
+    searches_with_hits: [u64; 3],
+    /// Semantic searches for a message's exact text, which came first.
+    exact_first: u64,
+    search_storage_errors: u64,
 }
 
 struct World {
@@ -1311,6 +1827,9 @@ struct World {
     /// expectation. A fresh agent over the same bytes must see the same thing again, so an
     /// unchanged digest needs no second look.
     checked: Vec<Option<(Vec<Read>, u64)>>,
+    /// Texts the current step may hand to the embedder: the two of each turn whose model
+    /// answered, and each semantic or hybrid query.
+    owed: usize,
 }
 
 impl World {
@@ -1335,6 +1854,7 @@ impl World {
             floods: Vec::new(),
             next: 0,
             checked: vec![None; USERS.len()],
+            owed: 0,
         }
     }
 
@@ -1347,12 +1867,19 @@ impl World {
         USERS.iter().position(|u| *u == key.as_option())
     }
 
-    /// A fresh input and the reply the scripted model will give to it.
+    /// A fresh input and the reply the scripted model will give to it. Each carries one of
+    /// four shared words, so a word search finds several messages, across users too, and
+    /// replies run to three lengths, so length weighs in lexical ranking.
     fn script(&mut self, id: Option<&str>, reply: &Reply) -> (String, String) {
         self.next += 1;
         let marker = marker_of(id);
-        let input = format!("{marker} q{}", self.next);
-        let text = format!("{marker} a{}", self.next);
+        let n = self.next;
+        let input = format!("{marker} q{n} w{}", n % 4);
+        let text = format!(
+            "{marker} a{n} w{}{}",
+            (n / 4) % 4,
+            " x".repeat(n as usize % 3)
+        );
         self.script
             .replies
             .borrow_mut()
@@ -1363,9 +1890,27 @@ impl World {
     fn step(&mut self, op: &Op, stats: &mut Stats) -> Result<(), String> {
         stats.ops += 1;
         let before = self.raw.map.borrow().clone();
+        self.owed = 0;
+        let embedded = self.script.embedded.get();
         let subjects = self.apply(op, stats)?;
+        let applied = self.script.embedded.get();
+        if applied - embedded != self.owed {
+            return Err(format!(
+                "[R9] the step embedded {} texts; its answered turns and queries are {}",
+                applied - embedded,
+                self.owed
+            ));
+        }
         let skip_ram = matches!(op, Op::Restart | Op::Flood { .. });
-        self.check(op, &before, &subjects, skip_ram)
+        self.check(op, &before, &subjects, skip_ram)?;
+        let checked = self.script.embedded.get();
+        if checked != applied {
+            return Err(format!(
+                "[R9] loading users and reading their memory embedded {} texts: stored vectors must be read back, not made again",
+                checked - applied
+            ));
+        }
+        Ok(())
     }
 
     fn apply(&mut self, op: &Op, stats: &mut Stats) -> Result<Vec<UserKey>, String> {
@@ -1375,9 +1920,10 @@ impl World {
                 session,
                 reply,
                 fault,
+                embed,
             } => {
                 let u = user.0 as usize;
-                self.run_one(u, session.0 as usize, reply, *fault, stats)?;
+                self.run_one(u, session.0 as usize, reply, *fault, *embed, stats)?;
                 Ok(vec![ukey(u)])
             }
             Op::Concurrent { runs } => self.concurrent(runs, stats),
@@ -1441,6 +1987,55 @@ impl World {
                 }
                 Ok(vec![key])
             }
+            Op::ForgetFact {
+                user,
+                predicate,
+                fault,
+            } => {
+                let u = user.0 as usize;
+                let key = ukey(u);
+                let predicate = format!("p{predicate}");
+                let held = self.users[u].facts.contains_key(&predicate);
+                self.storage.arm(*fault);
+                let r = block_on(self.agent.forget_fact(&key, "me", &predicate));
+                let fired = self.storage.disarm();
+                stats.faults_fired += u64::from(fired);
+                match r {
+                    Ok(withdrawn) if withdrawn == held => {
+                        stats.facts_withdrawn += u64::from(withdrawn);
+                        self.users[u].facts.remove(&predicate);
+                    }
+                    // Facts stay as they were: the checks after this step hold them to it.
+                    Err(e) if fired && e.code() == "storage" => {}
+                    other => {
+                        return Err(format!(
+                            "[R1] forget_fact({}, \"me\", {predicate:?}) returned {other:?}; a value was {}current",
+                            show_key(&key),
+                            if held { "" } else { "not " }
+                        ))
+                    }
+                }
+                Ok(vec![key])
+            }
+            Op::Search {
+                user,
+                query,
+                mode,
+                limit,
+                session,
+                fault,
+                embed,
+            } => {
+                let u = user.0 as usize;
+                let ask = Ask {
+                    text: self.query_text(u, *query),
+                    mode: *mode,
+                    limit: limit.map(usize::from),
+                    session: session.map(|s| SESSIONS[s.0 as usize]),
+                };
+                self.search(u, &ask, *fault, *embed, stats)?;
+                Ok(vec![ukey(u)])
+            }
             Op::Restart => {
                 stats.restarts += 1;
                 self.agent = build_agent(self.storage.clone(), &self.clock, &self.script);
@@ -1471,6 +2066,7 @@ impl World {
                         },
                     );
                     let r = block_on(self.agent.run(input, key.clone(), RunOptions::default()));
+                    self.owed += 2;
                     match r {
                         Ok(out) if out.text == text => {}
                         other => {
@@ -1501,6 +2097,7 @@ impl World {
         s: usize,
         reply: &Reply,
         fault: Option<Fault>,
+        embed: Option<BadEmbedding>,
         stats: &mut Stats,
     ) -> Result<(), String> {
         let key = ukey(u);
@@ -1509,6 +2106,7 @@ impl World {
         let rate_ok = self.users[u].budget.take_rate(now);
         let verdict = self.users[u].budget.verdict(now, 1, reply.worst());
         self.storage.arm(fault);
+        self.script.arm_embedder(embed);
         let result = block_on(self.agent.run(
             input.clone(),
             key.clone(),
@@ -1518,6 +2116,7 @@ impl World {
             },
         ));
         let fired = self.storage.disarm();
+        let bad_embedding = self.script.disarm_embedder();
         let called = self.script.called.borrow_mut().remove(&input);
         let committed = judge(
             &Expect {
@@ -1529,6 +2128,7 @@ impl World {
                 pre_abort: false,
                 verdict,
                 fired,
+                bad_embedding,
                 called,
             },
             &result,
@@ -1538,12 +2138,13 @@ impl World {
         if called {
             if let Some((i, o)) = reply.reported() {
                 m.budget.charge(now, i, o);
+                self.owed += 2;
             }
         }
         if committed {
             push_turn(
                 m.sessions.entry(SESSIONS[s].to_owned()).or_default(),
-                vec![(Role::User, input), (Role::Assistant, text)],
+                vec![said(Role::User, &input), said(Role::Assistant, &text)],
             );
         }
         if fired {
@@ -1657,6 +2258,7 @@ impl World {
                     pre_abort: r.pre_abort,
                     verdict: verdicts[i],
                     fired: false,
+                    bad_embedding: false,
                     called,
                 },
                 result,
@@ -1667,6 +2269,7 @@ impl World {
             if called {
                 if let Some((inp, out)) = r.reply.reported() {
                     m.budget.charge(now, inp, out);
+                    self.owed += 2;
                 }
             }
             if committed {
@@ -1674,7 +2277,7 @@ impl World {
                     m.sessions
                         .entry(SESSIONS[r.session.0 as usize].to_owned())
                         .or_default(),
-                    vec![(Role::User, input.clone()), (Role::Assistant, text.clone())],
+                    vec![said(Role::User, input), said(Role::Assistant, text)],
                 );
                 m.lagging = false;
             }
@@ -1682,6 +2285,130 @@ impl World {
         let mut subjects: Vec<UserKey> = runs.iter().map(|r| ukey(r.user.0 as usize)).collect();
         subjects.dedup();
         Ok(subjects)
+    }
+
+    fn query_text(&self, u: usize, q: Query) -> String {
+        let all: Vec<(usize, &str)> = self
+            .users
+            .iter()
+            .enumerate()
+            .flat_map(|(o, m)| {
+                m.sessions
+                    .values()
+                    .flatten()
+                    .flatten()
+                    .map(move |(_, c, _)| (o, c.as_str()))
+            })
+            .collect();
+        let pick = |n: u16| (!all.is_empty()).then(|| all[n as usize % all.len()]);
+        let text = match q {
+            Query::Word(k) => format!("w{k}"),
+            Query::Unknown => "zebra".into(),
+            Query::Content(n) => match pick(n) {
+                Some((o, c)) if o == u => c.to_owned(),
+                // Another user's marker would read as a leak at the embedder.
+                Some((_, c)) => markers_in(c)
+                    .into_iter()
+                    .fold(c.to_owned(), |t, m| t.replace(m, ""))
+                    .trim()
+                    .to_owned(),
+                None => String::new(),
+            },
+            Query::Token(n) => pick(n)
+                .and_then(|(_, c)| tokens(c).nth(1))
+                .unwrap_or_default(),
+        };
+        match text.is_empty() {
+            true => "w0".into(),
+            false => text,
+        }
+    }
+
+    fn search(
+        &mut self,
+        u: usize,
+        ask: &Ask,
+        fault: Option<Fault>,
+        embed: Option<BadEmbedding>,
+        stats: &mut Stats,
+    ) -> Result<(), String> {
+        let key = ukey(u);
+        let query_texts = usize::from(ask.mode.semantic());
+        self.storage.arm(fault);
+        self.script.arm_embedder(embed);
+        let embedded = self.script.embedded.get();
+        let r = block_on(self.agent.search(&key, &ask.text, ask.options()));
+        let fired = self.storage.disarm();
+        let bad = self.script.disarm_embedder();
+        stats.faults_fired += u64::from(fired);
+        self.owed += query_texts;
+        let hits = match r {
+            Ok(hits) if !bad => hits,
+            Err(e) if bad && e.code() == "embedding_failed" => {
+                stats.embedding_failures += 1;
+                return Ok(());
+            }
+            Err(e) if fired && !bad && e.code() == "storage" => {
+                stats.search_storage_errors += 1;
+                return Ok(());
+            }
+            other => {
+                return Err(format!(
+                    "[R9] {} returned {other:?}{}",
+                    ask.show(&key),
+                    if bad {
+                        "; the embedder answered its query badly"
+                    } else {
+                        ""
+                    }
+                ))
+            }
+        };
+        if self.script.embedded.get() - embedded != query_texts {
+            return Err(format!(
+                "[R9] {} gave the embedder {} texts; only its query may be embedded, and only to rank by meaning",
+                ask.show(&key),
+                self.script.embedded.get() - embedded
+            ));
+        }
+        let exact = check_hits(&self.users, u, ask, &hits)
+            .map_err(|e| format!("[R9] {}: {e}", ask.show(&key)))?;
+        stats.exact_first += u64::from(exact);
+        if !hits.is_empty() {
+            stats.searches_with_hits[ask.mode as usize] += 1;
+        }
+        // The same search by a fresh agent over the storage: a restart finds the same, from
+        // the vectors stored with the turns.
+        let ro = FaultStorage::new(self.raw.clone(), true);
+        let fresh = build_agent(ro.clone(), &self.clock, &self.script);
+        let embedded = self.script.embedded.get();
+        let again = block_on(fresh.search(&key, &ask.text, ask.options()));
+        self.owed += query_texts;
+        let again = again.map_err(|e| {
+            format!(
+                "[R9 + R4] a fresh agent over this storage failed {}: {e}",
+                ask.show(&key)
+            )
+        })?;
+        if self.script.embedded.get() - embedded != query_texts {
+            return Err(format!(
+                "[R9 + R4] a fresh agent over this storage gave the embedder {} texts for {}: stored vectors must be read back, and only the query embedded",
+                self.script.embedded.get() - embedded,
+                ask.show(&key)
+            ));
+        }
+        if ro.wrote.get() {
+            return Err(format!("[R9] {} wrote to storage", ask.show(&key)));
+        }
+        check_hits(&self.users, u, ask, &again)
+            .and_then(|_| same_hits(&hits, &again))
+            .map_err(|e| {
+                format!(
+                    "[R9 + R4] {} from a fresh agent over this storage: {e}",
+                    ask.show(&key)
+                )
+            })?;
+        Ok(())
     }
 
     fn forget(&mut self, u: usize, fault: Option<Fault>, stats: &mut Stats) -> Result<(), String> {
@@ -1938,6 +2665,46 @@ impl World {
                     )
                 })?;
         }
+        // Vectors travel in the snapshot: the restored agent finds a message by meaning
+        // without embedding anything but the query.
+        let mut models = vec![UserModel::default(); USERS.len()];
+        for (key, want) in &wanted {
+            if let Some(u) = Self::model_index(key) {
+                models[u] = want.clone();
+            }
+        }
+        for (key, _) in &wanted {
+            let Some(u) = Self::model_index(key) else {
+                continue;
+            };
+            let text = models[u]
+                .sessions
+                .values()
+                .flatten()
+                .flatten()
+                .find(|(_, _, v)| v.is_some())
+                .map_or_else(|| "w0".to_owned(), |(_, c, _)| c.clone());
+            let ask = Ask {
+                text,
+                mode: SearchMode::Semantic,
+                limit: None,
+                session: None,
+            };
+            let embedded = self.script.embedded.get();
+            let hits = block_on(fresh.search(key, &ask.text, ask.options()));
+            self.owed += 1;
+            let hits =
+                hits.map_err(|e| format!("[R7] after a {what} restore, {}: {e}", ask.show(key)))?;
+            if self.script.embedded.get() - embedded != 1 {
+                return Err(format!(
+                    "[R7 + R9] after a {what} restore, {} gave the embedder {} texts; only the query may be embedded",
+                    ask.show(key),
+                    self.script.embedded.get() - embedded
+                ));
+            }
+            check_hits(&models, u, &ask, &hits)
+                .map_err(|e| format!("[R7 + R9] after a {what} restore, {}: {e}", ask.show(key)))?;
+        }
         Ok(())
     }
 
@@ -2119,6 +2886,7 @@ fn count(stats: &mut Stats, result: &tenantry::Result<RunOutput>, fired: bool) {
         Err("rate_limited") => stats.refused_rate += 1,
         Err("aborted") => stats.aborted += 1,
         Err("model_error") => stats.model_errors += 1,
+        Err("embedding_failed") => stats.embedding_failures += 1,
         Err(_) => stats.run_storage_errors += 1,
     }
 }
@@ -2358,6 +3126,12 @@ fn agent_matches_the_reference_model() {
             ("imports refused", s.imports_refused),
             ("restores applied", s.restores_ok),
             ("restores refused", s.restores_refused),
+            ("embedding failures", s.embedding_failures),
+            ("facts withdrawn", s.facts_withdrawn),
+            ("lexical searches with hits", s.searches_with_hits[0]),
+            ("semantic searches with hits", s.searches_with_hits[1]),
+            ("hybrid searches with hits", s.searches_with_hits[2]),
+            ("exact texts found first", s.exact_first),
         ] {
             assert!(n > 0, "no {what}: {s:?}");
         }
@@ -2381,6 +3155,13 @@ fn add_stats(to: &mut Stats, s: &Stats) {
     to.restarts += s.restarts;
     to.floods += s.floods;
     to.forgets += s.forgets;
+    to.embedding_failures += s.embedding_failures;
+    to.facts_withdrawn += s.facts_withdrawn;
+    for (t, v) in to.searches_with_hits.iter_mut().zip(s.searches_with_hits) {
+        *t += v;
+    }
+    to.exact_first += s.exact_first;
+    to.search_storage_errors += s.search_storage_errors;
 }
 
 /// The checker's own building blocks, against hand-computed figures.
