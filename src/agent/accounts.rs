@@ -135,6 +135,19 @@ impl Agent {
         }
     }
 
+    /// After work that charged the user past the last write of their counters (a search's
+    /// embedding, the summary or extraction after a commit): written through, so a restart
+    /// cannot refill them. A failure keeps them in RAM (an unsaved account is never
+    /// evicted) for the next write, as `persist_counters` does.
+    pub(super) async fn persist_unsaved(&self, user: &UserKey) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        if !self.ledger.borrow().is_saved(user) {
+            let _ = self.persist_budget(storage.as_ref(), user).await;
+        }
+    }
+
     pub(super) async fn load_global_budget(&self) -> Result<()> {
         let Some(storage) = &self.storage else {
             return Ok(());

@@ -152,10 +152,13 @@ impl Agent {
                 }
                 Err(e) => Err(e),
             };
-            if result.is_err() {
+            match result {
                 // A failed run may still have taken a rate token or been charged for a
                 // model call: those counters must survive a restart too.
-                this.persist_counters(&user).await;
+                Err(_) => this.persist_counters(&user).await,
+                // The counters were written with the turn; a summary or an extraction
+                // after it charged more.
+                Ok(_) => this.persist_unsaved(&user).await,
             }
             this.report_end(&about, &result, started, emit.as_deref());
             result

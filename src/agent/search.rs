@@ -34,15 +34,20 @@ impl Agent {
                 ),
             });
         }
+        // Pinned first: resident for the read, and its counters loaded before the query's
+        // embedding is charged to them (charging an account not yet read back from storage
+        // would start it from zero).
+        let _pin = self.pin(user).await?;
         let vector = match opts.mode.semantic() && !query.trim().is_empty() {
-            true => self
-                .embed(user, vec![query.to_owned()], None, CallKind::Embedding)
-                .await?
-                .pop(),
+            true => {
+                let embedded = self
+                    .embed(user, vec![query.to_owned()], None, CallKind::Embedding)
+                    .await;
+                self.persist_unsaved(user).await;
+                embedded?.pop()
+            }
             false => None,
         };
-        // Pinned for the read, so it cannot be evicted between load and ranking.
-        let _pin = self.pin(user).await?;
         let m = self.memory.borrow();
         let Some(state) = m.get(user) else {
             return Ok(Vec::new());

@@ -693,3 +693,28 @@ dual_test!(
         assert_eq!(e.code(), "budget_exceeded");
     }
 );
+
+dual_test!(
+    a_searchs_embedding_charge_survives_a_restart_and_loads_the_account_first,
+    async {
+        let budget = || BudgetConfig {
+            per_user: vec![LimitSet {
+                max_input_tokens: Some(10_000.0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let storage = Rc::new(MemoryStorage::default());
+        let f = agent_with(storage.clone(), 100, budget());
+        f.say("alice", "my cat").await.unwrap();
+        f.search("alice", "kitten", SearchMode::Semantic).await;
+        let spent = totals(&f, "alice");
+        // A restart reads the counters back: the query's charge is among them.
+        let g = agent_with(storage.clone(), 100, budget());
+        g.search("alice", "feline", SearchMode::Semantic).await;
+        assert_eq!(totals(&g, "alice").input_tokens, spent.input_tokens + 3);
+        let h = agent_with(storage, 100, budget());
+        h.agent.load(&user("alice")).await.unwrap();
+        assert_eq!(totals(&h, "alice"), totals(&g, "alice"));
+    }
+);
