@@ -55,6 +55,11 @@ export interface ModelRequest {
   userId: string | null;
   sessionId: string;
   runId: string;
+  /**
+   * Present when the run asked for structured output (`run(..., { output })`): answer with
+   * JSON valid against `schema` as the text (tenantry parses and checks it).
+   */
+  output?: OutputRequest;
   /** The run's `signal`, when one was given: pass it on to `fetch`. */
   abortSignal?: AbortSignal;
   /**
@@ -455,6 +460,21 @@ export interface RunOptions {
   sessionId?: string;
   /** Aborting rejects the run with code `aborted` and commits nothing. */
   signal?: AbortSignal;
+  /**
+   * Structured output: the final answer must be JSON valid against `schema` (checked with
+   * the validator tools use) and is returned parsed as `result.object`; anything else
+   * rejects with `output_invalid` and commits nothing. `name` (default `"output"`, letters,
+   * digits, `_`, `-`) is what providers call it: OpenAI gets `response_format: json_schema`,
+   * Anthropic a tool of that name it must end by calling, a host model `request.output`.
+   */
+  output?: { schema: JsonValue; name?: string };
+}
+
+/** What a host model receives as `request.output`. */
+export interface OutputRequest {
+  type: "json";
+  schema: JsonValue;
+  name: string;
 }
 
 export interface Usage {
@@ -523,6 +543,8 @@ export interface RunResult {
   finishReason: FinishReason;
   userId: string | null;
   sessionId: string;
+  /** The final answer parsed and checked, when the run asked for `output`. */
+  object?: JsonValue;
 }
 
 export interface SessionInfo {
@@ -766,6 +788,7 @@ export type ErrorCode =
   | "not_loaded"
   | "conflict"
   | "embedding_failed"
+  | "output_invalid"
   | "unsupported"
   | "internal";
 

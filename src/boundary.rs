@@ -15,7 +15,7 @@ use crate::model::FinishReason;
 /// unnoticed by either side.
 // Read by the schema tests here and mirrored in host.js; nothing reads it at run time.
 #[allow(dead_code)]
-pub const BOUNDARY_VERSION: u32 = 1;
+pub const BOUNDARY_VERSION: u32 = 2;
 
 /// Marks an absent (null) string in a layout.
 pub const NONE: u32 = u32::MAX;
@@ -37,8 +37,10 @@ pub mod request {
     pub const USER_ID: usize = 4;
     pub const SESSION_ID: usize = 6;
     pub const RUN_ID: usize = 8;
+    /// The structured output asked for, as JSON text; `NONE` when there is none.
+    pub const OUTPUT: usize = 10;
     /// Where the messages start (the head's length): `[kind, start, end]` each.
-    pub const MESSAGES: usize = 10;
+    pub const MESSAGES: usize = 12;
     pub const MESSAGE_STRIDE: usize = 3;
 }
 
@@ -51,8 +53,10 @@ pub mod result {
     /// `NONE` for the anonymous bucket.
     pub const USER_ID: usize = 6;
     pub const SESSION_ID: usize = 8;
+    /// The structured output's value as JSON text; `NONE` when the run asked for none.
+    pub const OBJECT: usize = 10;
     /// The layout's length.
-    pub const STRINGS: usize = 10;
+    pub const STRINGS: usize = 12;
 
     pub const NUM_INPUT_TOKENS: usize = 0;
     pub const NUM_OUTPUT_TOKENS: usize = 1;
@@ -114,6 +118,7 @@ mod tests {
             ("REQUEST_USER_ID", int(request::USER_ID)),
             ("REQUEST_SESSION_ID", int(request::SESSION_ID)),
             ("REQUEST_RUN_ID", int(request::RUN_ID)),
+            ("REQUEST_OUTPUT", int(request::OUTPUT)),
             ("REQUEST_MESSAGES", int(request::MESSAGES)),
             ("REQUEST_MESSAGE_STRIDE", int(request::MESSAGE_STRIDE)),
             ("RESULT_TEXT", int(result::TEXT)),
@@ -121,6 +126,7 @@ mod tests {
             ("RESULT_FINISH_REASON", int(result::FINISH_REASON)),
             ("RESULT_USER_ID", int(result::USER_ID)),
             ("RESULT_SESSION_ID", int(result::SESSION_ID)),
+            ("RESULT_OBJECT", int(result::OBJECT)),
             ("RESULT_NUM_INPUT_TOKENS", int(result::NUM_INPUT_TOKENS)),
             ("RESULT_NUM_OUTPUT_TOKENS", int(result::NUM_OUTPUT_TOKENS)),
             ("RESULT_NUM_TOTAL_TOKENS", int(result::NUM_TOTAL_TOKENS)),
@@ -146,7 +152,7 @@ mod tests {
     fn the_schema_is_the_approved_one_for_its_version() {
         // Fails on any change to the schema: bump BOUNDARY_VERSION (here and in host.js),
         // then approve the new pair.
-        const APPROVED: (u32, u64) = (1, 0x5642_f642_affc_0e52);
+        const APPROVED: (u32, u64) = (2, 0x0d1a_c048_a2e9_63b3);
         assert_eq!(
             (BOUNDARY_VERSION, hash(&schema())),
             APPROVED,
@@ -168,7 +174,7 @@ mod tests {
         let mut head = [false; q::MESSAGES];
         take(&mut head, q::MESSAGE_COUNT, 1);
         take(&mut head, q::MAX_OUTPUT_TOKENS, 1);
-        for s in [q::TOOLS, q::USER_ID, q::SESSION_ID, q::RUN_ID] {
+        for s in [q::TOOLS, q::USER_ID, q::SESSION_ID, q::RUN_ID, q::OUTPUT] {
             take(&mut head, s, 2);
         }
         assert!(head.iter().all(|t| *t));
@@ -182,6 +188,7 @@ mod tests {
             r::FINISH_REASON,
             r::USER_ID,
             r::SESSION_ID,
+            r::OBJECT,
         ] {
             take(&mut strings, s, 2);
         }

@@ -65,6 +65,10 @@ pub enum Error {
     /// the wrong size, or a value that is not a finite number.
     #[error("embedding failed: {reason}")]
     Embedding { reason: String },
+    /// A run that asked for structured output got a final answer that is not JSON valid
+    /// against its schema; nothing was committed.
+    #[error("the model's answer is not the requested output: {reason}")]
+    OutputInvalid { reason: String },
     #[error("not supported: {feature}")]
     Unsupported { feature: String },
     #[error("internal error: {message}")]
@@ -92,6 +96,7 @@ impl Error {
             Error::MaxSteps { .. } => "max_steps",
             Error::Budget(e) => e.code(),
             Error::Embedding { .. } => "embedding_failed",
+            Error::OutputInvalid { .. } => "output_invalid",
             Error::Unsupported { .. } => "unsupported",
             Error::Internal { .. } => "internal",
         }
@@ -105,6 +110,7 @@ impl Error {
             | Error::InvalidInput { reason }
             | Error::ModelMalformed { reason }
             | Error::Embedding { reason }
+            | Error::OutputInvalid { reason }
             | Error::InvalidImport { reason } => json!({ "reason": reason }),
             Error::Storage { operation, message } => {
                 json!({ "operation": operation, "message": message })

@@ -32,6 +32,7 @@ mod memory;
 mod message;
 mod model;
 mod observe;
+mod output;
 mod persist;
 mod prompt;
 mod provider;
@@ -74,6 +75,7 @@ pub use model::{
     MAX_REPLY_BYTES,
 };
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
+pub use output::{OutputSpec, DEFAULT_OUTPUT_NAME};
 pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
 pub use provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};

@@ -64,6 +64,8 @@ pub const DEFAULT_RECALL_LIMIT: usize = 10;
 
 /// Longest tool name, in bytes: the most the model providers accept.
 pub const MAX_TOOL_NAME_BYTES: usize = 64;
+/// Largest structured-output schema, as JSON: it is sent with every model call of the run.
+pub const MAX_OUTPUT_SCHEMA_BYTES: usize = 64 * 1024;
 /// How long a tool call waits for the host's `approve` by default: five minutes, enough for
 /// a person to answer, short enough that a forgotten prompt does not hold the run forever.
 pub const DEFAULT_APPROVAL_TIMEOUT_MS: f64 = 300_000.0;

@@ -26,6 +26,10 @@ pub struct ModelRequest {
     pub user_id: Option<String>,
     pub session_id: String,
     pub run_id: String,
+    /// The structured output the run asked for: the final answer must be JSON valid
+    /// against its schema (`request.output` for a host model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<crate::output::OutputSpec>,
 }
 
 impl ModelRequest {

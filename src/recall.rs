@@ -185,15 +185,16 @@ pub fn ranked<'a>(
 }
 
 pub fn sort_best_first(scored: &mut [Ranked<'_>]) {
-    // Past score and time, ties fall by what the message is (its session, its turn, its
-    // place in the turn), never by where it sits in memory: a restart must rank alike.
+    // Past score and time, ties fall by what the message is (its session's id, then its
+    // place in the session, the user's words before the answer), never by where the
+    // session sits in memory: a restart must rank alike.
     scored.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then(b.at.total_cmp(&a.at))
             .then_with(|| a.session.cmp(b.session))
-            .then(b.key.1.cmp(&a.key.1))
-            .then(b.key.2.cmp(&a.key.2))
+            .then(a.key.1.cmp(&b.key.1))
+            .then(a.key.2.cmp(&b.key.2))
     });
 }
 

@@ -2175,7 +2175,7 @@ impl World {
                 RunOptions {
                     session: sid(r.session.0 as usize),
                     cancellation: Some(Rc::new(CancelHandle(cancel.clone()))),
-                    stream: None,
+                    ..Default::default()
                 },
             );
             let results = results.clone();

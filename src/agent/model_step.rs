@@ -100,6 +100,7 @@ impl Agent {
             user_id: user.as_option().map(str::to_owned),
             session_id: call.session.as_str().to_owned(),
             run_id: call.run_id.clone(),
+            output: None,
         };
         let ctx = CallContext {
             cancellation: call.cancel.clone(),
@@ -137,6 +138,7 @@ impl Agent {
             user_id: user.as_option().map(str::to_owned),
             session_id: session.as_str().to_owned(),
             run_id: call.run_id.clone(),
+            output: call.output.clone(),
         };
         // Text that reached the host, so a call that dies mid-stream is charged for it.
         let streamed = Rc::new(Cell::new(0usize));

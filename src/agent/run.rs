@@ -11,6 +11,7 @@ use crate::limits::MAX_INPUT_BYTES;
 use crate::lock::Ticket;
 use crate::model::{FinishReason, Usage};
 use crate::observe::{About, Kind};
+use crate::output::OutputSpec;
 use crate::run_id::new_run_id;
 use futures_util::future::{self, Either};
 use serde::Serialize;
@@ -26,6 +27,9 @@ pub struct RunOptions {
     /// error (JS `agent.stream`; telemetry is the observer's, not this). Called with no
     /// borrow of the agent held, so it may call back in.
     pub stream: Option<Rc<dyn Fn(RunEvent)>>,
+    /// Structured output: the final answer must be JSON valid against this schema, and is
+    /// returned parsed as `RunOutput::object`.
+    pub output: Option<OutputSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -40,6 +44,9 @@ pub struct RunOutput {
     pub finish_reason: FinishReason,
     pub user_id: Option<String>,
     pub session_id: String,
+    /// The final answer parsed and checked, when the run asked for structured output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<serde_json::Value>,
 }
 
 /// What a run carries from its start into the model call and the commit.
@@ -52,6 +59,7 @@ pub(super) struct Call {
     /// The input's embedding, when `memory.recall.mode` ranks by meaning: made once per
     /// run, before the first model call, and stored with the turn.
     pub(super) recall_vector: Option<Vec<f32>>,
+    pub(super) output: Option<OutputSpec>,
 }
 
 fn check_input(input: &str) -> Result<()> {
@@ -241,6 +249,7 @@ impl Agent {
             emit,
             incarnation,
             recall_vector: None,
+            output: opts.output,
         };
         self.run_pinned(input, user, call).await
     }

@@ -27,12 +27,23 @@ impl Agent {
         user: &UserKey,
         mut call: Call,
     ) -> Result<RunOutput> {
-        call.recall_vector = self.recall_vector(user, &call, &input).await?;
         let visible = self
             .tools
             .as_ref()
             .map(|t| t.visible(user))
             .unwrap_or_default();
+        // A provider offers the output as a tool of that name: it must not be one of ours.
+        if let Some(output) = &call.output {
+            if visible.iter().any(|t| t["name"] == output.name.as_str()) {
+                return Err(Error::InvalidInput {
+                    reason: format!(
+                        "output.name {:?} is the name of one of the agent's tools",
+                        output.name
+                    ),
+                });
+            }
+        }
+        call.recall_vector = self.recall_vector(user, &call, &input).await?;
         let max_steps = self.config.max_steps;
         let mut current = vec![Message::user(input)];
         let mut usage = Usage::default();
@@ -50,6 +61,12 @@ impl Agent {
                 if call.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
                     return Err(Error::Aborted);
                 }
+                // Checked before anything commits: an answer that is not the requested
+                // output fails the run like a failed model call.
+                let object = match &call.output {
+                    Some(output) => Some(output.read(&response.text)?),
+                    None => None,
+                };
                 let mut turn = Turn {
                     at: self.now(),
                     messages: current,
@@ -74,6 +91,7 @@ impl Agent {
                     finish_reason: response.finish_reason,
                     user_id: user.as_option().map(str::to_owned),
                     session_id: call.session.as_str().to_owned(),
+                    object,
                 });
             }
             if step >= max_steps {

@@ -151,6 +151,7 @@ pub async fn run(
     let deadline = host.now_ms() + cfg.timeout_ms as f64;
     let timed_out = || timed_out(cfg);
     let req = request(cfg, model_request)?;
+    let output = model_request.output.as_ref().map(|o| o.name.as_str());
     let response = within(host, deadline, host.send(req, ctx.cancellation.clone()))
         .await
         .map_err(|()| timed_out())?
@@ -167,9 +168,11 @@ pub async fn run(
             Provider::OpenAi => openai::parse_response(&text),
             Provider::Anthropic => anthropic::parse_response(&text),
         };
-        return parsed.map(from_wire).map_err(|e| malformed(cfg, e));
+        return parsed
+            .map(|r| from_wire(r, output))
+            .map_err(|e| malformed(cfg, e));
     }
-    read_stream(cfg, host, deadline, response, ctx).await
+    read_stream(cfg, host, deadline, response, ctx, output).await
 }
 
 async fn status_failure(
@@ -234,6 +237,7 @@ async fn read_stream(
     deadline: f64,
     mut response: HttpResponse,
     ctx: &CallContext,
+    output: Option<&str>,
 ) -> Result<RawModelResponse, Failure> {
     let mut sse = SseDecoder::new();
     let mut decoder = match cfg.provider {
@@ -299,5 +303,5 @@ async fn read_stream(
             !streamed,
         ));
     }
-    Ok(from_wire(acc.into_response()))
+    Ok(from_wire(acc.into_response(), output))
 }

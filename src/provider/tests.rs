@@ -142,6 +142,7 @@ fn request() -> ModelRequest {
         user_id: Some("alice".into()),
         session_id: "s".into(),
         run_id: "run_x".into(),
+        output: None,
     }
 }
 

@@ -432,7 +432,12 @@ fn build(config: &JsValue) -> Result<JsAgent> {
 }
 
 fn run_options(options: &JsValue) -> Result<RunOptions> {
-    let opts = Options::new(options, "options", &["sessionId", "signal"], input_error)?;
+    let opts = Options::new(
+        options,
+        "options",
+        &["sessionId", "signal", "output"],
+        input_error,
+    )?;
     let session = session_id(&opts.get("sessionId").unwrap_or(JsValue::UNDEFINED))?;
     let cancellation = match opts.get("signal") {
         None => None,
@@ -449,9 +454,20 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
             })
         }
     };
+    let output = match opts.get("output") {
+        None => None,
+        Some(v) => Some(
+            super::error::from_js::<crate::output::OutputSpec>(&v).map_err(|e| {
+                Error::InvalidInput {
+                    reason: format!("options.output must be {{ schema, name? }}: {e}"),
+                }
+            })?,
+        ),
+    };
     Ok(RunOptions {
         session,
         cancellation,
         stream: None,
+        output,
     })
 }

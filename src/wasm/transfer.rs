@@ -105,6 +105,11 @@ pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue
     p.put(request::USER_ID, request.user_id.as_deref());
     p.put(request::SESSION_ID, Some(&request.session_id));
     p.put(request::RUN_ID, Some(&request.run_id));
+    let output = request
+        .output
+        .as_ref()
+        .and_then(|o| serde_json::to_string(o).ok());
+    p.put(request::OUTPUT, output.as_deref());
     let mut json = String::new();
     for m in request.prompt.iter() {
         match m.plain_text() {
@@ -131,6 +136,11 @@ pub fn result_to_js(out: &RunOutput) -> JsValue {
     p.put(result::FINISH_REASON, Some(out.finish_reason.as_str()));
     p.put(result::USER_ID, out.user_id.as_deref());
     p.put(result::SESSION_ID, Some(&out.session_id));
+    let object = out
+        .object
+        .as_ref()
+        .and_then(|o| serde_json::to_string(o).ok());
+    p.put(result::OBJECT, object.as_deref());
     let u = &out.usage;
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let mut numbers = [0.0; result::NUMBERS];

@@ -76,18 +76,32 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
-    if !request.tools.is_empty() {
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|t| {
-                let mut tool = json!({ "name": t.name, "input_schema": t.parameters });
-                if !t.description.is_empty() {
-                    tool["description"] = json!(t.description);
-                }
-                tool
-            })
-            .collect();
+    let mut tools: Vec<Value> = request
+        .tools
+        .iter()
+        .map(|t| {
+            let mut tool = json!({ "name": t.name, "input_schema": t.parameters });
+            if !t.description.is_empty() {
+                tool["description"] = json!(t.description);
+            }
+            tool
+        })
+        .collect();
+    // Anthropic has no JSON mode: the output is a tool the model must call, whose input is
+    // the answer. With other tools it may call those first ("any"), and ends by calling
+    // this one; alone, it is forced.
+    if let Some(output) = &request.output {
+        body["tool_choice"] = match tools.is_empty() {
+            true => json!({ "type": "tool", "name": output.name }),
+            false => json!({ "type": "any" }),
+        };
+        tools.push(json!({
+            "name": output.name,
+            "description": "Give your final answer by calling this tool; its input is the answer.",
+            "input_schema": output.schema,
+        }));
+    }
+    if !tools.is_empty() {
         body["tools"] = Value::Array(tools);
     }
     if request.stream {
@@ -424,7 +438,40 @@ data: {"type":"message_stop"}
             tools: vec![],
             max_output_tokens: 1024,
             stream: false,
+            output: None,
         }
+    }
+
+    #[test]
+    fn structured_output_is_a_tool_the_model_must_end_with() {
+        let schema = json!({ "type": "object", "required": ["city"] });
+        let mut r = request(vec![Message::user("hi")]);
+        r.output = Some(super::super::OutputSpec {
+            name: "place".into(),
+            schema: schema.clone(),
+        });
+        let body = request_body(&r).unwrap();
+        assert_eq!(
+            body["tool_choice"],
+            json!({ "type": "tool", "name": "place" })
+        );
+        assert_eq!(body["tools"][0]["name"], "place");
+        assert_eq!(body["tools"][0]["input_schema"], schema);
+        // With tools of its own the model may call those first, and must end with a tool.
+        r.tools.push(super::super::ToolSpec {
+            name: "weather".into(),
+            description: String::new(),
+            parameters: json!({ "type": "object" }),
+        });
+        let body = request_body(&r).unwrap();
+        assert_eq!(body["tool_choice"], json!({ "type": "any" }));
+        let names: Vec<&str> = body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["weather", "place"]);
     }
 
     fn call(id: &str, arguments: &str) -> ToolCall {

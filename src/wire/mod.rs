@@ -44,6 +44,13 @@ pub struct ToolSpec {
     pub parameters: serde_json::Value,
 }
 
+/// A structured output to ask for: the final answer as JSON of `schema`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSpec {
+    pub name: String,
+    pub schema: serde_json::Value,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub model: String,
@@ -51,6 +58,7 @@ pub struct Request {
     pub tools: Vec<ToolSpec>,
     pub max_output_tokens: u32,
     pub stream: bool,
+    pub output: Option<OutputSpec>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -33,6 +33,14 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
             .collect();
         body["tools"] = Value::Array(tools);
     }
+    if let Some(output) = &request.output {
+        // Not `strict`: strict mode rejects schemas that leave properties optional or
+        // allow others, and the run checks the answer against the schema itself.
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": { "name": output.name, "schema": output.schema },
+        });
+    }
     if request.stream {
         body["stream"] = json!(true);
         // Without it a stream reports no token usage at all.
@@ -479,6 +487,7 @@ data: [DONE]
             }],
             max_output_tokens: 256,
             stream: true,
+            output: None,
         };
         assert_eq!(
             request_body(&request).unwrap(),
@@ -513,12 +522,35 @@ data: [DONE]
             tools: vec![],
             max_output_tokens: 5,
             stream: false,
+            output: None,
         })
         .unwrap();
         assert_eq!(
             body,
             json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
         );
+    }
+
+    #[test]
+    fn structured_output_asks_for_its_json_schema() {
+        let schema = json!({ "type": "object", "required": ["city"] });
+        let body = request_body(&Request {
+            model: "m".into(),
+            messages: vec![Message::user("hi")],
+            tools: vec![],
+            max_output_tokens: 5,
+            stream: false,
+            output: Some(super::super::OutputSpec {
+                name: "place".into(),
+                schema: schema.clone(),
+            }),
+        })
+        .unwrap();
+        assert_eq!(
+            body["response_format"],
+            json!({ "type": "json_schema", "json_schema": { "name": "place", "schema": schema } })
+        );
+        assert!(body.get("tools").is_none());
     }
 
     #[test]
@@ -534,6 +566,7 @@ data: [DONE]
                 tools: vec![],
                 max_output_tokens: 1,
                 stream: false,
+                output: None,
             };
             assert!(matches!(
                 request_body(&req),

@@ -215,7 +215,7 @@ dual_test!(an_abort_during_the_model_call_commits_nothing, async {
     let opts = RunOptions {
         session: SessionId::default(),
         cancellation: Some(Rc::new(CancelHandle(cancel.clone()))),
-        stream: None,
+        ..Default::default()
     };
     let run = agent.run("slow".into(), user("alice"), opts);
     let trigger = async {

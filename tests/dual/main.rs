@@ -13,6 +13,7 @@ mod facts;
 mod isolation;
 mod memory;
 mod memory_tools;
+mod output;
 mod partition_edges;
 mod policy;
 mod search;

@@ -616,6 +616,8 @@ const RUN_POSITIONS = [
   { arg: "options", type: "object", codes: ["invalid_input", "invalid_session_id"] },
   { arg: "options.sessionId", type: "id", codes: ["invalid_session_id"] },
   { arg: "options.signal", type: "object", codes: ["invalid_input"], over: { "Proxy ownKeys throws": E, "Proxy getOwnPropertyDescriptor throws": E } },
+  // The echo model never answers JSON: an accepted output spec ends in output_invalid.
+  { arg: "options.output", type: "object", codes: ["invalid_input", "output_invalid"] },
 ];
 
 /** What a run argument must do; ids refuse every non-string but null. */
@@ -630,6 +632,7 @@ function runArgs(pos, value) {
   else if (pos.arg === "userId") args[1] = value;
   else if (pos.arg === "options") args[2] = value;
   else if (pos.arg === "options.sessionId") args[2] = { sessionId: value };
+  else if (pos.arg === "options.output") args[2] = { sessionId: "s", output: value };
   else args[2] = { sessionId: "s", signal: value };
   return args;
 }
@@ -637,6 +640,7 @@ function runArgs(pos, value) {
 function runBase(pos) {
   if (pos.arg === "options") return { sessionId: "s" };
   if (pos.arg === "options.signal") return new AbortController().signal;
+  if (pos.arg === "options.output") return { schema: { type: "object" } };
   return undefined;
 }
 

@@ -192,3 +192,56 @@ test("toReadableStream() carries the same events", async () => {
   for await (const ev of rs) types.push(ev.type);
   assert.deepEqual(types, ["text-delta", "text-delta", "usage", "finish"]);
 });
+
+const PLACE = {
+  name: "place",
+  schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+};
+
+test("structured output: openai() sends response_format json_schema and the answer comes back as result.object", async () => {
+  replies.push({ chunks: [sse(delta('{"city":'), delta('"Lyon"}'), { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }, "[DONE]")] });
+  const agent = agentOn();
+  const result = await agent.run("where?", "kim", { output: PLACE });
+  assert.deepEqual(result.object, { city: "Lyon" });
+  assert.deepEqual(requests.at(-1).body.response_format, { type: "json_schema", json_schema: { name: "place", schema: PLACE.schema } });
+  // An answer that does not match commits nothing.
+  replies.push({ chunks: [sse(delta('{"town":"Lyon"}'), { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }, "[DONE]")] });
+  await assert.rejects(agent.run("where?", "kim", { output: PLACE }), (e) => e instanceof t.TenantryError && e.code === "output_invalid" && /city/.test(e.details.reason));
+  assert.equal(agent.size("kim"), 2);
+});
+
+test("structured output: anthropic() forces a tool of the output's name and reads its input as the answer", async () => {
+  replies.push({
+    status: 200,
+    sse: false,
+    chunks: [JSON.stringify({ type: "message", role: "assistant", content: [{ type: "tool_use", id: "tu_1", name: "place", input: { city: "Lyon" } }], stop_reason: "tool_use", usage: { input_tokens: 9, output_tokens: 4 } })],
+  });
+  const model = t.anthropic({ baseUrl: base, apiKey: "ak-secret", model: "claude-local", stream: false });
+  const agent = new t.Agent({ model });
+  const result = await agent.run("where?", "lee", { output: PLACE });
+  assert.deepEqual(result.object, { city: "Lyon" });
+  assert.equal(result.finishReason, "stop");
+  const body = requests.at(-1).body;
+  assert.deepEqual(body.tool_choice, { type: "tool", name: "place" });
+  assert.deepEqual(body.tools.map((x) => x.name), ["place"]);
+  assert.deepEqual(body.tools[0].input_schema, PLACE.schema);
+  assert.equal(agent.history("lee").at(-1).content, '{"city":"Lyon"}');
+});
+
+test("structured output: a host model sees request.output; bad output options and a name clash are refused", async () => {
+  const seen = [];
+  const model = async (req) => {
+    seen.push(req.output);
+    return { text: '{"city":"Oslo"}' };
+  };
+  const tools = [{ name: "place", description: "x", parameters: { type: "object" }, execute: () => "no" }];
+  const agent = new t.Agent({ model, tools });
+  await assert.rejects(agent.run("where?", "max", { output: PLACE }), (e) => e.code === "invalid_input" && /tools/.test(e.message));
+  const plain = new t.Agent({ model });
+  assert.deepEqual((await plain.run("where?", "max", { output: { schema: PLACE.schema } })).object, { city: "Oslo" });
+  assert.deepEqual(seen.at(-1), { type: "json", schema: PLACE.schema, name: "output" });
+  for (const output of [null, "x", { schema: "object" }, { schema: {}, name: "has space" }, { schema: {}, extra: 1 }, { schema: { a: 1n } }, { get schema() { throw new Error("hostile"); } }]) {
+    await assert.rejects(plain.run("x", "max", { output }), (e) => e instanceof t.TenantryError && e.code === "invalid_input", String(output));
+  }
+  assert.equal(plain.size("max"), 2);
+});

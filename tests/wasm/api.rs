@@ -122,6 +122,7 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
         user_id: Some(user.into()),
         session_id: "default".into(),
         run_id: parsed["runId"].as_str().unwrap().into(),
+        output: None,
     };
     assert_eq!(second, serde_json::to_string(&expected).unwrap());
     let run_id = get(&out, "runId").as_string().unwrap();
@@ -140,6 +141,7 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
         finish_reason: FinishReason::Stop,
         user_id: Some(user.into()),
         session_id: "default".into(),
+        object: None,
     };
     // Through JS on both sides, so 0 and 0.0 are the same number.
     let serde_form = js_sys::JSON::parse(&serde_json::to_string(&expected).unwrap()).unwrap();
