@@ -11,7 +11,8 @@
 //! remembered and withdrawn, and searches (lexical, semantic, hybrid) for a shared word, a
 //! message's exact text, one distinctive token or a word nobody said. The agent embeds with
 //! a deterministic embedder (tokens hashed into 16 dimensions) that a run or a search can
-//! make fail or answer malformed.
+//! make fail or answer malformed, and that reports one token per text until an operation
+//! turns its reporting off (then the agent charges its estimate) or back on.
 //!
 //! After every step, for every user, the reference model (BTreeMaps of sessions, working
 //! memory, spend per window and the rate bucket) is compared with:
@@ -54,15 +55,25 @@
 //!   agent over the storage returns the same hits. Only the query is embedded (once, in
 //!   the semantic and hybrid modes): stored, reloaded, restored and imported vectors are
 //!   never embedded again, by a search or by any load.
+//! - R10 every embedder call is charged to its user as input tokens (input, total and cost;
+//!   no output, no request): what the embedder reports, else `ceil(bytes / 4)` of each
+//!   text; a failed or malformed answer is charged nothing. A run embeds its turn (input
+//!   and answer) once its model answered and before the commit: no limit refuses that
+//!   call (it may take the user past one; the next call is refused), and it is charged
+//!   even when the commit then fails. A semantic or hybrid search loads the user, then
+//!   refuses the query with `budget_exceeded`, before the embedder is called, when its
+//!   estimate does not fit what the lifetime or minute token limit has left; else charges
+//!   it and writes the user's counters through (a restart keeps the charge). A lexical
+//!   search embeds and charges nothing.
 //!
 //! `cargo test --test model_based` runs a fixed seed (220 cases of about 100 operations).
 //! `TENANTRY_SOAK=1` runs 3,000 cases from a fresh random seed (printed);
 //! `TENANTRY_MBT_SEED=<n>` and `TENANTRY_MBT_CASES=<n>` pick them by hand, and
 //! `TENANTRY_MBT_WITHOUT=forget,restart,...` leaves operation kinds out of the generator
-//! (`search`, `forget-fact`, ...), `faults` all injected faults, `embed-faults` the
-//! embedder's, `run-faults` (`import-faults`, `search-faults`, ...) the storage faults of
-//! one kind of operation: to find the next failure once one is known (every check still
-//! runs).
+//! (`search`, `forget-fact`, `embed-tokens`, ...), `faults` all injected faults,
+//! `embed-faults` the embedder's, `run-faults` (`import-faults`, `search-faults`, ...) the
+//! storage faults of one kind of operation: to find the next failure once one is known
+//! (every check still runs).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod dual_support;
@@ -121,6 +132,9 @@ const MAX_MESSAGES: usize = 6;
 /// input and a small working-memory section, every text at most 80 bytes, plus
 /// `MAX_OUTPUT`): with this much room left under every limit a run cannot be refused.
 const RESERVE_BOUND: u64 = 400;
+/// The most a turn's embedding can charge: two texts of at most 80 bytes, at the
+/// estimate's 4 bytes a token (a report here is 1 a text).
+const TURN_EMBED_BOUND: u64 = 2 * 80 / 4;
 const START_MS: f64 = 1_000_000_000.0;
 
 /// Positions in a figure array, in `Metric::index` order (input, output, total, cost, requests).
@@ -246,10 +260,12 @@ impl Reply {
             Reply::Throw | Reply::Hang => None,
         }
     }
-    /// The most a run of this reply can hold or be charged at once.
+    /// The most a run of this reply can hold or be charged at once (its answer and the
+    /// embedding of its turn).
     fn worst(&self) -> u64 {
-        self.reported()
-            .map_or(RESERVE_BOUND, |(i, o)| RESERVE_BOUND.max(i + o))
+        self.reported().map_or(RESERVE_BOUND, |(i, o)| {
+            RESERVE_BOUND.max(i + o + TURN_EMBED_BOUND)
+        })
     }
 }
 
@@ -392,13 +408,17 @@ enum Op {
     SlowStorage {
         yields: u8,
     },
+    /// From now on the embedder reports one token per text, or (false) no tokens at all.
+    EmbedderTokens {
+        reported: bool,
+    },
 }
 
 impl Op {
     /// The rules a mismatch right after this operation most likely breaks.
     fn rules(&self) -> &'static str {
         match self {
-            Op::Run { .. } | Op::Concurrent { .. } => "R1/R2/R3",
+            Op::Run { .. } | Op::Concurrent { .. } => "R1/R2/R3/R10",
             Op::Forget { .. } => "R5",
             Op::Import { .. } => "R6",
             Op::Restore { .. } => "R7",
@@ -406,8 +426,9 @@ impl Op {
             Op::Flood { .. } => "R4 eviction",
             Op::Export { .. } | Op::Load { .. } => "R4 load/export",
             Op::Remember { .. } | Op::ForgetFact { .. } => "R1 facts",
-            Op::Search { .. } => "R9",
+            Op::Search { .. } => "R9/R10",
             Op::Advance { .. } | Op::SlowStorage { .. } => "R2/R4",
+            Op::EmbedderTokens { .. } => "R10",
         }
     }
 }
@@ -668,6 +689,13 @@ fn op_s() -> BoxedStrategy<Op> {
             .prop_map(|yields| Op::SlowStorage { yields })
             .boxed(),
     );
+    add(
+        "embed-tokens",
+        3,
+        any::<bool>()
+            .prop_map(|reported| Op::EmbedderTokens { reported })
+            .boxed(),
+    );
     assert!(!v.is_empty(), "TENANTRY_MBT_WITHOUT left no operation");
     Union::new_weighted(v).boxed()
 }
@@ -685,7 +713,8 @@ struct FaultStorage {
     yields: Cell<u8>,
     /// The observer's view: reading must never write.
     read_only: bool,
-    wrote: Cell<bool>,
+    /// Writes refused to the observer: (operation, key, value put).
+    writes: RefCell<Vec<(&'static str, String, Option<String>)>>,
     /// The observer's reads: what its view depends on.
     reads: RefCell<Vec<Read>>,
 }
@@ -698,7 +727,7 @@ impl FaultStorage {
             fired: Cell::new(None),
             yields: Cell::new(0),
             read_only,
-            wrote: Cell::new(false),
+            writes: RefCell::new(Vec::new()),
             reads: RefCell::new(Vec::new()),
         })
     }
@@ -730,11 +759,18 @@ impl FaultStorage {
         }
     }
 
-    fn write_refused(&self, op: &str) -> Option<LocalBoxFuture<'static, tenantry::Result<()>>> {
+    fn write_refused(
+        &self,
+        op: &'static str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Option<LocalBoxFuture<'static, tenantry::Result<()>>> {
         if !self.read_only {
             return None;
         }
-        self.wrote.set(true);
+        self.writes
+            .borrow_mut()
+            .push((op, key.to_owned(), value.map(str::to_owned)));
         let e = injected(op, "the observer's storage is read-only");
         Some(Box::pin(async move { Err(e) }))
     }
@@ -761,7 +797,7 @@ impl Storage for FaultStorage {
     }
 
     fn put(&self, key: &str, value: String) -> LocalBoxFuture<'static, tenantry::Result<()>> {
-        if let Some(refused) = self.write_refused("put") {
+        if let Some(refused) = self.write_refused("put", key, Some(&value)) {
             return refused;
         }
         let fail = self.trips(Call::Put);
@@ -776,7 +812,7 @@ impl Storage for FaultStorage {
     }
 
     fn delete(&self, key: &str) -> LocalBoxFuture<'static, tenantry::Result<()>> {
-        if let Some(refused) = self.write_refused("delete") {
+        if let Some(refused) = self.write_refused("delete", key, None) {
             return refused;
         }
         let fail = self.trips(Call::Delete);
@@ -821,6 +857,9 @@ struct Script {
     /// The embedder's next call goes wrong like this.
     bad_embedding: Cell<Option<BadEmbedding>>,
     bad_embedding_fired: Cell<bool>,
+    /// The embedder reports no tokens (the agent then charges its estimate); else one per
+    /// text.
+    unreported: Cell<bool>,
 }
 
 impl Script {
@@ -885,6 +924,11 @@ impl Model for ScriptedModel {
             }
         })
     }
+}
+
+/// The documented estimate of a text's tokens: 4 bytes a token, rounded up.
+fn estimate(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4)
 }
 
 /// Lowercased alphanumeric runs, as the documented lexical search splits text.
@@ -957,6 +1001,7 @@ impl Embedder for ScriptedEmbedder {
         if bad.is_some() {
             self.0.bad_embedding_fired.set(true);
         }
+        let tokens = (!self.0.unreported.get()).then_some(texts.len() as f64);
         Box::pin(async move {
             yield_n(1).await;
             let mut vectors: Vec<Vec<f64>> = texts.iter().map(|t| embedding_of(t)).collect();
@@ -973,10 +1018,7 @@ impl Embedder for ScriptedEmbedder {
                 Some(BadEmbedding::NotFinite) => vectors[0][0] = f64::NAN,
                 Some(BadEmbedding::Empty) => vectors[0].clear(),
             }
-            Ok(RawEmbeddings {
-                vectors,
-                tokens: None,
-            })
+            Ok(RawEmbeddings { vectors, tokens })
         })
     }
 }
@@ -1080,6 +1122,22 @@ impl Budget {
         cell[TOTAL] += input + output;
         cell[REQ] += 1;
         self.prune(now);
+    }
+
+    /// R10: an embedding is input tokens only, and no request.
+    fn charge_embedding(&mut self, now: f64, tokens: u64) {
+        self.totals[0] += tokens;
+        self.totals[TOTAL] += tokens;
+        self.minute.entry(bucket(now)).or_default()[TOTAL] += tokens;
+        self.prune(now);
+    }
+
+    /// The most input an embedding may hold now: what the lifetime and the minute token
+    /// limits have left (requests do not limit an embedding).
+    fn embedding_room(&self, now: f64) -> u64 {
+        let life = LIFETIME_TOKENS.saturating_sub(self.totals[TOTAL]);
+        let minute = MINUTE_TOKENS.saturating_sub(self.minute_used(now, TOTAL));
+        life.min(minute)
     }
 
     fn take_rate(&mut self, now: f64) -> bool {
@@ -1457,6 +1515,14 @@ fn compare_stored(
     Ok(())
 }
 
+/// The budget records of users (under their pseudonyms).
+fn budget_records(map: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    records(map, &format!("{ROOT_PREFIX}b/"))
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 fn records<'a>(map: &'a BTreeMap<String, String>, prefix: &str) -> Vec<(&'a String, &'a String)> {
     map.range(prefix.to_owned()..)
         .take_while(|(k, _)| k.starts_with(prefix))
@@ -1810,6 +1876,10 @@ struct Stats {
     /// Semantic searches for a message's exact text, which came first.
     exact_first: u64,
     search_storage_errors: u64,
+    /// Semantic or hybrid searches refused because the query's estimate did not fit.
+    searches_refused: u64,
+    /// Embedder calls charged with the estimate (the embedder reported no tokens).
+    embeddings_estimated: u64,
 }
 
 struct World {
@@ -2088,6 +2158,21 @@ impl World {
                 self.storage.yields.set(*yields);
                 Ok(Vec::new())
             }
+            Op::EmbedderTokens { reported } => {
+                self.script.unreported.set(!reported);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// R10: what one successful embedder call of `texts` is charged: the tokens the
+    /// embedder reports (one a text), or, when it reports none, the estimate of each text.
+    fn embedding_charge(&self, texts: &[&str], stats: &mut Stats) -> u64 {
+        if self.script.unreported.get() {
+            stats.embeddings_estimated += 1;
+            texts.iter().map(|t| estimate(t)).sum()
+        } else {
+            texts.len() as u64
         }
     }
 
@@ -2134,12 +2219,18 @@ impl World {
             &result,
         )?;
         count(stats, &result, fired);
+        // R10: the turn is embedded once the model answered, never refused, and charged
+        // unless the embedder answered badly (whatever the commit then does).
+        let answered = called && reply.reported().is_some();
+        let embedding =
+            (answered && !bad_embedding).then(|| self.embedding_charge(&[&input, &text], stats));
         let m = &mut self.users[u];
-        if called {
-            if let Some((i, o)) = reply.reported() {
-                m.budget.charge(now, i, o);
-                self.owed += 2;
-            }
+        if let (true, Some((i, o))) = (called, reply.reported()) {
+            m.budget.charge(now, i, o);
+            self.owed += 2;
+        }
+        if let Some(tokens) = embedding {
+            m.budget.charge_embedding(now, tokens);
         }
         if committed {
             push_turn(
@@ -2265,12 +2356,17 @@ impl World {
             )
             .map_err(|e| format!("batch run {i}: {e}"))?;
             count(stats, result, false);
+            // Only hung runs are aborted once going, and they never answer: every run whose
+            // model answered reaches its turn's embedding (R10).
+            let answered = called && r.reply.reported().is_some();
+            let embedding = answered.then(|| self.embedding_charge(&[input, text], stats));
             let m = &mut self.users[u];
-            if called {
-                if let Some((inp, out)) = r.reply.reported() {
-                    m.budget.charge(now, inp, out);
-                    self.owed += 2;
-                }
+            if let (true, Some((inp, out))) = (called, r.reply.reported()) {
+                m.budget.charge(now, inp, out);
+                self.owed += 2;
+            }
+            if let Some(tokens) = embedding {
+                m.budget.charge_embedding(now, tokens);
             }
             if committed {
                 push_turn(
@@ -2333,7 +2429,15 @@ impl World {
         stats: &mut Stats,
     ) -> Result<(), String> {
         let key = ukey(u);
-        let query_texts = usize::from(ask.mode.semantic());
+        let now = self.now();
+        // R10: only a semantic or hybrid search embeds its query, once the user is loaded,
+        // and refuses it first when its estimate does not fit what the limits have left.
+        let embeds = ask.mode.semantic() && !ask.text.trim().is_empty();
+        let query_texts = usize::from(embeds);
+        let needs = estimate(&ask.text);
+        let room = self.users[u].budget.embedding_room(now);
+        let refused = embeds && needs > room;
+        let stored_before = budget_records(&self.raw.map.borrow());
         self.storage.arm(fault);
         self.script.arm_embedder(embed);
         let embedded = self.script.embedded.get();
@@ -2341,29 +2445,41 @@ impl World {
         let fired = self.storage.disarm();
         let bad = self.script.disarm_embedder();
         stats.faults_fired += u64::from(fired);
-        self.owed += query_texts;
+        if fired {
+            // The write of the query's charge may be what failed.
+            self.users[u].lagging = true;
+        }
         let hits = match r {
-            Ok(hits) if !bad => hits,
-            Err(e) if bad && e.code() == "embedding_failed" => {
-                stats.embedding_failures += 1;
-                return Ok(());
-            }
+            // Loading the user failed: nothing was embedded or charged.
             Err(e) if fired && !bad && e.code() == "storage" => {
                 stats.search_storage_errors += 1;
                 return Ok(());
             }
+            Err(e) if refused && e.code() == "budget_exceeded" => {
+                stats.searches_refused += 1;
+                return Ok(());
+            }
+            Err(e) if bad && e.code() == "embedding_failed" => {
+                self.owed += query_texts;
+                stats.embedding_failures += 1;
+                return Ok(());
+            }
+            Ok(hits) if !bad && !refused => hits,
             other => {
-                return Err(format!(
-                    "[R9] {} returned {other:?}{}",
-                    ask.show(&key),
-                    if bad {
-                        "; the embedder answered its query badly"
-                    } else {
-                        ""
-                    }
-                ))
+                let why = match (bad, refused) {
+                    (true, _) => "; the embedder answered its query badly".to_owned(),
+                    (false, true) => format!(
+                        "; [R10] its query's estimate ({needs} tokens) does not fit the {room} the user's token limits have left: expected budget_exceeded before the embedder is called"
+                    ),
+                    (false, false) if embeds => format!(
+                        " ([R10] its query's estimate, {needs} tokens, fits the {room} the user's token limits have left)"
+                    ),
+                    (false, false) => String::new(),
+                };
+                return Err(format!("[R9] {} returned {other:?}{why}", ask.show(&key)));
             }
         };
+        self.owed += query_texts;
         if self.script.embedded.get() - embedded != query_texts {
             return Err(format!(
                 "[R9] {} gave the embedder {} texts; only its query may be embedded, and only to rank by meaning",
@@ -2371,6 +2487,38 @@ impl World {
                 self.script.embedded.get() - embedded
             ));
         }
+        let charge = match embeds {
+            true => self.embedding_charge(&[&ask.text], stats),
+            false => 0,
+        };
+        self.users[u].budget.charge_embedding(now, charge);
+        // The charge is written through (the checks after this step compare what storage
+        // holds with the model): one budget record, this user's, and only when charged.
+        let changed: Vec<String> = {
+            let after = budget_records(&self.raw.map.borrow());
+            let mut keys: BTreeSet<&String> = stored_before.keys().collect();
+            keys.extend(after.keys());
+            keys.into_iter()
+                .filter(|k| stored_before.get(*k) != after.get(*k))
+                .cloned()
+                .collect()
+        };
+        let mine = match (embeds, fired, changed.as_slice()) {
+            (true, _, [k]) => Some(k.clone()),
+            (_, true, []) => None,
+            (false, false, []) => None,
+            _ => {
+                return Err(format!(
+                    "[R10] {} changed the budget records {changed:?}; expected {}",
+                    ask.show(&key),
+                    if embeds {
+                        "the user's own, with the query's charge"
+                    } else {
+                        "none (a lexical search charges nothing)"
+                    }
+                ))
+            }
+        };
         let exact = check_hits(&self.users, u, ask, &hits)
             .map_err(|e| format!("[R9] {}: {e}", ask.show(&key)))?;
         stats.exact_first += u64::from(exact);
@@ -2378,28 +2526,79 @@ impl World {
             stats.searches_with_hits[ask.mode as usize] += 1;
         }
         // The same search by a fresh agent over the storage: a restart finds the same, from
-        // the vectors stored with the turns.
+        // the vectors stored with the turns, and charges its query to the counters the
+        // search above wrote through. Its own write of that charge is refused by the
+        // read-only view (the agent ignores that; its charge stays in its RAM) and is
+        // judged below: it is this user's budget record and nothing else. That agent's
+        // charge is not the model's.
         let ro = FaultStorage::new(self.raw.clone(), true);
         let fresh = build_agent(ro.clone(), &self.clock, &self.script);
+        let lagging = self.users[u].lagging;
+        let room = self.users[u].budget.embedding_room(now);
+        // Stored counters that lag the model's leave a restart more room, never less.
+        let refused_again = embeds && needs > room;
         let embedded = self.script.embedded.get();
         let again = block_on(fresh.search(&key, &ask.text, ask.options()));
-        self.owed += query_texts;
-        let again = again.map_err(|e| {
-            format!(
-                "[R9 + R4] a fresh agent over this storage failed {}: {e}",
-                ask.show(&key)
-            )
-        })?;
-        if self.script.embedded.get() - embedded != query_texts {
+        let again = match again {
+            Err(e) if refused_again && e.code() == "budget_exceeded" => None,
+            Ok(hits) if !refused_again || lagging => Some(hits),
+            other => {
+                return Err(format!(
+                    "[R9 + R4] a fresh agent over this storage returned {other:?} for {}{}",
+                    ask.show(&key),
+                    match refused_again {
+                        true => format!("; [R10] its query's estimate ({needs} tokens) does not fit the {room} the stored counters leave: expected budget_exceeded"),
+                        false => String::new(),
+                    }
+                ))
+            }
+        };
+        let charged_again = embeds && again.is_some();
+        self.owed += usize::from(charged_again);
+        if self.script.embedded.get() - embedded != usize::from(charged_again) {
             return Err(format!(
                 "[R9 + R4] a fresh agent over this storage gave the embedder {} texts for {}: stored vectors must be read back, and only the query embedded",
                 self.script.embedded.get() - embedded,
                 ask.show(&key)
             ));
         }
-        if ro.wrote.get() {
-            return Err(format!("[R9] {} wrote to storage", ask.show(&key)));
-        }
+        let charge_again = match charged_again {
+            true => self.embedding_charge(&[&ask.text], stats),
+            false => 0,
+        };
+        let writes = ro.writes.take();
+        let m = &self.users[u];
+        let wrote = match (charged_again, writes.as_slice()) {
+            (false, []) => Ok(()),
+            (true, [("put", k, Some(v))]) if mine.as_ref().is_none_or(|mine| mine == k) => {
+                let mut want = m.budget.clone();
+                want.charge_embedding(now, charge_again);
+                serde_json::from_str::<AccountDoc>(v)
+                    .map_err(|e| format!("{k:?} is no budget record: {e}"))
+                    .and_then(|doc| {
+                        let got = Budget::from_doc(&doc, now).spend(now);
+                        compare_spend(&got, &want.spend(now), lagging)
+                    })
+                    .map_err(|e| format!("[R10] it wrote through the query's charge, but {e}"))
+            }
+            (_, w) => Err(format!(
+                "it wrote {w:?}; expected {}",
+                match (charged_again, &mine) {
+                    (false, _) => "nothing".to_owned(),
+                    (true, Some(k)) => format!("only the user's budget record {k:?}"),
+                    (true, None) => "only the user's budget record".to_owned(),
+                }
+            )),
+        };
+        wrote.map_err(|e| {
+            format!(
+                "[R9 + R4] a fresh agent over this storage ran {}: {e}",
+                ask.show(&key)
+            )
+        })?;
+        let Some(again) = again else {
+            return Ok(());
+        };
         check_hits(&self.users, u, ask, &again)
             .and_then(|_| same_hits(&hits, &again))
             .map_err(|e| {
@@ -2690,11 +2889,27 @@ impl World {
                 limit: None,
                 session: None,
             };
+            // R10: refused when the query's estimate does not fit what the restored
+            // counters leave; charged to the restored agent's user (not the model's).
+            let needs = estimate(&ask.text);
+            let room = models[u].budget.embedding_room(now);
             let embedded = self.script.embedded.get();
             let hits = block_on(fresh.search(key, &ask.text, ask.options()));
+            let hits = match hits {
+                Err(e) if needs > room && e.code() == "budget_exceeded" => {
+                    stats.searches_refused += 1;
+                    continue;
+                }
+                Ok(hits) if needs <= room => hits,
+                other => {
+                    return Err(format!(
+                        "[R7 + R10] after a {what} restore, {} returned {other:?}; its query's estimate ({needs} tokens) {} the {room} the restored counters leave",
+                        ask.show(key),
+                        if needs > room { "does not fit" } else { "fits" }
+                    ))
+                }
+            };
             self.owed += 1;
-            let hits =
-                hits.map_err(|e| format!("[R7] after a {what} restore, {}: {e}", ask.show(key)))?;
             if self.script.embedded.get() - embedded != 1 {
                 return Err(format!(
                     "[R7 + R9] after a {what} restore, {} gave the embedder {} texts; only the query may be embedded",
@@ -2856,8 +3071,10 @@ fn observe(
             })?;
         reads.push(std::mem::take(&mut *ro.reads.borrow_mut()));
     }
-    if ro.wrote.get() {
-        return Err("loading through a fresh agent wrote to storage".into());
+    if let Some((op, key, _)) = ro.writes.borrow().first() {
+        return Err(format!(
+            "loading through a fresh agent wrote to storage ({op} {key:?})"
+        ));
     }
     Ok(reads)
 }
@@ -3132,6 +3349,11 @@ fn agent_matches_the_reference_model() {
             ("semantic searches with hits", s.searches_with_hits[1]),
             ("hybrid searches with hits", s.searches_with_hits[2]),
             ("exact texts found first", s.exact_first),
+            ("embeddings charged at the estimate", s.embeddings_estimated),
+            (
+                "searches refused for their query's estimate",
+                s.searches_refused,
+            ),
         ] {
             assert!(n > 0, "no {what}: {s:?}");
         }
@@ -3162,6 +3384,8 @@ fn add_stats(to: &mut Stats, s: &Stats) {
     }
     to.exact_first += s.exact_first;
     to.search_storage_errors += s.search_storage_errors;
+    to.searches_refused += s.searches_refused;
+    to.embeddings_estimated += s.embeddings_estimated;
 }
 
 /// The checker's own building blocks, against hand-computed figures.
@@ -3180,6 +3404,20 @@ fn the_reference_model_counts_like_the_documented_ledger() {
     assert_eq!(b.spend(last_in + BUCKET_MS - 1.0).minute_requests, 2);
     assert_eq!(b.spend(last_in + BUCKET_MS).minute_requests, 0);
     assert_eq!(b.spend(last_in + BUCKET_MS).lifetime_tokens, 17);
+    // An embedding: input and total tokens, in the minute window too, and no request.
+    b.charge_embedding(now + 1.0, 7);
+    let s = b.spend(now + 1.0);
+    assert_eq!(s.totals, [18, 6, 24, 0, 2]);
+    assert_eq!((s.minute_tokens, s.minute_requests), (24, 2));
+    assert_eq!(b.embedding_room(now + 1.0), MINUTE_TOKENS - 24);
+    assert_eq!(b.embedding_room(last_in + BUCKET_MS), MINUTE_TOKENS);
+    let mut spent = Budget::default();
+    spent.charge(now, 0, LIFETIME_TOKENS - 10);
+    assert_eq!(spent.embedding_room(now + 1e9), 10);
+    assert_eq!(
+        (estimate(""), estimate("abcd"), estimate("abcde")),
+        (0, 1, 2)
+    );
     // Six at once, then one every 4,096 ms.
     let mut r = Budget::default();
     for _ in 0..6 {
