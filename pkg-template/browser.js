@@ -4,5 +4,5 @@ import init, { __tenantryErrorClass } from "./tenantry.js";
 
 await init({ module_or_path: new URL("./tenantry_bg.wasm", import.meta.url) });
 
-export { Agent, demoModel, demoEmbedder, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
+export { Agent, demoModel, demoEmbedder, tool, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
 export const TenantryError = __tenantryErrorClass();

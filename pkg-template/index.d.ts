@@ -335,6 +335,58 @@ export interface Tool<Args = any> {
   execute(args: Args, ctx: ToolContext): unknown;
 }
 
+/**
+ * The TypeScript type of a value valid against JSON Schema `S`, for the keywords tools use
+ * (`type`, `properties`, `required`, `items`, `enum`, `const`, `anyOf`, `oneOf`). Write the
+ * schema inline in `tool({ ... })` (or `as const`) so its literal types are kept.
+ */
+export type FromSchema<S> = S extends { const: infer C }
+  ? C
+  : S extends { enum: readonly (infer E)[] }
+    ? E
+    : S extends { anyOf: readonly (infer U)[] }
+      ? FromSchema<U>
+      : S extends { oneOf: readonly (infer U)[] }
+        ? FromSchema<U>
+        : S extends { type: readonly (infer T)[] }
+          ? T extends unknown
+            ? FromSchema<Omit<S, "type"> & { type: T }>
+            : never
+          : S extends { type: "string" }
+            ? string
+            : S extends { type: "number" | "integer" }
+              ? number
+              : S extends { type: "boolean" }
+                ? boolean
+                : S extends { type: "null" }
+                  ? null
+                  : S extends { type: "array"; items: infer I }
+                    ? FromSchema<I>[]
+                    : S extends { type: "array" }
+                      ? JsonValue[]
+                      : S extends { type: "object"; properties: infer P }
+                        ? ObjectFromSchema<P, S extends { required: readonly (infer R)[] } ? R : never>
+                        : S extends { type: "object" }
+                          ? { [key: string]: JsonValue }
+                          : JsonValue;
+
+type ObjectFromSchema<P, R> = {
+  -readonly [K in keyof P as K extends R ? K : never]: FromSchema<P[K]>;
+} & {
+  -readonly [K in keyof P as K extends R ? never : K]?: FromSchema<P[K]>;
+};
+
+/**
+ * Checks one tool definition now (as `new Agent` would: `invalid_config` naming the field)
+ * and returns it unchanged, with `execute`'s arguments typed from `parameters`.
+ */
+export declare function tool<const S extends { readonly [key: string]: unknown }>(definition: {
+  name: string;
+  description?: string;
+  parameters: S;
+  execute(args: FromSchema<S>, ctx: ToolContext): unknown;
+}): Tool<FromSchema<S>>;
+
 export interface Permissions {
   /** Default `"allow"`. */
   default?: "allow" | "deny";
@@ -376,7 +428,7 @@ export interface AuditConfig {
   /** The HMAC key: no default. Text (UTF-8, or `hex:...`/`base64:...`) or bytes, at least 16 bytes. */
   key: string | Uint8Array;
   /** Receives every entry as it is written (persist it: a file, KV, R2, a log service). */
-  sink?: (entry: AuditEntry) => void | Promise<void>;
+  sink?: (entry: AuditEntry) => unknown;
   /** Entries kept in memory for `auditLog`/`auditEntries`. Default 10,000. */
   ringSize?: number;
   /**
@@ -452,7 +504,7 @@ export interface AgentConfig {
   /** A tamper-evident audit log; refuses to start without a key. */
   audit?: AuditConfig;
   /** Every telemetry event, tagged with userId, sessionId and runId. */
-  onEvent?: (event: TelemetryEvent) => void | Promise<void>;
+  onEvent?: (event: TelemetryEvent) => unknown;
 }
 
 export interface RunOptions {
@@ -769,36 +821,61 @@ export declare class Agent {
   free(): void;
 }
 
-/** Stable error codes: switch on these, not on messages. */
-export type ErrorCode =
-  | "invalid_user_id"
-  | "invalid_session_id"
-  | "invalid_input"
-  | "invalid_config"
-  | "model_error"
-  | "model_malformed"
-  | "model_http"
-  | "max_steps"
-  | "budget_exceeded"
-  | "rate_limited"
-  | "missing_price"
-  | "aborted"
-  | "invalid_import"
-  | "storage"
-  | "not_loaded"
-  | "conflict"
-  | "embedding_failed"
-  | "output_invalid"
-  | "unsupported"
-  | "internal";
-
-/** Every error tenantry throws or rejects with. */
-export declare class TenantryError extends Error {
-  readonly name: "TenantryError";
-  readonly code: ErrorCode;
-  /** Structured context, e.g. `{ field, reason }` for `invalid_config`. */
-  readonly details: { [key: string]: JsonValue };
+/** What `TenantryError.details` holds, by `code`. */
+export interface ErrorDetails {
+  invalid_user_id: { reason: string };
+  invalid_session_id: { reason: string };
+  invalid_input: { reason: string };
+  invalid_config: { field: string; reason: string };
+  model_error: { message: string };
+  model_malformed: { reason: string };
+  model_http: { status: number | null; kind: string; message: string; attempts: number };
+  /** `text`: the model's last answer before the run stopped. */
+  max_steps: { steps: number; text: string };
+  budget_exceeded: {
+    scope: "user" | "global";
+    metric: BudgetMetric;
+    window: BudgetWindow;
+    limit: number;
+    used: number;
+    reserved: number;
+    remaining: number;
+  };
+  rate_limited: { retryAfterMs: number };
+  missing_price: { model: string };
+  aborted: { [key: string]: never };
+  invalid_import: { reason: string };
+  storage: { operation: string; message: string };
+  not_loaded: { userId: string | null };
+  conflict: { [key: string]: never };
+  reentrant_run: { sessionId: string };
+  over_capacity: { accounts: number };
+  embedding_failed: { reason: string };
+  output_invalid: { reason: string };
+  unsupported: { feature: string };
+  internal: { message: string };
 }
+
+/** Stable error codes: switch on these, not on messages. */
+export type ErrorCode = keyof ErrorDetails;
+
+interface TenantryErrorOf<C extends ErrorCode> extends Error {
+  readonly name: "TenantryError";
+  readonly code: C;
+  /** Structured context, by code (`ErrorDetails`). */
+  readonly details: ErrorDetails[C];
+}
+
+/**
+ * Every error tenantry throws or rejects with. A union over the codes, so checking
+ * `e.code` narrows `e.details`:
+ * `if (e instanceof TenantryError && e.code === "budget_exceeded") e.details.remaining`.
+ */
+export type TenantryError = { [C in ErrorCode]: TenantryErrorOf<C> }[ErrorCode];
+export declare const TenantryError: {
+  new (code: ErrorCode, message: string, details?: { [key: string]: JsonValue }): TenantryError;
+  readonly prototype: TenantryError;
+};
 
 /**
  * The built-in offline model: answers from the conversation it is sent ("My name is

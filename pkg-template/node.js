@@ -13,5 +13,5 @@ if (process.versions.v8.startsWith("11.")) setFlagsFromString("--no-turbo-inline
 
 initSync({ module: readFileSync(new URL("./tenantry_bg.wasm", import.meta.url)) });
 
-export { Agent, demoModel, demoEmbedder, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
+export { Agent, demoModel, demoEmbedder, tool, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
 export const TenantryError = __tenantryErrorClass();

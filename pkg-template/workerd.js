@@ -6,5 +6,5 @@ import { initSync, __tenantryErrorClass } from "./tenantry.js";
 
 initSync({ module: wasm });
 
-export { Agent, demoModel, demoEmbedder, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
+export { Agent, demoModel, demoEmbedder, tool, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
 export const TenantryError = __tenantryErrorClass();

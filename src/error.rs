@@ -175,3 +175,138 @@ impl From<crate::budget::BudgetError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{BudgetError, Metric, RateLimited, Refusal, Scope, Window};
+
+    /// One error of every code, so the table below cannot miss a variant: adding one
+    /// without listing it here fails to compile.
+    fn one_of_each() -> Vec<Error> {
+        let s = String::new;
+        let all = vec![
+            Error::InvalidUserId { reason: s() },
+            Error::InvalidSessionId { reason: s() },
+            Error::InvalidInput { reason: s() },
+            Error::InvalidConfig {
+                field: s(),
+                reason: s(),
+            },
+            Error::Model { message: s() },
+            Error::ModelHttp {
+                status: None,
+                kind: s(),
+                message: s(),
+                attempts: 1,
+            },
+            Error::ModelMalformed { reason: s() },
+            Error::Aborted,
+            Error::InvalidImport { reason: s() },
+            Error::Storage {
+                operation: s(),
+                message: s(),
+            },
+            Error::NotLoaded { user: None },
+            Error::MaxSteps {
+                steps: 1,
+                text: s(),
+            },
+            Error::Conflict,
+            Error::Reentrant { session: s() },
+            Error::Capacity { accounts: 1 },
+            Error::Budget(BudgetError::Exceeded(Refusal {
+                scope: Scope::User,
+                metric: Metric::TotalTokens,
+                window: Window::Lifetime,
+                limit: 1.0,
+                used: 1.0,
+                reserved: 0.0,
+                remaining: 0.0,
+            })),
+            Error::Budget(BudgetError::RateLimited(RateLimited { retry_after_ms: 1 })),
+            Error::Budget(BudgetError::MissingPrice { model: s() }),
+            Error::Embedding { reason: s() },
+            Error::OutputInvalid { reason: s() },
+            Error::Unsupported { feature: s() },
+            Error::Internal { message: s() },
+        ];
+        // Exhaustive on purpose: a new variant must be added above.
+        for e in &all {
+            match e {
+                Error::InvalidUserId { .. }
+                | Error::InvalidSessionId { .. }
+                | Error::InvalidInput { .. }
+                | Error::InvalidConfig { .. }
+                | Error::Model { .. }
+                | Error::ModelHttp { .. }
+                | Error::ModelMalformed { .. }
+                | Error::Aborted
+                | Error::InvalidImport { .. }
+                | Error::Storage { .. }
+                | Error::NotLoaded { .. }
+                | Error::MaxSteps { .. }
+                | Error::Conflict
+                | Error::Reentrant { .. }
+                | Error::Capacity { .. }
+                | Error::Budget(_)
+                | Error::Embedding { .. }
+                | Error::OutputInvalid { .. }
+                | Error::Unsupported { .. }
+                | Error::Internal { .. } => {}
+            }
+        }
+        all
+    }
+
+    /// The code a line of the interface starts an entry for (two spaces in, then `code: `).
+    fn top_level(line: &str) -> Option<&str> {
+        let rest = line.strip_prefix("  ")?;
+        let (name, _) = rest.split_once(": ")?;
+        name.chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_')
+            .then_some(name)
+    }
+
+    /// The entry of `code`: its first line and the deeper-indented lines after it.
+    fn entry_of(block: &str, code: &str) -> Option<String> {
+        let mut lines = block.lines().skip_while(|l| top_level(l) != Some(code));
+        let first = lines.next()?;
+        let rest = lines.take_while(|l| l.starts_with("    ") || l.starts_with("  }"));
+        Some(
+            std::iter::once(first)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
+    /// The package's `ErrorDetails` names every code with every key its details carry, so
+    /// a TypeScript user narrowing on `code` is told the truth.
+    #[test]
+    fn the_typescript_types_name_every_code_and_its_details() {
+        let dts = include_str!("../pkg-template/index.d.ts");
+        let start = dts
+            .find("export interface ErrorDetails {")
+            .expect("ErrorDetails in index.d.ts");
+        let block = &dts[start..start + dts[start..].find("\n}\n").unwrap()];
+        let mut codes = std::collections::BTreeSet::new();
+        for e in one_of_each() {
+            let code = e.code();
+            codes.insert(code);
+            let entry = entry_of(block, code).unwrap_or_else(|| panic!("{code} in ErrorDetails"));
+            for key in e.details().as_object().unwrap().keys() {
+                assert!(
+                    entry.contains(&format!("{key}: ")),
+                    "{code}: `{key}` missing from {entry}"
+                );
+            }
+        }
+        let listed = block.lines().filter(|l| top_level(l).is_some()).count();
+        assert_eq!(
+            listed,
+            codes.len(),
+            "ErrorDetails lists a code no error has"
+        );
+    }
+}

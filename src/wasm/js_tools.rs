@@ -38,40 +38,56 @@ pub fn parse_tools(v: &JsValue) -> Result<(Vec<ToolSpec>, HashMap<String, Functi
     let mut specs = Vec::new();
     let mut execute = HashMap::new();
     for (i, t) in items.iter().enumerate() {
-        let path = format!("tools[{i}]");
-        let o = Options::new(
-            &t,
-            &path,
-            &["name", "description", "parameters", "execute"],
-            config_error,
-        )?;
-        let name = o.string("name")?.unwrap_or_default();
-        let f = o
-            .get("execute")
-            .filter(JsValue::is_function)
-            .map(JsCast::unchecked_into::<Function>)
-            .ok_or_else(|| {
-                Error::config(
-                    &o.field("execute"),
-                    "must be a function (args, ctx) => result",
-                )
-            })?;
-        let parameters = o
-            .get("parameters")
-            .map(|p| {
-                super::error::from_js(&p).map_err(|e| {
-                    Error::config(
-                        &o.field("parameters"),
-                        format!("must be a JSON Schema object: {e}"),
-                    )
-                })
-            })
-            .transpose()?;
-        let description = o.string("description")?.unwrap_or_default();
-        specs.push(ToolSpec::new(name.clone(), description, parameters));
-        execute.insert(name, f);
+        let (spec, f) = parse_tool(&t, &format!("tools[{i}]"))?;
+        execute.insert(spec.name.clone(), f);
+        specs.push(spec);
     }
     Ok((specs, execute))
+}
+
+/// One tool definition `{ name, description?, parameters?, execute }` at `path`.
+fn parse_tool(t: &JsValue, path: &str) -> Result<(ToolSpec, Function)> {
+    let o = Options::new(
+        t,
+        path,
+        &["name", "description", "parameters", "execute"],
+        config_error,
+    )?;
+    let name = o.string("name")?.unwrap_or_default();
+    let f = o
+        .get("execute")
+        .filter(JsValue::is_function)
+        .map(JsCast::unchecked_into::<Function>)
+        .ok_or_else(|| {
+            Error::config(
+                &o.field("execute"),
+                "must be a function (args, ctx) => result",
+            )
+        })?;
+    let parameters = o
+        .get("parameters")
+        .map(|p| {
+            super::error::from_js(&p).map_err(|e| {
+                Error::config(
+                    &o.field("parameters"),
+                    format!("must be a JSON Schema object: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let description = o.string("description")?.unwrap_or_default();
+    Ok((ToolSpec::new(name, description, parameters), f))
+}
+
+/// `tool(definition)`: checks one tool definition now, as `new Agent` would, and returns it
+/// unchanged. It exists for TypeScript, which infers `execute`'s argument type from the
+/// `parameters` schema of the call.
+#[wasm_bindgen]
+pub fn tool(definition: JsValue) -> std::result::Result<JsValue, JsValue> {
+    parse_tool(&definition, "tool")
+        .and_then(|(spec, _)| spec.validate("tool"))
+        .map_err(|e| super::error::to_js_error(&e))?;
+    Ok(definition)
 }
 
 fn get(v: &JsValue, k: &str) -> JsValue {

@@ -918,6 +918,37 @@ function expectVerify(T, fn, mode) {
   return pass();
 }
 
+/** `tool(definition)` is synchronous: the definition back unchanged, or an invalid_config throw. */
+function toolDefinitionCases(T) {
+  const cases = [];
+  const good = () => ({ name: "lookup", description: "d", parameters: { type: "object" }, execute: () => "ok" });
+  for (const [label, make] of HOSTILE) {
+    for (const at of ["definition", "name", "parameters", "execute"]) {
+      cases.push({
+        name: `tool(): ${at} = ${label}`,
+        group: "tool-definition",
+        run: async () => {
+          let def;
+          if (at === "definition") def = make(good());
+          else {
+            def = good();
+            def[at] = make(def[at]);
+          }
+          let back;
+          try {
+            back = T.tool(def);
+          } catch (e) {
+            return checkError(T, e, { codes: ["invalid_config"], what: "tool()" }) ?? pass();
+          }
+          if (back !== def) return fail("bad-result", `tool() returned ${summary(back)}, not its argument`);
+          return pass();
+        },
+      });
+    }
+  }
+  return cases;
+}
+
 function verifyCases(T) {
   const cases = [];
   for (const [label, make] of HOSTILE) {
@@ -1794,6 +1825,7 @@ export function hostileCases(tenantry) {
     ...methodArgCases(T),
     ...importCases(T),
     ...verifyCases(T),
+    ...toolDefinitionCases(T),
     ...modelCases(T),
     ...toolCases(T),
     ...storageCases(T),

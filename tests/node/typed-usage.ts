@@ -1,6 +1,6 @@
 // Type-checked against the packed package's index.d.ts with `tsc --strict` (never run).
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
-import { Agent, TenantryError, anthropic, demoEmbedder, demoModel, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
+import { Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
 import type {
   Embedder,
   SearchHit,
@@ -133,6 +133,10 @@ async function main(): Promise<void> {
     audit: { key: "a-secret-of-16+-bytes", sink: async (e: AuditEntry) => void e.mac, includeContent: false },
     onEvent: (ev: TelemetryEvent) => void ev.durationMs,
   });
+  // As the README writes them: callbacks whose results are ignored may return anything.
+  const events: TelemetryEvent[] = [];
+  const lines: AuditEntry[] = [];
+  new Agent({ model: demoModel(), audit: { key: "a-secret-of-16+-bytes", sink: (e) => lines.push(e) }, onEvent: (e) => events.push(e) });
   const entries: AuditEntry[] = audited.auditLog("alice");
   const check: VerifyReport = verifyAudit(audited.auditEntries(), "a-secret-of-16+-bytes");
   void [entries, check.firstBroken?.reason];
@@ -145,10 +149,43 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof TenantryError) {
       const code: ErrorCode = e.code;
-      const detail = e.details["field"];
-      void [code, detail];
+      // Checking the code narrows the details.
+      if (e.code === "invalid_config") {
+        const field: string = e.details.field;
+        void field;
+      }
+      if (e.code === "budget_exceeded") {
+        const left: number = e.details.remaining;
+        void left;
+      }
+      if (e.code === "rate_limited") {
+        const wait: number = e.details.retryAfterMs;
+        // @ts-expect-error a rate_limited error has no field
+        void e.details.field;
+        void wait;
+      }
+      void code;
     }
   }
+
+  // A tool's arguments are typed from its schema.
+  const weather = tool({
+    name: "weather",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string" }, days: { type: "integer" }, unit: { enum: ["c", "f"] } },
+      required: ["city"],
+    },
+    execute: (args) => {
+      const city: string = args.city;
+      const days: number | undefined = args.days;
+      const unit: "c" | "f" | undefined = args.unit;
+      // @ts-expect-error no such argument in the schema
+      void args.country;
+      return { city, days, unit };
+    },
+  });
+  new Agent({ model: demoModel(), tools: [weather] });
 
   // @ts-expect-error the user id is required: there is no implicit current user
   await agent.run("hi");
