@@ -12,6 +12,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 mod agent;
+mod answer_json;
 mod audit;
 mod boundary;
 mod budget;

@@ -86,7 +86,7 @@ impl OutputSpec {
     /// fence too, which models add even when asked for JSON only) and valid against the
     /// schema. Anything else is `output_invalid`, naming what is wrong.
     pub fn read(&self, text: &str) -> Result<Value> {
-        let body = unfenced(text.trim());
+        let body = crate::answer_json::json_body(text);
         let value: Value = serde_json::from_str(body).map_err(|e| Error::OutputInvalid {
             reason: format!("the answer is not JSON ({e})"),
         })?;
@@ -107,15 +107,6 @@ fn bad_spec(reason: &str) -> Error {
     Error::InvalidInput {
         reason: reason.to_owned(),
     }
-}
-
-/// The inside of a ```json ... ``` fence.
-fn unfenced(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix("```") else {
-        return text;
-    };
-    let rest = rest.split_once('\n').map_or("", |(_, body)| body);
-    rest.trim_end().strip_suffix("```").unwrap_or(rest).trim()
 }
 
 #[cfg(test)]

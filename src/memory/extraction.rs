@@ -26,7 +26,7 @@ pub fn exchange(input: &str, answer: &str) -> String {
 /// a Markdown code fence. Each entry is `{ subject, predicate, object }` strings; other
 /// fields are ignored. `source` is recorded with each fact.
 pub fn read_answer(text: &str, source: &str) -> Result<Vec<NewFact>> {
-    let body = unfenced(text.trim());
+    let body = crate::answer_json::json_body(text);
     let value: Value =
         serde_json::from_str(body).map_err(|e| bad(format!("the answer is not JSON ({e})")))?;
     let list = match value {
@@ -59,15 +59,6 @@ pub fn read_answer(text: &str, source: &str) -> Result<Vec<NewFact>> {
             })
         })
         .collect()
-}
-
-/// The inside of a ```json ... ``` fence, which models add even when asked not to.
-fn unfenced(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix("```") else {
-        return text;
-    };
-    let rest = rest.split_once('\n').map_or("", |(_, body)| body);
-    rest.trim_end().strip_suffix("```").unwrap_or(rest).trim()
 }
 
 fn bad(reason: String) -> Error {
