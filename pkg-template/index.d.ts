@@ -123,6 +123,76 @@ export type ModelFunction = (
 ) => ModelResponse | Promise<ModelResponse>;
 
 /**
+ * What tenantry passes an AI SDK language model's `doGenerate` / `doStream`: the
+ * conversation as prompt messages (system text; user, assistant and tool messages as
+ * content parts: `text`, `tool-call` with `toolCallId`, `toolName`, `input`, `tool-result`
+ * with `output: { type: "json" | "text", value }`), the tools the user may call (function
+ * tools with `inputSchema`), the output bound and the run's signal. Nothing names the user.
+ */
+export interface LanguageModelCallOptions {
+  prompt: ReadonlyArray<
+    | { role: "system"; content: string }
+    | { role: "user" | "assistant" | "tool"; content: ReadonlyArray<{ type: string }> }
+  >;
+  maxOutputTokens?: number;
+  tools?: ReadonlyArray<{ type: string; name: string; description?: string; inputSchema?: unknown }>;
+  abortSignal?: AbortSignal;
+}
+
+/** Token counts as V3 (`{ total, ... }` objects) or V2 (numbers) report them; the totals are charged. */
+export interface LanguageModelUsage {
+  inputTokens?: number | { total?: number };
+  outputTokens?: number | { total?: number };
+}
+
+/** A content part of a `doGenerate` result: `text` parts are the answer, `tool-call` parts (`input` as JSON text) go to the tools; other parts (reasoning, files, sources) are not read. */
+export type LanguageModelContentPart =
+  | { type: "text"; text: string }
+  | { type: "tool-call"; toolCallId: string; toolName: string; input: string }
+  | { type: string };
+
+/** What `doGenerate` resolves to. */
+export interface LanguageModelGenerateResult {
+  content: ReadonlyArray<LanguageModelContentPart>;
+  /** V3: `{ unified, raw }`; V2: the name. */
+  finishReason?: string | { unified: string; raw?: string };
+  /** Estimated by tenantry when absent. */
+  usage?: LanguageModelUsage;
+}
+
+/** A `doStream` part: `text-delta`, `tool-call`, `finish` and `error` are read; the rest are skipped. */
+export type LanguageModelStreamPart =
+  | { type: "text-delta"; id?: string; delta: string }
+  | { type: "tool-call"; toolCallId: string; toolName: string; input: string }
+  | { type: "finish"; finishReason?: LanguageModelGenerateResult["finishReason"]; usage?: LanguageModelUsage }
+  | { type: "error"; error: unknown }
+  | { type: string };
+
+/**
+ * An AI SDK language model of interface version 3: what `openai("gpt-4o-mini")` from
+ * `@ai-sdk/openai`, `anthropic(...)`, `createOpenAICompatible(...).chatModel(...)` or
+ * `MockLanguageModelV3` from `ai/test` return (declared by shape: the package does not
+ * depend on the AI SDK). A run calls `doGenerate`, a stream `doStream`; `modelId` is the
+ * name the price table knows it by (unless `modelName` says otherwise).
+ */
+export interface LanguageModelV3Like {
+  readonly specificationVersion: "v3";
+  readonly provider: string;
+  readonly modelId: string;
+  doGenerate(options: LanguageModelCallOptions): PromiseLike<LanguageModelGenerateResult>;
+  doStream(options: LanguageModelCallOptions): PromiseLike<{ stream: ReadableStream<LanguageModelStreamPart> }>;
+}
+
+/** The same for interface version 2 (AI SDK 5 providers). */
+export interface LanguageModelV2Like {
+  readonly specificationVersion: "v2";
+  readonly provider: string;
+  readonly modelId: string;
+  doGenerate(options: LanguageModelCallOptions): PromiseLike<LanguageModelGenerateResult>;
+  doStream(options: LanguageModelCallOptions): PromiseLike<{ stream: ReadableStream<LanguageModelStreamPart> }>;
+}
+
+/**
  * Where an agent persists users' data: any async key-value store (Durable Object storage,
  * KV, IndexedDB, a file). Values are JSON text. Every key a user's data lives under starts
  * with that user's own prefix. `memoryStorage()` and `indexedDbStorage()` are built in.
@@ -479,7 +549,20 @@ export interface AgentConfig {
   name?: string;
   /** Sent as the system message of every run. */
   instructions?: string;
-  model: ModelFunction;
+  /** A function of your own, a built-in client (`openai()`, `anthropic()`), or an AI SDK language model. */
+  model: ModelFunction | LanguageModelV2Like | LanguageModelV3Like;
+  /**
+   * The model's name in the price table (`budget.prices`), 1 to 255 bytes: how a cost limit
+   * prices a model function of your own. Without it, a built-in client is priced by its
+   * `model` and an AI SDK model by its `modelId`; given, it wins over both.
+   */
+  modelName?: string;
+  /**
+   * Refuse every call without a user id (`null` / `undefined`, the anonymous bucket) with
+   * `user_required`: runs, streams, reads, writes, `forget`, `export`, and imports or
+   * restores of the anonymous bucket's data. Default false.
+   */
+  requireUser?: boolean;
   memory?: MemoryConfig;
   /** Passed to the model as `maxOutputTokens` (capped to what the budget still allows). Default 1024. */
   maxOutputTokens?: number;
@@ -821,6 +904,14 @@ export declare class Agent {
   free(): void;
 }
 
+/**
+ * The reserved id of the anonymous bucket, `"__tenantry_anonymous__"`: refused as a user id
+ * (`invalid_user_id`), and the name the bucket's data is stored under in a storage adapter
+ * (`tenantry/v1/u/__tenantry_anonymous__/...`). Results, events, audit entries and exports
+ * name the anonymous bucket `null`.
+ */
+export declare const ANONYMOUS_USER: "__tenantry_anonymous__";
+
 /** What `TenantryError.details` holds, by `code`. */
 export interface ErrorDetails {
   invalid_user_id: { reason: string };
@@ -853,6 +944,8 @@ export interface ErrorDetails {
   embedding_failed: { reason: string };
   output_invalid: { reason: string };
   unsupported: { feature: string };
+  /** `requireUser` is set and the call named no user. */
+  user_required: { option: string };
   internal: { message: string };
 }
 

@@ -2,7 +2,7 @@
 // package is ready as soon as `import` resolves (no top-level await needed).
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
-import { initSync, __tenantryErrorClass } from "./tenantry.js";
+import { initSync, __tenantryErrorClass, __anonymousUser } from "./tenantry.js";
 
 // V8 11.x (Node 20) can abort the whole process ("Fatal error: unreachable code" in
 // Deoptimizer::DoComputeBuiltinContinuation) when TurboFan code that inlined a JS-to-wasm
@@ -15,3 +15,4 @@ initSync({ module: readFileSync(new URL("./tenantry_bg.wasm", import.meta.url)) 
 
 export { Agent, demoModel, demoEmbedder, tool, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
 export const TenantryError = __tenantryErrorClass();
+export const ANONYMOUS_USER = __anonymousUser();

@@ -3,6 +3,7 @@
 
 use crate::budget::{BudgetConfig, RateLimitConfig};
 use crate::error::{within, Error, Result};
+use crate::ids::UserKey;
 use crate::limits::{
     DEFAULT_IDLE_TTL_MS, DEFAULT_MAX_MESSAGES_PER_SESSION, DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_MAX_STEPS, DEFAULT_MAX_USERS, DEFAULT_RECALL_TOP_K,
@@ -89,10 +90,13 @@ pub struct AgentConfig {
     pub memory: MemoryConfig,
     pub budget: BudgetConfig,
     pub rate_limit: RateLimitConfig,
-    /// The model's name, for the price table (the built-in clients report theirs).
+    /// The model's name, for the price table: see `name_model`.
     pub model_name: String,
     /// Most model calls in one run (each round of tool calls costs one).
     pub max_steps: u32,
+    /// Every call must name a user: the anonymous bucket is refused with `user_required`
+    /// (see `admit_user`). Off by default, when no user id means the anonymous partition.
+    pub require_user: bool,
 }
 
 impl Default for AgentConfig {
@@ -106,6 +110,7 @@ impl Default for AgentConfig {
             rate_limit: RateLimitConfig::default(),
             model_name: String::new(),
             max_steps: DEFAULT_MAX_STEPS,
+            require_user: false,
         }
     }
 }
@@ -130,6 +135,35 @@ impl AgentConfig {
         )?;
         within("maxSteps", self.max_steps.into(), 1, MAX_STEPS.into())?;
         self.memory.validate()
+    }
+
+    /// Names the model for the price table (`model_name`): the host's own name for it
+    /// (`modelName`) when given, else the name the model declares (a built-in client's
+    /// `model`, an AI SDK model's `modelId`, a function's `modelId` property), else none,
+    /// which a cost limit refuses with `missing_price`. The host's name wins so that it can
+    /// price a declared id its table spells differently; it is checked like `name`.
+    pub fn name_model(&mut self, given: Option<String>, declared: Option<String>) -> Result<()> {
+        if let Some(name) = &given {
+            if name.is_empty() || name.len() > MAX_NAME_BYTES {
+                return Err(Error::config(
+                    "modelName",
+                    format!("must be 1 to {MAX_NAME_BYTES} bytes"),
+                ));
+            }
+        }
+        self.model_name = given.or(declared).unwrap_or_default();
+        Ok(())
+    }
+
+    /// Whether a call for `user` may go ahead: with `require_user`, not for the anonymous
+    /// bucket. Checked wherever the agent takes a user (runs, reads, writes, whole-user
+    /// operations), so that a host that forgot to pass an id gets an error instead of
+    /// every such caller sharing one partition.
+    pub fn admit_user(&self, user: &UserKey) -> Result<()> {
+        match (self.require_user, user) {
+            (true, UserKey::Anonymous) => Err(Error::UserRequired),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -266,6 +300,38 @@ mod tests {
             ..AgentConfig::default()
         };
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_hosts_model_name_wins_and_is_checked_like_a_name() {
+        let mut c = AgentConfig::default();
+        c.name_model(None, Some("gpt-4o-mini".into())).unwrap();
+        assert_eq!(c.model_name, "gpt-4o-mini");
+        c.name_model(Some("my-model".into()), Some("gpt-4o-mini".into()))
+            .unwrap();
+        assert_eq!(c.model_name, "my-model");
+        c.name_model(None, None).unwrap();
+        assert_eq!(c.model_name, "");
+        for bad in [String::new(), "m".repeat(MAX_NAME_BYTES + 1)] {
+            let e = c
+                .name_model(Some(bad), Some("declared".into()))
+                .unwrap_err();
+            assert_eq!(e.details()["field"], "modelName");
+        }
+        assert_eq!(c.model_name, "", "a refused name changes nothing");
+        c.name_model(Some("m".repeat(MAX_NAME_BYTES)), None)
+            .unwrap();
+    }
+
+    #[test]
+    fn require_user_refuses_only_the_anonymous_bucket() {
+        let mut c = AgentConfig::default();
+        let alice = UserKey::parse(Some("alice")).unwrap();
+        c.admit_user(&UserKey::Anonymous).unwrap();
+        c.require_user = true;
+        let e = c.admit_user(&UserKey::Anonymous).unwrap_err();
+        assert_eq!(e.code(), "user_required");
+        c.admit_user(&alice).unwrap();
     }
 
     #[test]

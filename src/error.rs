@@ -53,6 +53,10 @@ pub enum Error {
     /// executing: it would wait for the tool, which waits for it.
     #[error("a tool of session {session:?} called the agent for its own session, which would wait for itself forever; use another sessionId for nested runs")]
     Reentrant { session: String },
+    /// A call without a user id (the anonymous bucket) on an agent configured with
+    /// `requireUser`.
+    #[error("this agent requires a user id (requireUser: true); null and undefined, the anonymous bucket, are refused")]
+    UserRequired,
     /// The budget ledger is full of accounts that cannot be dropped without loosening a
     /// limit (spend inside open windows, and no storage to keep it in).
     #[error("the agent holds {accounts} budget accounts with spend in open windows and cannot take a new user until some close; configure storage or raise memory.maxUsers")]
@@ -93,6 +97,7 @@ impl Error {
             Error::Conflict => "conflict",
             Error::Reentrant { .. } => "reentrant_run",
             Error::Capacity { .. } => "over_capacity",
+            Error::UserRequired => "user_required",
             Error::MaxSteps { .. } => "max_steps",
             Error::Budget(e) => e.code(),
             Error::Embedding { .. } => "embedding_failed",
@@ -131,6 +136,7 @@ impl Error {
             Error::Unsupported { feature } => json!({ "feature": feature }),
             Error::Budget(e) => e.details(),
             Error::Aborted | Error::Conflict => json!({}),
+            Error::UserRequired => json!({ "option": "requireUser" }),
             Error::Reentrant { session } => json!({ "sessionId": session }),
             Error::Capacity { accounts } => json!({ "accounts": accounts }),
             Error::MaxSteps { steps, text } => json!({ "steps": steps, "text": text }),
@@ -228,6 +234,7 @@ mod tests {
             Error::Budget(BudgetError::MissingPrice { model: s() }),
             Error::Embedding { reason: s() },
             Error::OutputInvalid { reason: s() },
+            Error::UserRequired,
             Error::Unsupported { feature: s() },
             Error::Internal { message: s() },
         ];
@@ -252,6 +259,7 @@ mod tests {
                 | Error::Budget(_)
                 | Error::Embedding { .. }
                 | Error::OutputInvalid { .. }
+                | Error::UserRequired
                 | Error::Unsupported { .. }
                 | Error::Internal { .. } => {}
             }

@@ -48,6 +48,10 @@ pub type TextSink = Rc<dyn Fn(&str)>;
 pub struct CallContext {
     pub cancellation: Option<Rc<dyn Cancellation>>,
     pub on_text: Option<TextSink>,
+    /// Someone reads the run's text as it arrives (`agent.stream`). A model with a separate
+    /// streaming call (an AI SDK model's `doStream`) makes that call only then: `on_text` is
+    /// set for plain runs too, so that text a model streams anyway is charged if it fails.
+    pub streaming: bool,
 }
 
 pub trait Model {

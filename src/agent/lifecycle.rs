@@ -19,6 +19,7 @@ impl Agent {
     /// spent inside windows still open keeps counting, under a pseudonym (see
     /// `Ledger::forget`): erasure is not a way around a limit.
     pub async fn forget(&self, user: &UserKey) -> Result<()> {
+        self.config.admit_user(user)?;
         let _one_writer = self.user_locks.ticket(user.clone()).await;
         // The pseudonym first: it may need storage, and a failure here changes nothing.
         // With storage but no per-user limit there is nothing a pseudonym would keep.
@@ -94,6 +95,7 @@ impl Agent {
         let limits = self.config.memory.limits();
         let budget = doc.budget.clone();
         let (user, mut state) = user_doc::user_from_doc(doc, &limits)?;
+        self.config.admit_user(&user)?;
         let _one_writer = self.user_locks.ticket(user.clone()).await;
         if let Some(b) = &budget {
             self.ledger.borrow().check_user_doc(b, self.now())?;
@@ -236,6 +238,7 @@ impl Agent {
         let now = self.now();
         for doc in &snapshot.users {
             let (user, _) = user_doc::user_from_doc(doc.clone(), &limits)?;
+            self.config.admit_user(&user)?;
             if !seen.insert(user.clone()) {
                 return Err(Error::InvalidImport {
                     reason: format!("user {user} appears twice in the snapshot"),

@@ -105,6 +105,7 @@ impl Agent {
         let ctx = CallContext {
             cancellation: call.cancel.clone(),
             on_text: None,
+            streaming: false,
         };
         // No borrow is held across the model call.
         let raw = self.model.generate(request, ctx).await;
@@ -154,6 +155,7 @@ impl Agent {
                     })
                 }
             })),
+            streaming: call.emit.is_some(),
         };
         // Charges an interrupted call what it visibly consumed: the prompt, and the text
         // streamed so far (estimated). A call that produced nothing releases its hold.

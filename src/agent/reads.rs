@@ -25,6 +25,7 @@ impl Agent {
     /// Resident state for a synchronous read. With storage, a user who is not resident may
     /// still have data: refuse rather than answer "empty".
     fn read<T>(&self, user: &UserKey, f: impl FnOnce(Option<&UserState>) -> T) -> Result<T> {
+        self.config.admit_user(user)?;
         let m = self.memory.borrow();
         let state = m.get(user);
         if state.is_none() && self.storage.is_some() {

@@ -38,6 +38,7 @@ impl Agent {
 
     /// Makes `user` resident (loading from storage when configured) and pins them.
     pub(super) async fn enter(&self, user: &UserKey) -> Result<u64> {
+        self.config.admit_user(user)?;
         if self.replacing.borrow().contains(user) {
             return Err(Error::Conflict);
         }

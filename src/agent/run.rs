@@ -117,7 +117,10 @@ impl Agent {
         // only in storage (a restart, an eviction), once they are read back.
         let deferred =
             self.storage.is_some() && self.budgets_persisted() && !self.ledger.borrow().has(&user);
-        let checked = check_input(&input)
+        let checked = self
+            .config
+            .admit_user(&user)
+            .and_then(|()| check_input(&input))
             .and_then(|()| self.reentrant(&user, &opts.session))
             .and_then(|()| match deferred {
                 true => Ok(()),

@@ -17,6 +17,7 @@ impl Agent {
         query: &str,
         opts: SearchOptions,
     ) -> Result<Vec<Hit>> {
+        self.config.admit_user(user)?;
         let limit = recall::check_limit(opts.limit)?;
         if query.len() > MAX_INPUT_BYTES {
             return Err(Error::InvalidInput {

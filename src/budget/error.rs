@@ -69,13 +69,28 @@ pub enum BudgetError {
     #[error(transparent)]
     RateLimited(#[from] RateLimited),
     /// A cost limit applies to this call but the price table has no entry for the model,
-    /// so the call's cost could not be bounded.
-    #[error("a cost limit is configured but there is no price for model {model:?}; add it to `budget.prices`")]
+    /// so the call's cost could not be bounded. An empty `model`: the agent has no name for
+    /// its model at all (a host function without `modelName`).
+    #[error("{}", missing_price(model))]
     MissingPrice { model: String },
     #[error("invalid config `{field}`: {reason}")]
     InvalidConfig { field: String, reason: String },
     #[error("invalid budget import document: {reason}")]
     InvalidImport { reason: String },
+}
+
+/// How to fix a missing price: name the model, or price the name it has.
+fn missing_price(model: &str) -> String {
+    if model.is_empty() {
+        "a cost limit is configured but the model has no name to price it by: set `modelName` \
+         in the agent config and give that name a price in `budget.prices`"
+            .to_owned()
+    } else {
+        format!(
+            "a cost limit is configured but there is no price for model {model:?}: add it to \
+             `budget.prices`, or set `modelName` to a name that has one"
+        )
+    }
 }
 
 impl BudgetError {

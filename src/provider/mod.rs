@@ -1,7 +1,9 @@
 //! Model clients for OpenAI-compatible servers and Anthropic, over the host's HTTP
 //! (`HttpHost`): request building, streaming, retries with backoff and jitter honouring
-//! `Retry-After`, a per-call time limit, and errors that never carry the API key.
+//! `Retry-After`, a per-call time limit, and errors that never carry the API key. Beside
+//! them, `ai_sdk`: the translation for AI SDK language model objects the host calls itself.
 
+pub(crate) mod ai_sdk;
 mod attempt;
 mod convert;
 mod embeddings;

@@ -152,6 +152,7 @@ fn call(m: &Rc<ProviderModel>) -> (crate::Result<RawModelResponse>, String) {
     let ctx = CallContext {
         cancellation: None,
         on_text: Some(Rc::new(move |t: &str| sink.borrow_mut().push_str(t))),
+        streaming: true,
     };
     let r = futures_executor::block_on(m.complete(&request(), &ctx));
     let text = seen.borrow().clone();

@@ -6,7 +6,6 @@ use super::abort::{signal_of, AbortSignal, JsAbort};
 use super::config;
 use super::convert::{input_error, session_id, type_name, user_key, Options};
 use super::error::{to_js_error, to_plain_js};
-use super::js_model::JsModel;
 use crate::agent::{Agent, RunOptions};
 use crate::error::{Error, Result};
 use crate::memory::{FactQuery, NewFact};
@@ -233,6 +232,7 @@ impl JsAgent {
     /// reserved }` for one user.
     pub fn usage(&self, user_id: JsValue) -> JsResult<JsValue> {
         let user = js(user_key(&user_id))?;
+        js(self.inner.config().admit_user(&user))?;
         Ok(to_plain_js(&self.inner.usage(&user)))
     }
 
@@ -246,6 +246,7 @@ impl JsAgent {
     #[wasm_bindgen(js_name = auditLog)]
     pub fn audit_log(&self, user_id: JsValue) -> JsResult<JsValue> {
         let user = js(user_key(&user_id))?;
+        js(self.inner.config().admit_user(&user))?;
         Ok(to_plain_js(&self.inner.observer().audit_log(&user)))
     }
 
@@ -404,8 +405,7 @@ impl JsAgent {
 
 fn build(config: &JsValue) -> Result<JsAgent> {
     let parsed = config::parse(config)?;
-    let mut agent = Agent::new(parsed.config, Rc::new(JsModel { func: parsed.model }))?
-        .with_clock(Rc::new(parsed.clock));
+    let mut agent = Agent::new(parsed.config, parsed.model)?.with_clock(Rc::new(parsed.clock));
     if let Some(f) = parsed.plan_of {
         // A throwing or non-string planOf means the default plan, never a crash mid-run.
         agent = agent.with_plan_of(Rc::new(move |user: Option<&str>| {
@@ -416,7 +416,7 @@ fn build(config: &JsValue) -> Result<JsAgent> {
         }));
     }
     if let Some(func) = parsed.embedder {
-        let model = config::model_name(&func);
+        let model = config::declared_name(&func).unwrap_or_default();
         agent = agent.with_embedder(Rc::new(super::js_embedder::JsEmbedder { func, model }));
     }
     if let Some(storage) = parsed.storage {
@@ -470,4 +470,10 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
         stream: None,
         output,
     })
+}
+
+/// The reserved id of the anonymous bucket, for the package's `ANONYMOUS_USER`.
+#[wasm_bindgen(js_name = __anonymousUser)]
+pub fn anonymous_user() -> String {
+    crate::ids::ANONYMOUS_SENTINEL.to_owned()
 }

@@ -3,11 +3,13 @@
 
 use super::convert::{config_error, set, type_name, Options};
 use super::js_clock::JsClock;
+use super::js_model::JsModel;
 use super::js_storage::JsStorage;
 use super::js_tools::{parse_tools, JsTools};
 use crate::budget::{BudgetConfig, RateLimitConfig};
 use crate::config::{AgentConfig, MemoryConfig};
 use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::observe::Observer;
 use crate::tools::permissions::Permissions;
 use crate::tools::ToolSet;
@@ -17,7 +19,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 pub struct Parsed {
     pub config: AgentConfig,
-    pub model: Function,
+    pub model: Rc<dyn Model>,
     pub storage: Option<JsStorage>,
     pub clock: JsClock,
     /// `budget.planOf(userId)`, when given.
@@ -32,6 +34,8 @@ const KEYS: &[&str] = &[
     "name",
     "instructions",
     "model",
+    "modelName",
+    "requireUser",
     "memory",
     "maxOutputTokens",
     "budget",
@@ -72,9 +76,9 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         ));
     }
     let opts = Options::new(config, "", KEYS, config_error)?;
-    let model = model_function(opts.get("model"))?;
+    let (model, declared) = host_model(opts.get("model"))?;
     let (memory, storage, clock, embedder) = memory_config(&opts)?;
-    let (config, plan_of) = agent_config(&opts, memory, &model)?;
+    let (config, plan_of) = agent_config(&opts, memory, declared)?;
     // Optional parts are parsed by functions called only when their key is present: V8
     // compiles a wasm function on its first call, so a plain `new Agent` pays for none of
     // them (the cold-start bench measured ~2 ms for compiling the all-in-one version).
@@ -102,7 +106,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
 fn agent_config(
     opts: &Options,
     memory: MemoryConfig,
-    model: &Function,
+    declared_model_name: Option<String>,
 ) -> Result<(AgentConfig, Option<Function>)> {
     let (budget, plan_of) = match opts.get("budget") {
         None => (BudgetConfig::default(), None),
@@ -111,9 +115,10 @@ fn agent_config(
     let mut config = AgentConfig {
         memory,
         budget,
-        model_name: model_name(model),
         ..AgentConfig::default()
     };
+    config.name_model(opts.string("modelName")?, declared_model_name)?;
+    set(&mut config.require_user, opts.boolean("requireUser")?);
     if let Some(v) = opts.get("rateLimit") {
         config.rate_limit = rate_limit_config(v)?;
     }
@@ -127,33 +132,41 @@ fn agent_config(
     Ok((config, plan_of))
 }
 
-fn model_function(model: Option<JsValue>) -> Result<Function> {
+/// `model`: a function, or an AI SDK language model object; with the name it declares for
+/// the price table.
+fn host_model(model: Option<JsValue>) -> Result<(Rc<dyn Model>, Option<String>)> {
+    let expected = "an async function (request) => ({ text }) or an AI SDK language model";
     match model {
-        Some(f) if f.is_function() => Ok(f.unchecked_into()),
-        Some(other) => Err(Error::config(
-            "model",
-            format!(
-                "must be an async function (request) => ({{ text }}), got {}",
-                type_name(&other)
-            ),
-        )),
+        Some(f) if f.is_function() => {
+            let func: Function = f.unchecked_into();
+            let declared = declared_name(&func);
+            Ok((Rc::new(JsModel { func }), declared))
+        }
+        Some(v) => match super::ai_sdk_model::detect(&v)? {
+            Some(m) => {
+                let declared = m.model_id.clone();
+                Ok((Rc::new(m), declared))
+            }
+            None => Err(Error::config(
+                "model",
+                format!("must be {expected}, got {}", type_name(&v)),
+            )),
+        },
         None => Err(Error::config(
             "model",
-            "is required: pass an async function (request) => ({ text }), or demoModel()",
+            format!("is required: pass {expected}, or demoModel()"),
         )),
     }
 }
 
-/// The name the price table knows a model or embedder by: a built-in client's own model
-/// id, else the `modelId` a host's function declares, else none.
-pub(super) fn model_name(model: &Function) -> String {
-    super::provider::model_id(model)
-        .or_else(|| {
-            Reflect::get(model, &"modelId".into())
-                .ok()
-                .and_then(|v| v.as_string())
-        })
-        .unwrap_or_default()
+/// The name a model or embedder function declares for the price table: a built-in
+/// client's own model id, else its `modelId` property.
+pub(super) fn declared_name(model: &Function) -> Option<String> {
+    super::provider::model_id(model).or_else(|| {
+        Reflect::get(model, &"modelId".into())
+            .ok()
+            .and_then(|v| v.as_string())
+    })
 }
 
 fn function(opts: &Options, key: &str, shape: &str) -> Result<Option<Function>> {

@@ -14,7 +14,7 @@ use wasm_bindgen::JsValue;
 
 pub struct JsEmbedder {
     pub func: Function,
-    /// What the price table knows it by (`config::model_name`).
+    /// What the price table knows it by (`config::declared_name`).
     pub model: String,
 }
 

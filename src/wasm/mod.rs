@@ -3,6 +3,7 @@
 
 mod abort;
 mod agent;
+mod ai_sdk_model;
 mod audit;
 mod callbacks;
 mod config;

@@ -207,6 +207,7 @@ fn call_context(request: &JsValue) -> CallContext {
         });
     CallContext {
         cancellation: signal.map(|signal| Rc::new(JsAbort { signal }) as Rc<dyn Cancellation>),
+        streaming: on_text.is_some(),
         on_text,
     }
 }

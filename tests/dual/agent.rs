@@ -330,3 +330,85 @@ dual_test!(
         assert_eq!(agent.size(&user("bob")).unwrap(), 0);
     }
 );
+
+dual_test!(
+    require_user_refuses_every_call_for_the_anonymous_bucket,
+    async {
+        let model = ScriptModel::with_yields(0);
+        let config = AgentConfig {
+            require_user: true,
+            ..Default::default()
+        };
+        let agent = Rc::new(Agent::new(config, Rc::new(Shared(model.clone()))).unwrap());
+        let anon = UserKey::Anonymous;
+        let s = SessionId::default();
+        let refused = |r: tenantry::Result<()>, what: &str| {
+            assert_eq!(
+                r.map_err(|e| e.code()),
+                Err("user_required"),
+                "{what} for the anonymous bucket"
+            );
+        };
+        let run = agent.run("hi".into(), anon.clone(), RunOptions::default());
+        refused(run.await.map(drop), "run");
+        refused(agent.history(&anon, &s).map(drop), "history");
+        refused(agent.sessions(&anon).map(drop), "sessions");
+        refused(agent.size(&anon).map(drop), "size");
+        refused(agent.blocks(&anon).map(drop), "blocks");
+        refused(agent.properties(&anon).map(drop), "properties");
+        refused(agent.recall(&anon, "hi", None).map(drop), "recall");
+        let search = agent.search(&anon, "hi", Default::default());
+        refused(search.await.map(drop), "search");
+        refused(agent.load(&anon).await, "load");
+        refused(agent.set_block(&anon, "l", "t").await, "set_block");
+        refused(agent.delete_block(&anon, "l").await, "delete_block");
+        let property = agent.set_property(&anon, "k", 1.into());
+        refused(property.await, "set_property");
+        let fact = tenantry::NewFact {
+            subject: "s".into(),
+            predicate: "p".into(),
+            object: "o".into(),
+            valid_from: None,
+            source: None,
+        };
+        refused(agent.remember(&anon, fact).await.map(drop), "remember");
+        let query = tenantry::FactQuery::default();
+        refused(agent.facts(&anon, &query).await.map(drop), "facts");
+        let forget_fact = agent.forget_fact(&anon, "s", "p");
+        refused(forget_fact.await.map(drop), "forget_fact");
+        refused(agent.export(&anon).await.map(drop), "export");
+        refused(agent.forget(&anon).await, "forget");
+        assert!(model.requests.borrow().is_empty(), "no model call was made");
+        assert_eq!(agent.stats().users, 0, "nothing was made resident");
+
+        // A document of the anonymous bucket (from an agent without the rule) is refused too,
+        // alone or in a snapshot, before any of the snapshot is applied.
+        let open = agent_with(&model, 100);
+        open.run("anon".into(), anon.clone(), RunOptions::default())
+            .await
+            .unwrap();
+        open.run("named".into(), user("alice"), RunOptions::default())
+            .await
+            .unwrap();
+        let doc = open.export(&anon).await.unwrap();
+        refused(agent.import(doc).await.map(drop), "import");
+        let fresh = Agent::new(
+            AgentConfig {
+                require_user: true,
+                ..Default::default()
+            },
+            Rc::new(Shared(model.clone())),
+        )
+        .unwrap();
+        refused(fresh.restore(open.snapshot()).await.map(drop), "restore");
+        assert_eq!(fresh.stats().users, 0, "a refused restore applied nothing");
+
+        // Named users are served as ever.
+        let out = agent
+            .run("hello".into(), user("alice"), RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(out.user_id.as_deref(), Some("alice"));
+        assert_eq!(agent.size(&user("alice")).unwrap(), 2);
+    }
+);

@@ -7,9 +7,11 @@ use futures_util::future::LocalBoxFuture;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tenantry::{
-    Agent, AgentConfig, CallContext, FactExtraction, FactQuery, MemoryConfig, MemoryStorage, Model,
-    ModelRequest, RawModelResponse, RawUsage, Role, RunOptions,
+    Agent, AgentConfig, CallContext, FactExtraction, FactQuery, ManualClock, MemoryConfig,
+    MemoryStorage, Model, ModelRequest, RawModelResponse, RawUsage, Role, RunOptions,
 };
+
+const NOW: f64 = 1_700_000_000_000.0;
 
 /// How the extractor answers.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -120,7 +122,11 @@ fn agent(storage: Option<Rc<MemoryStorage>>) -> (Rc<Agent>, Rc<Extractor>) {
         },
         ..Default::default()
     };
-    let mut a = Agent::new(config, Rc::new(M(x.clone()))).unwrap();
+    // A clock of its own: on wasm there is no system clock, and a steered answer's
+    // back-dated time must not happen to equal the agent's.
+    let mut a = Agent::new(config, Rc::new(M(x.clone())))
+        .unwrap()
+        .with_clock(Rc::new(ManualClock::new(NOW)));
     if let Some(s) = storage {
         a = a.with_storage(s);
     }
@@ -201,7 +207,7 @@ dual_test!(
         let f = &records[0];
         assert_eq!((f.predicate.as_str(), f.object.as_str()), ("role", "admin"));
         // Not back-dated, and the source is the run's, not what the answer claimed.
-        assert!(f.valid_from > 0.0);
+        assert_eq!(f.valid_from, NOW);
         assert_eq!(
             f.source.as_deref(),
             Some(format!("extracted:{run}").as_str())

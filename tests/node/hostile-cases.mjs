@@ -303,6 +303,8 @@ function mapStorage() {
 function sections(T) {
   return {
     model: pricedModel(),
+    modelName: "m",
+    requireUser: false,
     name: "agent",
     instructions: "Be brief.",
     memory: {
@@ -436,6 +438,8 @@ export const CONFIG_POSITIONS = [
   S("name", { lone: E, huge: E }),
   S("instructions", { lone: E, huge: E }),
   F("model", { null: R }),
+  S("modelName", { null: R }),
+  B("requireUser", { null: R }),
   O("memory"),
   N("memory.maxMessagesPerSession", { zero: E }),
   N("memory.maxContextTokens"),
@@ -576,7 +580,7 @@ function configCases(T) {
     group: "config",
     run: async (h) => {
       const config = { model: () => ({ text: "ok", usage: { inputTokens: 1000, outputTokens: 1000 } }) };
-      for (const k of ["name", "instructions", "memory", "maxOutputTokens", "budget", "rateLimit", "tools", "permissions", "policy", "approve", "maxSteps", "approvalTimeoutMs", "audit", "onEvent"]) config[k] = undefined;
+      for (const k of ["name", "instructions", "modelName", "requireUser", "memory", "maxOutputTokens", "budget", "rateLimit", "tools", "permissions", "policy", "approve", "maxSteps", "approvalTimeoutMs", "audit", "onEvent"]) config[k] = undefined;
       let agent;
       try {
         agent = new T.Agent(config);
@@ -1669,6 +1673,261 @@ function modelFunctionCases(T) {
 }
 
 // ---------------------------------------------------------------------------------------
+// AI SDK language model objects (LanguageModelV2 / V3) as `model`: hostile objects at
+// construction, hostile doGenerate and doStream answers, throws, and streams that break.
+
+const V3_USAGE = () => ({ inputTokens: { total: 3, noCache: 3, cacheRead: 0, cacheWrite: undefined }, outputTokens: { total: 2, text: 2, reasoning: 0 } });
+const V3_TEXT = (text) => ({ content: [{ type: "text", text }], finishReason: { unified: "stop", raw: "stop" }, usage: V3_USAGE(), warnings: [] });
+const V3_TOOL = () => ({
+  content: [{ type: "text", text: "" }, { type: "tool-call", toolCallId: "c1", toolName: "t", input: '{"q":1}' }],
+  finishReason: { unified: "tool-calls", raw: "tool_calls" },
+  usage: V3_USAGE(),
+  warnings: [],
+});
+const V3_PARTS = () => [
+  { type: "text-delta", id: "t", delta: "ok" },
+  { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: V3_USAGE() },
+];
+
+function partStream(parts) {
+  return new ReadableStream({
+    start(c) {
+      for (const p of parts) c.enqueue(p);
+      c.close();
+    },
+  });
+}
+
+/** The answer anyone but a hostile bob gets: an echo, or what the tool said. */
+function v3Answer(prompt) {
+  const last = prompt[prompt.length - 1];
+  if (last.role === "tool") return V3_TEXT(`tool said: ${JSON.stringify(last.content[0].output.value).slice(0, 60)}`);
+  return V3_TEXT(`echo: ${last.content[0].text}`);
+}
+
+const V3_MODEL = () => ({
+  specificationVersion: "v3",
+  provider: "hostile",
+  modelId: "m",
+  supportedUrls: {},
+  doGenerate: async (options) => v3Answer(options.prompt),
+  doStream: async (options) => ({ stream: partStream([{ type: "text-delta", id: "t", delta: v3Answer(options.prompt).content[0].text }, V3_PARTS()[1]]) }),
+});
+
+/** A V3 model answering bob's input ("bob-ping") with `generate` / `stream` while
+ *  state.hostile, everyone else (and bob's tool round) normally. */
+function hostileAiSdkModel(state, { generate, stream }) {
+  const base = V3_MODEL();
+  const forBob = (prompt) => {
+    const last = prompt[prompt.length - 1];
+    return state.hostile && last.role === "user" && last.content[0].text === "bob-ping";
+  };
+  return {
+    ...base,
+    doGenerate(options) {
+      if (!generate || !forBob(options.prompt)) return base.doGenerate(options);
+      state.hits++;
+      return generate(options);
+    },
+    doStream(options) {
+      if (!stream || !forBob(options.prompt)) return base.doStream(options);
+      state.hits++;
+      return stream(options);
+    },
+  };
+}
+
+const AI_SDK_OBJECT_POSITIONS = [
+  { path: "", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "cycle" || l === "function" ? E : R) },
+  S("specificationVersion", { over: Object.fromEntries(HOSTILE.map(([l]) => [l, R])) }),
+  F("doGenerate", { null: R }),
+  F("doStream", { null: R }),
+  S("modelId", { huge: E, null: R }),
+];
+
+const GENERATE_POSITIONS = [
+  { path: "", base: () => V3_TEXT("ok"), rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "cycle" ? E : R) },
+  { path: "content", base: () => V3_TEXT("ok"), rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "array" ? E : R) },
+  { path: "content.0", base: () => V3_TEXT("ok"), rule: (l) => (BENIGN.has(l) ? E : R) },
+  { path: "content.0.text", base: () => V3_TEXT("ok"), rule: (l) => (l === "huge string" ? E : R) },
+  { path: "usage", base: () => V3_TEXT("ok"), rule: (l) => (UNREADABLE.has(l) ? R : E) },
+  { path: "usage.inputTokens", base: () => V3_TEXT("ok"), rule: () => E },
+  { path: "usage.outputTokens.total", base: () => V3_TEXT("ok"), rule: () => E },
+  { path: "finishReason", base: () => V3_TEXT("ok"), rule: () => E },
+  { path: "content.1", base: V3_TOOL, rule: (l) => (BENIGN.has(l) ? E : R) },
+  { path: "content.1.toolName", base: V3_TOOL, rule: () => E },
+  { path: "content.1.input", base: V3_TOOL, rule: () => E },
+  { path: "content.1.toolCallId", base: V3_TOOL, rule: () => E },
+];
+
+const STREAM_POSITIONS = [
+  { path: "", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "cycle" ? E : R) },
+  // A Proxy of a ReadableStream is still readable where streams are JS objects (Node).
+  { path: "stream", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) ? E : R) },
+  { path: "parts.0", rule: (l) => (BENIGN.has(l) ? E : R) },
+  { path: "parts.0.delta", rule: (l) => (l === "huge string" ? E : R) },
+  { path: "parts.1.usage", rule: (l) => (UNREADABLE.has(l) ? R : E) },
+  { path: "parts.1.finishReason", rule: () => E },
+  { path: "read()", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "cycle" ? E : R) },
+];
+
+/** doStream's answer with `make` applied at `path` (`parts.i...` inside the parts, `read()`
+ *  the reader's first result, once). */
+function hostileStreamAnswer(path, make) {
+  if (path === "") return make({ stream: partStream(V3_PARTS()) });
+  if (path === "stream") return { stream: make(partStream(V3_PARTS())) };
+  if (path === "read()") {
+    let sent = false;
+    const value = { done: false, value: V3_PARTS()[0] };
+    const reader = { read: async () => (sent ? { done: true, value: undefined } : ((sent = true), make(value))), cancel: async () => {} };
+    return { stream: { getReader: () => reader } };
+  }
+  const parts = V3_PARTS();
+  const at = path.slice("parts.".length);
+  setPath(parts, at, make(getPath(parts, at)));
+  return { stream: partStream(parts) };
+}
+
+const AI_SDK_THROW_CODES = ["model_error", "model_http", "model_malformed", "aborted"];
+
+function aiSdkCases(T) {
+  const cases = [];
+  const toolConfig = (model) => ({ model, tools: [TOOL()], budget: { perUser: { maxTotalTokens: 1_000_000 } }, onEvent: () => {} });
+  for (const pos of AI_SDK_OBJECT_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      const mode = pos.rule ? pos.rule(label) : expectation(pos, label);
+      cases.push({
+        name: `new Agent: an AI SDK model with ${pos.path || "(the object)"} = ${label}`,
+        group: "ai-sdk-models",
+        run: async (h) => {
+          const model = V3_MODEL();
+          const value = make(pos.path ? model[pos.path] : model);
+          const config = { model: pos.path ? ((model[pos.path] = value), model) : value };
+          const r = expectSync(T, () => new T.Agent(config), { mode, codes: ["invalid_config"], field: "model", what: "new Agent" });
+          if (!r.ok || r.threw) return r;
+          const run = await expectAsync(h, T, () => r.value.run("probe", "p"), { mode: E, codes: AI_SDK_THROW_CODES, what: "a run with the accepted model" });
+          return run.ok ? pass() : run;
+        },
+      });
+    }
+  }
+  for (const pos of GENERATE_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      cases.push({
+        name: `AI SDK doGenerate answer: ${pos.path || "(the result)"} = ${label}`,
+        group: "ai-sdk-models",
+        run: (h) =>
+          twoTenants(h, T, {
+            mode: pos.rule(label),
+            codes: MODEL_CODES,
+            makeConfig: (state) =>
+              toolConfig(
+                hostileAiSdkModel(state, {
+                  generate: async () => {
+                    const answer = pos.base();
+                    if (pos.path === "") return make(answer);
+                    setPath(answer, pos.path, make(getPath(answer, pos.path)));
+                    return answer;
+                  },
+                }),
+              ),
+            check: (result, agent) => checkUsage(result, agent),
+          }),
+      });
+    }
+  }
+  for (const pos of STREAM_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      cases.push({
+        name: `AI SDK doStream answer: ${pos.path || "(the result)"} = ${label}`,
+        group: "ai-sdk-models",
+        run: (h) =>
+          twoTenants(h, T, {
+            stream: true,
+            mode: pos.rule(label),
+            codes: [...MODEL_CODES, "model_http"],
+            makeConfig: (state) => toolConfig(hostileAiSdkModel(state, { stream: async () => hostileStreamAnswer(pos.path, make) })),
+          }),
+      });
+    }
+  }
+  const THROWN = [
+    ...HOSTILE,
+    ["undefined", () => undefined],
+    ["an Error whose message getter throws", () => Object.defineProperty(new Error("x"), "message", { get: () => boom("message getter") })],
+    ["an APICallError look-alike with a throwing statusCode getter", () => Object.defineProperty(new Error("x"), "statusCode", { get: () => boom("statusCode getter") })],
+    ["an APICallError look-alike with a hostile statusCode", () => Object.assign(new Error("x"), { statusCode: Symbol("s"), name: 5n })],
+  ];
+  for (const [label, make] of THROWN) {
+    for (const [method, stream] of [["doGenerate", false], ["doStream", true]]) {
+      for (const how of ["throws", "rejects with"]) {
+        const hostileCall = () => {
+          const v = make({ message: "base" });
+          if (how === "throws") throw v;
+          return Promise.reject(v);
+        };
+        cases.push({
+          name: `AI SDK ${method} ${how} ${label}`,
+          group: "ai-sdk-models",
+          run: (h) => twoTenants(h, T, { stream, mode: R, codes: AI_SDK_THROW_CODES, makeConfig: (state) => toolConfig(hostileAiSdkModel(state, stream ? { stream: hostileCall } : { generate: hostileCall })) }),
+        });
+      }
+    }
+    cases.push({
+      name: `AI SDK stream errors mid-way with ${label}`,
+      group: "ai-sdk-models",
+      run: (h) =>
+        twoTenants(h, T, {
+          stream: true,
+          mode: R,
+          codes: AI_SDK_THROW_CODES,
+          makeConfig: (state) =>
+            toolConfig(
+              hostileAiSdkModel(state, {
+                stream: async () => ({
+                  stream: new ReadableStream({
+                    start(c) {
+                      c.enqueue(V3_PARTS()[0]);
+                    },
+                    pull(c) {
+                      c.error(make({ message: "base" }));
+                    },
+                  }),
+                }),
+              }),
+            ),
+        }),
+    });
+    cases.push({
+      name: `AI SDK stream sends an error part of ${label}`,
+      group: "ai-sdk-models",
+      run: (h) =>
+        twoTenants(h, T, {
+          stream: true,
+          mode: R,
+          codes: AI_SDK_THROW_CODES,
+          makeConfig: (state) => toolConfig(hostileAiSdkModel(state, { stream: async () => ({ stream: partStream([V3_PARTS()[0], { type: "error", error: make({ message: "base" }) }, V3_PARTS()[1]]) }) })),
+        }),
+    });
+  }
+  const THENABLES = [
+    ["a thenable whose then getter throws", () => ({ get then() { return boom("then getter"); } })],
+    ["a thenable whose then throws", () => ({ then: () => boom("then") })],
+    ["a promise of a Proxy whose every trap throws", () => Promise.resolve(trapProxy(V3_TEXT("ok"), TRAPS_ALL))],
+  ];
+  for (const [label, make] of THENABLES) {
+    for (const [method, stream] of [["doGenerate", false], ["doStream", true]]) {
+      cases.push({
+        name: `AI SDK ${method} returns ${label}`,
+        group: "ai-sdk-models",
+        run: (h) => twoTenants(h, T, { stream, mode: R, codes: AI_SDK_THROW_CODES, makeConfig: (state) => toolConfig(hostileAiSdkModel(state, stream ? { stream: make } : { generate: make })) }),
+      });
+    }
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------------------------------
 // Named regressions
 
 function regressionCases(T) {
@@ -1833,6 +2092,7 @@ export function hostileCases(tenantry) {
     ...providerCases(T),
     ...providerFetchCases(T),
     ...modelFunctionCases(T),
+    ...aiSdkCases(T),
   ];
 }
 

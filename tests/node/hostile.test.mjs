@@ -204,6 +204,7 @@ function parent() {
     ["providers", "openai() / anthropic() options"],
     ["provider-fetch", "openai() / anthropic() with a fetch answering hostile values"],
     ["model-functions", "demoModel() / openai() / anthropic() called with hostile requests; memoryStorage / indexedDbStorage"],
+    ["ai-sdk-models", "AI SDK model objects: hostile objects, doGenerate and doStream answers, throws and broken streams"],
   ];
   for (const [group, title] of GROUPS) {
     test(`hostile values: ${title}`, async () => {

@@ -50,7 +50,7 @@ test("exports Agent, demoModel, demoEmbedder, the storage adapters and TenantryE
 });
 
 // The audit example goes last: the verify-audit test below reads the log it writes.
-for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
+for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "#### Pricing a model function"], [r, "### AI SDK models"], [r, "### Requiring a user id"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
     const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);
@@ -106,6 +106,76 @@ test("bad input rejects with a typed TenantryError and loses nothing", async () 
   assert.equal(agent.size("alice"), 2);
 });
 
+test("requireUser: every per-user method refuses the anonymous bucket with user_required, and ANONYMOUS_USER is the reserved id", async () => {
+  const { Agent, TenantryError, demoModel, ANONYMOUS_USER } = tenantry;
+  assert.equal(ANONYMOUS_USER, "__tenantry_anonymous__");
+  const open = new Agent({ model: demoModel() });
+  await open.run("My name is Anon", null);
+  const anonDoc = await open.export(undefined);
+  const snapshot = open.snapshot();
+  const agent = new Agent({ model: demoModel(), requireUser: true, audit: { key: "an-audit-key-of-32-bytes-or-more!" } });
+  const required = (e) => e instanceof TenantryError && e.code === "user_required" && e.details.option === "requireUser";
+  for (const anon of [null, undefined]) {
+    const sync = {
+      history: () => agent.history(anon),
+      sessions: () => agent.sessions(anon),
+      size: () => agent.size(anon),
+      blocks: () => agent.blocks(anon),
+      properties: () => agent.properties(anon),
+      recall: () => agent.recall(anon, "name"),
+      usage: () => agent.usage(anon),
+      auditLog: () => agent.auditLog(anon),
+    };
+    for (const [name, call] of Object.entries(sync)) assert.throws(call, required, name);
+    const calls = {
+      run: () => agent.run("hi", anon),
+      stream: () => agent.stream("hi", anon).result,
+      search: () => agent.search(anon, "name"),
+      load: () => agent.load(anon),
+      setBlock: () => agent.setBlock(anon, "l", "t"),
+      deleteBlock: () => agent.deleteBlock(anon, "l"),
+      setProperty: () => agent.setProperty(anon, "k", 1),
+      forget: () => agent.forget(anon),
+      clear: () => agent.clear(anon),
+      export: () => agent.export(anon),
+      remember: () => agent.remember(anon, { subject: "s", predicate: "p", object: "o" }),
+      facts: () => agent.facts(anon),
+      forgetFact: () => agent.forgetFact(anon, "s", "p"),
+      import: () => agent.import(anonDoc),
+      restore: () => Agent.restore({ model: demoModel(), requireUser: true }, snapshot),
+    };
+    for (const [name, call] of Object.entries(calls)) await assert.rejects(call(), required, name);
+  }
+  const events = [];
+  for await (const ev of agent.stream("hi", null)) events.push(ev);
+  assert.deepEqual(events.map((e) => [e.type, e.code]), [["error", "user_required"]]);
+  assert.equal(agent.stats().users, 0);
+  // Named users are served; the sentinel is still refused as an id.
+  assert.equal((await agent.run("My name is Alice", "alice")).userId, "alice");
+  await assert.rejects(agent.run("hi", ANONYMOUS_USER), { code: "invalid_user_id" });
+  assert.throws(() => new Agent({ model: demoModel(), requireUser: "yes" }), (e) => e.code === "invalid_config" && e.details.field === "requireUser");
+});
+
+test("modelName: validated like a name, it prices a model function; a missing name under a cost limit says how to fix it", async () => {
+  const { Agent, TenantryError } = tenantry;
+  const model = async () => ({ text: "ok", usage: { inputTokens: 1_000_000, outputTokens: 0 } });
+  const prices = { "my-model": { inputPerMTok: 3, outputPerMTok: 3 }, "its-own-id": { inputPerMTok: 1, outputPerMTok: 1 } };
+  const budget = { perUser: { maxCostUsd: 100 }, prices };
+  assert.equal((await new Agent({ model, modelName: "my-model", budget }).run("hi", "a")).usage.costUsd, 3);
+  // The host's name wins over the one a function declares (kept for compatibility).
+  const declared = Object.assign(async () => ({ text: "ok", usage: { inputTokens: 1_000_000, outputTokens: 0 } }), { modelId: "its-own-id" });
+  assert.equal((await new Agent({ model: declared, budget }).run("hi", "a")).usage.costUsd, 1);
+  assert.equal((await new Agent({ model: declared, modelName: "my-model", budget }).run("hi", "a")).usage.costUsd, 3);
+  const err = await new Agent({ model, budget }).run("hi", "a").catch((e) => e);
+  assert.ok(err instanceof TenantryError && err.code === "missing_price" && err.details.model === "", err.message);
+  assert.match(err.message, /modelName/);
+  const unlisted = await new Agent({ model, modelName: "unlisted", budget }).run("hi", "a").catch((e) => e);
+  assert.equal(unlisted.details.model, "unlisted");
+  for (const bad of ["", "m".repeat(256), "lone \ud800", 42, null]) {
+    assert.throws(() => new Agent({ model, modelName: bad }), (e) => e.code === "invalid_config" && e.details.field === "modelName", String(bad).slice(0, 20));
+  }
+});
+
 test("an aborted run rejects with `aborted`, passes the signal to the model, and commits nothing", async () => {
   const { Agent } = tenantry;
   let sawSignal = false;
@@ -159,10 +229,14 @@ test("the shipped types accept the documented usage and reject misuse (tsc --str
     join(project, "tsconfig.json"),
     JSON.stringify({
       compilerOptions: { strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022", "dom"], skipLibCheck: false },
-      files: ["typed.ts"],
+      files: ["typed.ts", "ai-sdk-shims.d.ts"],
     }),
   );
   writeFileSync(join(project, "typed.ts"), readFileSync(join(root, "tests", "node", "typed-usage.ts"), "utf8"));
+  // The AI SDK's own declarations (typed.ts passes its models) name Node's `Buffer` and the
+  // `json-schema` package's types, from @types packages this workspace does not install.
+  // Shimmed here rather than with skipLibCheck, which would stop checking index.d.ts too.
+  writeFileSync(join(project, "ai-sdk-shims.d.ts"), 'type Buffer = Uint8Array;\ndeclare module "json-schema" {\n  export type JSONSchema7 = { [key: string]: unknown };\n  export type JSONSchema7Definition = JSONSchema7 | boolean;\n}\n');
   const tsc = join(root, "node_modules", ".bin", "tsc");
   try {
     execFileSync(tsc, ["-p", "."], { cwd: project, encoding: "utf8", stdio: "pipe" });

@@ -1,8 +1,12 @@
 // Type-checked against the packed package's index.d.ts with `tsc --strict` (never run).
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
-import { Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { MockLanguageModelV3 } from "ai/test";
+import { ANONYMOUS_USER, Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
 import type {
   Embedder,
+  LanguageModelV2Like,
+  LanguageModelV3Like,
   SearchHit,
   AuditEntry,
   Block,
@@ -111,6 +115,41 @@ async function main(): Promise<void> {
   void streams;
   // @ts-expect-error the client needs a model name
   openai({ apiKey: "k" });
+  // AI SDK language models as they come from their packages, and one written by hand.
+  const compatible = createOpenAICompatible({ baseURL: "http://127.0.0.1:1/v1", name: "local", apiKey: "k" }).chatModel("m");
+  const viaAiSdk = new Agent({ model: compatible, modelName: "m", requireUser: true });
+  const asV3: LanguageModelV3Like = compatible;
+  new Agent({ model: new MockLanguageModelV3({ modelId: "mock" }) });
+  const handV2: LanguageModelV2Like = {
+    specificationVersion: "v2",
+    provider: "hand",
+    modelId: "v2-model",
+    async doGenerate(options) {
+      const last = options.prompt[options.prompt.length - 1];
+      const said = last.role === "system" ? last.content : last.content.map((p) => p.type).join(",");
+      options.abortSignal?.throwIfAborted();
+      return { content: [{ type: "text", text: said }], finishReason: "stop", usage: { inputTokens: 1, outputTokens: 1 } };
+    },
+    async doStream(options) {
+      const bound: number | undefined = options.maxOutputTokens;
+      void bound;
+      return { stream: new ReadableStream({ start: (c) => (c.enqueue({ type: "text-delta", delta: "hi" }), c.close()) }) };
+    },
+  };
+  new Agent({ model: handV2 });
+  // A host function priced by the name the host gives it.
+  new Agent({ model: own, modelName: "my-model", budget: { perUser: { maxCostUsd: 1 }, prices: { "my-model": { inputPerMTok: 1, outputPerMTok: 2 } } } });
+  const sentinel: "__tenantry_anonymous__" = ANONYMOUS_USER;
+  const required: ErrorCode = "user_required";
+  void [viaAiSdk, asV3, sentinel, required];
+  // @ts-expect-error a model object must declare its specificationVersion
+  new Agent({ model: { provider: "x", modelId: "m", doGenerate: async () => ({ content: [] }), doStream: async () => ({ stream: new ReadableStream() }) } });
+  // @ts-expect-error only interface versions 2 and 3
+  new Agent({ model: { ...handV2, specificationVersion: "v1" } });
+  // @ts-expect-error modelName is a string
+  new Agent({ model: demoModel(), modelName: 42 });
+  // @ts-expect-error requireUser is a boolean
+  new Agent({ model: demoModel(), requireUser: "yes" });
   const budgeted = new Agent({
     model: demoModel(),
     budget: {

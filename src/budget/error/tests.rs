@@ -32,6 +32,12 @@ fn codes_and_details_are_stable() {
         (e.code(), e.details()["model"].as_str()),
         ("missing_price", Some("x"))
     );
+    assert!(e.to_string().contains("no price for model \"x\""), "{e}");
+    // Without a name, the way to fix it is to give one.
+    let e = BudgetError::MissingPrice {
+        model: String::new(),
+    };
+    assert!(e.to_string().contains("set `modelName`"), "{e}");
     assert_eq!(BudgetError::config("a.b", "no").details()["field"], "a.b");
     assert_eq!(BudgetError::import("bad").code(), "invalid_import");
 }
