@@ -33,6 +33,7 @@ mod message;
 mod model;
 mod observe;
 mod output;
+mod parts;
 mod persist;
 mod prompt;
 mod provider;
@@ -46,7 +47,7 @@ mod wire;
 #[doc(hidden)]
 pub mod wasm;
 
-pub use agent::{Agent, PlanOf, RunOptions, RunOutput, SessionInfo};
+pub use agent::{Agent, Input, PlanOf, RunOptions, RunOutput, SessionInfo};
 pub use audit::{
     check_key, key_from_text, parse_jsonl, verify, verify_jsonl, AuditError, BreakReason, Broken,
     Entry, VerifyReport,
@@ -76,6 +77,7 @@ pub use model::{
 };
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
 pub use output::{OutputSpec, DEFAULT_OUTPUT_NAME};
+pub use parts::Part;
 pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
 pub use provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};
