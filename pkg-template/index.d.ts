@@ -33,7 +33,37 @@ export interface Message {
   toolCalls?: ToolCall[];
   /** On tool messages: the call this is the result of. */
   toolCallId?: string;
+  /** On user messages given as parts; `content` is then the text of the text parts. */
+  parts?: InputPart[];
 }
+
+/** Text of a message given as parts. */
+export interface TextPart {
+  type: "text";
+  text: string;
+}
+
+/**
+ * An image, by link (`url`: http or https; a `data:image/...;base64,` URL is read as
+ * `data`) or inline (`data`: standard base64, with `mediaType` such as `"image/png"`).
+ */
+export type ImagePart =
+  | { type: "image"; url: string; data?: undefined; mediaType?: string }
+  | { type: "image"; data: string; url?: undefined; mediaType: string };
+
+/**
+ * A document such as a PDF, by link or inline base64, with its media type. OpenAI reads
+ * files only inline; Anthropic reads PDFs only.
+ */
+export type FilePart =
+  | { type: "file"; url: string; data?: undefined; mediaType: string; filename?: string }
+  | { type: "file"; data: string; url?: undefined; mediaType: string; filename?: string };
+
+/**
+ * One part of a run's input. A run's parts hold at most 4 MiB (text, links and base64 as
+ * given) in at most 100 parts, and some text.
+ */
+export type InputPart = TextPart | ImagePart | FilePart;
 
 /** Why generation stopped (the Vercel AI SDK's names). */
 export type FinishReason =
@@ -814,12 +844,12 @@ export declare class Agent {
    * the input and the reply are committed together, or (on any failure) not at all.
    * Rejects with a {@link TenantryError}; never throws synchronously.
    */
-  run(input: string, userId: UserId, options?: RunOptions): Promise<RunResult>;
+  run(input: string | InputPart[], userId: UserId, options?: RunOptions): Promise<RunResult>;
   /**
    * Like `run`, streaming: events arrive as the model produces text, then `usage` and
    * `finish` (or one `error`). The turn commits when the stream finishes.
    */
-  stream(input: string, userId: UserId, options?: RunOptions): RunStream;
+  stream(input: string | InputPart[], userId: UserId, options?: RunOptions): RunStream;
   /**
    * Messages of one session (default `"default"`), oldest first.
    * Synchronous reads see resident users; with a `storage` adapter, a user who is only in

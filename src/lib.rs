@@ -34,6 +34,7 @@ mod message;
 mod model;
 mod observe;
 mod output;
+mod parts;
 mod persist;
 mod prompt;
 mod provider;
@@ -47,7 +48,7 @@ mod wire;
 #[doc(hidden)]
 pub mod wasm;
 
-pub use agent::{Agent, PlanOf, RunOptions, RunOutput, SessionInfo};
+pub use agent::{Agent, Input, PlanOf, RunOptions, RunOutput, SessionInfo};
 pub use audit::{
     check_key, key_from_text, parse_jsonl, verify, verify_jsonl, AuditError, BreakReason, Broken,
     Entry, VerifyReport,
@@ -77,6 +78,7 @@ pub use model::{
 };
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
 pub use output::{OutputSpec, DEFAULT_OUTPUT_NAME};
+pub use parts::Part;
 pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
 pub use provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};

@@ -8,6 +8,20 @@
 /// that would bill for them and likely reject them anyway.
 pub const MAX_INPUT_BYTES: usize = 1 << 20;
 
+/// Most bytes of one message's parts (text, links and base64 data as given): 4 MiB of
+/// base64 is a 3 MiB image or document, under what either provider takes inline (5 MB per
+/// image at Anthropic), and a message this size is kept with its turn in memory and
+/// storage, so the bound is also what one turn can cost a tenant's memory.
+pub const MAX_PARTS_BYTES: usize = 4 << 20;
+/// Most parts in one message: a few images and documents with their text. Both providers
+/// cap images per request near a hundred.
+pub const MAX_INPUT_PARTS: usize = 100;
+/// Estimated input tokens of one image: providers bill roughly this for a typical image
+/// (about 1,100 at Anthropic for 1000x1000 pixels; OpenAI's tiles come to a few hundred to
+/// a thousand). Its base64 length would say ten times that. It is what the budget reserves
+/// and the context bound counts; the charge is what the provider reports.
+pub const IMAGE_TOKENS: u64 = 1_000;
+
 /// Bytes of text counted as one token where no tokenizer is at hand (about four of English
 /// per token): estimates of what a model did not report, and a cap in tokens read as bytes.
 pub const BYTES_PER_TOKEN: u64 = 4;

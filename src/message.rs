@@ -1,6 +1,7 @@
 //! Conversation messages in the provider-neutral shape the model function receives.
 
 use crate::json_text::{push_key, push_str};
+pub use crate::parts::Part;
 use serde::{Deserialize, Serialize};
 
 /// The discriminant is the role's index (`Role::index`).
@@ -60,6 +61,10 @@ pub struct Message {
     /// On tool messages: which call this is the result of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// On user messages given as parts (text, images, files); `content` is then the text
+    /// of the text parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
 }
 
 impl Message {
@@ -69,6 +74,7 @@ impl Message {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            parts: Vec::new(),
         }
     }
     pub fn system(content: impl Into<String>) -> Self {
@@ -76,6 +82,14 @@ impl Message {
     }
     pub fn user(content: impl Into<String>) -> Self {
         Message::plain(Role::User, content)
+    }
+    /// A user message of parts, its content the text of its text parts.
+    pub fn user_parts(parts: Vec<Part>) -> Self {
+        Message {
+            content: crate::parts::text_of(&parts),
+            parts,
+            ..Message::plain(Role::User, "")
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
         Message::plain(Role::Assistant, content)
@@ -93,8 +107,14 @@ impl Message {
         }
     }
 
-    /// Carries tool structure (calls or a call id) beyond role and text.
+    /// Carries structure beyond role and text (tool calls, a call id, parts): crosses to a
+    /// host as JSON.
     pub fn is_structured(&self) -> bool {
+        self.has_tool_structure() || !self.parts.is_empty()
+    }
+
+    /// Tool plumbing (calls or a call id): its text is not something a person said.
+    pub fn has_tool_structure(&self) -> bool {
         !self.tool_calls.is_empty() || self.tool_call_id.is_some()
     }
 
@@ -131,6 +151,18 @@ impl Message {
             push_key(out, "toolCallId");
             push_str(out, id);
         }
+        if !self.parts.is_empty() {
+            out.push(',');
+            push_key(out, "parts");
+            out.push('[');
+            for (i, p) in self.parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                p.write_json(out);
+            }
+            out.push(']');
+        }
         out.push('}');
     }
 }
@@ -165,6 +197,15 @@ mod tests {
             ),
             Message::tool_result("c\\1", "{\"temp\":21}"),
             Message::assistant("ok"),
+            Message::user_parts(vec![
+                Part::text("what is \"this\"?"),
+                Part::Image {
+                    url: None,
+                    data: Some("aGk=".into()),
+                    media_type: Some("image/png".into()),
+                },
+                Part::text("and this"),
+            ]),
         ];
         for m in messages {
             let mut ours = String::new();

@@ -138,7 +138,7 @@ impl Agent {
             .filter(|&(i, m)| {
                 let known = i == 0 && call.recall_vector.is_some();
                 let said = matches!(m.role, Role::User | Role::Assistant)
-                    && !m.is_structured()
+                    && !m.has_tool_structure()
                     && !m.content.trim().is_empty();
                 said && !known
             })

@@ -29,7 +29,7 @@ mod user_write;
 mod working;
 
 pub use reads::SessionInfo;
-pub use run::{RunOptions, RunOutput};
+pub use run::{Input, RunOptions, RunOutput};
 
 use crate::budget::Ledger;
 use crate::clock::Clock;

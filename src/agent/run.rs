@@ -9,6 +9,7 @@ use crate::events::{EventPart, RunEvent};
 use crate::ids::{SessionId, UserKey};
 use crate::limits::MAX_INPUT_BYTES;
 use crate::lock::Ticket;
+use crate::message::{Message, Part};
 use crate::model::{FinishReason, Usage};
 use crate::observe::{About, Kind};
 use crate::output::OutputSpec;
@@ -62,21 +63,46 @@ pub(super) struct Call {
     pub(super) output: Option<OutputSpec>,
 }
 
-fn check_input(input: &str) -> Result<()> {
-    if input.trim().is_empty() {
-        return Err(Error::InvalidInput {
-            reason: "input must be a non-empty string".into(),
-        });
+/// What a run is asked: a string, or parts (text with images and files).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+impl From<String> for Input {
+    fn from(text: String) -> Self {
+        Input::Text(text)
     }
-    if input.len() > MAX_INPUT_BYTES {
-        return Err(Error::InvalidInput {
-            reason: format!(
-                "input is {} bytes; the limit is {MAX_INPUT_BYTES}",
-                input.len()
-            ),
-        });
+}
+
+impl From<Vec<Part>> for Input {
+    fn from(parts: Vec<Part>) -> Self {
+        Input::Parts(parts)
     }
-    Ok(())
+}
+
+/// The input as the turn's user message, once it meets the input rules.
+fn check_input(input: Input) -> Result<Message> {
+    let invalid = |reason: String| Error::InvalidInput { reason };
+    match input {
+        Input::Text(text) if text.trim().is_empty() => {
+            Err(invalid("input must be a non-empty string".into()))
+        }
+        Input::Text(text) if text.len() > MAX_INPUT_BYTES => Err(invalid(format!(
+            "input is {} bytes; the limit is {MAX_INPUT_BYTES}",
+            text.len()
+        ))),
+        Input::Text(text) => Ok(Message::user(text)),
+        Input::Parts(parts) => {
+            if parts.is_empty() {
+                return Err(invalid("input must hold at least one part".into()));
+            }
+            let parts: Vec<Part> = parts.into_iter().map(Part::normalized).collect();
+            crate::parts::check(&parts).map_err(invalid)?;
+            Ok(Message::user_parts(parts))
+        }
+    }
 }
 
 /// The host's event sink, with every event stamped with the run's ids.
@@ -110,6 +136,16 @@ impl Agent {
         user: UserKey,
         opts: RunOptions,
     ) -> impl Future<Output = Result<RunOutput>> + 'static {
+        self.run_input(Input::Text(input), user, opts)
+    }
+
+    /// `run` of any `Input`: a string or parts.
+    pub fn run_input(
+        self: &Rc<Self>,
+        input: Input,
+        user: UserKey,
+        opts: RunOptions,
+    ) -> impl Future<Output = Result<RunOutput>> + 'static {
         let this = self.clone();
         let ticket = self.locks.ticket((user.clone(), opts.session.clone()));
         // The rate limit is checked at call time, before any work (and before waiting
@@ -117,10 +153,16 @@ impl Agent {
         // only in storage (a restart, an eviction), once they are read back.
         let deferred =
             self.storage.is_some() && self.budgets_persisted() && !self.ledger.borrow().has(&user);
-        let checked = self
+        // A refused input still reaches the report below, as an empty message.
+        let (input, checked) = match self
             .config
             .admit_user(&user)
-            .and_then(|()| check_input(&input))
+            .and_then(|()| check_input(input))
+        {
+            Ok(m) => (m, Ok(())),
+            Err(e) => (Message::user(""), Err(e)),
+        };
+        let checked = checked
             .and_then(|()| self.reentrant(&user, &opts.session))
             .and_then(|()| match deferred {
                 true => Ok(()),
@@ -150,7 +192,7 @@ impl Agent {
             this.observe(
                 Kind::RunStart,
                 &about,
-                || json!({ "input": this.observer.content(&input) }),
+                || json!({ "input": this.observer.content(&input.content) }),
                 None,
                 None,
             );
@@ -226,7 +268,7 @@ impl Agent {
     async fn run_started(
         &self,
         ticket: Ticket<(UserKey, SessionId)>,
-        input: String,
+        input: Message,
         user: &UserKey,
         opts: RunOptions,
         run_id: String,

@@ -23,7 +23,7 @@ use serde_json::json;
 impl Agent {
     pub(super) async fn run_pinned(
         &self,
-        input: String,
+        input: Message,
         user: &UserKey,
         mut call: Call,
     ) -> Result<RunOutput> {
@@ -43,9 +43,9 @@ impl Agent {
                 });
             }
         }
-        call.recall_vector = self.recall_vector(user, &call, &input).await?;
+        call.recall_vector = self.recall_vector(user, &call, &input.content).await?;
         let max_steps = self.config.max_steps;
-        let mut current = vec![Message::user(input)];
+        let mut current = vec![input];
         let mut usage = Usage::default();
         let mut step = 0;
         loop {

@@ -49,12 +49,13 @@ impl Turn {
                     .map(|c| c.id.len() + c.name.len() + 2 * c.arguments.len() + 48)
                     .sum();
                 let id = m.tool_call_id.as_ref().map_or(0, |id| id.len() + 48);
-                let json = if m.is_structured() {
+                let json = if m.has_tool_structure() {
                     2 * m.content.len() + 48
                 } else {
                     0
                 };
-                m.content.len() + MESSAGE_OVERHEAD_BYTES + calls + id + json
+                let parts: usize = m.parts.iter().map(|p| p.len() + 48).sum();
+                m.content.len() + MESSAGE_OVERHEAD_BYTES + calls + id + json + parts
             })
             .sum::<usize>()
             + self
@@ -72,18 +73,22 @@ impl Turn {
 
 /// A turn as one immutable allocation: `at` (f64 LE), then per message a role byte
 /// (`Role::index`, plus `STRUCTURED_FLAG`), the text length (u32 LE) and the UTF-8 text;
-/// a message with an embedding is followed by an entry tagged `VECTOR_TAG` holding the
-/// f32 LE components, so users without embeddings pay nothing and vectors stay f32.
+/// a message with parts is followed by an entry tagged `PARTS_TAG` holding their JSON, and
+/// a message with an embedding by one tagged `VECTOR_TAG` holding the f32 LE components,
+/// so messages without either pay nothing and vectors stay f32.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackedTurn(Rc<[u8]>);
 
 /// Set in a message's role byte (the low bits are `Role::index`) when it has tool structure:
 /// its text is then the message's JSON (rare, so the common plain-text message pays nothing
-/// for it).
+/// for it). A message with parts keeps its plain text, which search and recall read in
+/// place, and its parts in an entry of their own.
 const STRUCTURED_FLAG: u8 = 0x80;
 
 /// The tag byte of a vector entry: not a role index with or without `STRUCTURED_FLAG`.
 const VECTOR_TAG: u8 = 0x7f;
+/// The tag byte of a parts entry (their JSON array), likewise no role byte.
+const PARTS_TAG: u8 = 0x7e;
 
 /// Bytes of a stored vector on top of its 4 bytes per dimension: the tag and the length.
 pub const VECTOR_HEADER_BYTES: usize = 5;
@@ -94,6 +99,8 @@ pub struct PackedMessage<'a> {
     pub role: Role,
     pub text: &'a str,
     pub structured: bool,
+    /// The JSON array of a message's parts, if it has any.
+    pub parts: Option<&'a str>,
     pub vector: Option<PackedVector<'a>>,
 }
 
@@ -129,6 +136,11 @@ impl PackedMessage<'_> {
             content: self.text.to_owned(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            // Packed from checked parts; a failure would mean corruption, shown as text.
+            parts: self
+                .parts
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -143,6 +155,12 @@ impl PackedTurn {
                 .map(|m| 5 + m.content.len())
                 .sum::<usize>()
             + turn
+                .messages
+                .iter()
+                .filter(|m| !m.parts.is_empty())
+                .map(|m| 5 + m.parts.iter().map(|p| p.len() + 48).sum::<usize>())
+                .sum::<usize>()
+            + turn
                 .vectors
                 .iter()
                 .flatten()
@@ -152,7 +170,7 @@ impl PackedTurn {
         bytes.extend_from_slice(&turn.at.to_le_bytes());
         for (i, m) in turn.messages.iter().enumerate() {
             let structured;
-            let (flag, text) = if m.is_structured() {
+            let (flag, text) = if m.has_tool_structure() {
                 structured = serde_json::to_string(m).unwrap_or_default();
                 (STRUCTURED_FLAG, structured.as_str())
             } else {
@@ -162,6 +180,20 @@ impl PackedTurn {
             bytes.push(m.role.index() | flag);
             bytes.extend_from_slice(&len.to_le_bytes());
             bytes.extend_from_slice(&text.as_bytes()[..len as usize]);
+            if !m.parts.is_empty() && flag == 0 {
+                let mut json = String::from("[");
+                for (i, p) in m.parts.iter().enumerate() {
+                    if i > 0 {
+                        json.push(',');
+                    }
+                    p.write_json(&mut json);
+                }
+                json.push(']');
+                let len = u32::try_from(json.len()).unwrap_or(u32::MAX);
+                bytes.push(PARTS_TAG);
+                bytes.extend_from_slice(&len.to_le_bytes());
+                bytes.extend_from_slice(&json.as_bytes()[..len as usize]);
+            }
             if let Some(v) = turn.vector(i) {
                 // Dimensions are bounded by MAX_EMBEDDING_DIMENSIONS, far below u32.
                 let len = u32::try_from(4 * v.len()).unwrap_or(0);
@@ -242,6 +274,12 @@ impl<'a> Iterator for PackedMessages<'a> {
 
     fn next(&mut self) -> Option<PackedMessage<'a>> {
         let (role, text) = self.entry()?;
+        let parts = match self.rest.first() {
+            Some(&PARTS_TAG) => self
+                .entry()
+                .map(|(_, p)| std::str::from_utf8(p).unwrap_or("")),
+            _ => None,
+        };
         let vector = match self.rest.first() {
             Some(&VECTOR_TAG) => self.entry().map(|(_, v)| PackedVector(v)),
             _ => None,
@@ -253,6 +291,7 @@ impl<'a> Iterator for PackedMessages<'a> {
             // Packed from a &str, so always valid; a failure would mean corruption, shown empty.
             text: std::str::from_utf8(text).unwrap_or(""),
             structured,
+            parts,
             vector,
         })
     }
@@ -422,5 +461,32 @@ mod tests {
         let extra = p.heap_bytes() - PackedTurn::pack(&plain).heap_bytes();
         assert_eq!(extra, 2 * (VECTOR_HEADER_BYTES + 3 * 4));
         assert_eq!(PackedTurn::pack(&plain).unpack().vectors, Vec::new());
+    }
+
+    #[test]
+    fn parts_pack_beside_their_plain_text_and_before_the_vector() {
+        use crate::message::Part;
+        let image = Part::Image {
+            url: None,
+            data: Some("aGk=".into()),
+            media_type: Some("image/png".into()),
+        };
+        let turn = Turn {
+            at: 2.0,
+            messages: vec![
+                Message::user_parts(vec![Part::text("what is it?"), image]),
+                Message::assistant("a cat"),
+            ],
+            vectors: vec![Some(vec![1.0, 2.0]), None],
+        };
+        let p = PackedTurn::pack(&turn);
+        assert_eq!(p.unpack(), turn);
+        assert_eq!(p.len(), 2);
+        let first = p.messages().next().unwrap();
+        // Search and recall read the text in place: it is the text, not JSON.
+        assert_eq!((first.text, first.structured), ("what is it?", false));
+        assert!(first.parts.unwrap().contains("\"image/png\""));
+        assert_eq!(first.vector.map(|v| v.to_vec()), Some(vec![1.0, 2.0]));
+        assert!(p.heap_bytes() < turn.approx_bytes() + 64);
     }
 }

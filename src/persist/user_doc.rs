@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ids::{SessionId, UserKey};
 use crate::limits::MAX_INPUT_BYTES;
 use crate::memory::{Fact, Facts, Limits, Session, Turn, UserState, WorkingMemory};
-use crate::message::Role;
+use crate::message::{Message, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -188,12 +188,27 @@ pub fn session_from_doc(
                     "{what}, turn {i}: a message is over {MAX_INPUT_BYTES} bytes"
                 )));
             }
+            if !m.parts.is_empty() {
+                check_parts(m).map_err(|e| bad(format!("{what}, turn {i}: {e}")))?;
+            }
         }
     }
     let mut session =
         Session::from_turns(doc.turns, doc.created_at, limits.max_messages_per_session);
     session.last_activity = session.last_activity.max(doc.last_activity);
     Ok((id, session))
+}
+
+/// A stored message with parts meets the input rules it met when it was a run's input.
+fn check_parts(m: &Message) -> std::result::Result<(), String> {
+    if m.role != Role::User || m.has_tool_structure() {
+        return Err("only user messages have parts".into());
+    }
+    crate::parts::check(&m.parts)?;
+    if m.content != crate::parts::text_of(&m.parts) {
+        return Err("a message's content must be the text of its text parts".into());
+    }
+    Ok(())
 }
 
 pub fn working_from_parts(
@@ -262,7 +277,7 @@ pub fn user_from_doc(doc: UserDoc, limits: &Limits) -> Result<(UserKey, UserStat
 mod tests {
     // The same unit tests run natively and under wasm-bindgen-test.
     use super::*;
-    use crate::message::Message;
+    use crate::message::Part;
     use serde_json::json;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -354,5 +369,57 @@ mod tests {
         }
         let e = user_from_doc(d, &limits()).unwrap_err();
         assert!(e.to_string().contains("limit"), "{e}");
+    }
+
+    fn with_parts(parts: Vec<Part>) -> UserDoc {
+        let mut d = sample(Some("alice"));
+        d.sessions[0].turns[0].messages[0] = Message::user_parts(parts);
+        d
+    }
+
+    fn png(data: String) -> Part {
+        Part::Image {
+            url: None,
+            data: Some(data),
+            media_type: Some("image/png".into()),
+        }
+    }
+
+    #[test]
+    fn parts_round_trip_and_are_checked_on_import() {
+        let doc = with_parts(vec![Part::text("what is it?"), png("aGk=".into())]);
+        let json = serde_json::to_string(&doc).unwrap();
+        assert!(json.contains(r#""parts":[{"type":"text","text":"what is it?"},{"type":"image","data":"aGk=","mediaType":"image/png"}]"#), "{json}");
+        let (user, state) = user_from_doc(serde_json::from_str(&json).unwrap(), &limits()).unwrap();
+        assert_eq!(export_user(&user, &state, 9.0), doc);
+
+        let refused = |d: UserDoc, why: &str| {
+            let e = user_from_doc(d, &limits()).unwrap_err();
+            assert_eq!(e.code(), "invalid_import");
+            assert!(e.to_string().contains(why), "{e}");
+        };
+        let mut bad_type = with_parts(vec![Part::text("x"), png("aGk=".into())]);
+        if let Part::Image { media_type, .. } =
+            &mut bad_type.sessions[0].turns[0].messages[0].parts[1]
+        {
+            *media_type = Some("text/html".into());
+        }
+        refused(bad_type, "image type");
+        // Over the per-message bound, under the document's.
+        refused(
+            with_parts(vec![Part::text("x"), png("A".repeat(8 << 20))]),
+            "limit",
+        );
+        // Over the document's bound, which is counted before anything else is read.
+        refused(
+            with_parts(vec![Part::text("x"), png("A".repeat(100 << 20))]),
+            "the limit is",
+        );
+        let mut content = with_parts(vec![Part::text("x"), png("aGk=".into())]);
+        content.sessions[0].turns[0].messages[0].content = "something else".into();
+        refused(content, "text of its text parts");
+        let mut assistant = with_parts(vec![Part::text("x")]);
+        assistant.sessions[0].turns[0].messages[1].parts = vec![Part::text("hello")];
+        refused(assistant, "only user messages");
     }
 }

@@ -6,10 +6,11 @@
 use super::Prompt;
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
-use crate::limits::MAX_FACT_PROMPT_TOKENS;
+use crate::limits::{IMAGE_TOKENS, MAX_FACT_PROMPT_TOKENS};
 use crate::memory::{PackedMessage, UserState};
 use crate::message::{Message, Role};
-use crate::model::estimate_tokens;
+use crate::model::{estimate_tokens, estimate_tokens_of_bytes};
+use crate::parts::{decoded_len, Part, Source};
 
 pub struct BuildOptions<'a> {
     pub instructions: &'a str,
@@ -31,7 +32,22 @@ pub(crate) fn message_tokens(m: &Message) -> u64 {
         .iter()
         .map(|c| estimate_tokens(&c.arguments) + estimate_tokens(&c.name) + 4)
         .sum();
-    estimate_tokens(&m.content) + 4 + calls
+    let parts: u64 = m
+        .parts
+        .iter()
+        .map(|p| match (p, p.source()) {
+            // The text parts are `content`, counted above.
+            (Part::Text { .. }, _) | (_, None) => 0,
+            (Part::Image { .. }, _) => IMAGE_TOKENS,
+            (_, Some(Source::Data { data, .. })) => {
+                estimate_tokens_of_bytes(decoded_len(data) as u64)
+            }
+            // A linked file's size is unknown until the provider fetches it: its link is
+            // what the estimate can see.
+            (_, Some(Source::Url(url))) => estimate_tokens(url),
+        })
+        .sum();
+    estimate_tokens(&m.content) + 4 + calls + parts
 }
 
 /// Estimated tokens of JSON values as sent (tool definitions): they are input too.
@@ -44,8 +60,8 @@ pub(crate) fn json_tokens(values: &[serde_json::Value]) -> u64 {
 
 /// The same estimate for a message of a stored turn.
 pub(crate) fn stored_tokens(m: PackedMessage<'_>) -> u64 {
-    match m.structured {
-        // Rare (tool calls and results): counted as the message, not its stored JSON.
+    match m.structured || m.parts.is_some() {
+        // Rare (tool calls and results, parts): counted as the message, not its JSON.
         true => message_tokens(&m.to_message()),
         false => estimate_tokens(m.text) + 4,
     }

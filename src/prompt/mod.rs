@@ -78,11 +78,12 @@ impl MessageRef<'_> {
         }
     }
 
-    /// The text, for a message without tool structure; `None` for one with it.
+    /// The text, for a message of role and text only; `None` for one with tool structure
+    /// or parts.
     pub fn plain_text(&self) -> Option<&str> {
         match self {
             MessageRef::Owned(m) if !m.is_structured() => Some(&m.content),
-            MessageRef::Stored(p) if !p.structured => Some(p.text),
+            MessageRef::Stored(p) if !p.structured && p.parts.is_none() => Some(p.text),
             _ => None,
         }
     }

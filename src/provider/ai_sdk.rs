@@ -12,6 +12,7 @@
 use crate::error::{Error, Result};
 use crate::message::{Message, Role};
 use crate::model::{ModelRequest, RawModelResponse, RawUsage, MAX_REPLY_BYTES};
+use crate::parts::{Part, Source};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -74,6 +75,31 @@ fn tool(t: &Value) -> Option<Value> {
     Some(out)
 }
 
+/// An input part as an AI SDK prompt part: text, or a file part (images too) whose `data`
+/// is base64, or a link. A link stays a string here (JSON has no URL); the host makes it a
+/// `URL`, telling it from base64 by its `http` scheme, which base64 cannot spell.
+fn user_part(p: &Part) -> Value {
+    let media_type = match p {
+        Part::Image { media_type, .. } => media_type.as_deref().unwrap_or("image/*"),
+        Part::File { media_type, .. } => media_type.as_str(),
+        Part::Text { text } => return json!({ "type": "text", "text": text }),
+    };
+    let data = match p.source() {
+        Some(Source::Url(url)) => url,
+        Some(Source::Data { data, .. }) => data,
+        None => "",
+    };
+    let mut part = json!({ "type": "file", "mediaType": media_type, "data": data });
+    if let Part::File {
+        filename: Some(name),
+        ..
+    } = p
+    {
+        part["filename"] = json!(name);
+    }
+    part
+}
+
 /// The messages as an AI SDK prompt: content parts for user, assistant and tool messages.
 fn prompt(messages: &[Message]) -> Vec<Value> {
     // A tool result names its tool in this format; the agent's tool message only names the
@@ -83,6 +109,10 @@ fn prompt(messages: &[Message]) -> Vec<Value> {
     for m in messages {
         let message = match m.role {
             Role::System => json!({ "role": "system", "content": m.content }),
+            Role::User if !m.parts.is_empty() => json!({
+                "role": "user",
+                "content": m.parts.iter().map(user_part).collect::<Vec<_>>(),
+            }),
             Role::User => json!({
                 "role": "user",
                 "content": [{ "type": "text", "text": m.content }],

@@ -48,6 +48,7 @@ fn malformed(cfg: &ProviderConfig, e: WireError) -> Failure {
         WireError::Provider { kind, message } => {
             fail(http_error(None, &kind, cfg.redact(&message)), false)
         }
+        WireError::Unsupported { feature } => fail(Error::Unsupported { feature }, false),
     }
 }
 
@@ -195,7 +196,7 @@ async fn status_failure(
     }
     .and_then(|e| match e {
         WireError::Provider { kind, message } => Some((kind, message)),
-        WireError::Malformed { .. } => None,
+        _ => None,
     })
     .unwrap_or_else(|| {
         let snippet: String = body.chars().take(200).collect();

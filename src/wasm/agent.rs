@@ -6,9 +6,11 @@ use super::abort::{signal_of, AbortSignal, JsAbort};
 use super::config;
 use super::convert::{input_error, session_id, type_name, user_key, Options};
 use super::error::{to_js_error, to_plain_js};
-use crate::agent::{Agent, RunOptions};
+use crate::agent::{Agent, Input, RunOptions};
 use crate::error::{Error, Result};
+use crate::limits::MAX_INPUT_PARTS;
 use crate::memory::{FactQuery, NewFact};
+use crate::message::Part;
 use crate::persist::user_doc::{SnapshotDoc, UserDoc};
 use js_sys::Promise;
 use serde::de::DeserializeOwned;
@@ -87,6 +89,90 @@ fn string_arg(v: &JsValue, what: &str) -> Result<String> {
     }
 }
 
+/// `run`'s input: a string, or an array of part objects. Only the shape is read here; the
+/// rules are the core's (`check_input`).
+fn input_arg(v: &JsValue) -> Result<Input> {
+    if !super::convert::is_array(v) {
+        return string_arg(v, "input").map(Input::Text);
+    }
+    let invalid = |reason: String| Error::InvalidInput { reason };
+    // Read before copying, so a Proxy claiming a huge length costs nothing.
+    let len = js_sys::Reflect::get(v, &"length".into())
+        .ok()
+        .and_then(|n| n.as_f64())
+        .ok_or_else(|| invalid("input: its length could not be read".into()))?;
+    if !(0.0..=MAX_INPUT_PARTS as f64).contains(&len) {
+        return Err(invalid(format!(
+            "input has {len} parts; the limit is {MAX_INPUT_PARTS}"
+        )));
+    }
+    let items = super::convert::read_array(v, "input").map_err(|u| invalid(u.to_string()))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| part_arg(&item, &format!("input[{i}]")))
+        .collect::<Result<Vec<Part>>>()
+        .map(Input::Parts)
+}
+
+fn part_arg(v: &JsValue, path: &str) -> Result<Part> {
+    const KEYS: &[&str] = &["type", "text", "url", "data", "mediaType", "filename"];
+    if v.is_undefined() || v.is_null() {
+        return Err(Error::InvalidInput {
+            reason: format!("{path}: must be a part object {{ type, ... }}"),
+        });
+    }
+    let o = Options::new(v, path, KEYS, input_error)?;
+    let only = |allowed: &[&str]| -> Result<()> {
+        match KEYS
+            .iter()
+            .find(|k| !allowed.contains(k) && o.get(k).is_some())
+        {
+            Some(k) => Err(input_error(
+                o.field(k),
+                "is not a field of this part type".into(),
+            )),
+            None => Ok(()),
+        }
+    };
+    match o.string("type")?.as_deref() {
+        Some("text") => {
+            only(&["type", "text"])?;
+            Ok(Part::Text {
+                text: o
+                    .string("text")?
+                    .ok_or_else(|| input_error(o.field("text"), "is required".into()))?,
+            })
+        }
+        Some("image") => {
+            only(&["type", "url", "data", "mediaType"])?;
+            Ok(Part::Image {
+                url: o.string("url")?,
+                data: o.string("data")?,
+                media_type: o.string("mediaType")?,
+            })
+        }
+        Some("file") => {
+            only(&["type", "url", "data", "mediaType", "filename"])?;
+            Ok(Part::File {
+                url: o.string("url")?,
+                data: o.string("data")?,
+                media_type: o
+                    .string("mediaType")?
+                    .ok_or_else(|| input_error(o.field("mediaType"), "is required".into()))?,
+                filename: o.string("filename")?,
+            })
+        }
+        other => Err(input_error(
+            o.field("type"),
+            format!(
+                "must be \"text\", \"image\" or \"file\", got {}",
+                other.map_or("nothing".into(), |t| format!("{t:?}"))
+            ),
+        )),
+    }
+}
+
 fn document<T: DeserializeOwned>(v: JsValue, what: &str) -> Result<T> {
     super::error::from_js(&v).map_err(|e| Error::InvalidImport {
         reason: format!("not a {what} document: {e}"),
@@ -123,18 +209,19 @@ impl JsAgent {
         self.inner.config().name.clone()
     }
 
-    /// `run(input, userId, { sessionId?, signal? })` -> `Promise<RunResult>`. Never throws
+    /// `run(input, userId, { sessionId?, signal? })` -> `Promise<RunResult>`; `input` is a
+    /// string or an array of parts (`{ type: "text" | "image" | "file", ... }`). Never throws
     /// synchronously: every failure is a rejected promise with a `TenantryError`.
     pub fn run(&self, input: JsValue, user_id: JsValue, options: JsValue) -> Promise {
         let started = (|| -> Result<_> {
             let user = user_key(&user_id)?;
-            let input = string_arg(&input, "input")?;
+            let input = input_arg(&input)?;
             Ok((input, user, run_options(&options)?))
         })();
         // Called now, not inside the promise: the session ticket is taken in call order.
         match started {
             Ok((input, user, opts)) => {
-                let run = self.inner.run(input, user, opts);
+                let run = self.inner.run_input(input, user, opts);
                 super::callbacks::to_promise(async move {
                     run.await
                         .map(|out| super::transfer::result_to_js(&out))
@@ -153,7 +240,7 @@ impl JsAgent {
         let mut abort = None;
         let args = (|| -> Result<_> {
             let user = user_key(&user_id)?;
-            let input = string_arg(&input, "input")?;
+            let input = input_arg(&input)?;
             let mut opts = run_options(&options)?;
             // The stream's own controller, linked to the caller's signal if any, so that
             // abandoning the stream cancels the fetch as well as the run.

@@ -264,6 +264,7 @@ impl Model for AiSdkModel {
         let model = self.clone();
         Box::pin(async move {
             let options = to_plain_js(&ai_sdk::call_options(&request));
+            links_as_urls(&options);
             let signal = signal_of(ctx.cancellation.as_deref());
             if !signal.is_undefined() {
                 let _ = Reflect::set(&options, &"abortSignal".into(), &signal);
@@ -275,4 +276,34 @@ impl Model for AiSdkModel {
             }
         })
     }
+}
+
+/// File parts given by link carry it as a string (see `ai_sdk::call_options`); the AI SDK
+/// takes a link as a `URL` object, and any other string as base64.
+fn links_as_urls(options: &JsValue) {
+    let get =
+        |v: &JsValue, k: &str| Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+    let prompt: js_sys::Array = get(options, "prompt").unchecked_into();
+    for message in prompt.iter() {
+        let content = get(&message, "content");
+        if !js_sys::Array::is_array(&content) {
+            continue;
+        }
+        for part in content.unchecked_into::<js_sys::Array>().iter() {
+            let data = get(&part, "data").as_string().unwrap_or_default();
+            if get(&part, "type").as_string().as_deref() == Some("file")
+                && (data.starts_with("https://") || data.starts_with("http://"))
+            {
+                if let Ok(url) = new_url(&data) {
+                    let _ = Reflect::set(&part, &"data".into(), &url);
+                }
+            }
+        }
+    }
+}
+
+fn new_url(link: &str) -> std::result::Result<JsValue, JsValue> {
+    let ctor = Reflect::get(&js_sys::global(), &"URL".into())?;
+    let ctor: &js_sys::Function = ctor.unchecked_ref();
+    Reflect::construct(ctor, &js_sys::Array::of1(&link.into()))
 }

@@ -70,6 +70,10 @@ fn model_error(thrown: &JsValue) -> Error {
             reason: detail("reason").as_string().unwrap_or(message),
         },
         Some("aborted") => Error::Aborted,
+        // A request the client cannot express (a part its API does not read).
+        Some("unsupported") => Error::Unsupported {
+            feature: detail("feature").as_string().unwrap_or(message),
+        },
         _ => Error::Model { message },
     }
 }

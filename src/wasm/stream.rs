@@ -1,7 +1,7 @@
 //! `agent.stream(...)`: a run whose events go to a JS `RunStream` as they happen.
 
 use super::error::{to_js_error, to_plain_js};
-use crate::agent::{Agent, RunOptions};
+use crate::agent::{Agent, Input, RunOptions};
 use crate::error::Result;
 use crate::events::RunEvent;
 use crate::ids::UserKey;
@@ -19,7 +19,7 @@ extern "C" {
 /// stream. `abort` aborts the run's own controller, which `opts` already listens to.
 pub fn start(
     agent: &Rc<Agent>,
-    args: Result<(String, UserKey, RunOptions)>,
+    args: Result<(Input, UserKey, RunOptions)>,
     abort: Option<Function>,
 ) -> JsValue {
     let agent = agent.clone();
@@ -30,7 +30,7 @@ pub fn start(
                 opts.stream = Some(Rc::new(move |ev: RunEvent| {
                     let _ = sink.call1(&JsValue::NULL, &to_plain_js(&ev));
                 }));
-                let run = agent.run(input, user, opts);
+                let run = agent.run_input(input, user, opts);
                 let end = end.clone();
                 wasm_bindgen_futures::future_to_promise(async move {
                     let r = run.await;

@@ -1,7 +1,7 @@
 //! Anthropic Messages (`POST /v1/messages`).
 
 use super::json::{self, object, opt_index, opt_object, opt_str, tokens};
-use super::{Request, Response, Role, StreamPart, ToolCall, WireError};
+use super::{Part, Request, Response, Role, Source, StreamPart, ToolCall, WireError};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -23,8 +23,17 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
                 }
                 continue;
             }
-            Role::User => {
+            Role::User if m.parts.is_empty() => {
                 push_text(&mut blocks, &m.content);
+                "user"
+            }
+            Role::User => {
+                for (j, p) in m.parts.iter().enumerate() {
+                    match p {
+                        Part::Text { text } => push_text(&mut blocks, text),
+                        _ => blocks.push(media_block(p, i, j)?),
+                    }
+                }
                 "user"
             }
             Role::Assistant => {
@@ -108,6 +117,43 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
         body["stream"] = json!(true);
     }
     Ok(body)
+}
+
+/// An image or PDF as a content block; the Messages API reads no other file type as bytes
+/// or link (plain text goes in as text).
+fn media_block(p: &Part, position: usize, index: usize) -> Result<Value, WireError> {
+    let kind = match p {
+        Part::Image { .. } => "image",
+        Part::File { media_type, .. } if media_type.eq_ignore_ascii_case("application/pdf") => {
+            "document"
+        }
+        Part::File { media_type, .. } => {
+            return Err(WireError::unsupported(format!(
+                "message {position}, part {index}: Anthropic reads PDF files, not {media_type}"
+            )))
+        }
+        Part::Text { .. } => "text",
+    };
+    let source = match p.source() {
+        Some(Source::Url(url)) => json!({ "type": "url", "url": url }),
+        Some(Source::Data { data, media_type }) => {
+            json!({ "type": "base64", "media_type": media_type, "data": data })
+        }
+        None => {
+            return Err(WireError::malformed(format!(
+                "message {position}, part {index}: has neither `url` nor `data`"
+            )))
+        }
+    };
+    let mut block = json!({ "type": kind, "source": source });
+    if let Part::File {
+        filename: Some(name),
+        ..
+    } = p
+    {
+        block["title"] = json!(name);
+    }
+    Ok(block)
 }
 
 fn push_text(blocks: &mut Vec<Value>, text: &str) {
@@ -821,5 +867,69 @@ data: {"type":"message_stop"}
             None
         );
         assert_eq!(provider_error(r#"{"type":"message","content":[]}"#), None);
+    }
+
+    fn parts_request(parts: Vec<Part>) -> Request {
+        Request {
+            model: "m".into(),
+            messages: vec![Message::user_parts(parts)],
+            tools: vec![],
+            max_output_tokens: 5,
+            stream: false,
+            output: None,
+        }
+    }
+
+    fn image(url: Option<&str>, data: Option<&str>) -> Part {
+        Part::Image {
+            url: url.map(Into::into),
+            data: data.map(Into::into),
+            media_type: data.map(|_| "image/png".into()),
+        }
+    }
+
+    fn file(url: Option<&str>, data: Option<&str>, media_type: &str, name: Option<&str>) -> Part {
+        Part::File {
+            url: url.map(Into::into),
+            data: data.map(Into::into),
+            media_type: media_type.into(),
+            filename: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parts_become_image_and_document_blocks_in_order() {
+        let body = request_body(&parts_request(vec![
+            Part::text("compare"),
+            image(Some("https://x.test/a.png"), None),
+            image(None, Some("aGk=")),
+            file(None, Some("JVBERg=="), "application/pdf", Some("r.pdf")),
+            file(Some("https://x.test/r.pdf"), None, "application/pdf", None),
+            Part::text(""),
+        ]))
+        .unwrap();
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": [
+                {"type": "text", "text": "compare"},
+                {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "aGk="}},
+                {"type": "document", "title": "r.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERg=="}},
+                {"type": "document", "source": {"type": "url", "url": "https://x.test/r.pdf"}},
+            ]}])
+        );
+    }
+
+    #[test]
+    fn files_other_than_pdf_are_unsupported() {
+        let e = request_body(&parts_request(vec![
+            Part::text("read"),
+            file(None, Some("aGk="), "text/csv", None),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(&e, WireError::Unsupported { feature } if feature.contains("text/csv")),
+            "{e:?}"
+        );
     }
 }

@@ -19,6 +19,7 @@ pub use sse::{SseDecoder, SseEvent};
 // The wire layer speaks the agent's own message type: one shape from memory to the
 // provider's JSON, no conversion in between.
 pub use crate::message::{Message, Role, ToolCall};
+pub use crate::parts::{Part, Source};
 
 /// Shapes a provider cannot express, refused before any request is built.
 pub(crate) fn check(m: &Message, position: usize) -> Result<(), WireError> {
@@ -30,6 +31,11 @@ pub(crate) fn check(m: &Message, position: usize) -> Result<(), WireError> {
     if m.role == Role::Tool && m.tool_call_id.is_none() {
         return Err(WireError::malformed(format!(
             "message {position}: a tool result needs a tool_call_id"
+        )));
+    }
+    if m.role != Role::User && !m.parts.is_empty() {
+        return Err(WireError::malformed(format!(
+            "message {position}: only user messages can carry parts"
         )));
     }
     Ok(())
@@ -111,9 +117,19 @@ pub enum WireError {
     /// An error object the provider sent, as an HTTP error body or inside a stream.
     #[error("provider error ({kind}): {message}")]
     Provider { kind: String, message: String },
+    /// A request the provider's API has no form for (a file type it does not read, a
+    /// file by link where it takes only bytes): refused before it is sent.
+    #[error("not supported: {feature}")]
+    Unsupported { feature: String },
 }
 
 impl WireError {
+    pub(crate) fn unsupported(feature: impl Into<String>) -> Self {
+        WireError::Unsupported {
+            feature: feature.into(),
+        }
+    }
+
     pub(crate) fn malformed(reason: impl Into<String>) -> Self {
         WireError::Malformed {
             reason: reason.into(),

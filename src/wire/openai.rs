@@ -3,7 +3,7 @@
 //! more than one (`n` is left at its default).
 
 use super::json::{self, object, opt_array, opt_index, opt_object, opt_str, tokens};
-use super::{Message, Request, Response, Role, StreamPart, ToolCall, WireError};
+use super::{Message, Part, Request, Response, Role, Source, StreamPart, ToolCall, WireError};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -11,7 +11,7 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
     let mut messages = Vec::with_capacity(request.messages.len());
     for (i, m) in request.messages.iter().enumerate() {
         super::check(m, i)?;
-        messages.push(message(m));
+        messages.push(message(m, i)?);
     }
     let mut body = json!({
         "model": request.model,
@@ -49,10 +49,19 @@ pub fn request_body(request: &Request) -> Result<Value, WireError> {
     Ok(body)
 }
 
-fn message(m: &Message) -> Value {
-    match m.role {
+fn message(m: &Message, position: usize) -> Result<Value, WireError> {
+    Ok(match m.role {
         Role::System => json!({ "role": "system", "content": m.content }),
-        Role::User => json!({ "role": "user", "content": m.content }),
+        Role::User if m.parts.is_empty() => json!({ "role": "user", "content": m.content }),
+        Role::User => {
+            let content = m
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(j, p)| content_part(p, position, j))
+                .collect::<Result<Vec<Value>, WireError>>()?;
+            json!({ "role": "user", "content": content })
+        }
         Role::Tool => json!({
             "role": "tool",
             "tool_call_id": m.tool_call_id.as_deref().unwrap_or_default(),
@@ -81,6 +90,42 @@ fn message(m: &Message) -> Value {
             };
             json!({ "role": "assistant", "content": content, "tool_calls": calls })
         }
+    })
+}
+
+/// One part as a Chat Completions content part. Files go inline only: the API reads a file
+/// from `file_data` or an uploaded `file_id`, never from a link.
+fn content_part(p: &Part, position: usize, index: usize) -> Result<Value, WireError> {
+    let inline = |data: &str, media_type: &str| format!("data:{media_type};base64,{data}");
+    Ok(match (p, p.source()) {
+        (Part::Text { text }, _) => json!({ "type": "text", "text": text }),
+        (Part::Image { .. }, Some(Source::Url(url))) => {
+            json!({ "type": "image_url", "image_url": { "url": url } })
+        }
+        (Part::Image { .. }, Some(Source::Data { data, media_type })) => {
+            json!({ "type": "image_url", "image_url": { "url": inline(data, media_type) } })
+        }
+        (
+            Part::File { filename, .. },
+            Some(Source::Data { data, media_type }),
+        ) => json!({ "type": "file", "file": {
+            "file_data": inline(data, media_type),
+            // The API asks for a name with inline data.
+            "filename": filename.clone().unwrap_or_else(|| default_filename(media_type)),
+        }}),
+        _ => {
+            return Err(WireError::unsupported(format!(
+                "message {position}, part {index}: OpenAI Chat Completions reads files only as `data`, not by `url`"
+            )))
+        }
+    })
+}
+
+/// `file.pdf` for `application/pdf`: a name whose extension says what the bytes are.
+fn default_filename(media_type: &str) -> String {
+    match media_type.split_once('/') {
+        Some((_, sub)) if sub.bytes().all(|b| b.is_ascii_alphanumeric()) => format!("file.{sub}"),
+        _ => "file".into(),
     }
 }
 
@@ -666,5 +711,78 @@ data: [DONE]
         assert_eq!(error_message("<html>502 Bad Gateway</html>"), None);
         assert_eq!(error_message(r#"{"choices":[]}"#), None);
         assert_eq!(error_message(r#"{"error":null}"#), None);
+    }
+
+    fn parts_request(parts: Vec<Part>) -> Request {
+        Request {
+            model: "m".into(),
+            messages: vec![Message::user_parts(parts)],
+            tools: vec![],
+            max_output_tokens: 5,
+            stream: false,
+            output: None,
+        }
+    }
+
+    fn image(url: Option<&str>, data: Option<&str>) -> Part {
+        Part::Image {
+            url: url.map(Into::into),
+            data: data.map(Into::into),
+            media_type: data.map(|_| "image/png".into()),
+        }
+    }
+
+    fn file(url: Option<&str>, data: Option<&str>, media_type: &str, name: Option<&str>) -> Part {
+        Part::File {
+            url: url.map(Into::into),
+            data: data.map(Into::into),
+            media_type: media_type.into(),
+            filename: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parts_become_a_content_array_in_order() {
+        let body = request_body(&parts_request(vec![
+            Part::text("compare"),
+            image(Some("https://x.test/a.png"), None),
+            image(None, Some("aGk=")),
+            file(None, Some("JVBERg=="), "application/pdf", Some("r.pdf")),
+            file(None, Some("JVBERg=="), "application/pdf", None),
+            Part::text("briefly"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            body["messages"][0],
+            json!({"role": "user", "content": [
+                {"type": "text", "text": "compare"},
+                {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "r.pdf"}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "file.pdf"}},
+                {"type": "text", "text": "briefly"},
+            ]})
+        );
+    }
+
+    #[test]
+    fn a_file_by_link_is_unsupported() {
+        let e = request_body(&parts_request(vec![
+            Part::text("read"),
+            file(Some("https://x.test/r.pdf"), None, "application/pdf", None),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(&e, WireError::Unsupported { feature } if feature.contains("part 1")),
+            "{e:?}"
+        );
+        let mut assistant = Message::assistant("a");
+        assistant.parts.push(Part::text("a"));
+        let mut req = parts_request(vec![Part::text("x")]);
+        req.messages.push(assistant);
+        assert!(matches!(
+            request_body(&req),
+            Err(WireError::Malformed { .. })
+        ));
     }
 }

@@ -15,5 +15,6 @@ mod memory;
 mod memory_tools;
 mod output;
 mod partition_edges;
+mod parts;
 mod policy;
 mod search;

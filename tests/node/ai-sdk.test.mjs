@@ -450,3 +450,23 @@ test("@ai-sdk/openai-compatible: concurrent users' requests carry only their own
   assert.equal(agent.size("carol"), 0);
   await eventually(() => hungClosed, "the aborted request's connection was closed");
 });
+
+test("input parts reach an AI SDK model as file parts: base64 as a string, a link as a URL", async () => {
+  const model = new MockLanguageModelV3({ doGenerate: async () => textResult("a cat") });
+  const agent = new t.Agent({ model });
+  const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+  await agent.run(
+    [
+      { type: "text", text: "What is this?" },
+      { type: "image", data: pixel, mediaType: "image/png" },
+      { type: "image", url: "https://example.com/cat.jpg" },
+    ],
+    "alice",
+  );
+  const content = model.doGenerateCalls[0].prompt.at(-1).content;
+  assert.deepEqual(content[0], { type: "text", text: "What is this?" });
+  assert.deepEqual(content[1], { type: "file", mediaType: "image/png", data: pixel });
+  assert.ok(content[2].data instanceof URL, "a link is a URL object");
+  assert.equal(content[2].data.href, "https://example.com/cat.jpg");
+  assert.equal(content[2].mediaType, "image/*");
+});

@@ -616,6 +616,9 @@ function configCases(T) {
 
 const RUN_POSITIONS = [
   { arg: "input", type: "string", lone: E, null: R, codes: ["invalid_input"] },
+  // One part of an input given as parts: read like an options object, so a part with its
+  // keys readable is accepted and anything else refused.
+  { arg: "input[0]", type: "object", null: R, codes: ["invalid_input"] },
   { arg: "userId", type: "id", codes: ["invalid_user_id"] },
   { arg: "options", type: "object", codes: ["invalid_input", "invalid_session_id"] },
   { arg: "options.sessionId", type: "id", codes: ["invalid_session_id"] },
@@ -633,6 +636,7 @@ function runExpectation(pos, label) {
 function runArgs(pos, value) {
   const args = ["hostile-input", "bob", { sessionId: "s" }];
   if (pos.arg === "input") args[0] = value;
+  else if (pos.arg === "input[0]") args[0] = [value];
   else if (pos.arg === "userId") args[1] = value;
   else if (pos.arg === "options") args[2] = value;
   else if (pos.arg === "options.sessionId") args[2] = { sessionId: value };
@@ -642,6 +646,7 @@ function runArgs(pos, value) {
 }
 
 function runBase(pos) {
+  if (pos.arg === "input[0]") return { type: "text", text: "hostile-input" };
   if (pos.arg === "options") return { sessionId: "s" };
   if (pos.arg === "options.signal") return new AbortController().signal;
   if (pos.arg === "options.output") return { schema: { type: "object" } };

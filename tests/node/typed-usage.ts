@@ -15,6 +15,7 @@ import type {
   ErrorCode,
   MemoryStats,
   Message,
+  InputPart,
   ModelFunction,
   ModelRequest,
   RecallHit,
@@ -62,6 +63,15 @@ async function main(): Promise<void> {
   await agent.run("hi", null);
   await agent.run("hi", undefined);
   const h: Message[] = agent.history("alice", "s1");
+  const picture: InputPart[] = [
+    { type: "text", text: "What is this?" },
+    { type: "image", data: "aGk=", mediaType: "image/png" },
+    { type: "image", url: "https://example.com/cat.png" },
+    { type: "file", data: "JVBERg==", mediaType: "application/pdf", filename: "a.pdf" },
+  ];
+  await agent.run(picture, "alice");
+  agent.stream(picture, "alice");
+  const seen: InputPart[] | undefined = h[0]?.parts;
   const n: number = agent.size("alice");
   const sessions: SessionInfo[] = agent.sessions("alice");
   await agent.setBlock("alice", "preferences", "French");
@@ -230,6 +240,12 @@ async function main(): Promise<void> {
   await agent.run("hi");
   // @ts-expect-error user ids are strings
   await agent.run("hi", 42);
+  // @ts-expect-error inline image data needs its media type
+  await agent.run([{ type: "image", data: "aGk=" }], "alice");
+  // @ts-expect-error a file needs its media type
+  await agent.run([{ type: "file", url: "https://example.com/a.pdf" }], "alice");
+  // @ts-expect-error an image is a link or data, not both
+  await agent.run([{ type: "image", url: "https://example.com/a.png", data: "aGk=", mediaType: "image/png" }], "alice");
   // @ts-expect-error unknown run options are refused
   await agent.run("hi", "alice", { sesionId: "typo" });
   // @ts-expect-error a model is required

@@ -329,3 +329,38 @@ fn structured_output_is_asked_for_as_a_json_response_format() {
         .get("responseFormat")
         .is_none());
 }
+
+#[test]
+fn input_parts_become_text_and_file_parts() {
+    let parts = vec![
+        crate::parts::Part::text("What is this?"),
+        crate::parts::Part::Image {
+            url: None,
+            data: Some("iVBORw0KGgo=".into()),
+            media_type: Some("image/png".into()),
+        },
+        crate::parts::Part::Image {
+            url: Some("https://example.com/cat.jpg".into()),
+            data: None,
+            media_type: None,
+        },
+        crate::parts::Part::File {
+            url: None,
+            data: Some("JVBERi0=".into()),
+            media_type: "application/pdf".into(),
+            filename: Some("a.pdf".into()),
+        },
+    ];
+    let mut m = Message::user("What is this?");
+    m.parts = parts;
+    let options = call_options(&request(vec![m], vec![]));
+    assert_eq!(
+        options["prompt"][0]["content"],
+        json!([
+            { "type": "text", "text": "What is this?" },
+            { "type": "file", "mediaType": "image/png", "data": "iVBORw0KGgo=" },
+            { "type": "file", "mediaType": "image/*", "data": "https://example.com/cat.jpg" },
+            { "type": "file", "mediaType": "application/pdf", "data": "JVBERi0=", "filename": "a.pdf" }
+        ])
+    );
+}
