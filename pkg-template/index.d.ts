@@ -685,17 +685,99 @@ export type RunEvent = EventIds &
   );
 
 /**
- * A streaming run: iterate it with `for await`, or turn it into a `ReadableStream`. Leaving
- * the loop early (or cancelling the ReadableStream) aborts the run, which commits nothing.
+ * A streaming run: iterate it with `for await`, or convert it to a stream or a `Response`
+ * for a client. It is read once: iterate it or convert it, not both (`peek` takes nothing).
+ * Leaving the loop early, or cancelling a stream or a `Response` body (a client that hangs
+ * up), aborts the run, which then commits nothing.
  */
 export interface RunStream extends AsyncIterableIterator<RunEvent> {
   /** The run's result once it finishes; rejects with its {@link TenantryError}. */
   readonly result: Promise<RunResult>;
   /** The final text; rejects like `result`. */
   readonly text: Promise<string>;
-  /** The events as a ReadableStream of objects (not bytes: encode them before handing it to
-   *  a `Response`). */
+  /**
+   * The next event without taking it; `undefined` when the run ended with nothing left.
+   * For a server that picks its HTTP status from how the run starts: a first event of type
+   * `error` means it was refused (`await stream.result` rejects with the error), and the
+   * stream is still whole for the conversion that follows.
+   */
+  peek(): Promise<RunEvent | undefined>;
+  /**
+   * The events as a ReadableStream of event objects, exactly as iteration yields them
+   * (errors in full). Objects, not bytes: a `Response` cannot send it as it is; use
+   * {@link RunStream.toSSEResponse} for that.
+   */
   toReadableStream(): ReadableStream<RunEvent>;
+  /**
+   * The run as AI SDK UI message chunks (protocol `v1`, `ai` 6): what `readUIMessageStream`
+   * and `useChat` build the assistant message from. The message id is the run id; an error
+   * is one `error` chunk, `"<code>: <message>"`, and nothing after it.
+   */
+  toUIMessageStream(): ReadableStream<UIMessageChunk>;
+  /**
+   * The UI message stream as the `Response` `useChat`'s `DefaultChatTransport` reads:
+   * SSE (`data: <chunk JSON>` per chunk, then `data: [DONE]`), with `content-type:
+   * text/event-stream`, `cache-control: no-cache`, `connection: keep-alive`,
+   * `x-vercel-ai-ui-message-stream: v1` and `x-accel-buffering: no` unless `init.headers`
+   * sets them. Status 200 unless `init.status` says otherwise, also for a run that fails:
+   * the error is in the stream (see {@link RunStream.peek} to answer otherwise).
+   */
+  toUIMessageStreamResponse(init?: ResponseInit): Response;
+  /**
+   * The text as the model produces it (every step's), `text/plain; charset=utf-8`. A run
+   * that fails errors the body (the client sees a cut response), since text cannot say so.
+   */
+  toTextStreamResponse(init?: ResponseInit): Response;
+  /**
+   * The events as Server-Sent Events, one message per event named by its type
+   * (`event: text-delta`, ...), `content-type: text/event-stream; charset=utf-8`.
+   */
+  toSSEResponse(init?: ResponseInit): Response;
+}
+
+/**
+ * The chunks of the UI message stream tenantry sends: a subset of the AI SDK's
+ * `UIMessageChunk` (so it type-checks wherever that is expected).
+ */
+export type UIMessageChunk =
+  | { type: "start"; messageId: string }
+  | { type: "start-step" }
+  | { type: "text-start"; id: string }
+  | { type: "text-delta"; id: string; delta: string }
+  | { type: "text-end"; id: string }
+  | { type: "tool-input-available"; toolCallId: string; toolName: string; input: unknown }
+  | { type: "tool-output-available"; toolCallId: string; output: unknown }
+  | { type: "tool-output-error"; toolCallId: string; errorText: string }
+  | { type: "tool-output-denied"; toolCallId: string }
+  | { type: "finish-step" }
+  | {
+      type: "finish";
+      finishReason: FinishReason;
+      /** Token usage of the whole run (cost stays with the host). */
+      messageMetadata: { usage: { inputTokens: number; outputTokens: number; totalTokens: number } };
+    }
+  | { type: "error"; errorText: string };
+
+/** A message of a `useChat` conversation as its transport posts it (the AI SDK's `UIMessage`). */
+export interface ChatMessage {
+  id: string;
+  role: "system" | "user" | "assistant";
+  parts: { type: string; text?: string; [key: string]: unknown }[];
+  metadata?: unknown;
+}
+
+/**
+ * The body `useChat`'s `DefaultChatTransport` posts. Other keys (the transport's `body`
+ * option) are allowed and ignored.
+ */
+export interface ChatRequestBody {
+  /** The chat id: becomes the session id, within the user the host names. */
+  id: string;
+  /** The client's copy of the conversation; only the last message is read. */
+  messages: ChatMessage[];
+  trigger: "submit-message" | "regenerate-message";
+  messageId?: string | null;
+  [key: string]: unknown;
 }
 
 export interface RunResult {
@@ -850,6 +932,20 @@ export declare class Agent {
    * `finish` (or one `error`). The turn commits when the stream finishes.
    */
   stream(input: string | InputPart[], userId: UserId, options?: RunOptions): RunStream;
+  /**
+   * Runs what a `useChat` request asks, for `userId` (whom the host authenticated: nothing
+   * in the body names the user): the chat `id` is the session, and the text parts of the
+   * last message, which must be the user's, are the input (joined by newlines). The rest of
+   * the posted conversation is not read: the history is the agent's own memory of that
+   * session, so a client cannot put words in the assistant's mouth. Refused with
+   * `invalid_input` naming the field: a malformed body (anything not JSON data, a lone
+   * surrogate, a throwing getter, more than 10,000 messages or 8 MiB of JSON), trigger
+   * `regenerate-message` (memory already holds the answer; send a new message), a last
+   * message that is not the user's (client-side tool results and approvals), or one with
+   * a `file` part. Like `stream`, it never throws: a refusal is an `error` event. Then
+   * `.toUIMessageStreamResponse()` is the answer to send.
+   */
+  streamChat(body: ChatRequestBody, userId: UserId, options?: { signal?: AbortSignal }): RunStream;
   /**
    * Messages of one session (default `"default"`), oldest first.
    * Synchronous reads see resident users; with a `storage` adapter, a user who is only in

@@ -5,7 +5,8 @@
 //! thin wasm-bindgen layer that adapts JS values, functions and promises to core types.
 //!
 //! A Rust host uses what is re-exported here; the modules themselves are private, so the
-//! crate's layout can change without breaking a host.
+//! crate's layout can change without breaking a host. Two are public as a whole: `limits`
+//! (the bounds) and `ui` (the AI SDK UI protocol, for a host serving `useChat`).
 
 // The wasm layer is the core's main caller, so some core items are used only there: dead
 // code is judged by the wasm32 build, which compiles every module (both builds are linted).
@@ -42,6 +43,7 @@ mod recall;
 mod run_id;
 mod search;
 mod tools;
+pub mod ui;
 mod wire;
 
 #[cfg(target_arch = "wasm32")]

@@ -122,3 +122,11 @@ pub const MAX_EMBEDDING_DIMENSIONS: usize = 4096;
 /// The `k` of reciprocal rank fusion in hybrid search: the value of the original paper
 /// (Cormack et al., 2009), which damps the weight of the very top ranks.
 pub const RRF_K: f64 = 60.0;
+
+/// Largest chat request body (`useChat`'s `{ id, messages, trigger }`), as JSON text in
+/// bytes. The client sends the whole conversation every time although the agent reads only
+/// its last message, so the bound is generous: eight inputs' worth.
+pub const MAX_CHAT_REQUEST_BYTES: usize = 8 << 20;
+/// Most messages in one chat request: a long conversation. A client that keeps more can
+/// send only the last one (the agent reads nothing else).
+pub const MAX_CHAT_MESSAGES: usize = 10_000;

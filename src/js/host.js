@@ -361,20 +361,42 @@ const MAX_DEPTH = 256;
  *  refused with the path of the value. `config`: `Infinity` (documented as "no cap") travels
  *  as the string "Infinity" and `toJSON` is refused; otherwise (model answers, tool
  *  results) `toJSON` is honoured (Dates) and non-finite numbers are refused. `skip` lists
- *  top-level keys to leave out (functions the caller reads separately). */
-export function strictJson(value, path, config, skip) {
+ *  top-level keys to leave out (functions the caller reads separately). `limit`, when
+ *  given, bounds the JSON text in characters: the walk stops as soon as it is passed, and
+ *  an array or object with more elements than characters left is refused before its first
+ *  element is read, so a huge (or Proxy-faked) length costs nothing. */
+export function strictJson(value, path, config, skip, limit) {
   const seen = new Set();
+  let left = limit ?? Infinity;
+  // Every element costs at least one character (a comma, a digit), so a count above what
+  // is left can never fit.
+  const spend = (at, n) => {
+    left -= n;
+    if (left < 0) throw refusal(at, `is over ${limit} characters of JSON`);
+  };
   const walk = (v, at, depth) => {
-    if (v === null) return "null";
+    if (v === null) {
+      spend(at, 4);
+      return "null";
+    }
     switch (typeof v) {
-      case "string":
+      case "string": {
         if (!wellFormed(v)) throw refusal(at, "contains a lone UTF-16 surrogate");
-        return JSON.stringify(v);
+        spend(at, v.length);
+        const s = JSON.stringify(v);
+        spend(at, s.length - v.length);
+        return s;
+      }
       case "number":
-        if (Number.isFinite(v)) return JSON.stringify(v);
+        if (Number.isFinite(v)) {
+          const s = JSON.stringify(v);
+          spend(at, s.length);
+          return s;
+        }
         if (config && v === Infinity) return '"Infinity"';
         throw refusal(at, `must be a finite number, got ${v}`);
       case "boolean":
+        spend(at, 5);
         return v ? "true" : "false";
       case "undefined":
         return undefined;
@@ -421,6 +443,8 @@ export function strictJson(value, path, config, skip) {
       } catch (e) {
         throw refusal(at, `reading it threw: ${describeThrown(e)}`);
       }
+      spend(at, 2);
+      if (n > left) throw refusal(at, `is over ${limit} characters of JSON`);
       for (let i = 0; i < n; i++) {
         let item;
         try {
@@ -430,9 +454,12 @@ export function strictJson(value, path, config, skip) {
         }
         const s = walk(item, `${at}[${i}]`, depth + 1);
         if (s === undefined) throw refusal(`${at}[${i}]`, "must not be undefined");
+        spend(at, 1);
         parts.push(s);
       }
     } else {
+      spend(at, 2);
+      if (keys.length > left) throw refusal(at, `is over ${limit} characters of JSON`);
       for (const key of keys) {
         if (depth === 0 && skip !== undefined && skip.includes(key)) continue;
         const sub = at === "" ? key : `${at}.${key}`;
@@ -444,7 +471,10 @@ export function strictJson(value, path, config, skip) {
           throw refusal(sub, `reading it threw: ${describeThrown(e)}`);
         }
         const s = walk(item, sub, depth + 1);
-        if (s !== undefined) parts.push(`${JSON.stringify(key)}:${s}`);
+        if (s !== undefined) {
+          spend(sub, key.length + 4);
+          parts.push(`${JSON.stringify(key)}:${s}`);
+        }
       }
     }
     seen.delete(v);

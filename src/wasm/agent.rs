@@ -234,29 +234,44 @@ impl JsAgent {
 
     /// `stream(input, userId, { sessionId?, signal? })` -> a `RunStream`: an async iterable
     /// of tagged events (`text-delta`, `usage`, `finish`, `error`), each carrying userId,
-    /// sessionId and runId, with `.result`, `.text` and `.toReadableStream()`. Leaving the
-    /// loop early aborts the run, which then commits nothing.
+    /// sessionId and runId, with `.result`, `.text`, and conversions to streams and
+    /// `Response`s. Leaving the loop early aborts the run, which then commits nothing.
     pub fn stream(&self, input: JsValue, user_id: JsValue, options: JsValue) -> JsValue {
         let mut abort = None;
         let args = (|| -> Result<_> {
             let user = user_key(&user_id)?;
             let input = input_arg(&input)?;
             let mut opts = run_options(&options)?;
-            // The stream's own controller, linked to the caller's signal if any, so that
-            // abandoning the stream cancels the fetch as well as the run.
-            let caller = signal_of(opts.cancellation.as_deref());
-            let controller = super::js_fetch::linked_controller(&caller);
-            let signal: AbortSignal = js_sys::Reflect::get(&controller, &"signal".into())
-                .unwrap_or(JsValue::UNDEFINED)
-                .unchecked_into();
-            if let Ok(f) = js_sys::Reflect::get(&controller, &"abort".into()) {
-                abort = f
-                    .dyn_into::<js_sys::Function>()
-                    .ok()
-                    .map(|f| f.bind0(&controller));
-            }
-            opts.cancellation = Some(Rc::new(JsAbort { signal }));
+            abort = own_controller(&mut opts);
             Ok((input, user, opts))
+        })();
+        super::stream::start(&self.inner, args, abort)
+    }
+
+    /// `streamChat(body, userId, { signal? })` -> a `RunStream` of the run a `useChat`
+    /// request body asks for: the chat id is the session, the last message's text is the
+    /// input (the core's `ChatRequest` rules). The body is read once, exactly, and bounded
+    /// before the core sees it; a bad one is an `error` event and a rejected `result`.
+    #[wasm_bindgen(js_name = streamChat)]
+    pub fn stream_chat(&self, body: JsValue, user_id: JsValue, options: JsValue) -> JsValue {
+        let mut abort = None;
+        let args = (|| -> Result<_> {
+            let user = user_key(&user_id)?;
+            let text = super::convert::exact_json_within(
+                &body,
+                "body",
+                crate::limits::MAX_CHAT_REQUEST_BYTES,
+            )
+            .map_err(|e| input_error(e.path, e.reason))?;
+            let chat = crate::ui::ChatRequest::parse(&text)?;
+            let opts = Options::new(&options, "options", &["signal"], input_error)?;
+            let mut opts = RunOptions {
+                session: chat.session,
+                cancellation: signal_option(&opts)?,
+                ..Default::default()
+            };
+            abort = own_controller(&mut opts);
+            Ok((Input::from(chat.input), user, opts))
         })();
         super::stream::start(&self.inner, args, abort)
     }
@@ -526,21 +541,6 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
         input_error,
     )?;
     let session = session_id(&opts.get("sessionId").unwrap_or(JsValue::UNDEFINED))?;
-    let cancellation = match opts.get("signal") {
-        None => None,
-        Some(v) if super::convert::is_abort_signal(&v) => Some(Rc::new(JsAbort {
-            signal: v.unchecked_into::<AbortSignal>(),
-        })
-            as Rc<dyn crate::cancel::Cancellation>),
-        Some(v) => {
-            return Err(Error::InvalidInput {
-                reason: format!(
-                    "options.signal must be an AbortSignal, got {}",
-                    type_name(&v)
-                ),
-            })
-        }
-    };
     let output = match opts.get("output") {
         None => None,
         Some(v) => Some(
@@ -553,7 +553,7 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
     };
     Ok(RunOptions {
         session,
-        cancellation,
+        cancellation: signal_option(&opts)?,
         stream: None,
         output,
     })
@@ -563,4 +563,34 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
 #[wasm_bindgen(js_name = __anonymousUser)]
 pub fn anonymous_user() -> String {
     crate::ids::ANONYMOUS_SENTINEL.to_owned()
+}
+
+fn signal_option(opts: &Options) -> Result<Option<Rc<dyn crate::cancel::Cancellation>>> {
+    match opts.get("signal") {
+        None => Ok(None),
+        Some(v) if super::convert::is_abort_signal(&v) => Ok(Some(Rc::new(JsAbort {
+            signal: v.unchecked_into::<AbortSignal>(),
+        }))),
+        Some(v) => Err(Error::InvalidInput {
+            reason: format!(
+                "options.signal must be an AbortSignal, got {}",
+                type_name(&v)
+            ),
+        }),
+    }
+}
+
+/// Gives a streamed run its own controller, linked to the caller's signal if any, so that
+/// abandoning the stream cancels the fetch as well as the run; returns its `abort`.
+fn own_controller(opts: &mut RunOptions) -> Option<js_sys::Function> {
+    let caller = signal_of(opts.cancellation.as_deref());
+    let controller = super::js_fetch::linked_controller(&caller);
+    let signal: AbortSignal = js_sys::Reflect::get(&controller, &"signal".into())
+        .unwrap_or(JsValue::UNDEFINED)
+        .unchecked_into();
+    opts.cancellation = Some(Rc::new(JsAbort { signal }));
+    js_sys::Reflect::get(&controller, &"abort".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .map(|f| f.bind0(&controller))
 }

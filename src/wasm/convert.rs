@@ -18,6 +18,7 @@ extern "C" {
         path: &str,
         config: bool,
         skip: &JsValue,
+        limit: Option<f64>,
     ) -> std::result::Result<String, JsValue>;
     #[wasm_bindgen(catch, js_name = readArray)]
     fn read_array_js(v: &JsValue, path: &str) -> std::result::Result<js_sys::Array, JsValue>;
@@ -127,7 +128,19 @@ pub fn exact_json(
             .collect::<js_sys::Array>()
             .into()
     };
-    strict_json(v, path, config, &skip).map_err(|e| unreadable(&e, path))
+    strict_json(v, path, config, &skip, None).map_err(|e| unreadable(&e, path))
+}
+
+/// `exact_json` of request data (`toJSON` honoured, non-finite numbers refused) that gives
+/// up past `limit` characters of JSON: the walk stops there, so a huge array or a Proxy
+/// claiming millions of elements costs no more than a body at the limit.
+pub fn exact_json_within(
+    v: &JsValue,
+    path: &str,
+    limit: usize,
+) -> std::result::Result<String, Unreadable> {
+    strict_json(v, path, false, &JsValue::UNDEFINED, Some(limit as f64))
+        .map_err(|e| unreadable(&e, path))
 }
 
 /// `typeof`-style name for error messages.

@@ -748,6 +748,73 @@ function runCases(T) {
 }
 
 // ---------------------------------------------------------------------------------------
+// streamChat(body, userId, options): the body useChat posts, every part of it
+
+const chatMessage = () => ({ id: "m1", role: "user", parts: [{ type: "text", text: "hostile-chat" }] });
+const chatBody = () => ({ id: "chat-s", trigger: "submit-message", messages: [chatMessage()] });
+
+const CHAT_POSITIONS = [
+  { arg: "body", type: "object", null: R, codes: ["invalid_input"], base: chatBody },
+  { arg: "body.id", type: "string", null: R, codes: ["invalid_input"] },
+  { arg: "body.trigger", type: "string", null: R, codes: ["invalid_input"] },
+  // Absent or null: no edit. `toJSON` is honoured in data (a Date is its text), so one that
+  // answers null is null and one that answers undefined leaves the key out.
+  { arg: "body.messageId", type: "string", null: E, codes: ["invalid_input"], over: { "toJSON null": E, "toJSON undefined": E } },
+  // An empty list names no new message.
+  { arg: "body.messages", type: "array", null: R, codes: ["invalid_input"], base: () => [chatMessage()], over: { array: R } },
+  { arg: "body.messages.0", type: "object", null: R, codes: ["invalid_input"], base: chatMessage },
+  // Past the agent's input limit (1 MiB), a huge text is refused by the run.
+  { arg: "body.messages.0.parts.0.text", type: "string", null: R, codes: ["invalid_input"] },
+  { arg: "userId", type: "id", codes: ["invalid_user_id"] },
+  { arg: "options", type: "object", codes: ["invalid_input"], base: () => ({ signal: new AbortController().signal }) },
+  { arg: "options.signal", type: "object", codes: ["invalid_input"], base: () => new AbortController().signal, over: { "Proxy ownKeys throws": E, "Proxy getOwnPropertyDescriptor throws": E } },
+];
+
+function chatArgs(pos, value) {
+  const body = chatBody();
+  const args = [body, "bob", undefined];
+  if (pos.arg === "body") args[0] = value;
+  else if (pos.arg === "userId") args[1] = value;
+  else if (pos.arg === "options") args[2] = value;
+  else if (pos.arg === "options.signal") args[2] = { signal: value };
+  else if (pos.arg === "body.messages") body.messages = value;
+  else if (pos.arg === "body.messages.0") body.messages[0] = value;
+  else if (pos.arg === "body.messages.0.parts.0.text") body.messages[0].parts[0].text = value;
+  else body[pos.arg.slice("body.".length)] = value;
+  return args;
+}
+
+function chatCases(T) {
+  const cases = [];
+  for (const pos of CHAT_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      const mode = pos.type === "id" ? runExpectation(pos, label) : expectation(pos, label);
+      cases.push({
+        name: `streamChat: ${pos.arg} = ${label}`,
+        group: "chat-args",
+        run: async (h) => {
+          const agent = new T.Agent({ model: echo });
+          const r = await expectStream(h, T, () => agent.streamChat(...chatArgs(pos, make(pos.base?.()))), { mode, codes: pos.codes, what: "streamChat" });
+          if (!r.ok) return r;
+          if (r.o.kind === "resolved") {
+            const out = r.o.value;
+            const user = pos.arg === "userId" ? null : "bob";
+            if (out.sessionId !== "chat-s" || out.userId !== user || out.text !== "echo: hostile-chat") return fail("accepted", `ran ${summary(out)}`);
+          } else if (agent.sessions("bob").length !== 0) {
+            return fail("kept", `a refused chat left sessions: ${summary(agent.sessions("bob"))}`);
+          }
+          // A refused chat blocks nothing.
+          const again = await expectStream(h, T, () => agent.streamChat(chatBody(), "bob"), { mode: E, codes: [], what: "bob's next chat" });
+          if (!again.ok || again.o.kind !== "resolved") return fail("stuck-session", `bob could not chat after: ${again.detail || describeError(again.o.error)}`);
+          return pass();
+        },
+      });
+    }
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------------------------------
 // Every method that takes a user id, and every other argument of the agent's methods
 
 const SYNC_ID_METHODS = {
@@ -2098,6 +2165,7 @@ export function hostileCases(tenantry) {
     ...providerFetchCases(T),
     ...modelFunctionCases(T),
     ...aiSdkCases(T),
+    ...chatCases(T),
   ];
 }
 

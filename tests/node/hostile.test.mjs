@@ -192,6 +192,7 @@ function parent() {
     ["restore", "Agent.restore(config, snapshot) rejects bad configs and snapshots, never throws"],
     ["run-args", "run(input, userId, options): hostile arguments reject with a TenantryError"],
     ["stream-args", "stream(input, userId, options): hostile arguments end in one error event and a rejected result"],
+    ["chat-args", "streamChat(body, userId, options): every part of a hostile useChat body ends in invalid_input and keeps nothing"],
     ["user-ids", "every method taking a user id refuses hostile ids with invalid_user_id"],
     ["method-args", "history, recall, setBlock, deleteBlock, setProperty: hostile arguments"],
     ["import", "import(doc): hostile documents reject with invalid_import and change nothing"],

@@ -50,7 +50,7 @@ test("exports Agent, demoModel, demoEmbedder, the storage adapters and TenantryE
 });
 
 // The audit example goes last: the verify-audit test below reads the log it writes.
-for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Images and files"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "#### Pricing a model function"], [r, "### AI SDK models"], [r, "### Requiring a user id"], [r, "### Tools"], [r, "### Audit log and telemetry"]]))) {
+for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Images and files"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "#### Pricing a model function"], [r, "### AI SDK models"], [r, "### Requiring a user id"], [r, "### Tools"], [r, "### Streaming to `useChat` (AI SDK UI)"], [r, "### Audit log and telemetry"]]))) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
     const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);

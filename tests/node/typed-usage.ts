@@ -4,6 +4,8 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { MockLanguageModelV3 } from "ai/test";
 import { ANONYMOUS_USER, Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
 import type {
+  ChatRequestBody,
+  UIMessageChunk,
   Embedder,
   LanguageModelV2Like,
   LanguageModelV3Like,
@@ -117,6 +119,31 @@ async function main(): Promise<void> {
   const finalText: string = await streaming.stream("hi", null).text;
   const rs: ReadableStream<RunEvent> = streaming.stream("hi", "bob").toReadableStream();
   void [final, finalText, rs];
+  // A `useChat` request, answered with the UI message stream (and the other responses).
+  const body: ChatRequestBody = {
+    id: "chat-1",
+    trigger: "submit-message",
+    messages: [{ id: "m1", role: "user", parts: [{ type: "text", text: "hi" }] }],
+  };
+  const chat: RunStream = streaming.streamChat(body, "alice", { signal: new AbortController().signal });
+  const first: RunEvent | undefined = await chat.peek();
+  if (first?.type === "error") void first.code;
+  const ui: Response = chat.toUIMessageStreamResponse({ status: 200, headers: { "x-app": "1" } });
+  const chunks: ReadableStream<UIMessageChunk> = streaming.streamChat(await new Response("{}").json(), "bob").toUIMessageStream();
+  for await (const chunk of chunks as unknown as AsyncIterable<UIMessageChunk>) {
+    if (chunk.type === "text-delta") void chunk.delta;
+    if (chunk.type === "finish") void [chunk.finishReason, chunk.messageMetadata.usage.totalTokens];
+    if (chunk.type === "error") void chunk.errorText;
+  }
+  const text: Response = streaming.stream("hi", "bob").toTextStreamResponse();
+  const sse: Response = streaming.stream("hi", "bob").toSSEResponse({ headers: new Headers() });
+  void [ui, text, sse];
+  // @ts-expect-error the chat id is the session: there is no sessionId option
+  streaming.streamChat(body, "alice", { sessionId: "other" });
+  // @ts-expect-error the user is the host's argument, never the body's
+  streaming.streamChat(body);
+  // @ts-expect-error useChat's triggers only
+  streaming.streamChat({ ...body, trigger: "resume-stream" }, "alice");
   // A user model can stream too.
   const streams: ModelFunction = async (req) => {
     req.onTextDelta?.("partial");

@@ -98,12 +98,15 @@ export function sseEvents(text) {
 /**
  * An outbound service that plays an OpenAI-compatible provider: it streams `pieces` as SSE
  * deltas, `gapMs` apart, or fails as told by the last user message ("FAIL 401" -> HTTP 401).
+ * `pieces` and `gapMs` may be functions of the last user message.
  */
-export function fakeOpenAI({ pieces = ["Hello ", "from ", "the ", "fake ", "provider."], gapMs = 0, seen = [] } = {}) {
+export function fakeOpenAI({ pieces: piecesFor = ["Hello ", "from ", "the ", "fake ", "provider."], gapMs: gapFor = 0, seen = [] } = {}) {
   return async (request) => {
     const body = await request.json();
     seen.push({ url: request.url, auth: request.headers.get("authorization"), body });
     const last = body.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
+    const pieces = typeof piecesFor === "function" ? piecesFor(last) : piecesFor;
+    const gapMs = typeof gapFor === "function" ? gapFor(last) : gapFor;
     const fail = /^FAIL (\d{3})/.exec(last);
     if (fail) {
       return new Response(JSON.stringify({ error: { message: "the fake provider refuses", type: "test" } }), {

@@ -147,3 +147,22 @@ test("the demo model remembers through the memory tools; each tenant's facts are
   assert.deepEqual((await facts("erin")).map((f) => f.object), ["red"]);
   assert.deepEqual(await facts("frank"), []);
 });
+
+test("open mode: POST /v1/chat/ui names its tenant in the query, never in the body", async () => {
+  const body = (text) => ({ id: "chat-open", trigger: "submit-message", messages: [{ id: "m", role: "user", parts: [{ type: "text", text }] }], tenant_id: "mallory" });
+  const post = (query, b) =>
+    fetch(`${origin}/v1/chat/ui${query}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
+  let res = await post("?tenant_id=zed", body("My name is Zed"));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-tenantry-auth"), "open");
+  assert.equal(res.headers.get("x-vercel-ai-ui-message-stream"), "v1");
+  assert.ok((await res.text()).endsWith("data: [DONE]\n\n"));
+  res = await post("?tenant_id=zed", body("What's my name?"));
+  assert.match(await res.text(), /"delta":"Zed\."/);
+  // The body's tenant_id is not a tenant: without the query the request names none.
+  res = await post("", body("hi"));
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.code, "invalid_user_id");
+  const mallory = await fetch(`${origin}/agent/history/mallory`);
+  assert.equal(mallory.status, 404);
+});

@@ -7,6 +7,7 @@
 //   POST   /agent/interact                    { tenant_id, message }           (SOP-compatible)
 //   GET    /agent/history/{tenant_id}                                          (SOP-compatible)
 //   POST   /v1/chat                           { tenant_id?, user_id?, message, session_id? } -> SSE
+//   POST   /v1/chat/ui?tenant_id=             useChat's { id, messages, trigger } -> UI message stream
 //   DELETE /v1/tenants/{id}                   forget the tenant (GDPR erasure) -> 204
 //   GET    /v1/tenants/{id}/export            the tenant's data (GDPR access)
 //   GET    /v1/tenants/{id}/usage             the tenant's spend against its limits
@@ -26,6 +27,7 @@ const ROUTES = [
   { method: "POST", path: /^\/agent\/interact$/, handler: sopInteract, sop: true },
   { method: "GET", path: /^\/agent\/history\/([^/]+)$/, handler: sopHistory, sop: true },
   { method: "POST", path: /^\/v1\/chat$/, handler: v1Chat },
+  { method: "POST", path: /^\/v1\/chat\/ui$/, handler: v1ChatUi },
   { method: "DELETE", path: /^\/v1\/tenants\/([^/]+)$/, handler: forgetTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/export$/, handler: exportTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/usage$/, handler: tenantUsage },
@@ -161,6 +163,19 @@ async function v1Chat({ request, env, auth }) {
   return callTenant(env, tenant, "stream", { method: "POST", body: { message, sessionId } });
 }
 
+/**
+ * What `useChat` posts, answered with the AI SDK UI message stream. The tenant is the
+ * token's (or, in open mode, the `tenant_id` query parameter's), never the body's: the
+ * body is the client's, and the agent reads nothing in it but the chat id (a session of
+ * that tenant) and the new message.
+ */
+async function v1ChatUi({ request, env, url, auth }) {
+  const requested = idField(strictQuery(url), "tenant_id", { required: false });
+  const body = await readJsonObject(request);
+  const tenant = tenantFor(auth, requested);
+  return callTenant(env, tenant, "chat-ui", { method: "POST", body });
+}
+
 async function forgetTenant({ env, auth, params: [tenantId] }) {
   return callTenant(env, tenantFor(auth, tenantId), "tenant", { method: "DELETE" });
 }
@@ -236,6 +251,7 @@ function home({ url, auth, env }) {
       `curl -s ${o}/agent/interact${bearer} ${j} -d '{"tenant_id":"alice","message":"My name is Alice"}'\n` +
       `curl -s ${o}/agent/history/alice${bearer}\n` +
       `curl -sN ${o}/v1/chat${bearer} ${j} -d '{"tenant_id":"alice","message":"What is my name?"}'\n` +
+      `curl -sN '${o}/v1/chat/ui${open ? "?tenant_id=alice" : ""}'${bearer} ${j} -d '{"id":"chat-1","trigger":"submit-message","messages":[{"id":"m1","role":"user","parts":[{"type":"text","text":"What is my name?"}]}]}'\n` +
       `curl -s ${o}/v1/tenants/alice/export${bearer}\n` +
       `curl -s ${o}/v1/tenants/alice/usage${bearer}\n` +
       `curl -s '${o}/v1/tenants/alice/search?q=what+is+my+name&mode=hybrid'${bearer}\n` +

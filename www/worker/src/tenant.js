@@ -8,6 +8,7 @@
 //
 //   POST   /run      { message, sessionId? }  -> the RunResult
 //   POST   /stream   { message, sessionId? }  -> the run's events as SSE
+//   POST   /chat-ui  useChat's request body     -> the AI SDK UI message stream
 //   GET    /history?session_id=...           -> { messages }
 //   GET    /export                           -> the tenant's export document
 //   GET    /usage                            -> the tenant's usage report
@@ -99,6 +100,8 @@ export class TenantAgent {
           const { message, sessionId } = await request.json();
           return await streamResponse(agent.stream(message, tenant, { sessionId }));
         }
+        case "POST /chat-ui":
+          return await uiStreamResponse(agent.streamChat(await request.json(), tenant));
         case "GET /history": {
           await agent.load(tenant);
           return json({ messages: agent.history(tenant, url.searchParams.get("session_id") ?? undefined) });
@@ -223,4 +226,26 @@ async function streamResponse(stream) {
     },
   });
   return new Response(body, { headers: SSE_HEADERS });
+}
+
+/**
+ * A `useChat` run as the UI message stream. As with SSE above, the first event is awaited
+ * first, so a request refused up front (a malformed body, the budget) gets its HTTP status
+ * and JSON error, which `DefaultChatTransport` reports as the chat's error. Past that the
+ * stream carries any error itself, with a failing provider's text already left out by the
+ * package; the full error goes to the log.
+ */
+async function uiStreamResponse(stream) {
+  const first = await stream.peek();
+  if (first === undefined || first.type === "error") {
+    try {
+      await stream.result;
+    } catch (err) {
+      return errorResponse(err);
+    }
+  }
+  stream.result.catch((err) => {
+    if (isModelFailure(err.code)) console.error("tenantry: the model provider failed mid-stream", err.code, err.message, JSON.stringify(err.details ?? {}));
+  });
+  return stream.toUIMessageStreamResponse();
 }
