@@ -798,6 +798,13 @@ export declare class TenantryError extends Error {
   readonly code: ErrorCode;
   /** Structured context, e.g. `{ field, reason }` for `invalid_config`. */
   readonly details: { [key: string]: JsonValue };
+  /**
+   * `error` as a TenantryError again after a trip that keeps an error's own properties but
+   * not its class, such as a throw across Workers RPC (a Durable Object method) under
+   * workerd's enhanced error serialization; `error` itself when it is one; otherwise
+   * `undefined` (including an RPC error under legacy serialization, which keeps only text).
+   */
+  static from(error: unknown): TenantryError | undefined;
 }
 
 /**

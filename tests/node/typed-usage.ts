@@ -148,6 +148,14 @@ async function main(): Promise<void> {
       const detail = e.details["field"];
       void [code, detail];
     }
+    // An error that crossed Workers RPC: a TenantryError again, or undefined.
+    const revived: TenantryError | undefined = TenantryError.from(e);
+    if (revived) {
+      const code: ErrorCode = revived.code;
+      void code;
+    }
+    // @ts-expect-error it may be undefined
+    void TenantryError.from(e).code;
   }
 
   // @ts-expect-error the user id is required: there is no implicit current user
