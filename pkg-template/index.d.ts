@@ -1094,6 +1094,13 @@ export type TenantryError = { [C in ErrorCode]: TenantryErrorOf<C> }[ErrorCode];
 export declare const TenantryError: {
   new (code: ErrorCode, message: string, details?: { [key: string]: JsonValue }): TenantryError;
   readonly prototype: TenantryError;
+  /**
+   * `error` as a TenantryError again after a trip that keeps an error's own properties but
+   * not its class, such as a throw across Workers RPC (a Durable Object method) under
+   * workerd's enhanced error serialization; `error` itself when it is one; otherwise
+   * `undefined` (including an RPC error under legacy serialization, which keeps only text).
+   */
+  from(error: unknown): TenantryError | undefined;
 };
 
 /**

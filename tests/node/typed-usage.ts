@@ -242,6 +242,14 @@ async function main(): Promise<void> {
       }
       void code;
     }
+    // An error that crossed Workers RPC: a TenantryError again, or undefined.
+    const revived: TenantryError | undefined = TenantryError.from(e);
+    if (revived) {
+      const code: ErrorCode = revived.code;
+      void code;
+    }
+    // @ts-expect-error it may be undefined
+    void TenantryError.from(e).code;
   }
 
   // A tool's arguments are typed from its schema.

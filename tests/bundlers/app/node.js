@@ -1,0 +1,3 @@
+import { demo } from "./app.js";
+
+demo().then((result) => console.log(JSON.stringify(result)));
