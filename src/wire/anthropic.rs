@@ -404,7 +404,7 @@ pub use super::json::{body_error_message as error_message, body_provider_error a
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{all_splits, run_pieces};
+    use super::super::test_support::{all_splits, file, image, parts_request, run_pieces};
     use super::super::{Accumulator, Message, ToolSpec};
     use super::*;
     #[cfg(target_arch = "wasm32")]
@@ -867,34 +867,6 @@ data: {"type":"message_stop"}
             None
         );
         assert_eq!(provider_error(r#"{"type":"message","content":[]}"#), None);
-    }
-
-    fn parts_request(parts: Vec<Part>) -> Request {
-        Request {
-            model: "m".into(),
-            messages: vec![Message::user_parts(parts)],
-            tools: vec![],
-            max_output_tokens: 5,
-            stream: false,
-            output: None,
-        }
-    }
-
-    fn image(url: Option<&str>, data: Option<&str>) -> Part {
-        Part::Image {
-            url: url.map(Into::into),
-            data: data.map(Into::into),
-            media_type: data.map(|_| "image/png".into()),
-        }
-    }
-
-    fn file(url: Option<&str>, data: Option<&str>, media_type: &str, name: Option<&str>) -> Part {
-        Part::File {
-            url: url.map(Into::into),
-            data: data.map(Into::into),
-            media_type: media_type.into(),
-            filename: name.map(Into::into),
-        }
     }
 
     #[test]

@@ -138,10 +138,45 @@ impl WireError {
 }
 
 /// Shared by the provider test modules: runs a recorded SSE byte stream, cut into the
-/// given pieces, through the SSE decoder and a provider's event handler.
+/// given pieces, through the SSE decoder and a provider's event handler; and requests
+/// holding input parts.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::{Accumulator, SseDecoder, SseEvent, StreamPart, WireError};
+    use super::{Accumulator, Message, Request, SseDecoder, SseEvent, StreamPart, WireError};
+    use crate::parts::Part;
+
+    pub fn parts_request(parts: Vec<Part>) -> Request {
+        Request {
+            model: "m".into(),
+            messages: vec![Message::user_parts(parts)],
+            tools: vec![],
+            max_output_tokens: 5,
+            stream: false,
+            output: None,
+        }
+    }
+
+    pub fn image(url: Option<&str>, data: Option<&str>) -> Part {
+        Part::Image {
+            url: url.map(Into::into),
+            data: data.map(Into::into),
+            media_type: data.map(|_| "image/png".into()),
+        }
+    }
+
+    pub fn file(
+        url: Option<&str>,
+        data: Option<&str>,
+        media_type: &str,
+        name: Option<&str>,
+    ) -> Part {
+        Part::File {
+            url: url.map(Into::into),
+            data: data.map(Into::into),
+            media_type: media_type.into(),
+            filename: name.map(Into::into),
+        }
+    }
 
     pub fn run_pieces<F>(pieces: &[&[u8]], mut on_event: F) -> Result<Accumulator, WireError>
     where

@@ -138,6 +138,47 @@ test("memory in Chromium: search by meaning, facts, memory tools, extraction, co
   assert.deepEqual(r.afterForget, [0, 0]);
 });
 
+test("issue 19 in Chromium: structured output, image parts, the UI message stream and tool() through the browser entry", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(origin + "/");
+  const r = await page.evaluate(async () => {
+    const { Agent, TenantryError, tool, ANONYMOUS_USER } = await import("tenantry");
+    const seen = [];
+    const model = async (req) => {
+      seen.push(req);
+      if (req.output) return { text: JSON.stringify({ city: "Lyon" }) };
+      return { text: `parts: ${(req.messages.at(-1).parts ?? []).map((p) => p.type).join(",")}` };
+    };
+    const echo = tool({ name: "echo", parameters: { type: "object" }, execute: (a) => a });
+    const agent = new Agent({ model, tools: [echo], requireUser: true });
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+    const object = (await agent.run("where?", "alice", { output: { schema } })).object;
+    const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    const parts = (await agent.run([{ type: "text", text: "look" }, { type: "image", data: pixel, mediaType: "image/png" }], "alice")).text;
+    const body = { id: "chat-1", trigger: "submit-message", messages: [{ id: "m1", role: "user", parts: [{ type: "text", text: "hi" }] }] };
+    const response = agent.streamChat(body, "alice").toUIMessageStreamResponse();
+    const sse = await response.text();
+    let anonymous = null;
+    try {
+      await agent.run("hi", null);
+    } catch (e) {
+      anonymous = e instanceof TenantryError ? e.code : String(e);
+    }
+    return { object, parts, header: response.headers.get("x-vercel-ai-ui-message-stream"), sse, anonymous, sentinel: ANONYMOUS_USER, chatSessions: agent.sessions("alice").map((s) => s.id) };
+  });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(r.object, { city: "Lyon" });
+  assert.equal(r.parts, "parts: text,image");
+  assert.equal(r.header, "v1");
+  assert.match(r.sse, /"type":"text-delta"/);
+  assert.match(r.sse, /data: \[DONE\]\n\n$/);
+  assert.equal(r.anonymous, "user_required");
+  assert.equal(r.sentinel, "__tenantry_anonymous__");
+  assert.ok(r.chatSessions.includes("chat-1"), JSON.stringify(r.chatSessions));
+});
+
 test("the hostile-value cases of hostile-cases.mjs hold in Chromium through the browser entry", async () => {
   // The case list is served at a path of its own (not from the scratch project), as an ES
   // module next to the import map that resolves `tenantry` to the browser entry.
