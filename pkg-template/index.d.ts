@@ -225,7 +225,8 @@ export interface LanguageModelV2Like {
 /**
  * Where an agent persists users' data: any async key-value store (Durable Object storage,
  * KV, IndexedDB, a file). Values are JSON text. Every key a user's data lives under starts
- * with that user's own prefix. `memoryStorage()` and `indexedDbStorage()` are built in.
+ * with that user's own prefix. `memoryStorage()`, `indexedDbStorage()` and
+ * `durableObjectStorage(ctx.storage)` are built in.
  */
 export interface StorageAdapter {
   get(key: string): Promise<string | null | undefined> | string | null | undefined;
@@ -1128,6 +1129,43 @@ export declare function memoryStorage(): StorageAdapter;
  * @throws {TenantryError} `unsupported` where there is no IndexedDB (Node, workerd).
  */
 export declare function indexedDbStorage(name?: string): StorageAdapter;
+
+/**
+ * The part of Durable Object storage (`ctx.storage`) that {@link durableObjectStorage} uses.
+ */
+export interface DurableObjectStorageLike {
+  get(key: string): Promise<unknown>;
+  get(keys: string[]): Promise<Map<string, unknown>>;
+  put(entries: Record<string, unknown>): Promise<void>;
+  delete(keys: string[]): Promise<number>;
+  list(options: { prefix: string }): Promise<Map<string, unknown>>;
+}
+
+export interface DurableObjectStorageOptions {
+  /**
+   * UTF-16 code units per stored piece of a value too large for one entry: 2 to 65,536,
+   * default 32,768 (at most 64 KiB serialized).
+   */
+  chunkChars?: number;
+}
+
+/**
+ * A storage adapter over a Durable Object's storage, for a Worker's Durable Object:
+ * `memory: { storage: durableObjectStorage(this.ctx.storage) }`. `ctx.storage` itself is
+ * not an adapter (its `list` takes options and returns a Map), and one Durable Object value
+ * is limited (2 MB on SQLite-backed objects, 128 KiB on key-value-backed ones) while a
+ * user's session record grows with its messages. A value longer than `chunkChars` is kept
+ * as a head plus pieces of at most `chunkChars` code units (never splitting a surrogate
+ * pair), all written in one coalesced, atomic write, so a reader sees the old value or the
+ * new one; overwriting or deleting a value removes its pieces. Its keys all start with `v/`
+ * (values, listed) or `c/` (pieces), so the object may keep other records of its own under
+ * other keys. One adapter per object: it remembers how many pieces each key has, which is
+ * right only while the adapter is the only writer of its keys. Plain JS, so every entry
+ * exports it.
+ * @throws {TenantryError} `invalid_config` when `storage` lacks get, put, delete or list,
+ * or `chunkChars` is out of range.
+ */
+export declare function durableObjectStorage(storage: DurableObjectStorageLike, options?: DurableObjectStorageOptions): StorageAdapter;
 
 /**
  * Checks an audit log (the whole chain, in order) with its key: every MAC, and that no

@@ -80,11 +80,20 @@ test("exports Agent, demoModel, demoEmbedder, the storage adapters and TenantryE
   assert.equal(typeof tenantry.demoEmbedder(), "function");
   assert.equal(typeof tenantry.memoryStorage, "function");
   assert.throws(() => tenantry.indexedDbStorage(), { code: "unsupported" }, "Node has no IndexedDB");
+  // Exported by every entry; only its argument decides whether it can be built.
+  const { durableObjectStorage, TenantryError } = tenantry;
+  const isConfig = (field) => (e) => e instanceof TenantryError && e.code === "invalid_config" && e.details.field === field;
+  for (const bad of [undefined, "ctx.storage", new Map(), { get() {}, put() {}, delete() {} }]) {
+    assert.throws(() => durableObjectStorage(bad), isConfig("storage"));
+  }
+  const fake = { get: async () => undefined, put: async () => {}, delete: async () => 0, list: async () => new Map() };
+  for (const chunkChars of [1, 65_537, 2.5, "100"]) assert.throws(() => durableObjectStorage(fake, { chunkChars }), isConfig("options.chunkChars"));
+  assert.equal(typeof durableObjectStorage(fake, { chunkChars: 65_536 }).list, "function");
   assert.ok(tenantry.TenantryError.prototype instanceof Error);
 });
 
 // The audit example goes last: the verify-audit test below reads the log it writes.
-for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Images and files"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "#### Pricing a model function"], [r, "### AI SDK models"], [r, "### Requiring a user id"], [r, "### Tools"], [r, "### Streaming to `useChat` (AI SDK UI)"], [r, "### Audit log and telemetry"]]))) {
+for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Images and files"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "#### Durable Object storage"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "#### Pricing a model function"], [r, "### AI SDK models"], [r, "### Requiring a user id"], [r, "### Tools"], [r, "### Streaming to `useChat` (AI SDK UI)"], [r, "### Audit log and telemetry"]]))) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {
     const code = codeBlock(readFileSync(join(root, readme), "utf8"), heading);
     const expected = expectedOutput(code);

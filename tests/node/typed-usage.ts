@@ -2,7 +2,7 @@
 // Each `@ts-expect-error` line must fail to compile, so misuse is proven to be caught.
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { MockLanguageModelV3 } from "ai/test";
-import { ANONYMOUS_USER, Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
+import { ANONYMOUS_USER, Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, durableObjectStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
 import type {
   ChatRequestBody,
   UIMessageChunk,
@@ -54,6 +54,24 @@ const agent = new Agent({
   },
   maxOutputTokens: 256,
 });
+
+// The shape of a Durable Object's `ctx.storage`, as a Worker's types declare it.
+declare const ctxStorage: {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  get<T = unknown>(keys: string[]): Promise<Map<string, T>>;
+  put<T>(key: string, value: T): Promise<void>;
+  put<T>(entries: Record<string, T>): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  delete(keys: string[]): Promise<number>;
+  list<T = unknown>(options?: { prefix?: string; limit?: number }): Promise<Map<string, T>>;
+  deleteAll(): Promise<void>;
+};
+const durable: StorageAdapter = durableObjectStorage(ctxStorage, { chunkChars: 16_384 });
+new Agent({ model: demoModel(), memory: { storage: durableObjectStorage(ctxStorage) } });
+// @ts-expect-error a Map is not Durable Object storage
+durableObjectStorage(new Map<string, string>());
+// @ts-expect-error the adapter takes ctx.storage, not another adapter
+durableObjectStorage(durable);
 
 async function main(): Promise<void> {
   const controller = new AbortController();

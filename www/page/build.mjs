@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 
 // What the browser entry needs; the Node/workerd entries, types and CLI are not served.
-const PKG_FILES = ["browser.js", "tenantry.js", "tenantry_bg.wasm", "snippets"];
+const PKG_FILES = ["browser.js", "durable-object-storage.js", "tenantry.js", "tenantry_bg.wasm", "snippets"];
 
 /** Builds the page for the package in `pkgDir`; resolves to `outdir` (the assets root). */
 export async function buildPage({ outdir, pkgDir }) {

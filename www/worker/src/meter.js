@@ -1,7 +1,7 @@
 // Each tenant's request meter: a token bucket of RATE_LIMIT_REQUESTS per
 // RATE_LIMIT_WINDOW_MS (RATE_LIMIT_BURST deep) that every request for the tenant draws on,
 // reads and erasure included. It lives in the tenant object's own storage under a key that
-// the tenantry storage adapter (storage.js: "v/" and "c/" only) never writes, lists or
+// the package's durableObjectStorage adapter ("v/" and "c/" keys only) never writes, lists or
 // deletes, so erasing the tenant cannot refill it: what was spent while its window is open
 // keeps counting. It holds two numbers and no content; after an erasure it is dropped once
 // the bucket is full again (an absent record already means a full bucket).

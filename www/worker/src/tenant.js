@@ -18,9 +18,8 @@
 //
 // with the tenant id in the `x-tenantry-tenant` header (URI-encoded: ids may be any Unicode).
 // Every operation first spends one request from the tenant's meter (meter.js).
-import { Agent } from "tenantry";
+import { Agent, durableObjectStorage } from "tenantry";
 import { embedderFromEnv, modelFromEnv } from "./model.js";
-import { durableObjectStorage } from "./storage.js";
 import { HttpError, SSE_HEADERS, errorResponse, isModelFailure, json, modelFailure, positiveVar, sseMessage } from "./http.js";
 import { Meter, rateConfig } from "./meter.js";
 

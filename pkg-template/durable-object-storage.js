@@ -1,32 +1,54 @@
-// tenantry's storage adapter ({ get, put, delete, list(prefix) }) over Durable Object
-// storage (`ctx.storage`).
+// `durableObjectStorage(ctx.storage)`: tenantry's storage adapter ({ get, put, delete,
+// list(prefix) }) over Durable Object storage. Plain JS over the storage API, so every entry
+// exports it, though only a Durable Object has a `ctx.storage` to give it.
 //
 // One tenantry record can outgrow one Durable Object entry (128 KiB per value on
 // key-value-backed objects, 2 MB on SQLite-backed ones; a session of 100 messages of up to
 // 64 KiB each is several MB). Such a value is kept as a head `{ chunks: n }` plus n pieces
 // in a namespace of their own, written together so that a reader sees the old record or
 // the new one, never a mix.
+import { __tenantryErrorClass } from "./tenantry.js";
+
 const VALUE = "v/"; // whole values (strings), or the head of a chunked one
 const CHUNK = "c/"; // the pieces of chunked values: never listed, reached through a head
 // UTF-16 code units per piece: at most 64 KiB serialized, under both limits.
 const CHUNK_CHARS = 32 * 1024;
 // Most keys one get/put/delete call takes.
 const BATCH = 128;
+// A piece of 64 Ki UTF-16 units is 128 KiB serialized at most: the smaller of the limits.
+const MAX_CHUNK_CHARS = 64 * 1024;
+const METHODS = ["get", "put", "delete", "list"];
 
-export function durableObjectStorage(storage, { chunkChars = CHUNK_CHARS } = {}) {
+// Looked up when needed rather than at import: the wasm is instantiated by the entry that
+// imports this module, after this module has been evaluated.
+const configError = (field, reason) => {
+  const TenantryError = __tenantryErrorClass();
+  return new TenantryError("invalid_config", `invalid config \`${field}\`: ${reason}`, { field, reason });
+};
+
+export function durableObjectStorage(storage, options = {}) {
+  if (storage === null || typeof storage !== "object" || !METHODS.every((m) => typeof storage[m] === "function")) {
+    throw configError("storage", "must be Durable Object storage (ctx.storage): an object with get, put, delete and list");
+  }
+  if (options === null || typeof options !== "object") throw configError("options", "must be an object");
+  const { chunkChars = CHUNK_CHARS } = options;
+  if (!Number.isInteger(chunkChars) || chunkChars < 2 || chunkChars > MAX_CHUNK_CHARS) {
+    throw configError("options.chunkChars", `must be an integer from 2 to ${MAX_CHUNK_CHARS}`);
+  }
   const pieceKey = (key, i) => `${CHUNK}${key}#${i}`;
   const piecesOf = (head) => (head !== null && typeof head === "object" && Number.isInteger(head.chunks) ? head.chunks : 0);
   const inBatches = (keys) => Array.from({ length: Math.ceil(keys.length / BATCH) }, (_, i) => keys.slice(i * BATCH, (i + 1) * BATCH));
 
-  // How many pieces each key has in storage, as last written or read. The object is its
-  // storage's only writer, so this stays true, and saves a read before every write. Set
+  // How many pieces each key has in storage, as last written or read. The adapter is its
+  // keys' only writer, so this stays true, and saves a read before every write. Set
   // synchronously when writes are issued, so interleaved writes of one key agree on it.
   const pieceCounts = new Map();
-  const piecesStored = async (key) => {
-    if (pieceCounts.has(key)) return pieceCounts.get(key);
+  // Fills in the count from storage when this adapter has not seen the key yet. A caller
+  // reads pieceCounts itself right after awaiting this: writes of the key issued while it
+  // waited are newer than what storage said, and have set the count already.
+  const learnPieces = async (key) => {
     const n = piecesOf(await storage.get(VALUE + key));
-    // Another write of this key may have been issued while we read: it knows better.
-    return pieceCounts.has(key) ? Math.max(n, pieceCounts.get(key)) : n;
+    if (!pieceCounts.has(key)) pieceCounts.set(key, n);
   };
   const settle = async (key, writes) => {
     try {
@@ -58,7 +80,8 @@ export function durableObjectStorage(storage, { chunkChars = CHUNK_CHARS } = {})
     },
 
     async put(key, value) {
-      const stale = await piecesStored(key);
+      while (!pieceCounts.has(key)) await learnPieces(key);
+      const stale = pieceCounts.get(key);
       const entries = {};
       let pieces = 0;
       if (value.length <= chunkChars) {
@@ -87,7 +110,8 @@ export function durableObjectStorage(storage, { chunkChars = CHUNK_CHARS } = {})
     },
 
     async delete(key) {
-      const n = await piecesStored(key);
+      while (!pieceCounts.has(key)) await learnPieces(key);
+      const n = pieceCounts.get(key);
       const keys = [VALUE + key, ...Array.from({ length: n }, (_, i) => pieceKey(key, i))];
       const writes = inBatches(keys).map((batch) => storage.delete(batch));
       pieceCounts.set(key, 0);
