@@ -17,6 +17,18 @@ export type JsonValue =
  */
 export type UserId = string | null | undefined;
 
+/**
+ * The organisation a user belongs to: the scope above users. The same user id in two orgs
+ * is two users who share nothing. Absent (`undefined` or `null`): the default org, where
+ * every user is who never names one. Checked like a user id (`invalid_org_id`).
+ */
+export type OrgId = string | null | undefined;
+
+/** The option every per-user method takes: which org `userId` belongs to. */
+export interface OrgOption {
+  orgId?: OrgId;
+}
+
 export type Role = "system" | "user" | "assistant" | "tool";
 
 /** A tool call the model made; `arguments` is the JSON text as the model wrote it. */
@@ -83,6 +95,8 @@ export interface ModelRequest {
   maxOutputTokens: number;
   /** `null` for the anonymous bucket. */
   userId: string | null;
+  /** The user's org; absent for the default org. */
+  orgId?: string;
   sessionId: string;
   runId: string;
   /**
@@ -242,7 +256,7 @@ export interface StorageAdapter {
  */
 export type Embedder = (
   texts: string[],
-  context: { userId: string | null; signal?: AbortSignal },
+  context: { userId: string | null; orgId?: string; signal?: AbortSignal },
 ) =>
   | number[][]
   | { embeddings: number[][]; usage?: { tokens?: number } }
@@ -259,6 +273,7 @@ export interface SearchOptions {
   mode?: "lexical" | "semantic" | "hybrid";
   /** Only this session's messages. */
   sessionId?: string;
+  orgId?: OrgId;
 }
 
 /** A search result; `score` is BM25, a cosine, or a fused rank score, by mode. */
@@ -361,7 +376,7 @@ export interface BudgetConfig {
   plans?: { [plan: string]: LimitSet | LimitSet[] };
   /** A user's plan (a key of `plans`); otherwise, or for an unknown name, `perUser`. Only the
    *  host decides: nothing a user can write (properties, imported documents) picks a plan. */
-  planOf?: (userId: string | null) => string | undefined | null;
+  planOf?: (userId: string | null, context: { orgId: string | null }) => string | undefined | null;
   /** USD per million tokens, by model name; merged over the built-in defaults. */
   prices?: { [model: string]: { inputPerMTok: number; outputPerMTok: number } };
   /** `false`: only `prices` are known (a cost-limited call on an unlisted model is refused). Default `true`. */
@@ -409,6 +424,8 @@ export interface UsageReport {
 /** What a tool's `execute` receives besides its arguments: who it acts for, and nobody else. */
 export interface ToolContext {
   userId: string | null;
+  /** The user's org; absent for the default org. */
+  orgId?: string;
   sessionId: string;
   runId: string;
   /** Which model call of the run asked for this tool (1-based). */
@@ -498,6 +515,8 @@ export interface Permissions {
 
 export interface ApprovalRequest {
   userId: string | null;
+  /** The user's org; absent for the default org. */
+  orgId?: string;
   sessionId: string;
   runId: string;
   tool: string;
@@ -514,6 +533,8 @@ export interface AuditEntry {
   ts: number;
   type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | "memory.embed" | "memory.extract" | (string & {});
   userId: string | null;
+  /** The user's org; absent for the default org. */
+  orgId?: string;
   sessionId: string | null;
   runId: string | null;
   /**
@@ -567,6 +588,8 @@ export interface VerifyReport {
 export interface TelemetryEvent {
   type: string;
   userId: string | null;
+  /** The user's org; absent for the default org. */
+  orgId?: string;
   sessionId: string | null;
   runId: string | null;
   ts: number;
@@ -609,7 +632,7 @@ export interface AgentConfig {
   /** Who may call which tool; a user is only told about the tools they may call. */
   permissions?: Permissions;
   /** Per call, after `permissions`: `"approve"` asks `approve`; anything but allow/approve (or a throw) denies. */
-  policy?: (userId: string | null, tool: string, args: JsonValue) => "allow" | "deny" | "approve" | boolean | Promise<"allow" | "deny" | "approve" | boolean>;
+  policy?: (userId: string | null, tool: string, args: JsonValue, context: { orgId: string | null }) => "allow" | "deny" | "approve" | boolean | Promise<"allow" | "deny" | "approve" | boolean>;
   /** Decides calls that need approval; false, a throw or `approvalTimeoutMs` (default 300,000) means denied. */
   approve?: (request: ApprovalRequest) => boolean | Promise<boolean>;
   /** Most model calls in one run; beyond it the run fails with `max_steps`. Default 8. */
@@ -624,6 +647,8 @@ export interface AgentConfig {
 export interface RunOptions {
   /** Conversation within the user's partition. Default `"default"`. */
   sessionId?: string;
+  /** The org the user belongs to (default: the default org). */
+  orgId?: OrgId;
   /** Aborting rejects the run with code `aborted` and commits nothing. */
   signal?: AbortSignal;
   /**
@@ -662,6 +687,8 @@ export interface Usage {
 /** Fields every stream event carries: whose run it is. */
 export interface EventIds {
   userId: string | null;
+  /** Absent for the default org. */
+  orgId?: string;
   sessionId: string;
   runId: string;
 }
@@ -790,6 +817,8 @@ export interface RunResult {
   runId: string;
   finishReason: FinishReason;
   userId: string | null;
+  /** Absent for the default org. */
+  orgId?: string;
   sessionId: string;
   /** The final answer parsed and checked, when the run asked for `output`. */
   object?: JsonValue;
@@ -820,6 +849,8 @@ export interface RecallHit {
 
 export interface MemoryStats {
   users: number;
+  /** Orgs other than the default with a resident user. */
+  orgs: number;
   sessions: number;
   messages: number;
   /** Approximate heap bytes held for the resident users' data. */
@@ -848,9 +879,12 @@ export interface UserDoc {
   format: "tenantry.user";
   version: 1;
   userId: string | null;
+  /** Absent for the default org. */
+  orgId?: string;
   exportedAt: number;
   sessions: {
     userId: string | null;
+    orgId?: string;
     id: string;
     createdAt: number;
     lastActivity: number;
@@ -900,10 +934,20 @@ export interface NewFact {
  * time (default: any time).
  */
 export interface FactQuery {
+  orgId?: OrgId;
   validAt?: number;
   knownAt?: number;
   subject?: string;
   predicate?: string;
+}
+
+/** `exportOrg(orgId)`'s document: every user of one org, each as `export` gives it. */
+export interface OrgDoc {
+  format: "tenantry.org";
+  version: 1;
+  orgId: string;
+  exportedAt: number;
+  users: UserDoc[];
 }
 
 /** `snapshot()`'s document: every resident user. */
@@ -946,23 +990,23 @@ export declare class Agent {
    * a `file` part. Like `stream`, it never throws: a refusal is an `error` event. Then
    * `.toUIMessageStreamResponse()` is the answer to send.
    */
-  streamChat(body: ChatRequestBody, userId: UserId, options?: { signal?: AbortSignal }): RunStream;
+  streamChat(body: ChatRequestBody, userId: UserId, options?: { signal?: AbortSignal; orgId?: OrgId }): RunStream;
   /**
    * Messages of one session (default `"default"`), oldest first.
    * Synchronous reads see resident users; with a `storage` adapter, a user who is only in
    * storage throws `not_loaded`: `await agent.load(userId)` first.
    */
-  history(userId: UserId, sessionId?: string): Message[];
+  history(userId: UserId, sessionId?: string, options?: OrgOption): Message[];
   /** The user's sessions in creation order. */
-  sessions(userId: UserId): SessionInfo[];
+  sessions(userId: UserId, options?: OrgOption): SessionInfo[];
   /** Messages stored for the user across all of their sessions. */
-  size(userId: UserId): number;
+  size(userId: UserId, options?: OrgOption): number;
   /** The user's working-memory blocks, injected into their runs' system prompt. */
-  blocks(userId: UserId): Block[];
+  blocks(userId: UserId, options?: OrgOption): Block[];
   /** The user's profile properties, injected into their runs' system prompt. */
-  properties(userId: UserId): { [key: string]: JsonValue };
+  properties(userId: UserId, options?: OrgOption): { [key: string]: JsonValue };
   /** That user's past messages that best match `query` (BM25); never anyone else's. */
-  recall(userId: UserId, query: string, options?: { limit?: number }): RecallHit[];
+  recall(userId: UserId, query: string, options?: { limit?: number; orgId?: OrgId }): RecallHit[];
   /**
    * That user's past messages that best match `query`, by words, meaning or both; never
    * anyone else's. Loads the user from storage when needed.
@@ -971,43 +1015,52 @@ export declare class Agent {
   /** Counts over the users resident in RAM. */
   stats(): MemoryStats;
   /** The retained audit entries of exactly this user, in chain order. */
-  auditLog(userId: UserId): AuditEntry[];
+  auditLog(userId: UserId, options?: OrgOption): AuditEntry[];
   /** Every retained audit entry, in chain order (verify with `verifyAudit`). */
   auditEntries(): AuditEntry[];
   /** One user's spend against every limit that applies to them, per window. */
-  usage(userId: UserId): UsageReport;
+  usage(userId: UserId, options?: OrgOption): UsageReport;
   /** Spend of all users together against the `global` limits. */
   globalUsage(): UsageReport;
   /** Makes a user resident (reading storage when configured) so synchronous reads work. */
-  load(userId: UserId): Promise<void>;
+  load(userId: UserId, options?: OrgOption): Promise<void>;
   /** Sets a working-memory block (at most 32 per user, 16 KiB each). */
-  setBlock(userId: UserId, label: string, text: string): Promise<void>;
+  setBlock(userId: UserId, label: string, text: string, options?: OrgOption): Promise<void>;
   /**
    * Records a fact about one user. A new object for the same subject and predicate closes
    * the old value's `validUntil` and supersedes its record; the same object again changes
    * nothing. The user's current facts go into their prompt only. Resolves to the record
    * now current. Bad fields reject with `invalid_input`.
    */
-  remember(userId: UserId, fact: NewFact): Promise<Fact>;
+  remember(userId: UserId, fact: NewFact, options?: OrgOption): Promise<Fact>;
   /** The user's fact records a query selects, in the order they were recorded. */
   facts(userId: UserId, query?: FactQuery): Promise<Fact[]>;
   /** Withdraws the current value of (subject, predicate), keeping it as superseded. */
-  forgetFact(userId: UserId, subject: string, predicate: string): Promise<boolean>;
-  deleteBlock(userId: UserId, label: string): Promise<void>;
+  forgetFact(userId: UserId, subject: string, predicate: string, options?: OrgOption): Promise<boolean>;
+  deleteBlock(userId: UserId, label: string, options?: OrgOption): Promise<void>;
   /** Sets a profile property to any JSON value; `null` deletes it. */
-  setProperty(userId: UserId, key: string, value: JsonValue): Promise<void>;
+  setProperty(userId: UserId, key: string, value: JsonValue, options?: OrgOption): Promise<void>;
   /**
    * Deletes everything of one user, in RAM and in storage, and nothing of anyone else.
    * A run of that user still in flight rejects with `conflict` and keeps nothing.
    */
-  forget(userId: UserId): Promise<void>;
+  forget(userId: UserId, options?: OrgOption): Promise<void>;
   /**
    * Same as {@link Agent.forget}: one user, not everyone (that is {@link Agent.clearAll}).
    * @deprecated Use {@link Agent.forget}, whose name says what it does.
    */
-  clear(userId: UserId): Promise<void>;
+  clear(userId: UserId, options?: OrgOption): Promise<void>;
   /** The versioned JSON document of exactly this user's data (GDPR access/portability). */
-  export(userId: UserId): Promise<UserDoc>;
+  export(userId: UserId, options?: OrgOption): Promise<UserDoc>;
+  /**
+   * Erases every user of one org, in RAM and in storage, and nothing of any other org or
+   * of the default org; resolves to the number of users erased. Like `forget`, spend in
+   * windows still open keeps counting. `orgId` is required (`invalid_org_id` otherwise):
+   * the default org is every user who never named one, and `clearAll` erases everyone.
+   */
+  forgetOrg(orgId: string): Promise<number>;
+  /** Every user of one org (resident or in storage), each as `export` gives it. */
+  exportOrg(orgId: string): Promise<OrgDoc>;
   /**
    * Replaces one user's data with an `export` document; resolves to that user's id. A
    * foreign, mixed, malformed or oversized document rejects with `invalid_import` and
@@ -1042,6 +1095,7 @@ export declare const ANONYMOUS_USER: "__tenantry_anonymous__";
 /** What `TenantryError.details` holds, by `code`. */
 export interface ErrorDetails {
   invalid_user_id: { reason: string };
+  invalid_org_id: { reason: string };
   invalid_session_id: { reason: string };
   invalid_input: { reason: string };
   invalid_config: { field: string; reason: string };
@@ -1064,7 +1118,7 @@ export interface ErrorDetails {
   aborted: { [key: string]: never };
   invalid_import: { reason: string };
   storage: { operation: string; message: string };
-  not_loaded: { userId: string | null };
+  not_loaded: { userId: string | null; orgId?: string };
   conflict: { [key: string]: never };
   reentrant_run: { sessionId: string };
   over_capacity: { accounts: number };

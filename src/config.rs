@@ -160,9 +160,9 @@ impl AgentConfig {
     /// operations), so that a host that forgot to pass an id gets an error instead of
     /// every such caller sharing one partition.
     pub fn admit_user(&self, user: &UserKey) -> Result<()> {
-        match (self.require_user, user) {
-            (true, UserKey::Anonymous) => Err(Error::UserRequired),
-            _ => Ok(()),
+        match self.require_user && user.is_anonymous() {
+            true => Err(Error::UserRequired),
+            false => Ok(()),
         }
     }
 }

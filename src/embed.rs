@@ -14,6 +14,8 @@ use std::rc::Rc;
 #[derive(Clone, Default)]
 pub struct EmbedContext {
     pub user_id: Option<String>,
+    /// `None` for the default org.
+    pub org_id: Option<String>,
     pub cancellation: Option<Rc<dyn Cancellation>>,
 }
 

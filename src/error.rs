@@ -9,6 +9,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("invalid user id: {reason}")]
     InvalidUserId { reason: String },
+    #[error("invalid org id: {reason}")]
+    InvalidOrgId { reason: String },
     #[error("invalid session id: {reason}")]
     InvalidSessionId { reason: String },
     #[error("invalid input: {reason}")]
@@ -40,7 +42,10 @@ pub enum Error {
     Storage { operation: String, message: String },
     /// A synchronous read of a user who is only in storage: call `load(userId)` first.
     #[error("user {user:?} is not loaded; `await agent.load(userId)` first (this agent has a storage adapter, so a user's data may be in storage only)")]
-    NotLoaded { user: Option<String> },
+    NotLoaded {
+        user: Option<String>,
+        org: Option<String>,
+    },
     /// The model was still calling tools after `maxSteps` model calls; nothing committed.
     #[error("the run stopped after {steps} steps with tool calls still pending")]
     MaxSteps { steps: u32, text: String },
@@ -84,6 +89,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidUserId { .. } => "invalid_user_id",
+            Error::InvalidOrgId { .. } => "invalid_org_id",
             Error::InvalidSessionId { .. } => "invalid_session_id",
             Error::InvalidInput { .. } => "invalid_input",
             Error::InvalidConfig { .. } => "invalid_config",
@@ -111,6 +117,7 @@ impl Error {
     pub fn details(&self) -> Value {
         match self {
             Error::InvalidUserId { reason }
+            | Error::InvalidOrgId { reason }
             | Error::InvalidSessionId { reason }
             | Error::InvalidInput { reason }
             | Error::ModelMalformed { reason }
@@ -120,7 +127,11 @@ impl Error {
             Error::Storage { operation, message } => {
                 json!({ "operation": operation, "message": message })
             }
-            Error::NotLoaded { user } => json!({ "userId": user }),
+            Error::NotLoaded { user, org: None } => json!({ "userId": user }),
+            Error::NotLoaded {
+                user,
+                org: Some(org),
+            } => json!({ "userId": user, "orgId": org }),
             Error::ModelHttp {
                 status,
                 kind,
@@ -193,6 +204,7 @@ mod tests {
         let s = String::new;
         let all = vec![
             Error::InvalidUserId { reason: s() },
+            Error::InvalidOrgId { reason: s() },
             Error::InvalidSessionId { reason: s() },
             Error::InvalidInput { reason: s() },
             Error::InvalidConfig {
@@ -213,7 +225,10 @@ mod tests {
                 operation: s(),
                 message: s(),
             },
-            Error::NotLoaded { user: None },
+            Error::NotLoaded {
+                user: None,
+                org: None,
+            },
             Error::MaxSteps {
                 steps: 1,
                 text: s(),
@@ -242,6 +257,7 @@ mod tests {
         for e in &all {
             match e {
                 Error::InvalidUserId { .. }
+                | Error::InvalidOrgId { .. }
                 | Error::InvalidSessionId { .. }
                 | Error::InvalidInput { .. }
                 | Error::InvalidConfig { .. }

@@ -57,6 +57,9 @@ pub struct RunEvent {
     #[serde(flatten)]
     pub part: EventPart,
     pub user_id: Option<String>,
+    /// The user's org; absent for the default org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub session_id: String,
     pub run_id: String,
 }

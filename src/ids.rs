@@ -28,49 +28,110 @@ impl UserId {
     }
 }
 
-/// Whose state a call touches: a named user, or the anonymous bucket (a real partition).
+/// An organisation: the scope above users. Its users share its knowledge and its ceilings,
+/// never their own state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UserKey {
-    Anonymous,
-    User(UserId),
-}
+pub struct OrgId(Rc<str>);
 
-impl UserKey {
-    /// `None` is the anonymous bucket; a string must be a valid id.
-    pub fn parse(id: Option<&str>) -> Result<UserKey> {
+impl OrgId {
+    /// `None` is the default org (every call that names none); a string must be a valid id.
+    pub fn parse(id: Option<&str>) -> Result<Option<OrgId>> {
         match id {
-            None => Ok(UserKey::Anonymous),
+            None => Ok(None),
             Some(s) => {
-                check_id(s).map_err(|reason| Error::InvalidUserId { reason })?;
-                if s == ANONYMOUS_SENTINEL {
-                    return Err(Error::InvalidUserId {
-                        reason: format!("`{ANONYMOUS_SENTINEL}` is reserved for the anonymous bucket; pass null or undefined instead"),
-                    });
-                }
-                Ok(UserKey::User(UserId(Rc::from(s))))
+                check_id(s).map_err(|reason| Error::InvalidOrgId { reason })?;
+                Ok(Some(OrgId(Rc::from(s))))
             }
         }
     }
 
-    /// The id as the host sees it: `None` for the anonymous bucket.
-    pub fn as_option(&self) -> Option<&str> {
-        match self {
-            UserKey::Anonymous => None,
-            UserKey::User(id) => Some(id.as_str()),
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whose state a call touches: a user of an org, both parts compared, so ("acme", "alice")
+/// and ("globex", "alice") are two partitions that share nothing. Without an org, the
+/// default org; without a user id, that org's anonymous bucket (a real partition).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserKey {
+    org: Option<OrgId>,
+    user: Option<UserId>,
+}
+
+impl UserKey {
+    /// The anonymous bucket of the default org.
+    #[allow(non_upper_case_globals)]
+    pub const Anonymous: UserKey = UserKey {
+        org: None,
+        user: None,
+    };
+
+    /// A user of the default org: `None` is its anonymous bucket; a string must be a valid id.
+    pub fn parse(id: Option<&str>) -> Result<UserKey> {
+        UserKey::parse_in(None, id)
     }
 
-    /// The id as stored: the anonymous bucket under its reserved sentinel.
+    /// A user of `org` (`None`: the default org).
+    pub fn parse_in(org: Option<&str>, id: Option<&str>) -> Result<UserKey> {
+        let org = OrgId::parse(org)?;
+        Ok(UserKey {
+            org,
+            user: UserId::parse(id)?,
+        })
+    }
+
+    /// The same person's key in another org; for callers that hold a parsed org already.
+    pub fn with_org(self, org: Option<OrgId>) -> UserKey {
+        UserKey { org, ..self }
+    }
+
+    /// The id as the host sees it: `None` for the anonymous bucket.
+    pub fn as_option(&self) -> Option<&str> {
+        self.user.as_ref().map(UserId::as_str)
+    }
+
+    /// The org id as the host sees it: `None` for the default org.
+    pub fn org(&self) -> Option<&str> {
+        self.org.as_ref().map(OrgId::as_str)
+    }
+
+    pub fn org_id(&self) -> Option<&OrgId> {
+        self.org.as_ref()
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.user.is_none()
+    }
+
+    /// The user id as stored: the anonymous bucket under its reserved sentinel.
     pub fn storage_name(&self) -> &str {
         self.as_option().unwrap_or(ANONYMOUS_SENTINEL)
     }
 }
 
+impl UserId {
+    fn parse(id: Option<&str>) -> Result<Option<UserId>> {
+        let Some(s) = id else { return Ok(None) };
+        check_id(s).map_err(|reason| Error::InvalidUserId { reason })?;
+        if s == ANONYMOUS_SENTINEL {
+            return Err(Error::InvalidUserId {
+                reason: format!("`{ANONYMOUS_SENTINEL}` is reserved for the anonymous bucket; pass null or undefined instead"),
+            });
+        }
+        Ok(Some(UserId(Rc::from(s))))
+    }
+}
+
 impl fmt::Display for UserKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserKey::Anonymous => f.write_str("(anonymous)"),
-            UserKey::User(id) => write!(f, "{:?}", id.as_str()),
+        match &self.user {
+            None => f.write_str("(anonymous)")?,
+            Some(id) => write!(f, "{:?}", id.as_str())?,
+        }
+        match &self.org {
+            None => Ok(()),
+            Some(org) => write!(f, " of org {:?}", org.as_str()),
         }
     }
 }

@@ -71,7 +71,7 @@ pub use embed::{EmbedContext, Embedder, RawEmbeddings};
 pub use error::{Error, Result};
 pub use events::{EventPart, RunEvent};
 pub use http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
-pub use ids::{SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
+pub use ids::{OrgId, SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
 pub use memory::{Fact, FactQuery, NewFact, Stats};
 pub use message::{Message, Role, ToolCall};
 pub use model::{
@@ -81,7 +81,7 @@ pub use model::{
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
 pub use output::{OutputSpec, DEFAULT_OUTPUT_NAME};
 pub use parts::Part;
-pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
+pub use persist::user_doc::{BlockDoc, OrgDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
 pub use provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};
 pub use recall::Hit;

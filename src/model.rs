@@ -24,6 +24,9 @@ pub struct ModelRequest {
     pub max_output_tokens: u32,
     /// `null` for the anonymous bucket.
     pub user_id: Option<String>,
+    /// The user's org; absent for the default org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub session_id: String,
     pub run_id: String,
     /// The structured output the run asked for: the final answer must be JSON valid

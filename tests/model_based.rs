@@ -3129,6 +3129,7 @@ fn foreign_session(d: &mut UserDoc, now: f64) {
         Some(s) => s.user_id = other,
         None => d.sessions.push(SessionDoc {
             user_id: other,
+            org_id: d.org_id.clone(),
             id: "s".into(),
             created_at: now,
             last_activity: now,
@@ -3168,6 +3169,7 @@ fn edit_doc(d: &mut UserDoc, edit: &Edit, now: f64, n: u64) -> bool {
             {
                 Some(id) => d.sessions.push(SessionDoc {
                     user_id: d.user_id.clone(),
+                    org_id: d.org_id.clone(),
                     id: (*id).to_owned(),
                     created_at: now,
                     last_activity: now,

@@ -175,7 +175,10 @@ impl Agent {
     /// (`perUser`). Only the host decides: nothing the user can write (profile properties,
     /// an imported document) picks their plan. An unknown plan name is the default.
     pub(super) fn plan(&self, user: &UserKey) -> PlanId {
-        let name = self.plan_of.as_ref().and_then(|f| f(user.as_option()));
+        let name = self
+            .plan_of
+            .as_ref()
+            .and_then(|f| f(user.as_option(), user.org()));
         name.and_then(|n| self.ledger.borrow().plan(&n))
             .unwrap_or(PlanId::DEFAULT)
     }

@@ -52,6 +52,7 @@ impl Agent {
         let cancel = call.and_then(|c| c.cancel.clone());
         let ctx = EmbedContext {
             user_id: user.as_option().map(str::to_owned),
+            org_id: user.org().map(str::to_owned),
             cancellation: cancel.clone(),
         };
         let pending = embedder.embed(texts, ctx);

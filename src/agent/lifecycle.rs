@@ -20,6 +20,12 @@ impl Agent {
     /// `Ledger::forget`): erasure is not a way around a limit.
     pub async fn forget(&self, user: &UserKey) -> Result<()> {
         self.config.admit_user(user)?;
+        self.erase(user).await
+    }
+
+    /// `forget` without the `requireUser` check, for erasing an org's anonymous bucket
+    /// written before the agent required user ids.
+    pub(super) async fn erase(&self, user: &UserKey) -> Result<()> {
         let _one_writer = self.user_locks.ticket(user.clone()).await;
         // The pseudonym first: it may need storage, and a failure here changes nothing.
         // With storage but no per-user limit there is nothing a pseudonym would keep.
@@ -205,7 +211,7 @@ impl Agent {
             })
             .collect();
         // Stable output whatever the hash order: snapshots diff cleanly.
-        users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        users.sort_by(|a, b| (&a.org_id, &a.user_id).cmp(&(&b.org_id, &b.user_id)));
         SnapshotDoc {
             format: user_doc::SNAPSHOT_FORMAT.into(),
             version: user_doc::DOC_VERSION,

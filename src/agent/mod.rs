@@ -19,6 +19,7 @@ mod lifecycle;
 mod memory_tools;
 mod model_step;
 mod observation;
+mod orgs;
 mod pseudonym;
 mod reads;
 mod residency;
@@ -80,7 +81,8 @@ pub struct Agent {
 }
 
 /// Decides a user's budget plan by name (`budget.planOf` in JS).
-pub type PlanOf = Rc<dyn Fn(Option<&str>) -> Option<String>>;
+/// `planOf(userId, orgId)`: the name of a user's plan.
+pub type PlanOf = Rc<dyn Fn(Option<&str>, Option<&str>) -> Option<String>>;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn default_clock() -> Rc<dyn Clock> {

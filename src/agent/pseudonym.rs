@@ -59,14 +59,13 @@ impl Agent {
     }
 }
 
-/// HMAC-SHA256 of the user's storage name under the agent's secret.
+/// HMAC-SHA256 of the user's storage name (and org) under the agent's secret.
 pub(super) fn pseudonym_of(secret: &[u8; 32], user: &UserKey) -> Pseudonym {
     use hmac::{Hmac, Mac};
-    const DOMAIN: &[u8] = b"tenantry.pseudonym\0";
+    let message = pseudonym_message(user);
     match <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret) {
         Ok(mut mac) => {
-            mac.update(DOMAIN);
-            mac.update(user.storage_name().as_bytes());
+            mac.update(&message);
             mac.finalize().into_bytes().into()
         }
         // HMAC takes keys of any length: not reached, but no panic path either.
@@ -74,10 +73,26 @@ pub(super) fn pseudonym_of(secret: &[u8; 32], user: &UserKey) -> Pseudonym {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
             h.update(secret);
-            h.update(DOMAIN);
-            h.update(user.storage_name().as_bytes());
+            h.update(&message);
             h.finalize().into()
         }
+    }
+}
+
+/// What is hashed: the default org's users under one domain, an org's under another with
+/// the org id and a NUL before the user's name (ids hold no control characters), so no
+/// (org, user) pair can spell another's.
+fn pseudonym_message(user: &UserKey) -> Vec<u8> {
+    let name = user.storage_name().as_bytes();
+    match user.org() {
+        None => [b"tenantry.pseudonym\0".as_slice(), name].concat(),
+        Some(org) => [
+            b"tenantry.pseudonym.org\0".as_slice(),
+            org.as_bytes(),
+            b"\0",
+            name,
+        ]
+        .concat(),
     }
 }
 

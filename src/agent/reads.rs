@@ -31,6 +31,7 @@ impl Agent {
         if state.is_none() && self.storage.is_some() {
             return Err(Error::NotLoaded {
                 user: user.as_option().map(str::to_owned),
+                org: user.org().map(str::to_owned),
             });
         }
         Ok(f(state))

@@ -44,6 +44,9 @@ pub struct RunOutput {
     pub run_id: String,
     pub finish_reason: FinishReason,
     pub user_id: Option<String>,
+    /// The user's org; absent for the default org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub session_id: String,
     /// The final answer parsed and checked, when the run asked for structured output.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,8 +115,9 @@ fn stream_sink(
     session: &SessionId,
     run_id: &str,
 ) -> Rc<dyn Fn(EventPart)> {
-    let (user_id, session_id, run_id) = (
+    let (user_id, org_id, session_id, run_id) = (
         user.as_option().map(str::to_owned),
+        user.org().map(str::to_owned),
         session.as_str().to_owned(),
         run_id.to_owned(),
     );
@@ -121,6 +125,7 @@ fn stream_sink(
         sink(RunEvent {
             part,
             user_id: user_id.clone(),
+            org_id: org_id.clone(),
             session_id: session_id.clone(),
             run_id: run_id.clone(),
         })

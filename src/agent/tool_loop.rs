@@ -90,6 +90,7 @@ impl Agent {
                     run_id: call.run_id.clone(),
                     finish_reason: response.finish_reason,
                     user_id: user.as_option().map(str::to_owned),
+                    org_id: user.org().map(str::to_owned),
                     session_id: call.session.as_str().to_owned(),
                     object,
                 });
@@ -143,6 +144,7 @@ impl Agent {
         let outcomes = join_all(calls.iter().map(|c| {
             let ctx = ToolContext {
                 user_id: user.as_option().map(str::to_owned),
+                org_id: user.org().map(str::to_owned),
                 session_id: call.session.as_str().to_owned(),
                 run_id: call.run_id.clone(),
                 step,

@@ -42,13 +42,23 @@ impl Drop for Slot {
     }
 }
 
-/// Per-user content keys, by the entry's `userId` (`None`: the anonymous bucket), with
-/// least-recently-used eviction at `capacity`.
+/// Whose key: the entry's `userId` and `orgId` (`None`: the anonymous bucket, the default
+/// org).
+pub type Owner<'a> = (Option<&'a str>, Option<&'a str>);
+
+type OwnerKey = (Option<String>, Option<String>);
+
+fn owned((user, org): Owner<'_>) -> OwnerKey {
+    (user.map(str::to_owned), org.map(str::to_owned))
+}
+
+/// Per-user content keys, by the entry's (`userId`, `orgId`), with least-recently-used
+/// eviction at `capacity`.
 pub struct ContentKeys {
     capacity: usize,
-    keys: HashMap<Option<String>, Slot>,
+    keys: HashMap<OwnerKey, Slot>,
     /// Users by last use, oldest first, for eviction.
-    by_use: BTreeMap<u64, Option<String>>,
+    by_use: BTreeMap<u64, OwnerKey>,
     clock: u64,
 }
 
@@ -67,8 +77,8 @@ impl ContentKeys {
     /// Lowercase hex HMAC-SHA256 of the UTF-8 text under `user`'s content key, creating
     /// the key (32 bytes from the platform's random source) on the user's first content.
     /// Fails only when there is no random source; the table is then unchanged.
-    pub fn hash(&mut self, user: Option<&str>, text: &str) -> Result<String, AuditError> {
-        let id = user.map(str::to_owned);
+    pub fn hash(&mut self, user: Owner<'_>, text: &str) -> Result<String, AuditError> {
+        let id = owned(user);
         self.clock += 1;
         let now = self.clock;
         let mac = match self.keys.get_mut(&id) {
@@ -97,8 +107,8 @@ impl ContentKeys {
 
     /// Destroys `user`'s content key, so that no hash made with it can be confirmed by a
     /// guess any more. True when the user had one.
-    pub fn forget(&mut self, user: Option<&str>) -> bool {
-        let id = user.map(str::to_owned);
+    pub fn forget(&mut self, user: Owner<'_>) -> bool {
+        let id = owned(user);
         match self.keys.remove(&id) {
             Some(slot) => {
                 self.by_use.remove(&slot.used);

@@ -2,7 +2,9 @@
 //!
 //! The MAC input is the canonical JSON (see `canonical`) of the object made of every field
 //! but `mac`: `data`, `prev`, `runId`, `seq`, `sessionId`, `ts`, `type`, `userId`, with
-//! `null` for an absent id. It is HMAC-SHA256'd as UTF-8 with the raw key bytes and
+//! `null` for an absent id, and `orgId` when the user belongs to an org other than the
+//! default one (absent otherwise, so default-org entries keep their nine fields). It is
+//! HMAC-SHA256'd as UTF-8 with the raw key bytes and
 //! written as 64 lowercase hex digits. Because `prev` is inside, each MAC also covers the
 //! whole chain before it.
 
@@ -30,6 +32,9 @@ const FIELDS: [&str; 9] = [
     "userId",
 ];
 
+/// Present only on entries about a user of an org other than the default.
+const ORG_FIELD: &str = "orgId";
+
 /// Serializes to the wire shape (`type`, `userId`, ...). Deserializing validates like
 /// `from_value` and refuses duplicate keys; to read *text*, use `from_json_line`, whose
 /// number reading is exact (see `parse`), not `serde_json::from_str`.
@@ -43,6 +48,9 @@ pub struct Entry {
     pub kind: String,
     /// The user the entry is about (`None`: the anonymous bucket, or no user at all).
     pub user_id: Option<String>,
+    /// That user's org (`None`: the default org; the field is then absent on the wire).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub session_id: Option<String>,
     pub run_id: Option<String>,
     /// Event details. Keep message contents out: store `ContentKeys::hash` of them instead.
@@ -84,6 +92,9 @@ impl Entry {
         m.insert("ts".into(), Value::from(self.ts));
         m.insert("type".into(), Value::String(self.kind.clone()));
         m.insert("userId".into(), id(&self.user_id));
+        if let Some(org) = &self.org_id {
+            m.insert(ORG_FIELD.into(), Value::String(org.clone()));
+        }
         m.insert("sessionId".into(), id(&self.session_id));
         m.insert("runId".into(), id(&self.run_id));
         m.insert("data".into(), Value::Object(self.data.clone()));
@@ -110,7 +121,8 @@ impl Entry {
         Entry::check_value(value)
     }
 
-    /// Validates an entry object: exactly the nine fields with their types, `seq` a whole
+    /// Validates an entry object: exactly the nine fields (and `orgId`, a non-empty string,
+    /// when the entry names an org) with their types, `seq` a whole
     /// number in 0..=MAX_SEQ (`1.0` counts, as in JS), `type` non-empty, numbers doubles,
     /// nesting bounded.
     pub fn from_value(value: Value) -> Result<Entry, AuditError> {
@@ -121,7 +133,10 @@ impl Entry {
         let Value::Object(mut m) = value else {
             return Err("not a JSON object".into());
         };
-        if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        if let Some(k) = m
+            .keys()
+            .find(|k| !FIELDS.contains(&k.as_str()) && k.as_str() != ORG_FIELD)
+        {
             let mut name = String::new();
             write_string(&mut name, k);
             return Err(format!("unknown field {name}"));
@@ -131,6 +146,15 @@ impl Entry {
         }
         // Numbers and nesting first, so the field checks below see only valid values.
         to_canonical(&Value::Object(m.clone()))?;
+        let org_id = match m.remove(ORG_FIELD) {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            Some(_) => {
+                return Err(format!(
+                    "\"{ORG_FIELD}\" must be a non-empty string when present"
+                ))
+            }
+        };
         let mut take = |k: &str| m.remove(k).unwrap_or(Value::Null);
         let seq = match take("seq") {
             Value::Number(n) => seq_of(&n),
@@ -164,6 +188,7 @@ impl Entry {
             ts,
             kind,
             user_id,
+            org_id,
             session_id,
             run_id,
             data,

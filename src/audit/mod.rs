@@ -30,7 +30,7 @@ mod ring;
 mod verify;
 
 pub use chain::AuditChain;
-pub use content::ContentKeys;
+pub use content::{ContentKeys, Owner};
 pub use entry::Entry;
 pub use error::AuditError;
 pub use jsonl::{parse_jsonl, verify_jsonl};

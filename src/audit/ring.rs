@@ -1,6 +1,7 @@
 //! A bounded in-memory ring of recent entries, for "what happened lately" queries without
 //! reading the host's storage. Memory is bounded by count; the oldest entries fall out.
 
+use super::content::Owner;
 use super::entry::Entry;
 use std::collections::VecDeque;
 
@@ -36,12 +37,13 @@ impl AuditRing {
         self.entries.iter().cloned().collect()
     }
 
-    /// The entries whose top-level `userId` is exactly `user` (`None`: entries with no
-    /// user), oldest first. No normalization: "alice " and "Alice" are other users.
-    pub fn for_user(&self, user: Option<&str>) -> Vec<Entry> {
+    /// The entries whose top-level `userId` and `orgId` are exactly `user`'s (`None`:
+    /// entries with no user, the default org), oldest first. No normalization: "alice "
+    /// and "Alice" are other users, and so is "alice" of another org.
+    pub fn for_user(&self, (user, org): Owner<'_>) -> Vec<Entry> {
         self.entries
             .iter()
-            .filter(|e| e.user_id.as_deref() == user)
+            .filter(|e| e.user_id.as_deref() == user && e.org_id.as_deref() == org)
             .cloned()
             .collect()
     }
@@ -88,7 +90,14 @@ mod tests {
             let user = USERS[i % USERS.len()];
             ring.push(
                 chain
-                    .append(i as f64, "tool.call", user, None, None, json!({ "i": i }))
+                    .append(
+                        i as f64,
+                        "tool.call",
+                        (user, None),
+                        None,
+                        None,
+                        json!({ "i": i }),
+                    )
                     .unwrap(),
             );
         }
@@ -100,7 +109,7 @@ mod tests {
         let ring = ring_with(100, 70);
         let mut total = 0;
         for user in USERS {
-            let mine = ring.for_user(user);
+            let mine = ring.for_user((user, None));
             assert_eq!(mine.len(), 10, "{user:?}");
             assert!(
                 mine.iter().all(|e| e.user_id.as_deref() == user),
@@ -110,8 +119,8 @@ mod tests {
             total += mine.len();
         }
         assert_eq!(total, ring.len());
-        assert!(ring.for_user(Some("carol")).is_empty());
-        assert!(ring.for_user(Some("ALICE")).is_empty());
+        assert!(ring.for_user((Some("carol"), None)).is_empty());
+        assert!(ring.for_user((Some("ALICE"), None)).is_empty());
     }
 
     #[test]

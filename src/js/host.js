@@ -135,7 +135,7 @@ export function settlePromise(index, ok, value) {
 // ---- per-run values (src/wasm/transfer.rs) ----
 
 // ---- boundary schema: copies of src/boundary.rs, which `cargo test` checks them against ----
-const BOUNDARY_VERSION = 2;
+const BOUNDARY_VERSION = 3;
 const NONE = 0xffffffff;
 const KIND_STRUCTURED = 4;
 // Message kinds below KIND_STRUCTURED: the role at that index (`Role::BY_INDEX`).
@@ -149,7 +149,8 @@ const REQUEST_USER_ID = 4;
 const REQUEST_SESSION_ID = 6;
 const REQUEST_RUN_ID = 8;
 const REQUEST_OUTPUT = 10;
-const REQUEST_MESSAGES = 12;
+const REQUEST_ORG_ID = 12;
+const REQUEST_MESSAGES = 14;
 const REQUEST_MESSAGE_STRIDE = 3;
 const RESULT_TEXT = 0;
 const RESULT_RUN_ID = 2;
@@ -157,6 +158,7 @@ const RESULT_FINISH_REASON = 4;
 const RESULT_USER_ID = 6;
 const RESULT_SESSION_ID = 8;
 const RESULT_OBJECT = 10;
+const RESULT_ORG_ID = 12;
 const RESULT_NUM_INPUT_TOKENS = 0;
 const RESULT_NUM_OUTPUT_TOKENS = 1;
 const RESULT_NUM_TOTAL_TOKENS = 2;
@@ -174,6 +176,7 @@ function slice(text, layout, i) {
 }
 
 /** The model request: `{ messages, tools, maxOutputTokens, userId, sessionId, runId }`,
+ *  `orgId` for a user of an org other than the default,
  *  plus `abortSignal` / `onTextDelta` when the run has them. */
 export function modelRequest(text, layout, signal, onTextDelta) {
   const n = layout[REQUEST_MESSAGE_COUNT];
@@ -191,6 +194,7 @@ export function modelRequest(text, layout, signal, onTextDelta) {
     sessionId: slice(text, layout, REQUEST_SESSION_ID),
     runId: slice(text, layout, REQUEST_RUN_ID),
   };
+  if (layout[REQUEST_ORG_ID] !== NONE) request.orgId = slice(text, layout, REQUEST_ORG_ID);
   if (layout[REQUEST_OUTPUT] !== NONE) request.output = JSON.parse(slice(text, layout, REQUEST_OUTPUT));
   if (signal !== undefined) request.abortSignal = signal;
   if (onTextDelta !== undefined) request.onTextDelta = onTextDelta;
@@ -215,6 +219,7 @@ export function runResult(text, layout, n) {
     userId: slice(text, layout, RESULT_USER_ID),
     sessionId: slice(text, layout, RESULT_SESSION_ID),
   };
+  if (layout[RESULT_ORG_ID] !== NONE) result.orgId = slice(text, layout, RESULT_ORG_ID);
   if (layout[RESULT_OBJECT] !== NONE) result.object = JSON.parse(slice(text, layout, RESULT_OBJECT));
   return result;
 }

@@ -34,6 +34,8 @@ pub struct Limits {
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub users: usize,
+    /// Orgs other than the default with a resident user.
+    pub orgs: usize,
     pub sessions: usize,
     pub messages: usize,
     pub approx_bytes: usize,
@@ -261,11 +263,16 @@ impl Memory {
             users: self.users.len(),
             ..Default::default()
         };
-        for u in self.users.values() {
+        let mut orgs = std::collections::HashSet::new();
+        for (k, u) in &self.users {
+            if let Some(org) = k.org_id() {
+                orgs.insert(org);
+            }
             st.sessions += u.session_count();
             st.messages += u.message_count();
             st.approx_bytes += u.approx_bytes();
         }
+        st.orgs = orgs.len();
         st
     }
 }

@@ -13,7 +13,7 @@ mod kind;
 
 pub use kind::Kind;
 
-use crate::audit::{AuditChain, AuditError, AuditRing, ContentKeys, Entry};
+use crate::audit::{AuditChain, AuditError, AuditRing, ContentKeys, Entry, Owner};
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use crate::limits::{DEFAULT_AUDIT_RING, MAX_AUDIT_RING};
@@ -56,6 +56,9 @@ pub struct Telemetry {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub user_id: Option<String>,
+    /// The user's org; absent for the default org.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub session_id: Option<String>,
     pub run_id: Option<String>,
     /// When it happened (ms since the epoch).
@@ -158,7 +161,7 @@ impl Observer {
     /// Destroys `user`'s content key: hashes of their contents, in entries and events
     /// already written, can no longer be matched against a guess. The chain is untouched.
     pub fn forget_user(&self, user: &UserKey) {
-        self.content_keys.borrow_mut().forget(user.as_option());
+        self.content_keys.borrow_mut().forget(owner(user));
     }
 
     /// `forget_user` for every user at once (for an agent erasing everyone).
@@ -172,7 +175,7 @@ impl Observer {
     }
 
     /// Replaces `content`'s placeholders in `data` with keyed hashes for `user`.
-    fn hash_contents(&self, user: Option<&str>, data: &mut Value) {
+    fn hash_contents(&self, user: Owner<'_>, data: &mut Value) {
         let mut keys = self.content_keys.borrow_mut();
         resolve(&mut keys, user, data);
     }
@@ -180,13 +183,13 @@ impl Observer {
     /// Appends an audit entry and hands it to the sink.
     pub fn audit(&self, now: f64, kind: Kind, about: &About<'_>, mut data: Value) {
         let Some(a) = &self.audit else { return };
-        self.hash_contents(about.user.as_option(), &mut data);
+        self.hash_contents(owner(about.user), &mut data);
         let entry = {
             let mut a = a.borrow_mut();
             let appended = a.chain.append(
                 now,
                 kind.name(),
-                about.user.as_option(),
+                owner(about.user),
                 about.session,
                 about.run,
                 data,
@@ -208,7 +211,10 @@ impl Observer {
 
     pub fn emit(&self, mut event: Telemetry) {
         if let Some(sink) = &self.telemetry {
-            self.hash_contents(event.user_id.as_deref(), &mut event.data);
+            self.hash_contents(
+                (event.user_id.as_deref(), event.org_id.as_deref()),
+                &mut event.data,
+            );
             sink(&event);
         }
     }
@@ -221,7 +227,7 @@ impl Observer {
     pub fn audit_log(&self, user: &UserKey) -> Vec<Entry> {
         self.audit
             .as_ref()
-            .map(|a| a.borrow().ring.for_user(user.as_option()))
+            .map(|a| a.borrow().ring.for_user(owner(user)))
             .unwrap_or_default()
     }
 
@@ -236,7 +242,12 @@ impl Observer {
 
 /// Replaces every placeholder in `data`, at any depth (iteratively: a placeholder left in
 /// would hand the text to a sink).
-fn resolve(keys: &mut ContentKeys, user: Option<&str>, data: &mut Value) {
+/// The (user, org) pair entries and content keys are filed under.
+fn owner(user: &UserKey) -> Owner<'_> {
+    (user.as_option(), user.org())
+}
+
+fn resolve(keys: &mut ContentKeys, user: Owner<'_>, data: &mut Value) {
     let mut todo = vec![data];
     while let Some(v) = todo.pop() {
         if let Some(text) = placeholder_text(v) {
@@ -259,7 +270,7 @@ fn placeholder_text(v: &Value) -> Option<String> {
     }
 }
 
-fn hashed(keys: &mut ContentKeys, user: Option<&str>, text: &str) -> Value {
+fn hashed(keys: &mut ContentKeys, user: Owner<'_>, text: &str) -> Value {
     match keys.hash(user, text) {
         Ok(mac) => json!({ "hmacSha256": mac, "bytes": text.len() }),
         // No random source: the length alone, since neither the text nor an unkeyed hash
@@ -273,6 +284,7 @@ impl Telemetry {
         Telemetry {
             kind: kind.name(),
             user_id: about.user.as_option().map(str::to_owned),
+            org_id: about.user.org().map(str::to_owned),
             session_id: about.session.map(str::to_owned),
             run_id: about.run.map(str::to_owned),
             ts,

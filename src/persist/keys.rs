@@ -1,7 +1,7 @@
 //! The storage key layout (see the folder's doc). Ids are escaped so that a `/` inside an id
 //! cannot forge another user's prefix ("alice/s" is not under "alice/").
 
-use crate::ids::{SessionId, UserKey};
+use crate::ids::{OrgId, SessionId, UserKey};
 
 pub const ROOT_PREFIX: &str = "tenantry/v1/";
 
@@ -9,10 +9,51 @@ fn escape(id: &str) -> String {
     id.replace('%', "%25").replace('/', "%2F")
 }
 
+/// The id `escape` made `text` from; `None` for text no escaped id spells.
+pub fn unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['%', '/']) {
+        out.push_str(&rest[..i]);
+        let (c, tail) = match rest[i..].get(..3) {
+            Some("%25") => ('%', &rest[i + 3..]),
+            Some("%2F") => ('/', &rest[i + 3..]),
+            _ => return None,
+        };
+        out.push(c);
+        rest = tail;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The user whose key `key` is, if it is a key of a user of `org`.
+pub fn org_user_of(org: &OrgId, key: &str) -> Option<UserKey> {
+    let prefix = org_prefix(org);
+    let rest = key.strip_prefix(&prefix)?.strip_prefix("u/")?;
+    let (name, _) = rest.split_once('/')?;
+    let name = unescape(name)?;
+    let id = (name != crate::ids::ANONYMOUS_SENTINEL).then_some(name.as_str());
+    UserKey::parse_in(Some(org.as_str()), id).ok()
+}
+
 pub fn user_prefix(user: &UserKey) -> String {
     // The anonymous bucket is stored under its sentinel, which no real id may take.
-    format!("{ROOT_PREFIX}u/{}/", escape(user.storage_name()))
+    let name = escape(user.storage_name());
+    match user.org_id() {
+        None => format!("{ROOT_PREFIX}u/{name}/"),
+        Some(org) => format!("{}u/{name}/", org_prefix(org)),
+    }
 }
+
+/// Every key of an org's users and of the org itself starts with it; the default org's
+/// users live under `u/`, which no org prefix starts with.
+pub fn org_prefix(org: &OrgId) -> String {
+    format!("{ROOT_PREFIX}o/{}/", escape(org.as_str()))
+}
+
+/// The prefix under which every org's keys live.
+pub const ORGS_PREFIX: &str = "tenantry/v1/o/";
 
 fn generation_dir(generation: u32) -> String {
     match generation {

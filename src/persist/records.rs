@@ -148,7 +148,11 @@ pub async fn load_user(
         if rest == "w" {
             let doc: WorkingDoc =
                 serde_json::from_str(&text).map_err(|e| unreadable(&key, e.to_string()))?;
-            if UserKey::parse(doc.user_id.as_deref()).ok().as_ref() != Some(user) {
+            if UserKey::parse_in(doc.org_id.as_deref(), doc.user_id.as_deref())
+                .ok()
+                .as_ref()
+                != Some(user)
+            {
                 return Err(unreadable(&key, "it belongs to another user".into()));
             }
             state.set_working(
@@ -158,7 +162,11 @@ pub async fn load_user(
         } else if rest == "f" {
             let doc: FactsDoc =
                 serde_json::from_str(&text).map_err(|e| unreadable(&key, e.to_string()))?;
-            if UserKey::parse(doc.user_id.as_deref()).ok().as_ref() != Some(user) {
+            if UserKey::parse_in(doc.org_id.as_deref(), doc.user_id.as_deref())
+                .ok()
+                .as_ref()
+                != Some(user)
+            {
                 return Err(unreadable(&key, "it belongs to another user".into()));
             }
             state.set_facts(

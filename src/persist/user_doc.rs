@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 pub const USER_FORMAT: &str = "tenantry.user";
 pub const SNAPSHOT_FORMAT: &str = "tenantry.snapshot";
+pub const ORG_FORMAT: &str = "tenantry.org";
 pub const DOC_VERSION: u32 = 1;
 /// Largest document `import` accepts, measured as the bytes of text it holds.
 pub const MAX_IMPORT_BYTES: usize = 64 << 20;
@@ -24,6 +25,9 @@ pub struct UserDoc {
     pub version: u32,
     /// `null` for the anonymous bucket.
     pub user_id: Option<String>,
+    /// Absent for the default org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub exported_at: f64,
     pub sessions: Vec<SessionDoc>,
     #[serde(default)]
@@ -44,6 +48,9 @@ pub struct SessionDoc {
     /// Repeated in every session so a record that strays into another user's document (a
     /// hand-edited export, a mis-keyed storage row) is caught instead of adopted.
     pub user_id: Option<String>,
+    /// Absent for the default org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub id: String,
     pub created_at: f64,
     pub last_activity: f64,
@@ -62,6 +69,9 @@ pub struct BlockDoc {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkingDoc {
     pub user_id: Option<String>,
+    /// Absent for the default org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub blocks: Vec<BlockDoc>,
     pub properties: Map<String, Value>,
 }
@@ -71,7 +81,22 @@ pub struct WorkingDoc {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FactsDoc {
     pub user_id: Option<String>,
+    /// Absent for the default org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub facts: Vec<Fact>,
+}
+
+/// Every user of one org: what `export_org` returns. Each user document is the one
+/// `export` gives for that user, so each can be imported on its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrgDoc {
+    pub format: String,
+    pub version: u32,
+    pub org_id: String,
+    pub exported_at: f64,
+    pub users: Vec<UserDoc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +120,7 @@ fn bad(reason: impl Into<String>) -> Error {
 pub fn session_doc(user: &UserKey, id: &SessionId, s: &Session) -> SessionDoc {
     SessionDoc {
         user_id: user.as_option().map(str::to_owned),
+        org_id: user.org().map(str::to_owned),
         id: id.as_str().to_owned(),
         created_at: s.created_at(),
         last_activity: s.last_activity(),
@@ -105,6 +131,7 @@ pub fn session_doc(user: &UserKey, id: &SessionId, s: &Session) -> SessionDoc {
 pub fn working_doc(user: &UserKey, w: &WorkingMemory) -> WorkingDoc {
     WorkingDoc {
         user_id: user.as_option().map(str::to_owned),
+        org_id: user.org().map(str::to_owned),
         blocks: w
             .blocks()
             .map(|(label, text)| BlockDoc {
@@ -119,6 +146,7 @@ pub fn working_doc(user: &UserKey, w: &WorkingMemory) -> WorkingDoc {
 pub fn facts_doc(user: &UserKey, f: &Facts) -> FactsDoc {
     FactsDoc {
         user_id: user.as_option().map(str::to_owned),
+        org_id: user.org().map(str::to_owned),
         facts: f.records().to_vec(),
     }
 }
@@ -129,6 +157,7 @@ pub fn export_user(user: &UserKey, state: &UserState, now: f64) -> UserDoc {
         format: USER_FORMAT.into(),
         version: DOC_VERSION,
         user_id: user.as_option().map(str::to_owned),
+        org_id: user.org().map(str::to_owned),
         exported_at: now,
         sessions: state
             .sessions()
@@ -141,8 +170,13 @@ pub fn export_user(user: &UserKey, state: &UserState, now: f64) -> UserDoc {
     }
 }
 
-fn check_owner(doc_user: &UserKey, owner: &Option<String>, what: &str) -> Result<()> {
-    let owner = UserKey::parse(owner.as_deref()).map_err(|e| bad(format!("{what}: {e}")))?;
+fn check_owner(
+    doc_user: &UserKey,
+    (org, owner): (&Option<String>, &Option<String>),
+    what: &str,
+) -> Result<()> {
+    let owner = UserKey::parse_in(org.as_deref(), owner.as_deref())
+        .map_err(|e| bad(format!("{what}: {e}")))?;
     if &owner != doc_user {
         return Err(bad(format!(
             "{what} belongs to user {owner}, not {doc_user}: a document holds exactly one user's data"
@@ -158,7 +192,7 @@ pub fn session_from_doc(
     limits: &Limits,
 ) -> Result<(SessionId, Session)> {
     let what = format!("session {:?}", doc.id);
-    check_owner(user, &doc.user_id, &what)?;
+    check_owner(user, (&doc.org_id, &doc.user_id), &what)?;
     let id = SessionId::parse(Some(&doc.id)).map_err(|e| bad(format!("{what}: {e}")))?;
     if !doc.created_at.is_finite() || !doc.last_activity.is_finite() {
         return Err(bad(format!("{what}: timestamps must be finite numbers")));
@@ -237,7 +271,8 @@ pub fn user_from_doc(doc: UserDoc, limits: &Limits) -> Result<(UserKey, UserStat
             doc.version
         )));
     }
-    let user = UserKey::parse(doc.user_id.as_deref()).map_err(|e| bad(format!("userId: {e}")))?;
+    let user = UserKey::parse_in(doc.org_id.as_deref(), doc.user_id.as_deref())
+        .map_err(|e| bad(format!("userId: {e}")))?;
     let size: usize = doc
         .sessions
         .iter()

@@ -140,6 +140,7 @@ fn request() -> ModelRequest {
         tools: vec![],
         max_output_tokens: 64,
         user_id: Some("alice".into()),
+        org_id: None,
         session_id: "s".into(),
         run_id: "run_x".into(),
         output: None,

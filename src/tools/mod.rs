@@ -72,6 +72,8 @@ impl ToolSpec {
 /// What a tool receives besides its arguments: who it acts for, and nobody else.
 pub struct ToolContext {
     pub user_id: Option<String>,
+    /// `None` for the default org.
+    pub org_id: Option<String>,
     pub session_id: String,
     pub run_id: String,
     pub step: u32,
@@ -83,6 +85,8 @@ pub struct ToolContext {
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRequest {
     pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub session_id: String,
     pub run_id: String,
     pub tool: String,
@@ -131,10 +135,11 @@ pub trait ToolHost {
         args: Value,
         ctx: ToolContext,
     ) -> LocalBoxFuture<'static, Result<Value, String>>;
-    /// The host's `policy(userId, tool, args)`, if it has one.
+    /// The host's `policy(userId, tool, args, { orgId })`, if it has one.
     fn policy(
         &self,
         user: Option<&str>,
+        org: Option<&str>,
         tool: &str,
         args: &Value,
     ) -> Option<LocalBoxFuture<'static, PolicyDecision>>;
@@ -247,7 +252,7 @@ impl ToolSet {
     pub fn visible(&self, user: &UserKey) -> Vec<Value> {
         self.specs
             .iter()
-            .filter(|t| self.permissions.access(user.as_option(), &t.name) != Access::Denied)
+            .filter(|t| self.permissions.access(user, &t.name) != Access::Denied)
             .map(|t| json!({ "name": t.name, "description": t.description, "parameters": t.parameters }))
             .collect()
     }
@@ -317,7 +322,7 @@ impl ToolSet {
                 format!("unknown tool `{}`", call.name),
             ));
         };
-        let access = self.permissions.access(user.as_option(), &spec.name);
+        let access = self.permissions.access(user, &spec.name);
         if access == Access::Denied {
             return Err(Outcome::error(
                 Decision::Denied,
@@ -362,7 +367,7 @@ impl ToolSet {
         let policy = self
             .host
             .as_ref()
-            .and_then(|h| h.policy(user.as_option(), &spec.name, &args));
+            .and_then(|h| h.policy(user.as_option(), user.org(), &spec.name, &args));
         if let Some(policy) = policy {
             match policy.await {
                 PolicyDecision::Deny => {
@@ -379,6 +384,7 @@ impl ToolSet {
         if needs_approval {
             let request = ApprovalRequest {
                 user_id: user.as_option().map(str::to_owned),
+                org_id: user.org().map(str::to_owned),
                 session_id: ctx.session_id.clone(),
                 run_id: ctx.run_id.clone(),
                 tool: spec.name.clone(),

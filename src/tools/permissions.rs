@@ -2,6 +2,7 @@
 //! and what needs a human's approval), before any host `policy` callback sees the call.
 
 use crate::error::{Error, Result};
+use crate::ids::UserKey;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,10 +69,15 @@ impl Permissions {
         Ok(())
     }
 
-    /// The static decision for `user` calling `tool` (`None` is the anonymous bucket,
-    /// which only the defaults apply to).
-    pub fn access(&self, user: Option<&str>, tool: &str) -> Access {
-        let rules = user.and_then(|u| self.users.get(u));
+    /// The static decision for `user` calling `tool`. `users` names users of the default
+    /// org: the anonymous bucket and every other org's users (who merely share an id with
+    /// one of them) get only the defaults.
+    pub fn access(&self, user: &UserKey, tool: &str) -> Access {
+        let named = match user.org() {
+            None => user.as_option(),
+            Some(_) => None,
+        };
+        let rules = named.and_then(|u| self.users.get(u));
         let denied = match rules {
             Some(r) if r.deny.contains(tool) => true,
             Some(r) if r.allow.contains(tool) => false,
@@ -105,18 +111,28 @@ mod tests {
             "requireApproval": ["refund"]
         }))
         .unwrap();
-        assert_eq!(p.access(Some("alice"), "search"), Access::Allowed);
-        assert_eq!(p.access(Some("alice"), "refund"), Access::NeedsApproval);
-        assert_eq!(p.access(Some("bob"), "refund"), Access::Denied);
-        assert_eq!(p.access(Some("carol"), "search"), Access::NeedsApproval);
-        assert_eq!(p.access(None, "search"), Access::Allowed);
+        let u = |id: &str| UserKey::parse(Some(id)).unwrap();
+        assert_eq!(p.access(&u("alice"), "search"), Access::Allowed);
+        assert_eq!(p.access(&u("alice"), "refund"), Access::NeedsApproval);
+        assert_eq!(p.access(&u("bob"), "refund"), Access::Denied);
+        assert_eq!(p.access(&u("carol"), "search"), Access::NeedsApproval);
+        assert_eq!(p.access(&UserKey::Anonymous, "search"), Access::Allowed);
+        // Another org's bob is another person: bob's rules are not his.
+        let acme_bob = UserKey::parse_in(Some("acme"), Some("bob")).unwrap();
+        assert_eq!(p.access(&acme_bob, "refund"), Access::NeedsApproval);
         let closed: Permissions = serde_json::from_value(json!({
             "default": "deny", "users": { "admin": { "allow": ["refund"] } }
         }))
         .unwrap();
-        assert_eq!(closed.access(Some("admin"), "refund"), Access::Allowed);
+        assert_eq!(closed.access(&u("admin"), "refund"), Access::Allowed);
+        let acme_admin = UserKey::parse_in(Some("acme"), Some("admin")).unwrap();
         assert_eq!(
-            closed.access(Some("admin "), "refund"),
+            closed.access(&acme_admin, "refund"),
+            Access::Denied,
+            "an org's admin is not the default org's"
+        );
+        assert_eq!(
+            closed.access(&u("admin "), "refund"),
             Access::Denied,
             "ids match exactly"
         );

@@ -4,10 +4,11 @@
 
 use super::abort::{signal_of, AbortSignal, JsAbort};
 use super::config;
-use super::convert::{input_error, session_id, type_name, user_key, Options};
+use super::convert::{input_error, org_id, session_id, type_name, user_key, Options};
 use super::error::{to_js_error, to_plain_js};
 use crate::agent::{Agent, Input, RunOptions};
 use crate::error::{Error, Result};
+use crate::ids::{OrgId, UserKey};
 use crate::limits::MAX_INPUT_PARTS;
 use crate::memory::{FactQuery, NewFact};
 use crate::message::Part;
@@ -66,9 +67,28 @@ fn new_fact(v: &JsValue) -> Result<NewFact> {
     })
 }
 
-fn fact_query(v: &JsValue) -> Result<FactQuery> {
-    const KEYS: &[&str] = &["validAt", "knownAt", "subject", "predicate"];
-    let o = Options::new(v, "options", KEYS, input_error)?;
+/// A call's user: `userId` in the org its options name (`orgId`; absent: the default org).
+fn scoped(user: UserKey, opts: &Options) -> Result<UserKey> {
+    let org = org_id(&opts.get("orgId").unwrap_or(JsValue::UNDEFINED))?;
+    Ok(user.with_org(org))
+}
+
+/// The org a whole-org call names: required, since the default org holds every user who
+/// was never given one (`clearAll` is the host's way to erase everyone).
+fn named_org(v: &JsValue) -> Result<OrgId> {
+    org_id(v)?.ok_or_else(|| Error::InvalidOrgId {
+        reason: "an org id is required here, got ".to_owned() + &type_name(v),
+    })
+}
+
+/// The user of a call whose only option is `orgId`.
+fn scope_only(user_id: &JsValue, options: &JsValue) -> Result<UserKey> {
+    let user = user_key(user_id)?;
+    let opts = Options::new(options, "options", &["orgId"], input_error)?;
+    scoped(user, &opts)
+}
+
+fn fact_query(o: &Options) -> Result<FactQuery> {
     Ok(FactQuery {
         valid_at: o.number("validAt")?,
         known_at: o.number("knownAt")?,
@@ -216,7 +236,8 @@ impl JsAgent {
         let started = (|| -> Result<_> {
             let user = user_key(&user_id)?;
             let input = input_arg(&input)?;
-            Ok((input, user, run_options(&options)?))
+            let (opts, org) = run_options(&options)?;
+            Ok((input, user.with_org(org), opts))
         })();
         // Called now, not inside the promise: the session ticket is taken in call order.
         match started {
@@ -241,9 +262,9 @@ impl JsAgent {
         let args = (|| -> Result<_> {
             let user = user_key(&user_id)?;
             let input = input_arg(&input)?;
-            let mut opts = run_options(&options)?;
+            let (mut opts, org) = run_options(&options)?;
             abort = own_controller(&mut opts);
-            Ok((input, user, opts))
+            Ok((input, user.with_org(org), opts))
         })();
         super::stream::start(&self.inner, args, abort)
     }
@@ -264,7 +285,8 @@ impl JsAgent {
             )
             .map_err(|e| input_error(e.path, e.reason))?;
             let chat = crate::ui::ChatRequest::parse(&text)?;
-            let opts = Options::new(&options, "options", &["signal"], input_error)?;
+            let opts = Options::new(&options, "options", &["signal", "orgId"], input_error)?;
+            let user = scoped(user, &opts)?;
             let mut opts = RunOptions {
                 session: chat.session,
                 cancellation: signal_option(&opts)?,
@@ -276,33 +298,43 @@ impl JsAgent {
         super::stream::start(&self.inner, args, abort)
     }
 
-    /// Messages of one session of one user (the default session when omitted), oldest first.
-    pub fn history(&self, user_id: JsValue, session: JsValue) -> JsResult<JsValue> {
-        let user = js(user_key(&user_id))?;
-        let session = js(session_id(&session))?;
+    /// Messages of one session of one user (the default session when omitted), oldest
+    /// first: `history(userId, sessionId?, { orgId? })`.
+    pub fn history(
+        &self,
+        user_id: JsValue,
+        session: JsValue,
+        options: JsValue,
+    ) -> JsResult<JsValue> {
+        let (user, session) = js((|| {
+            let user = user_key(&user_id)?;
+            let session = session_id(&session)?;
+            let opts = Options::new(&options, "options", &["orgId"], input_error)?;
+            Ok((scoped(user, &opts)?, session))
+        })())?;
         Ok(to_plain_js(&js(self.inner.history(&user, &session))?))
     }
 
     /// `[{ id, messageCount, createdAt, lastActivity }]`, in creation order.
-    pub fn sessions(&self, user_id: JsValue) -> JsResult<JsValue> {
-        let user = js(user_key(&user_id))?;
+    pub fn sessions(&self, user_id: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let user = js(scope_only(&user_id, &options))?;
         Ok(to_plain_js(&js(self.inner.sessions(&user))?))
     }
 
     /// Messages stored for one user across all of their sessions.
-    pub fn size(&self, user_id: JsValue) -> JsResult<usize> {
-        js(self.inner.size(&js(user_key(&user_id))?))
+    pub fn size(&self, user_id: JsValue, options: JsValue) -> JsResult<usize> {
+        js(self.inner.size(&js(scope_only(&user_id, &options))?))
     }
 
     /// `[{ label, text }]`: the user's working-memory blocks.
-    pub fn blocks(&self, user_id: JsValue) -> JsResult<JsValue> {
-        let user = js(user_key(&user_id))?;
+    pub fn blocks(&self, user_id: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let user = js(scope_only(&user_id, &options))?;
         Ok(to_plain_js(&js(self.inner.blocks(&user))?))
     }
 
     /// The user's profile properties as one object.
-    pub fn properties(&self, user_id: JsValue) -> JsResult<JsValue> {
-        let user = js(user_key(&user_id))?;
+    pub fn properties(&self, user_id: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let user = js(scope_only(&user_id, &options))?;
         Ok(to_plain_js(&js(self.inner.properties(&user))?))
     }
 
@@ -310,7 +342,13 @@ impl JsAgent {
     pub fn recall(&self, user_id: JsValue, query: JsValue, options: JsValue) -> JsResult<JsValue> {
         let user = js(user_key(&user_id))?;
         let query = js(string_arg(&query, "query"))?;
-        let opts = js(Options::new(&options, "options", &["limit"], input_error))?;
+        let opts = js(Options::new(
+            &options,
+            "options",
+            &["limit", "orgId"],
+            input_error,
+        ))?;
+        let user = js(scoped(user, &opts))?;
         let limit = js(opts.whole("limit"))?;
         Ok(to_plain_js(&js(self.inner.recall(&user, &query, limit))?))
     }
@@ -319,11 +357,16 @@ impl JsAgent {
     pub fn search(&self, user_id: JsValue, query: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
         let args = (|| {
-            Ok((
-                user_key(&user_id)?,
-                string_arg(&query, "query")?,
-                super::js_embedder::search_options(&options)?,
-            ))
+            let user = user_key(&user_id)?;
+            let query = string_arg(&query, "query")?;
+            let opts = Options::new(
+                &options,
+                "options",
+                &["limit", "mode", "sessionId", "orgId"],
+                input_error,
+            )?;
+            let user = scoped(user, &opts)?;
+            Ok((user, query, super::js_embedder::search_options(&opts)?))
         })();
         rejecting(args, |(user, query, opts)| async move {
             inner.search(&user, &query, opts).await
@@ -332,8 +375,8 @@ impl JsAgent {
 
     /// `{ limits: [{ scope, metric, window, used, reserved, limit, remaining }], totals,
     /// reserved }` for one user.
-    pub fn usage(&self, user_id: JsValue) -> JsResult<JsValue> {
-        let user = js(user_key(&user_id))?;
+    pub fn usage(&self, user_id: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let user = js(scope_only(&user_id, &options))?;
         js(self.inner.config().admit_user(&user))?;
         Ok(to_plain_js(&self.inner.usage(&user)))
     }
@@ -346,8 +389,8 @@ impl JsAgent {
 
     /// The retained audit entries of exactly this user, in chain order.
     #[wasm_bindgen(js_name = auditLog)]
-    pub fn audit_log(&self, user_id: JsValue) -> JsResult<JsValue> {
-        let user = js(user_key(&user_id))?;
+    pub fn audit_log(&self, user_id: JsValue, options: JsValue) -> JsResult<JsValue> {
+        let user = js(scope_only(&user_id, &options))?;
         js(self.inner.config().admit_user(&user))?;
         Ok(to_plain_js(&self.inner.observer().audit_log(&user)))
     }
@@ -364,20 +407,25 @@ impl JsAgent {
     }
 
     /// Loads a user from storage (when configured) so synchronous reads see them.
-    pub fn load(&self, user_id: JsValue) -> Promise {
+    pub fn load(&self, user_id: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        rejecting(
-            user_key(&user_id),
-            |user| async move { inner.load(&user).await },
-        )
+        rejecting(scope_only(&user_id, &options), |user| async move {
+            inner.load(&user).await
+        })
     }
 
     #[wasm_bindgen(js_name = setBlock)]
-    pub fn set_block(&self, user_id: JsValue, label: JsValue, text: JsValue) -> Promise {
+    pub fn set_block(
+        &self,
+        user_id: JsValue,
+        label: JsValue,
+        text: JsValue,
+        options: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         let args = (|| {
             Ok((
-                user_key(&user_id)?,
+                scope_only(&user_id, &options)?,
                 string_arg(&label, "label")?,
                 string_arg(&text, "text")?,
             ))
@@ -388,9 +436,14 @@ impl JsAgent {
     }
 
     #[wasm_bindgen(js_name = deleteBlock)]
-    pub fn delete_block(&self, user_id: JsValue, label: JsValue) -> Promise {
+    pub fn delete_block(&self, user_id: JsValue, label: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        let args = (|| Ok((user_key(&user_id)?, string_arg(&label, "label")?)))();
+        let args = (|| {
+            Ok((
+                scope_only(&user_id, &options)?,
+                string_arg(&label, "label")?,
+            ))
+        })();
         rejecting(args, |(user, label)| async move {
             inner.delete_block(&user, &label).await
         })
@@ -398,7 +451,13 @@ impl JsAgent {
 
     /// `setProperty(userId, key, value)`: any JSON value; `null` deletes the property.
     #[wasm_bindgen(js_name = setProperty)]
-    pub fn set_property(&self, user_id: JsValue, key: JsValue, value: JsValue) -> Promise {
+    pub fn set_property(
+        &self,
+        user_id: JsValue,
+        key: JsValue,
+        value: JsValue,
+        options: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         let args = (|| {
             let value = if value.is_undefined() {
@@ -408,7 +467,11 @@ impl JsAgent {
                     reason: format!("a property value must be JSON: {e}"),
                 })?
             };
-            Ok((user_key(&user_id)?, string_arg(&key, "key")?, value))
+            Ok((
+                scope_only(&user_id, &options)?,
+                string_arg(&key, "key")?,
+                value,
+            ))
         })();
         rejecting(args, |(user, key, value)| async move {
             inner.set_property(&user, &key, value).await
@@ -416,31 +479,31 @@ impl JsAgent {
     }
 
     /// Deletes everything of one user (RAM and storage); nobody else's.
-    pub fn forget(&self, user_id: JsValue) -> Promise {
+    pub fn forget(&self, user_id: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        rejecting(user_key(&user_id), |user| async move {
+        rejecting(scope_only(&user_id, &options), |user| async move {
             inner.forget(&user).await
         })
     }
 
     /// Same as `forget`.
-    pub fn clear(&self, user_id: JsValue) -> Promise {
-        self.forget(user_id)
+    pub fn clear(&self, user_id: JsValue, options: JsValue) -> Promise {
+        self.forget(user_id, options)
     }
 
     /// The versioned JSON document of exactly one user's data.
-    pub fn export(&self, user_id: JsValue) -> Promise {
+    pub fn export(&self, user_id: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        rejecting(user_key(&user_id), |user| async move {
+        rejecting(scope_only(&user_id, &options), |user| async move {
             inner.export(&user).await
         })
     }
 
     /// `remember(userId, { subject, predicate, object, validFrom?, source? })`: resolves to
     /// the fact now current for that subject and predicate.
-    pub fn remember(&self, user_id: JsValue, fact: JsValue) -> Promise {
+    pub fn remember(&self, user_id: JsValue, fact: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
-        let args = (|| Ok((user_key(&user_id)?, new_fact(&fact)?)))();
+        let args = (|| Ok((scope_only(&user_id, &options)?, new_fact(&fact)?)))();
         rejecting(args, |(user, fact)| async move {
             inner.remember(&user, fact).await
         })
@@ -449,7 +512,12 @@ impl JsAgent {
     /// `facts(userId, { validAt?, knownAt?, subject?, predicate? })`.
     pub fn facts(&self, user_id: JsValue, query: JsValue) -> Promise {
         let inner = self.inner.clone();
-        let args = (|| Ok((user_key(&user_id)?, fact_query(&query)?)))();
+        let args = (|| {
+            let user = user_key(&user_id)?;
+            const KEYS: &[&str] = &["validAt", "knownAt", "subject", "predicate", "orgId"];
+            let opts = Options::new(&query, "options", KEYS, input_error)?;
+            Ok((scoped(user, &opts)?, fact_query(&opts)?))
+        })();
         rejecting(args, |(user, query)| async move {
             inner.facts(&user, &query).await
         })
@@ -457,11 +525,17 @@ impl JsAgent {
 
     /// `forgetFact(userId, subject, predicate)`: resolves to whether a value was current.
     #[wasm_bindgen(js_name = forgetFact)]
-    pub fn forget_fact(&self, user_id: JsValue, subject: JsValue, predicate: JsValue) -> Promise {
+    pub fn forget_fact(
+        &self,
+        user_id: JsValue,
+        subject: JsValue,
+        predicate: JsValue,
+        options: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         let args = (|| {
             Ok((
-                user_key(&user_id)?,
+                scope_only(&user_id, &options)?,
                 string_arg(&subject, "subject")?,
                 string_arg(&predicate, "predicate")?,
             ))
@@ -483,6 +557,26 @@ impl JsAgent {
                     .map(|u| u.as_option().map(str::to_owned))
             },
         )
+    }
+
+    /// `forgetOrg(orgId)`: erases every user of one org (RAM and storage) and nothing of
+    /// any other org; resolves to the number of users erased.
+    #[wasm_bindgen(js_name = forgetOrg)]
+    pub fn forget_org(&self, org: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(named_org(&org), |org| async move {
+            inner.forget_org(&org).await.map(|n| n as f64)
+        })
+    }
+
+    /// `exportOrg(orgId)`: `{ format: "tenantry.org", version, orgId, exportedAt, users }`,
+    /// each user as `export` gives it.
+    #[wasm_bindgen(js_name = exportOrg)]
+    pub fn export_org(&self, org: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(named_org(&org), |org| async move {
+            inner.export_org(&org).await
+        })
     }
 
     /// Every resident user's data in one document, for `Agent.restore`.
@@ -510,9 +604,9 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     let mut agent = Agent::new(parsed.config, parsed.model)?.with_clock(Rc::new(parsed.clock));
     if let Some(f) = parsed.plan_of {
         // A throwing or non-string planOf means the default plan, never a crash mid-run.
-        agent = agent.with_plan_of(Rc::new(move |user: Option<&str>| {
+        agent = agent.with_plan_of(Rc::new(move |user: Option<&str>, org: Option<&str>| {
             let arg = user.map_or(JsValue::NULL, JsValue::from_str);
-            f.call1(&JsValue::NULL, &arg)
+            f.call2(&JsValue::NULL, &arg, &super::convert::org_context(org))
                 .ok()
                 .and_then(|v| v.as_string())
         }));
@@ -533,13 +627,15 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     })
 }
 
-fn run_options(options: &JsValue) -> Result<RunOptions> {
+/// A run's options, and the org they name.
+fn run_options(options: &JsValue) -> Result<(RunOptions, Option<OrgId>)> {
     let opts = Options::new(
         options,
         "options",
-        &["sessionId", "signal", "output"],
+        &["sessionId", "signal", "output", "orgId"],
         input_error,
     )?;
+    let org = org_id(&opts.get("orgId").unwrap_or(JsValue::UNDEFINED))?;
     let session = session_id(&opts.get("sessionId").unwrap_or(JsValue::UNDEFINED))?;
     let output = match opts.get("output") {
         None => None,
@@ -551,12 +647,13 @@ fn run_options(options: &JsValue) -> Result<RunOptions> {
             })?,
         ),
     };
-    Ok(RunOptions {
+    let run = RunOptions {
         session,
         cancellation: signal_option(&opts)?,
         stream: None,
         output,
-    })
+    };
+    Ok((run, org))
 }
 
 /// The reserved id of the anonymous bucket, for the package's `ANONYMOUS_USER`.

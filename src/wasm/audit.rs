@@ -86,6 +86,7 @@ fn sink_error_reporter(on_event: Option<Function>, clock: JsClock) -> JsValue {
         let e = Telemetry {
             kind: Kind::AuditSinkError.name(),
             user_id: None,
+            org_id: None,
             session_id: None,
             run_id: None,
             ts: clock.now_ms(),

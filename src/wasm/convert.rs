@@ -1,7 +1,7 @@
 //! Reading JS arguments into core types with errors that name the bad field.
 
 use crate::error::{Error, Result};
-use crate::ids::{SessionId, UserKey};
+use crate::ids::{OrgId, SessionId, UserKey};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
@@ -44,6 +44,24 @@ pub fn exact_string(v: &JsValue) -> Option<Option<String>> {
 pub fn user_key(v: &JsValue) -> Result<UserKey> {
     id(v, UserKey::parse, "a string, null or undefined", |reason| {
         Error::InvalidUserId { reason }
+    })
+}
+
+/// `{ orgId }`, the context object host callbacks get beside a user id (`orgId: null` for
+/// the default org).
+pub fn org_context(org: Option<&str>) -> JsValue {
+    let ctx = Object::new();
+    let org = org.map_or(JsValue::NULL, JsValue::from_str);
+    // A data property on a fresh plain object: cannot fail.
+    let _ = Reflect::set(&ctx, &"orgId".into(), &org);
+    ctx.into()
+}
+
+/// The `orgId` of a call's options: absent (`undefined`, `null`: the default org) or an
+/// exact string, then the core's rules.
+pub fn org_id(v: &JsValue) -> Result<Option<OrgId>> {
+    id(v, OrgId::parse, "a string, null or undefined", |reason| {
+        Error::InvalidOrgId { reason }
     })
 }
 

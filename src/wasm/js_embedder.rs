@@ -4,7 +4,7 @@
 //! its path, never read as something else, and nothing it throws crosses into Rust.
 
 use super::abort::signal_of;
-use super::convert::{input_error, session_id, Options};
+use super::convert::{session_id, Options};
 use crate::embed::{EmbedContext, Embedder, RawEmbeddings};
 use crate::error::{Error, Result};
 use crate::search::{SearchMode, SearchOptions};
@@ -39,6 +39,9 @@ impl Embedder for JsEmbedder {
                 .map_or(JsValue::NULL, JsValue::from_str);
             // Setting data properties on a fresh plain object cannot fail.
             let _ = Reflect::set(&opts, &"userId".into(), &user);
+            if let Some(org) = &ctx.org_id {
+                let _ = Reflect::set(&opts, &"orgId".into(), &JsValue::from_str(org));
+            }
             let _ = Reflect::set(&opts, &"signal".into(), &signal);
             let returned = func
                 .call2(&JsValue::NULL, &list, &opts)
@@ -63,13 +66,8 @@ fn thrown(e: &JsValue) -> Error {
 }
 
 /// `{ limit?, mode?, sessionId? }` of `agent.search`.
-pub fn search_options(options: &JsValue) -> Result<SearchOptions> {
-    let opts = Options::new(
-        options,
-        "options",
-        &["limit", "mode", "sessionId"],
-        input_error,
-    )?;
+/// `search`'s options, from the call's options object (read once by the caller).
+pub fn search_options(opts: &Options) -> Result<SearchOptions> {
     let mode = match opts.get("mode") {
         None => SearchMode::Lexical,
         Some(v) => match v.as_string() {

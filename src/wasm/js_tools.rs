@@ -160,6 +160,9 @@ impl ToolHost for JsTools {
                 .as_deref()
                 .map_or(JsValue::NULL, JsValue::from_str),
         );
+        if let Some(org) = &ctx.org_id {
+            set("orgId", JsValue::from_str(org));
+        }
         set("sessionId", JsValue::from_str(&ctx.session_id));
         set("runId", JsValue::from_str(&ctx.run_id));
         set("step", JsValue::from(ctx.step));
@@ -183,17 +186,19 @@ impl ToolHost for JsTools {
     fn policy(
         &self,
         user: Option<&str>,
+        org: Option<&str>,
         tool: &str,
         args: &Value,
     ) -> Option<LocalBoxFuture<'static, PolicyDecision>> {
         let f = self.policy.as_ref()?;
         let user = user.map_or(JsValue::NULL, JsValue::from_str);
-        let returned = f.call3(
-            &JsValue::NULL,
+        let args_list = js_sys::Array::of4(
             &user,
             &JsValue::from_str(tool),
             &to_js_json(args),
+            &super::convert::org_context(org),
         );
+        let returned = f.apply(&JsValue::NULL, &args_list);
         Some(Box::pin(async move {
             let answer = match settle(returned).await {
                 Ok(v) => match (v.as_bool(), v.as_string()) {

@@ -103,6 +103,7 @@ pub fn request_to_js(request: &ModelRequest, signal: &JsValue, on_text: &JsValue
     }
     p.layout[request::MAX_OUTPUT_TOKENS] = request.max_output_tokens;
     p.put(request::USER_ID, request.user_id.as_deref());
+    p.put(request::ORG_ID, request.org_id.as_deref());
     p.put(request::SESSION_ID, Some(&request.session_id));
     p.put(request::RUN_ID, Some(&request.run_id));
     let output = request
@@ -135,6 +136,7 @@ pub fn result_to_js(out: &RunOutput) -> JsValue {
     p.put(result::RUN_ID, Some(&out.run_id));
     p.put(result::FINISH_REASON, Some(out.finish_reason.as_str()));
     p.put(result::USER_ID, out.user_id.as_deref());
+    p.put(result::ORG_ID, out.org_id.as_deref());
     p.put(result::SESSION_ID, Some(&out.session_id));
     let object = out
         .object

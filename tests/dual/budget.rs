@@ -209,7 +209,7 @@ dual_test!(plans_global_limits_and_costs, async {
     let agent = Rc::new(
         Agent::new(config, Rc::new(Shared(ScriptModel::with_yields(2))))
             .unwrap()
-            .with_plan_of(Rc::new(|u: Option<&str>| {
+            .with_plan_of(Rc::new(|u: Option<&str>, _org: Option<&str>| {
                 (u == Some("frank")).then(|| "free".to_owned())
             })),
     );

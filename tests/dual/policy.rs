@@ -103,6 +103,7 @@ impl ToolHost for NoHost {
     fn policy(
         &self,
         _: Option<&str>,
+        _: Option<&str>,
         _: &str,
         _: &Value,
     ) -> Option<LocalBoxFuture<'static, PolicyDecision>> {

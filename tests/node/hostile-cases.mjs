@@ -622,6 +622,7 @@ const RUN_POSITIONS = [
   { arg: "userId", type: "id", codes: ["invalid_user_id"] },
   { arg: "options", type: "object", codes: ["invalid_input", "invalid_session_id"] },
   { arg: "options.sessionId", type: "id", codes: ["invalid_session_id"] },
+  { arg: "options.orgId", type: "id", codes: ["invalid_org_id"] },
   { arg: "options.signal", type: "object", codes: ["invalid_input"], over: { "Proxy ownKeys throws": E, "Proxy getOwnPropertyDescriptor throws": E } },
   // The echo model never answers JSON: an accepted output spec ends in output_invalid.
   { arg: "options.output", type: "object", codes: ["invalid_input", "output_invalid"] },
@@ -641,6 +642,7 @@ function runArgs(pos, value) {
   else if (pos.arg === "options") args[2] = value;
   else if (pos.arg === "options.sessionId") args[2] = { sessionId: value };
   else if (pos.arg === "options.output") args[2] = { sessionId: "s", output: value };
+  else if (pos.arg === "options.orgId") args[2] = { sessionId: "s", orgId: value };
   else args[2] = { sessionId: "s", signal: value };
   return args;
 }
@@ -658,6 +660,7 @@ function checkRunResult(pos, label, result) {
   if (pos.arg === "options" && PROXIES.has(label) && result.sessionId !== "s") return fail("accepted", `ran in session ${summary(result.sessionId)}, not "s"`);
   if (pos.arg === "options.sessionId" && result.sessionId !== "default") return fail("accepted", `null sessionId ran in ${summary(result.sessionId)}`);
   if (pos.arg === "userId" && result.userId !== null) return fail("accepted", `null userId ran as ${summary(result.userId)}`);
+  if (pos.arg === "options.orgId" && result.orgId !== undefined) return fail("accepted", `null orgId ran in org ${summary(result.orgId)}`);
   return null;
 }
 
@@ -768,6 +771,7 @@ const CHAT_POSITIONS = [
   { arg: "userId", type: "id", codes: ["invalid_user_id"] },
   { arg: "options", type: "object", codes: ["invalid_input"], base: () => ({ signal: new AbortController().signal }) },
   { arg: "options.signal", type: "object", codes: ["invalid_input"], base: () => new AbortController().signal, over: { "Proxy ownKeys throws": E, "Proxy getOwnPropertyDescriptor throws": E } },
+  { arg: "options.orgId", type: "id", codes: ["invalid_org_id"] },
 ];
 
 function chatArgs(pos, value) {
@@ -777,6 +781,7 @@ function chatArgs(pos, value) {
   else if (pos.arg === "userId") args[1] = value;
   else if (pos.arg === "options") args[2] = value;
   else if (pos.arg === "options.signal") args[2] = { signal: value };
+  else if (pos.arg === "options.orgId") args[2] = { orgId: value };
   else if (pos.arg === "body.messages") body.messages = value;
   else if (pos.arg === "body.messages.0") body.messages[0] = value;
   else if (pos.arg === "body.messages.0.parts.0.text") body.messages[0].parts[0].text = value;
@@ -882,6 +887,20 @@ const METHOD_ARGS = [
   { name: "facts(userId, { knownAt })", type: "number", null: E, zero: E, codes: ["invalid_input"], call: (a, v) => a.facts("bob", { knownAt: v }) },
   { name: "forgetFact(userId, subject)", type: "string", lone: E, huge: E, codes: ["invalid_input"], call: (a, v) => a.forgetFact("bob", v, "p") },
   { name: "setProperty(userId, key, value)", type: "value", codes: ["invalid_input"], base: () => ({ a: 1 }), call: (a, v) => a.setProperty("bob", "k", v) },
+  // The org of a per-user call: a last options object, or beside the method's own options.
+  { name: "size(userId, options)", type: "object", codes: ["invalid_input", "invalid_org_id"], sync: true, base: () => ({ orgId: "acme" }), call: (a, v) => a.size("bob", v) },
+  { name: "size(userId, { orgId })", type: "id", codes: ["invalid_org_id"], sync: true, call: (a, v) => a.size("bob", { orgId: v }) },
+  { name: "history(userId, sessionId, { orgId })", type: "id", codes: ["invalid_org_id"], sync: true, call: (a, v) => a.history("bob", undefined, { orgId: v }) },
+  { name: "recall(userId, query, { orgId })", type: "id", codes: ["invalid_org_id"], sync: true, call: (a, v) => a.recall("bob", "q", { orgId: v }) },
+  { name: "usage(userId, { orgId })", type: "id", codes: ["invalid_org_id"], sync: true, call: (a, v) => a.usage("bob", { orgId: v }) },
+  { name: "forget(userId, options)", type: "object", codes: ["invalid_input", "invalid_org_id"], base: () => ({ orgId: "acme" }), call: (a, v) => a.forget("bob", v) },
+  { name: "export(userId, { orgId })", type: "id", codes: ["invalid_org_id"], call: (a, v) => a.export("bob", { orgId: v }) },
+  { name: "search(userId, query, { orgId })", type: "id", codes: ["invalid_org_id"], call: (a, v) => a.search("bob", "q", { orgId: v }) },
+  { name: "facts(userId, { orgId })", type: "id", codes: ["invalid_org_id"], call: (a, v) => a.facts("bob", { orgId: v }) },
+  { name: "setBlock(userId, label, text, { orgId })", type: "id", codes: ["invalid_org_id"], call: (a, v) => a.setBlock("bob", "l", "t", { orgId: v }) },
+  // A whole-org call names its org: null is refused like every other non-string.
+  { name: "forgetOrg(orgId)", type: "string", null: R, lone: R, huge: R, codes: ["invalid_org_id"], call: (a, v) => a.forgetOrg(v) },
+  { name: "exportOrg(orgId)", type: "string", null: R, lone: R, huge: R, codes: ["invalid_org_id"], call: (a, v) => a.exportOrg(v) },
 ];
 
 /** A property value must be JSON: what JSON.stringify would silently turn into null or drop is refused. */

@@ -23,6 +23,7 @@ import type {
   RecallHit,
   RunEvent,
   RunResult,
+  OrgDoc,
   RunStream,
   SessionInfo,
   SnapshotDoc,
@@ -308,6 +309,21 @@ async function main(): Promise<void> {
   // @ts-expect-error forget is async: its result is not a boolean
   const gone: boolean = await agent.forget("alice");
   void gone;
+  // Organisations: `orgId` beside each per-user call, the whole-org operations by id.
+  const inOrg: RunResult = await agent.run("hi", "alice", { orgId: "acme", sessionId: "s" });
+  const orgOfRun: string | undefined = inOrg.orgId;
+  void orgOfRun;
+  const orgHistory: Message[] = agent.history("alice", "s", { orgId: "acme" });
+  void orgHistory;
+  agent.size("alice", { orgId: "acme" });
+  await agent.forget("alice", { orgId: null });
+  const orgDoc: OrgDoc = await agent.exportOrg("acme");
+  const erased: number = await agent.forgetOrg(orgDoc.orgId);
+  void erased;
+  // @ts-expect-error a whole-org call needs an org id
+  await agent.forgetOrg(undefined);
+  // @ts-expect-error orgId is a string
+  await agent.run("hi", "alice", { orgId: 42 });
   // @ts-expect-error finishReason is a known union
   const bad: RunResult["finishReason"] = "done";
   void bad;

@@ -66,7 +66,7 @@ async fn run_returns_the_documented_result_shape() {
     assert_eq!(get(&usage, "totalTokens").as_f64(), Some(10.0));
     assert_eq!(get(&usage, "estimated").as_bool(), Some(false));
     let h: Array = agent
-        .history("alice".into(), "c1".into())
+        .history("alice".into(), "c1".into(), JsValue::UNDEFINED)
         .unwrap()
         .unchecked_into();
     assert_eq!(h.length(), 2);
@@ -77,7 +77,7 @@ async fn run_returns_the_documented_result_shape() {
     );
     // The default session is a different session.
     let d: Array = agent
-        .history("alice".into(), JsValue::UNDEFINED)
+        .history("alice".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
         .unwrap()
         .unchecked_into();
     assert_eq!(d.length(), 0);
@@ -120,6 +120,7 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
         tools: vec![],
         max_output_tokens: parsed["maxOutputTokens"].as_u64().unwrap() as u32,
         user_id: Some(user.into()),
+        org_id: None,
         session_id: "default".into(),
         run_id: parsed["runId"].as_str().unwrap().into(),
         output: None,
@@ -140,6 +141,7 @@ async fn model_request_and_run_result_are_exactly_their_serde_forms() {
         run_id,
         finish_reason: FinishReason::Stop,
         user_id: Some(user.into()),
+        org_id: None,
         session_id: "default".into(),
         object: None,
     };
@@ -248,9 +250,9 @@ async fn bad_arguments_reject_with_typed_errors_and_touch_nothing() {
         .unwrap_err();
     assert_tenantry_error(&e, "invalid_input");
     // Sync methods throw the same class.
-    let e = agent.size("".into()).unwrap_err();
+    let e = agent.size("".into(), JsValue::UNDEFINED).unwrap_err();
     assert_tenantry_error(&e, "invalid_user_id");
-    assert_eq!(agent.size("a".into()).unwrap(), 0);
+    assert_eq!(agent.size("a".into(), JsValue::UNDEFINED).unwrap(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -321,7 +323,7 @@ async fn a_throwing_or_malformed_model_commits_nothing() {
         .await
         .unwrap_err();
     assert_tenantry_error(&e, "model_malformed");
-    assert_eq!(agent.size("a".into()).unwrap(), 2);
+    assert_eq!(agent.size("a".into(), JsValue::UNDEFINED).unwrap(), 2);
 }
 
 #[wasm_bindgen_test]
@@ -334,14 +336,16 @@ async fn concurrent_runs_and_reentrant_calls_never_hit_a_borrow_error() {
             promises.push(agent.run(format!("{u}/{n}").into(), u.into(), JsValue::UNDEFINED));
         }
         // Re-enter the agent while runs are pending.
-        agent.history("user-0".into(), JsValue::UNDEFINED).unwrap();
-        agent.size("user-1".into()).unwrap();
+        agent
+            .history("user-0".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
+            .unwrap();
+        agent.size("user-1".into(), JsValue::UNDEFINED).unwrap();
     }
     let all = Promise::all(&promises.into_iter().collect::<Array>());
     JsFuture::from(all).await.unwrap();
     for u in &users {
         let h: Array = agent
-            .history(u.into(), JsValue::UNDEFINED)
+            .history(u.into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
             .unwrap()
             .unchecked_into();
         assert_eq!(h.length(), 200, "{u}");
@@ -370,7 +374,7 @@ async fn an_abort_signal_rejects_the_run_and_reaches_the_model() {
     timer.call1(&JsValue::NULL, &controller).unwrap();
     let e = settle(p).await.unwrap_err();
     assert_tenantry_error(&e, "aborted");
-    assert_eq!(agent.size("a".into()).unwrap(), 0);
+    assert_eq!(agent.size("a".into(), JsValue::UNDEFINED).unwrap(), 0);
     // An already-aborted signal refuses before calling the model.
     let e = settle(agent.run(
         "hi".into(),
@@ -411,10 +415,12 @@ async fn demo_model_remembers_per_user_through_the_js_surface() {
     assert!(!get(&b, "text").as_string().unwrap().contains("Alice"));
     assert!(!get(&anon, "text").as_string().unwrap().contains("Alice"));
     assert!(get(&anon, "userId").is_null());
-    settle(agent.clear("alice".into())).await.unwrap();
-    assert_eq!(agent.size("alice".into()).unwrap(), 0);
-    assert_eq!(agent.size("bob".into()).unwrap(), 2);
-    assert_eq!(agent.size(JsValue::NULL).unwrap(), 2);
+    settle(agent.clear("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    assert_eq!(agent.size("alice".into(), JsValue::UNDEFINED).unwrap(), 0);
+    assert_eq!(agent.size("bob".into(), JsValue::UNDEFINED).unwrap(), 2);
+    assert_eq!(agent.size(JsValue::NULL, JsValue::UNDEFINED).unwrap(), 2);
     settle(agent.clear_all()).await.unwrap();
-    assert_eq!(agent.size("bob".into()).unwrap(), 0);
+    assert_eq!(agent.size("bob".into(), JsValue::UNDEFINED).unwrap(), 0);
 }

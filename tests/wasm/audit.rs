@@ -62,7 +62,9 @@ async fn every_run_and_forget_is_a_chained_entry_of_the_right_user() {
     .map(|(t, u)| JsValue::from(a.run((*t).into(), (*u).into(), JsValue::UNDEFINED)))
     .collect();
     let outs = JsFuture::from(Promise::all(&runs)).await.unwrap();
-    JsFuture::from(a.forget("bob".into())).await.unwrap();
+    JsFuture::from(a.forget("bob".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
     let entries = get(&log, "entries");
     let types: Vec<String> = Array::from(&entries)
         .iter()
@@ -95,7 +97,7 @@ async fn every_run_and_forget_is_a_chained_entry_of_the_right_user() {
     let report = verify(&entries, KEY);
     assert_eq!(get(&report, "ok").as_bool(), Some(true));
     assert_eq!(get(&report, "checked").as_f64(), Some(10.0));
-    let alice = Array::from(&a.audit_log("alice".into()).unwrap());
+    let alice = Array::from(&a.audit_log("alice".into(), JsValue::UNDEFINED).unwrap());
     assert_eq!(alice.length(), 6);
     assert!(alice
         .iter()
@@ -268,7 +270,9 @@ async fn contents_are_keyed_hashes_that_forget_makes_unconfirmable() {
     let bob = last_input_hash(&log, "bob");
     assert_ne!(bob, before);
 
-    JsFuture::from(a.forget("alice".into())).await.unwrap();
+    JsFuture::from(a.forget("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
     // Alice's content key is gone: the same PIN now hashes under a new one, and nothing in
     // the agent can reproduce the old hash.
     run(&a, pin, "alice").await;

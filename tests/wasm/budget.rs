@@ -68,7 +68,7 @@ async fn twenty_concurrent_runs_stay_under_the_ceiling() {
             "totalTokens"
         );
     }
-    let usage = a.usage("alice".into()).unwrap();
+    let usage = a.usage("alice".into(), JsValue::UNDEFINED).unwrap();
     let used = get(&get(&usage, "totals"), "totalTokens").as_f64().unwrap();
     assert!(used <= 500.0, "used {used} of 500 with {ok} runs");
     assert_eq!(used, ok as f64 * 70.0, "charged exactly what was reported");
@@ -94,9 +94,14 @@ async fn rate_limits_and_plans_from_js() {
     Reflect::set(&config, &"rateLimit".into(), &rate).unwrap();
     let a = JsAgent::new(config.into()).unwrap();
     // A `plan` property the user could write changes nothing: judy keeps the default plan.
-    JsFuture::from(a.set_property("judy".into(), "plan".into(), "trial".into()))
-        .await
-        .unwrap();
+    JsFuture::from(a.set_property(
+        "judy".into(),
+        "plan".into(),
+        "trial".into(),
+        JsValue::UNDEFINED,
+    ))
+    .await
+    .unwrap();
     JsFuture::from(a.run("1".into(), "ivan".into(), JsValue::UNDEFINED))
         .await
         .unwrap();
@@ -115,7 +120,7 @@ async fn rate_limits_and_plans_from_js() {
     assert_eq!(get(&e, "code").as_string().unwrap(), "rate_limited");
     assert!(get(&get(&e, "details"), "retryAfterMs").as_f64().unwrap() > 0.0);
     assert_eq!(
-        a.size("judy".into()).unwrap(),
+        a.size("judy".into(), JsValue::UNDEFINED).unwrap(),
         6,
         "the refused run kept nothing"
     );

@@ -34,21 +34,33 @@ async fn a_js_storage_adapter_persists_across_agents() {
     let storage = memory_storage();
     let a = agent(obj(&[("storage", storage.clone())]));
     say(&a, "alice", "My name is Alice").await;
-    settle(a.set_block("alice".into(), "notes".into(), "likes tea".into()))
-        .await
-        .unwrap();
+    settle(a.set_block(
+        "alice".into(),
+        "notes".into(),
+        "likes tea".into(),
+        JsValue::UNDEFINED,
+    ))
+    .await
+    .unwrap();
     // A second agent over the same store (a restarted process) knows her.
     let b = agent(obj(&[("storage", storage.clone())]));
-    let e = b.history("alice".into(), JsValue::UNDEFINED).unwrap_err();
+    let e = b
+        .history("alice".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
+        .unwrap_err();
     assert_eq!(code(&e), "not_loaded");
     assert_eq!(
         say(&b, "alice", "What's my name?").await,
         "Your name is Alice."
     );
-    assert_eq!(len(b.blocks("alice".into()).unwrap()), 1);
+    assert_eq!(
+        len(b.blocks("alice".into(), JsValue::UNDEFINED).unwrap()),
+        1
+    );
     // Bob, on the same store, knows nothing of her.
     assert!(!say(&b, "bob", "What's my name?").await.contains("Alice"));
-    settle(b.forget("alice".into())).await.unwrap();
+    settle(b.forget("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
     let keys = settle(
         get(&storage, "list")
             .unchecked_into::<Function>()
@@ -94,7 +106,7 @@ async fn a_failing_adapter_fails_the_run_with_storage_and_keeps_ram() {
         .as_string()
         .unwrap()
         .contains("disk full"));
-    assert_eq!(a.size("alice".into()).unwrap(), 2);
+    assert_eq!(a.size("alice".into(), JsValue::UNDEFINED).unwrap(), 2);
     Reflect::set(&flaky, &"failing".into(), &JsValue::FALSE).unwrap();
     assert_eq!(
         say(&a, "alice", "What's my name?").await,
@@ -146,7 +158,7 @@ async fn an_injected_clock_drives_idle_eviction_and_timestamps() {
         ("idleTtlMs", 60_000.into()),
     ]));
     say(&a, "alice", "hello").await;
-    let sessions = a.sessions("alice".into()).unwrap();
+    let sessions = a.sessions("alice".into(), JsValue::UNDEFINED).unwrap();
     let first = Array::from(&sessions).get(0);
     assert_eq!(get(&first, "createdAt").as_f64(), Some(1000.0));
     assert_eq!(get(&first, "messageCount").as_f64(), Some(2.0));
@@ -154,7 +166,7 @@ async fn an_injected_clock_drives_idle_eviction_and_timestamps() {
     say(&a, "bob", "hello").await;
     let stats = a.stats();
     assert_eq!(get(&stats, "users").as_f64(), Some(1.0), "alice idled out");
-    assert_eq!(a.size("alice".into()).unwrap(), 0);
+    assert_eq!(a.size("alice".into(), JsValue::UNDEFINED).unwrap(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -165,11 +177,14 @@ async fn export_survives_json_text_and_import_refuses_foreign_documents() {
         "alice".into(),
         "plan".into(),
         obj(&[("tier", "pro".into())]),
+        JsValue::UNDEFINED,
     ))
     .await
     .unwrap();
     say(&a, "bob", "My name is Bob").await;
-    let doc = settle(a.export("alice".into())).await.unwrap();
+    let doc = settle(a.export("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
     let text: String = JSON::stringify(&doc).unwrap().into();
     assert!(text.contains("Alice") && !text.contains("Bob"), "{text}");
     assert_eq!(get(&doc, "format").as_string().unwrap(), "tenantry.user");
@@ -182,7 +197,10 @@ async fn export_survives_json_text_and_import_refuses_foreign_documents() {
         say(&b, "alice", "What's my name?").await,
         "Your name is Alice."
     );
-    let plan = get(&b.properties("alice".into()).unwrap(), "plan");
+    let plan = get(
+        &b.properties("alice".into(), JsValue::UNDEFINED).unwrap(),
+        "plan",
+    );
     assert_eq!(get(&plan, "tier").as_string().as_deref(), Some("pro"));
     // Mixed owners, wrong version, garbage: refused, nothing changes.
     for bad in [
@@ -196,8 +214,8 @@ async fn export_survives_json_text_and_import_refuses_foreign_documents() {
             .unwrap_err();
         assert_eq!(code(&e), "invalid_import", "{bad}");
     }
-    assert_eq!(b.size("alice".into()).unwrap(), 4);
-    assert_eq!(b.size("bob".into()).unwrap(), 0);
+    assert_eq!(b.size("alice".into(), JsValue::UNDEFINED).unwrap(), 4);
+    assert_eq!(b.size("bob".into(), JsValue::UNDEFINED).unwrap(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -231,8 +249,11 @@ async fn recall_and_snapshot_through_js() {
     .await
     .unwrap();
     let restored: JsAgent = restored.unchecked_into::<JsValue>().into_agent();
-    assert_eq!(restored.size("alice".into()).unwrap(), 2);
-    assert_eq!(restored.size("bob".into()).unwrap(), 2);
+    assert_eq!(
+        restored.size("alice".into(), JsValue::UNDEFINED).unwrap(),
+        2
+    );
+    assert_eq!(restored.size("bob".into(), JsValue::UNDEFINED).unwrap(), 2);
 }
 
 trait IntoAgent {
@@ -267,14 +288,22 @@ async fn indexed_db_storage_persists_in_the_browser() {
         "storage",
         indexed_db_storage(name.clone()).unwrap(),
     )]));
-    settle(b.load("alice".into())).await.unwrap();
-    assert_eq!(b.size("alice".into()).unwrap(), 2);
-    settle(b.forget("alice".into())).await.unwrap();
+    settle(b.load("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    assert_eq!(b.size("alice".into(), JsValue::UNDEFINED).unwrap(), 2);
+    settle(b.forget("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
     let c = agent(obj(&[("storage", indexed_db_storage(name).unwrap())]));
-    settle(c.load("alice".into())).await.unwrap();
-    settle(c.load("bob".into())).await.unwrap();
-    assert_eq!(c.size("alice".into()).unwrap(), 0);
-    assert_eq!(c.size("bob".into()).unwrap(), 2);
+    settle(c.load("alice".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    settle(c.load("bob".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    assert_eq!(c.size("alice".into(), JsValue::UNDEFINED).unwrap(), 0);
+    assert_eq!(c.size("bob".into(), JsValue::UNDEFINED).unwrap(), 2);
 }
 
 #[wasm_bindgen_test]
@@ -304,8 +333,11 @@ async fn a_slow_adapter_under_concurrent_runs_keeps_every_turn_and_every_user_ap
     settle(js_sys::Promise::all(&runs)).await.unwrap();
     let b = agent(obj(&[("storage", slow)]));
     for u in users {
-        settle(b.load(u.into())).await.unwrap();
-        let h = Array::from(&b.history(u.into(), JsValue::UNDEFINED).unwrap());
+        settle(b.load(u.into(), JsValue::UNDEFINED)).await.unwrap();
+        let h = Array::from(
+            &b.history(u.into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
+                .unwrap(),
+        );
         assert_eq!(h.length(), 10, "{u}");
         for m in h
             .iter()

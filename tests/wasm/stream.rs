@@ -93,7 +93,7 @@ async fn a_stream_yields_deltas_then_finish_and_commits_the_turn() {
         .await
         .unwrap();
     assert_eq!(get(&result, "text").as_string().unwrap(), "Hello, Alice");
-    assert_eq!(agent.size("alice".into()).unwrap(), 2);
+    assert_eq!(agent.size("alice".into(), JsValue::UNDEFINED).unwrap(), 2);
     // The request the client sent.
     let call = Array::from(&get(&fetch, "calls")).get(0);
     assert_eq!(
@@ -141,7 +141,7 @@ async fn run_uses_the_client_with_retries_and_typed_http_errors() {
     );
     assert!(!shown.contains("sk-test-key"), "{shown}");
     assert_eq!(
-        agent.size("bob".into()).unwrap(),
+        agent.size("bob".into(), JsValue::UNDEFINED).unwrap(),
         2,
         "the failed run kept nothing"
     );
@@ -180,7 +180,7 @@ async fn aborting_mid_stream_cancels_the_fetch_and_commits_nothing() {
         .await
         .unwrap_err();
     assert_eq!(get(&e, "code").as_string().unwrap(), "aborted");
-    assert_eq!(agent.size("carol".into()).unwrap(), 0);
+    assert_eq!(agent.size("carol".into(), JsValue::UNDEFINED).unwrap(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -202,7 +202,7 @@ async fn leaving_the_loop_early_aborts_the_run() {
         .await
         .unwrap_err();
     assert_eq!(get(&e, "code").as_string().unwrap(), "aborted");
-    assert_eq!(agent.size("dave".into()).unwrap(), 0);
+    assert_eq!(agent.size("dave".into(), JsValue::UNDEFINED).unwrap(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -315,12 +315,12 @@ async fn stale_text_sinks_and_late_settlements_reach_no_other_run() {
         .unwrap();
     assert_eq!(get(&fourth, "text").as_string().unwrap(), "done-u4");
     assert_eq!(
-        agent.size("u2".into()).unwrap(),
+        agent.size("u2".into(), JsValue::UNDEFINED).unwrap(),
         0,
         "the abandoned run committed"
     );
     let h: Array = agent
-        .history("u4".into(), JsValue::UNDEFINED)
+        .history("u4".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
         .unwrap()
         .unchecked_into();
     assert_eq!(h.length(), 2);

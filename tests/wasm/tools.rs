@@ -69,7 +69,10 @@ async fn a_multi_step_loop_runs_concurrent_calls_and_returns_results_in_order() 
         "both calls started before either ended: {log:?}"
     );
     // The whole turn is committed: input, tool calls, two results, answer.
-    let h = Array::from(&a.history("alice".into(), JsValue::UNDEFINED).unwrap());
+    let h = Array::from(
+        &a.history("alice".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
+            .unwrap(),
+    );
     let roles: Vec<String> = h
         .iter()
         .map(|m| get(&m, "role").as_string().unwrap())
@@ -217,7 +220,9 @@ async fn two_users_running_the_same_cached_tool_never_see_each_others_value() {
         );
     }
     // Forget clears the user's cache entries with everything else.
-    JsFuture::from(a.forget("erin".into())).await.unwrap();
+    JsFuture::from(a.forget("erin".into(), JsValue::UNDEFINED))
+        .await
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -232,7 +237,7 @@ async fn max_steps_stops_a_looping_model_and_commits_nothing() {
     .unwrap_err();
     assert_eq!(get(&e, "code").as_string().unwrap(), "max_steps");
     assert_eq!(get(&get(&e, "details"), "steps").as_f64(), Some(3.0));
-    assert_eq!(a.size("gina".into()).unwrap(), 0);
+    assert_eq!(a.size("gina".into(), JsValue::UNDEFINED).unwrap(), 0);
 }
 
 #[wasm_bindgen_test]
@@ -271,5 +276,5 @@ async fn a_hanging_tool_is_cut_off_by_the_runs_signal_and_nothing_commits() {
         .unwrap();
     let e = JsFuture::from(p).await.unwrap_err();
     assert_eq!(get(&e, "code").as_string().unwrap(), "aborted");
-    assert_eq!(a.size("hal".into()).unwrap(), 0);
+    assert_eq!(a.size("hal".into(), JsValue::UNDEFINED).unwrap(), 0);
 }

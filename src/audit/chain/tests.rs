@@ -14,14 +14,21 @@ fn entries_are_numbered_linked_and_signed() {
         .append(
             1.0,
             "run.start",
-            Some("alice"),
+            (Some("alice"), None),
             Some("s"),
             Some("r"),
             json!({}),
         )
         .unwrap();
     let b = chain
-        .append(2.0, "run.finish", None, None, None, json!({ "n": 1 }))
+        .append(
+            2.0,
+            "run.finish",
+            (None, None),
+            None,
+            None,
+            json!({ "n": 1 }),
+        )
         .unwrap();
     assert_eq!((a.seq, b.seq, chain.next_seq()), (0, 1, 2));
     assert_eq!(a.prev, GENESIS_PREV);
@@ -61,16 +68,18 @@ fn the_key_appears_in_no_entry_error_or_debug_output() {
     let mut chain = AuditChain::new(key).unwrap();
     let mut shown = format!("{chain:?}");
     let e = chain
-        .append(1.0, "x", Some("u"), None, None, json!({ "a": "b" }))
+        .append(1.0, "x", (Some("u"), None), None, None, json!({ "a": "b" }))
         .unwrap();
     shown += &e.to_json_line().unwrap();
     shown += &format!("{e:?}{chain:?}");
     for bad in [json!(1), json!({ "n": u64::MAX })] {
-        let err = chain.append(1.0, "x", None, None, None, bad).unwrap_err();
+        let err = chain
+            .append(1.0, "x", (None, None), None, None, bad)
+            .unwrap_err();
         shown += &format!("{err} {err:?} {}", err.details());
     }
     let err = chain
-        .append(f64::NAN, "x", None, None, None, json!({}))
+        .append(f64::NAN, "x", (None, None), None, None, json!({}))
         .unwrap_err();
     shown += &format!("{err} {err:?}");
     let err = AuditChain::resume(key, 1, "nope").unwrap_err();
@@ -83,7 +92,9 @@ fn the_key_appears_in_no_entry_error_or_debug_output() {
 #[test]
 fn bad_appends_are_refused_and_leave_the_chain_as_it_was() {
     let mut chain = AuditChain::new(KEY).unwrap();
-    chain.append(1.0, "a", None, None, None, json!({})).unwrap();
+    chain
+        .append(1.0, "a", (None, None), None, None, json!({}))
+        .unwrap();
     let (seq, prev) = (chain.next_seq(), chain.prev().to_owned());
     for (ts, kind, data) in [
         (1.0, "a", json!([1])),
@@ -92,7 +103,9 @@ fn bad_appends_are_refused_and_leave_the_chain_as_it_was() {
         (f64::INFINITY, "a", json!({})),
         (1.0, "a", json!({ "n": 9_007_199_254_740_993u64 })),
     ] {
-        let err = chain.append(ts, kind, None, None, None, data).unwrap_err();
+        let err = chain
+            .append(ts, kind, (None, None), None, None, data)
+            .unwrap_err();
         assert_eq!(err.code(), "invalid_input", "{err}");
     }
     assert_eq!((chain.next_seq(), chain.prev()), (seq, prev.as_str()));
@@ -117,13 +130,13 @@ fn resume_checks_its_arguments() {
     let mut chain = AuditChain::resume(KEY, MAX_SEQ - 1, &mac).unwrap();
     assert_eq!(
         chain
-            .append(1.0, "a", None, None, None, json!({}))
+            .append(1.0, "a", (None, None), None, None, json!({}))
             .unwrap()
             .seq,
         MAX_SEQ
     );
     let err = chain
-        .append(1.0, "a", None, None, None, json!({}))
+        .append(1.0, "a", (None, None), None, None, json!({}))
         .unwrap_err();
     assert!(err.to_string().contains("full"), "{err}");
 }

@@ -10,6 +10,7 @@ fn sample() -> Entry {
         ts: 1_700_000_000_123.5,
         kind: "model.call".into(),
         user_id: Some("alice".into()),
+        org_id: None,
         session_id: None,
         run_id: Some("r1".into()),
         data: json!({ "model": "m", "tokens": 12, "cost": 0.1 })

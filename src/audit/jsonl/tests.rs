@@ -25,7 +25,7 @@ fn fixture_lines() -> String {
             .append(
                 t0 + f64::from(i) * 1000.25,
                 kind,
-                user,
+                (user, None),
                 Some("s1"),
                 run,
                 data,

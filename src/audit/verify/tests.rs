@@ -26,7 +26,7 @@ fn chain_of(key: &[u8]) -> Vec<Entry> {
             c.append(
                 1000.0 + i as f64,
                 "model.call",
-                *u,
+                (*u, None),
                 Some("s"),
                 Some(&format!("r{i}")),
                 json!({ "i": i, "prompt": sha256_hex("hi") }),
@@ -129,7 +129,7 @@ fn an_entry_from_another_chain_breaks_the_link() {
     let b: Vec<Entry> = (0..3)
         .map(|i| {
             other
-                .append(5.0, "x", None, None, None, json!({ "i": i }))
+                .append(5.0, "x", (None, None), None, None, json!({ "i": i }))
                 .unwrap()
         })
         .collect();
@@ -154,7 +154,14 @@ fn an_inserted_forged_entry_is_caught_at_its_index() {
     let mut fake = AuditChain::new(b"attacker-key-0123456789").unwrap();
     let mut e = chain_of(KEY);
     let f = fake
-        .append(1.0, "permission", Some("mallory"), None, None, json!({}))
+        .append(
+            1.0,
+            "permission",
+            (Some("mallory"), None),
+            None,
+            None,
+            json!({}),
+        )
         .unwrap();
     e.insert(4, f);
     assert_eq!(brk(&verify(&e, KEY)), (4, Some(0), "modified"));
@@ -199,7 +206,14 @@ fn a_chain_resumed_after_a_restart_verifies_end_to_end() {
     let mut all: Vec<Entry> = (0..3)
         .map(|i| {
             before
-                .append(i as f64, "run.start", Some("alice"), None, None, json!({}))
+                .append(
+                    i as f64,
+                    "run.start",
+                    (Some("alice"), None),
+                    None,
+                    None,
+                    json!({}),
+                )
                 .unwrap()
         })
         .collect();
@@ -212,7 +226,7 @@ fn a_chain_resumed_after_a_restart_verifies_end_to_end() {
                 .append(
                     10.0 + f64::from(i),
                     "run.finish",
-                    None,
+                    (None, None),
                     None,
                     None,
                     json!({}),
@@ -226,7 +240,11 @@ fn a_chain_resumed_after_a_restart_verifies_end_to_end() {
     // Resuming from the wrong point is caught where the two halves meet.
     let mut wrong = AuditChain::resume(KEY, last.seq, &all[1].mac).unwrap();
     let mut bad = all[..3].to_vec();
-    bad.push(wrong.append(1.0, "x", None, None, None, json!({})).unwrap());
+    bad.push(
+        wrong
+            .append(1.0, "x", (None, None), None, None, json!({}))
+            .unwrap(),
+    );
     assert_eq!(brk(&verify(&bad, KEY)), (3, Some(3), "reordered"));
 }
 

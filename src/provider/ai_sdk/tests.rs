@@ -13,6 +13,7 @@ fn request(messages: Vec<Message>, tools: Vec<Value>) -> ModelRequest {
         tools,
         max_output_tokens: 256,
         user_id: Some("alice-secret-id".into()),
+        org_id: None,
         session_id: "conv-7".into(),
         run_id: "run_abc".into(),
         output: None,

@@ -10,6 +10,7 @@ fn ev(part: EventPart) -> RunEvent {
     RunEvent {
         part,
         user_id: Some("alice".into()),
+        org_id: None,
         session_id: "chat-1".into(),
         run_id: RUN.into(),
     }

@@ -1,0 +1,277 @@
+//! Organisations as a scope above users: the same user id in two orgs is two users who
+//! share nothing (memory, recall, facts, blocks, budgets, audit, storage, exports), and a
+//! whole-org erasure takes that org and nothing else. Run natively and on wasm.
+
+use crate::dual_support::{ScriptModel, Shared};
+use crate::dual_test;
+use std::rc::Rc;
+use tenantry::{
+    Agent, AgentConfig, AuditConfig, ManualClock, MemoryStorage, NewFact, Observer, OrgId,
+    RunOptions, SessionId, Storage, UserKey,
+};
+use tenantry::{BudgetConfig, FactQuery, LimitSet, Window};
+
+fn at(org: Option<&str>, user: &str) -> UserKey {
+    UserKey::parse_in(org, Some(user)).unwrap()
+}
+
+fn agent_over(storage: Rc<MemoryStorage>, budget: BudgetConfig) -> (Rc<Agent>, Rc<ScriptModel>) {
+    let model = ScriptModel::with_yields(1);
+    let config = AgentConfig {
+        budget,
+        max_output_tokens: 20,
+        model_name: "m".into(),
+        ..Default::default()
+    };
+    let observer = Observer::new(Some(AuditConfig::new(vec![7; 32])), None, None).unwrap();
+    let agent = Agent::new(config, Rc::new(Shared(model.clone())))
+        .unwrap()
+        .with_clock(Rc::new(ManualClock::new(1_000_000.0)))
+        .with_storage(storage as Rc<dyn Storage>)
+        .with_observer(observer);
+    (Rc::new(agent), model)
+}
+
+fn lifetime(tokens: f64) -> BudgetConfig {
+    BudgetConfig {
+        per_user: vec![LimitSet {
+            max_total_tokens: Some(tokens),
+            window: Window::Lifetime,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+async fn say(agent: &Rc<Agent>, user: &UserKey, text: &str) -> Result<String, String> {
+    agent
+        .run(text.into(), user.clone(), RunOptions::default())
+        .await
+        .map(|o| o.text)
+        .map_err(|e| e.code().to_owned())
+}
+
+#[test]
+fn org_ids_are_checked_like_user_ids() {
+    for bad in ["", "a\u{0}b", "tab\there", &"x".repeat(256)] {
+        let e = UserKey::parse_in(Some(bad), Some("alice")).unwrap_err();
+        assert_eq!(e.code(), "invalid_org_id", "{bad:?}");
+    }
+    let plain = UserKey::parse(Some("alice")).unwrap();
+    assert_eq!(UserKey::parse_in(None, Some("alice")).unwrap(), plain);
+    for org in ["acme", "acme ", "Acme", "acme/u", "u"] {
+        assert_ne!(at(Some(org), "alice"), plain, "{org:?}");
+    }
+    assert_ne!(at(Some("acme"), "alice"), at(Some("acme "), "alice"));
+    assert_eq!(OrgId::parse(None).unwrap(), None);
+}
+
+dual_test!(the_same_user_id_in_two_orgs_shares_nothing, async {
+    let storage = Rc::new(MemoryStorage::default());
+    let (a, model) = agent_over(storage.clone(), lifetime(1_000.0));
+    let acme = at(Some("acme"), "alice");
+    let globex = at(Some("globex"), "alice");
+    let plain = at(None, "alice");
+    say(&a, &acme, "acme secret refund policy").await.unwrap();
+    a.set_block(&acme, "profile", "acme-only block")
+        .await
+        .unwrap();
+    a.remember(
+        &acme,
+        NewFact {
+            subject: "alice".into(),
+            predicate: "employer".into(),
+            object: "acme".into(),
+            valid_from: None,
+            source: None,
+        },
+    )
+    .await
+    .unwrap();
+    say(&a, &globex, "hello from globex").await.unwrap();
+    say(&a, &plain, "hello from nowhere").await.unwrap();
+    // The prompts of the other two never held acme's words.
+    for request in model.requests.borrow().iter() {
+        let text: String = request
+            .messages()
+            .iter()
+            .map(|m| m.content.clone())
+            .collect();
+        if request.org_id.as_deref() != Some("acme") {
+            assert!(!text.contains("acme secret"), "{text}");
+            assert!(!text.contains("acme-only"), "{text}");
+        }
+        assert_eq!(request.user_id.as_deref(), Some("alice"));
+    }
+    let session = SessionId::default();
+    assert_eq!(a.history(&globex, &session).unwrap().len(), 2);
+    assert!(a.blocks(&globex).unwrap().is_empty());
+    assert!(a.blocks(&plain).unwrap().is_empty());
+    assert_eq!(a.blocks(&acme).unwrap().len(), 1);
+    assert!(a.recall(&globex, "refund", None).unwrap().is_empty());
+    let hits = a.recall(&acme, "refund", None).unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| h.content.contains("refund")));
+    assert!(a
+        .facts(&globex, &FactQuery::default())
+        .await
+        .unwrap()
+        .is_empty());
+    // Budgets are per (org, user).
+    let spent = |u: &UserKey| a.usage(u).totals.total_tokens;
+    assert!(spent(&acme) > 0);
+    assert_ne!(spent(&acme), spent(&globex) + spent(&plain));
+    // Audit views name the org, and each holds only its own entries.
+    let log = a.observer().audit_log(&acme);
+    assert!(!log.is_empty());
+    assert!(log.iter().all(|e| e.org_id.as_deref() == Some("acme")));
+    assert!(a
+        .observer()
+        .audit_log(&plain)
+        .iter()
+        .all(|e| e.org_id.is_none()));
+    // Exports carry the org and only that user's data.
+    let doc = a.export(&acme).await.unwrap();
+    assert_eq!(doc.org_id.as_deref(), Some("acme"));
+    assert!(doc
+        .sessions
+        .iter()
+        .all(|s| s.org_id.as_deref() == Some("acme")));
+    let text = serde_json::to_string(&a.export(&globex).await.unwrap()).unwrap();
+    assert!(!text.contains("acme secret") && !text.contains("acme-only"));
+    // Storage keys of the org's users sit under its own prefix.
+    let keys = storage.list("tenantry/v1/").await.unwrap();
+    assert!(keys
+        .iter()
+        .any(|k| k.starts_with("tenantry/v1/o/acme/u/alice/")));
+    assert!(keys
+        .iter()
+        .any(|k| k.starts_with("tenantry/v1/o/globex/u/alice/")));
+    assert!(keys.iter().any(|k| k.starts_with("tenantry/v1/u/alice/")));
+});
+
+dual_test!(
+    a_restart_reads_each_org_back_into_its_own_partition,
+    async {
+        let storage = Rc::new(MemoryStorage::default());
+        let (a, _) = agent_over(storage.clone(), lifetime(10_000.0));
+        // Ids chosen so that naive concatenation would collide: ("acme/u", "x") and
+        // ("acme", "u/x"), or an org named like the default org's folder.
+        let pairs = [
+            (Some("acme/u"), "x"),
+            (Some("acme"), "u/x"),
+            (Some("u"), "x"),
+            (None, "x"),
+            (Some("acme%2Fu"), "x"),
+        ];
+        for (org, user) in pairs {
+            say(&a, &at(org, user), &format!("note of {org:?}/{user}"))
+                .await
+                .unwrap();
+        }
+        let (b, _) = agent_over(storage.clone(), lifetime(10_000.0));
+        for (org, user) in pairs {
+            let key = at(org, user);
+            b.load(&key).await.unwrap();
+            let history = b.history(&key, &SessionId::default()).unwrap();
+            assert_eq!(history.len(), 2, "{org:?}/{user}");
+            assert_eq!(history[0].content, format!("note of {org:?}/{user}"));
+        }
+    }
+);
+
+dual_test!(
+    a_budget_spent_in_one_org_does_not_limit_the_namesake_in_another,
+    async {
+        let storage = Rc::new(MemoryStorage::default());
+        let (a, _) = agent_over(storage.clone(), lifetime(60.0));
+        let acme = at(Some("acme"), "bob");
+        let globex = at(Some("globex"), "bob");
+        while say(&a, &acme, "hi").await.is_ok() {}
+        assert_eq!(say(&a, &acme, "hi").await.unwrap_err(), "budget_exceeded");
+        let spent = a.usage(&acme).totals.total_tokens;
+        assert!(spent > 0);
+        assert_eq!(a.usage(&globex).totals.total_tokens, 0);
+        say(&a, &globex, "hi").await.unwrap();
+        // Forgetting acme's bob keeps his spend (erasure is no way around a limit), and
+        // a restart reads it back under the org's own pseudonym, not globex's.
+        a.forget(&acme).await.unwrap();
+        a.load(&acme).await.unwrap();
+        assert_eq!(a.usage(&acme).totals.total_tokens, spent);
+        let (b, _) = agent_over(storage.clone(), lifetime(60.0));
+        b.load(&acme).await.unwrap();
+        b.load(&globex).await.unwrap();
+        assert_eq!(b.usage(&acme).totals.total_tokens, spent);
+        assert!(b.usage(&globex).totals.total_tokens < spent);
+    }
+);
+
+dual_test!(forget_org_erases_that_org_and_nothing_else, async {
+    let storage = Rc::new(MemoryStorage::default());
+    let (a, _) = agent_over(storage.clone(), lifetime(10_000.0));
+    let acme = OrgId::parse(Some("acme")).unwrap().unwrap();
+    let users = [
+        at(Some("acme"), "alice"),
+        at(Some("acme"), "bob"),
+        UserKey::parse_in(Some("acme"), None).unwrap(),
+    ];
+    let others = [
+        at(Some("acme "), "alice"),
+        at(Some("acme/x"), "alice"),
+        at(Some("globex"), "alice"),
+        at(None, "alice"),
+        at(None, "acme"),
+    ];
+    for u in users.iter().chain(&others) {
+        say(&a, u, "remember me").await.unwrap();
+    }
+    // One of acme's users is only in storage (a fresh agent over the same store).
+    let (b, _) = agent_over(storage.clone(), lifetime(10_000.0));
+    b.load(&users[0]).await.unwrap();
+    let exported = b.export_org(&acme).await.unwrap();
+    assert_eq!(exported.org_id, "acme");
+    assert_eq!(exported.users.len(), 3);
+    assert!(exported
+        .users
+        .iter()
+        .all(|d| d.org_id.as_deref() == Some("acme")));
+    assert_eq!(b.forget_org(&acme).await.unwrap(), 3);
+    let keys = storage.list("tenantry/v1/").await.unwrap();
+    assert!(
+        keys.iter().all(|k| !k.starts_with("tenantry/v1/o/acme/")),
+        "{keys:?}"
+    );
+    for u in &users {
+        b.load(u).await.unwrap();
+        assert_eq!(b.size(u).unwrap(), 0, "{u}");
+    }
+    for u in &others {
+        b.load(u).await.unwrap();
+        assert_eq!(b.size(u).unwrap(), 2, "{u}");
+    }
+    // Loading them again made empty partitions, which is all an export now finds.
+    let after = b.export_org(&acme).await.unwrap();
+    assert!(after.users.iter().all(|d| d.sessions.is_empty()));
+});
+
+dual_test!(
+    an_import_names_its_org_and_a_stray_session_of_another_org_is_refused,
+    async {
+        let storage = Rc::new(MemoryStorage::default());
+        let (a, _) = agent_over(storage.clone(), lifetime(10_000.0));
+        let acme = at(Some("acme"), "alice");
+        say(&a, &acme, "hello").await.unwrap();
+        let doc = a.export(&acme).await.unwrap();
+        // The same document, imported elsewhere, lands in acme again.
+        let (b, _) = agent_over(Rc::new(MemoryStorage::default()), lifetime(10_000.0));
+        assert_eq!(b.import(doc.clone()).await.unwrap(), acme);
+        assert_eq!(b.size(&acme).unwrap(), 2);
+        // A session record claiming another org is caught, not adopted.
+        let mut stray = doc.clone();
+        stray.sessions[0].org_id = Some("globex".into());
+        assert_eq!(b.import(stray).await.unwrap_err().code(), "invalid_import");
+        let mut moved = doc;
+        moved.org_id = None;
+        assert_eq!(b.import(moved).await.unwrap_err().code(), "invalid_import");
+    }
+);
