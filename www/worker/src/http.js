@@ -105,6 +105,15 @@ export function errorResponse(err) {
  * size over it is a 413 before anything is parsed, so a huge upload costs nothing.
  */
 export async function readJsonObject(request, limit = MAX_BODY_BYTES) {
+  const body = await readJson(request, limit);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  return body;
+}
+
+/** The request's JSON body, whatever value it is, bounded and typed as readJsonObject's. */
+export async function readJson(request, limit = MAX_BODY_BYTES) {
   requireJsonContentType(request);
   const tooLarge = () => new HttpError(413, "body_too_large", `the body is over ${limit} bytes`, { limit });
   const declared = Number(request.headers.get("content-length"));
@@ -130,16 +139,11 @@ export async function readJsonObject(request, limit = MAX_BODY_BYTES) {
     bytes.set(c, at);
     at += c.byteLength;
   }
-  let body;
   try {
-    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
     throw new HttpError(400, "invalid_json", "the body is not valid JSON");
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  return body;
 }
 
 /**
@@ -199,4 +203,31 @@ export function messageField(body, field = "message") {
     throw new HttpError(400, "invalid_input", `\`${field}\` must be a non-empty string`, { field });
   }
   return value;
+}
+
+const QUERY_CODES = { user_id: "invalid_user_id", session_id: "invalid_session_id" };
+
+/**
+ * The query string's parameters, decoded strictly. URLSearchParams turns bytes that are
+ * not UTF-8 (`%ED%A0%80`, a lone surrogate) into U+FFFD, so a malformed id would quietly
+ * become another, valid one: such a parameter is a 400 instead.
+ */
+export function strictQuery(url) {
+  const pairs = [];
+  for (const part of url.search.slice(1).split("&")) {
+    if (part === "") continue;
+    const at = part.indexOf("=");
+    const [rawKey, rawValue] = at < 0 ? [part, ""] : [part.slice(0, at), part.slice(at + 1)];
+    const decode = (raw, code, field) => {
+      try {
+        return decodeURIComponent(raw.replace(/\+/g, " "));
+      } catch {
+        throw new HttpError(400, code, `the query parameter \`${field}\` is not valid percent-encoding`, { field });
+      }
+    };
+    const key = decode(rawKey, "invalid_input", rawKey);
+    pairs.push([key, decode(rawValue, QUERY_CODES[key] ?? "invalid_input", key)]);
+  }
+  // Own data properties even for a key such as `__proto__`; the last of a repeated key wins.
+  return Object.fromEntries(pairs);
 }

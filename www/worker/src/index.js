@@ -14,11 +14,17 @@
 //   GET    /v1/tenants/{id}/facts             what the agent believes about the tenant now
 //   GET    /v1/tenants/{id}/search?q=&mode=&limit=&session_id=   the tenant's messages ranked
 //   POST   /chat, POST /chat/stream, GET /history   the first demo's routes, `user_id` as the tenant
+//   GET    /.well-known/agent-card.json       the A2A agent card (public)
+//   POST   /a2a/v1[?tenant_id=]               A2A JSON-RPC: SendMessage, SendStreamingMessage, GetTask,
+//                                             CancelTask (and v0.3's message/send, message/stream,
+//                                             tasks/get, tasks/cancel); the tenant is the token's
 import { authenticate, authorize } from "./auth.js";
-import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject } from "./http.js";
+import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject, strictQuery } from "./http.js";
 import { modelName } from "./model.js";
 import { historyBody, interactBody, tenantNotFound, withDetail } from "./sop.js";
 import { tenantRequest } from "./tenant.js";
+import { A2A_PATH, CARD_PATH, agentCardResponse } from "./a2a/card.js";
+import { a2aEndpoint } from "./a2a/rpc.js";
 
 export { TenantAgent } from "./tenant.js";
 
@@ -36,6 +42,9 @@ const ROUTES = [
   { method: "POST", path: /^\/chat$/, handler: chat },
   { method: "POST", path: /^\/chat\/stream$/, handler: chatStream },
   { method: "GET", path: /^\/history$/, handler: history },
+  { method: "GET", path: /^\/\.well-known\/agent-card\.json$/, handler: ({ request, url, env }) => agentCardResponse(request, url, env), open: true },
+  // Authenticated by the endpoint itself, which answers every refusal as a JSON-RPC error.
+  { method: "POST", path: /^\/a2a\/v1$/, handler: (ctx) => a2aEndpoint(ctx, callTenant), open: true },
 ];
 
 export default {
@@ -74,33 +83,6 @@ function pathParam(raw) {
     throw new HttpError(400, "invalid_user_id", "the tenant id in the path is not valid percent-encoding");
   }
   return checkId(value, "tenant_id");
-}
-
-const QUERY_CODES = { user_id: "invalid_user_id", session_id: "invalid_session_id" };
-
-/**
- * The query string's parameters, decoded strictly. URLSearchParams turns bytes that are
- * not UTF-8 (`%ED%A0%80`, a lone surrogate) into U+FFFD, so a malformed id would quietly
- * become another, valid one: such a parameter is a 400 instead.
- */
-function strictQuery(url) {
-  const pairs = [];
-  for (const part of url.search.slice(1).split("&")) {
-    if (part === "") continue;
-    const at = part.indexOf("=");
-    const [rawKey, rawValue] = at < 0 ? [part, ""] : [part.slice(0, at), part.slice(at + 1)];
-    const decode = (raw, code, field) => {
-      try {
-        return decodeURIComponent(raw.replace(/\+/g, " "));
-      } catch {
-        throw new HttpError(400, code, `the query parameter \`${field}\` is not valid percent-encoding`, { field });
-      }
-    };
-    const key = decode(rawKey, "invalid_input", rawKey);
-    pairs.push([key, decode(rawValue, QUERY_CODES[key] ?? "invalid_input", key)]);
-  }
-  // Own data properties even for a key such as `__proto__`; the last of a repeated key wins.
-  return Object.fromEntries(pairs);
 }
 
 /** Sends an operation to the tenant's own object; refuses before that if the caller may not. */
@@ -246,8 +228,9 @@ function home({ url, auth, env }) {
       (open
         ? "auth: OPEN DEMO MODE. No AUTH_SECRET is set, so anyone may act for any tenant.\n" +
           "      Set AUTH_SECRET to require `Authorization: Bearer <JWT>` (HS256, `tenant` or `sub` claim).\n\n"
-        : "auth: every request except this page needs `Authorization: Bearer <JWT>` (HS256, with an\n" +
-          "      `exp`), whose `tenant` claim (else `sub`) is the only tenant it may read, write or forget.\n\n") +
+        : "auth: every request except this page and the agent card needs `Authorization: Bearer <JWT>`\n" +
+          "      (HS256, with an `exp`), whose `tenant` claim (else `sub`) is the only tenant it may read,\n" +
+          "      write or forget.\n\n") +
       `curl -s ${o}/agent/interact${bearer} ${j} -d '{"tenant_id":"alice","message":"My name is Alice"}'\n` +
       `curl -s ${o}/agent/history/alice${bearer}\n` +
       `curl -sN ${o}/v1/chat${bearer} ${j} -d '{"tenant_id":"alice","message":"What is my name?"}'\n` +
@@ -256,6 +239,10 @@ function home({ url, auth, env }) {
       `curl -s ${o}/v1/tenants/alice/usage${bearer}\n` +
       `curl -s '${o}/v1/tenants/alice/search?q=what+is+my+name&mode=hybrid'${bearer}\n` +
       `curl -s -X DELETE ${o}/v1/tenants/alice${bearer}\n` +
+      `curl -s ${o}${CARD_PATH}\n` +
+      `curl -sN '${o}${A2A_PATH}${open ? "?tenant_id=alice" : ""}'${bearer} ${j} -d '{"jsonrpc":"2.0","id":1,"method":"SendStreamingMessage","params":{"message":{"messageId":"m1","role":"ROLE_USER","parts":[{"text":"What is my name?"}]}}}'\n` +
+      `\nA2A (JSON-RPC at ${A2A_PATH}): SendMessage, SendStreamingMessage, GetTask, CancelTask, and v0.3's message/send,\n` +
+      `message/stream, tasks/get, tasks/cancel. A contextId is a session of the ${open ? "named" : "token's"} tenant.\n` +
       `\nAlso: POST /chat, POST /chat/stream, GET /history?user_id=... (user_id is the tenant).\n`,
     { headers: { "content-type": "text/plain; charset=utf-8" } },
   );

@@ -14,7 +14,8 @@
 //   GET    /usage                            -> the tenant's usage report
 //   GET    /facts                            -> { facts } the agent believes now
 //   GET    /search?q=&mode=&limit=&session_id= -> { hits }, the tenant's messages ranked
-//   DELETE /tenant                           -> 204, the tenant's data gone
+//   POST   /a2a/{send,stream,get,cancel}     A2A calls, checked by the router (a2a/execute.js)
+//   DELETE /tenant                           -> 204, the tenant's data gone (A2A tasks too)
 //
 // with the tenant id in the `x-tenantry-tenant` header (URI-encoded: ids may be any Unicode).
 // Every operation first spends one request from the tenant's meter (meter.js).
@@ -22,6 +23,7 @@ import { Agent, durableObjectStorage } from "tenantry";
 import { embedderFromEnv, modelFromEnv } from "./model.js";
 import { HttpError, SSE_HEADERS, errorResponse, isModelFailure, json, modelFailure, positiveVar, sseMessage } from "./http.js";
 import { Meter, rateConfig } from "./meter.js";
+import { A2ATasks } from "./a2a/execute.js";
 
 export const TENANT_HEADER = "x-tenantry-tenant";
 
@@ -46,12 +48,13 @@ export function tenantRequest(tenant, op, { method = "GET", body, query } = {}) 
  * bucket inside the Agent would charge each run twice.
  */
 export function agentConfig(env, storage) {
+  const tools = memoryTools(env);
   const config = {
     name: "demo",
     instructions: "You are the tenantry demo assistant. Be brief.",
     model: modelFromEnv(env),
     // The demo model stores what it is told to remember through these.
-    memory: { storage, tools: env.MEMORY_TOOLS === "none" ? false : ["memory_remember", "memory_forget_fact"] },
+    memory: { storage, tools: tools.length ? tools : false },
   };
   const embedder = embedderFromEnv(env);
   if (embedder) config.memory.embedder = embedder;
@@ -61,6 +64,11 @@ export function agentConfig(env, storage) {
   return config;
 }
 
+/** The memory tools the demo agent's model may call (the agent card lists them as skills). */
+export function memoryTools(env) {
+  return env?.MEMORY_TOOLS === "none" ? [] : ["memory_remember", "memory_forget_fact"];
+}
+
 export class TenantAgent {
   constructor(ctx, env) {
     this.ctx = ctx;
@@ -68,11 +76,17 @@ export class TenantAgent {
     this.tenant = undefined; // the tenant this object is, once a request has proven it
     this.agent = undefined;
     this.meter = undefined;
+    this.a2a = undefined;
   }
 
   meterFor() {
     this.meter ??= new Meter(this.ctx.storage, rateConfig(this.env));
     return this.meter;
+  }
+
+  a2aFor() {
+    this.a2a ??= new A2ATasks(this.ctx.storage, this.env);
+    return this.a2a;
   }
 
   // Built on the first request rather than in the constructor so that a bad config answers
@@ -114,9 +128,16 @@ export class TenantAgent {
         case "GET /usage":
           await agent.load(tenant);
           return json({ ...agent.usage(tenant), rate: meter.report() });
+        case "POST /a2a/send":
+        case "POST /a2a/stream":
+        case "POST /a2a/get":
+        case "POST /a2a/cancel":
+          return await this.a2aFor().handle(url.pathname.slice("/a2a/".length), agent, tenant, request);
         case "DELETE /tenant":
-          // Erasure is agent.forget and nothing wider: never ctx.storage.deleteAll(), which
-          // would take the meter along and hand the tenant a fresh rate limit.
+          // Erasure is agent.forget and the A2A tasks, nothing wider: never
+          // ctx.storage.deleteAll(), which would take the meter along and hand the tenant a
+          // fresh rate limit.
+          await this.a2aFor().clear();
           await agent.forget(tenant);
           await this.scheduleMeterDrop();
           return new Response(null, { status: 204 });
