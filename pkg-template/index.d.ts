@@ -866,6 +866,8 @@ export interface MemoryStats {
   toolCacheUsers: number;
   /** Users with an audit content key (at most 100,000; `forget` destroys one). */
   auditContentKeys: number;
+  /** Orgs whose knowledge is held in RAM (at most 10,000). */
+  orgKnowledge: number;
 }
 
 /** One committed exchange: the user's message and the agent's reply. */
@@ -948,6 +950,8 @@ export interface OrgDoc {
   orgId: string;
   exportedAt: number;
   users: UserDoc[];
+  /** The org's knowledge. */
+  blocks: Block[];
 }
 
 /** `snapshot()`'s document: every resident user. */
@@ -1059,8 +1063,19 @@ export declare class Agent {
    * the default org is every user who never named one, and `clearAll` erases everyone.
    */
   forgetOrg(orgId: string): Promise<number>;
-  /** Every user of one org (resident or in storage), each as `export` gives it. */
+  /** Every user of one org (resident or in storage), each as `export` gives it, and its knowledge. */
   exportOrg(orgId: string): Promise<OrgDoc>;
+  /**
+   * Sets a block of an org's knowledge (at most 32 blocks of 16 KiB, like a user's): shared
+   * by the org's users, in their prompts and nobody else's. Only the host writes it: no run
+   * or memory tool can. With storage it is stored under the org and read back after a
+   * restart; without, knowledge of at most 10,000 orgs is held.
+   */
+  setOrgBlock(orgId: string, label: string, text: string): Promise<void>;
+  /** Removes a block of the org's knowledge; resolves to whether it existed. */
+  deleteOrgBlock(orgId: string, label: string): Promise<boolean>;
+  /** The org's knowledge blocks, in the order they were first set. */
+  orgBlocks(orgId: string): Promise<Block[]>;
   /**
    * Replaces one user's data with an `export` document; resolves to that user's id. A
    * foreign, mixed, malformed or oversized document rejects with `invalid_import` and

@@ -41,7 +41,7 @@ pub enum Error {
     #[error("storage failed during {operation}: {message}")]
     Storage { operation: String, message: String },
     /// A synchronous read of a user who is only in storage: call `load(userId)` first.
-    #[error("user {user:?} is not loaded; `await agent.load(userId)` first (this agent has a storage adapter, so a user's data may be in storage only)")]
+    #[error("user {} is not loaded; `await agent.load(userId)` first (this agent has a storage adapter, so a user's data may be in storage only)", who(.user, .org))]
     NotLoaded {
         user: Option<String>,
         org: Option<String>,
@@ -82,6 +82,17 @@ pub enum Error {
     Unsupported { feature: String },
     #[error("internal error: {message}")]
     Internal { message: String },
+}
+
+/// A user as messages name them: the id (or the anonymous bucket) and any org.
+fn who(user: &Option<String>, org: &Option<String>) -> String {
+    let id = user
+        .as_ref()
+        .map_or_else(|| "(anonymous)".to_owned(), |u| format!("{u:?}"));
+    match org {
+        None => id,
+        Some(o) => format!("{id} of org {o:?}"),
+    }
 }
 
 impl Error {

@@ -81,7 +81,8 @@ pub use model::{
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
 pub use output::{OutputSpec, DEFAULT_OUTPUT_NAME};
 pub use parts::Part;
-pub use persist::user_doc::{BlockDoc, OrgDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
+pub use persist::org_doc::OrgDoc;
+pub use persist::user_doc::{BlockDoc, SessionDoc, SnapshotDoc, UserDoc, WorkingDoc};
 pub use persist::{MemoryStorage, Storage};
 pub use provider::{EmbeddingClient, Provider, ProviderConfig, ProviderModel};
 pub use recall::Hit;

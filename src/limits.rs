@@ -130,3 +130,8 @@ pub const MAX_CHAT_REQUEST_BYTES: usize = 8 << 20;
 /// Most messages in one chat request: a long conversation. A client that keeps more can
 /// send only the last one (the agent reads nothing else).
 pub const MAX_CHAT_MESSAGES: usize = 10_000;
+
+/// Orgs whose knowledge is held in RAM at once (each at most 32 blocks of 16 KiB). With
+/// storage the least recently used leave RAM and are read again when needed; without it,
+/// knowledge for one more org is refused.
+pub const MAX_RESIDENT_ORGS: usize = 10_000;

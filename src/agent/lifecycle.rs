@@ -274,6 +274,7 @@ impl Agent {
         self.ledger.borrow_mut().clear();
         *self.secret.borrow_mut() = None;
         self.observer.forget_all_users();
+        self.orgs.borrow_mut().clear();
         if let Some(s) = &self.storage {
             records::delete_prefix(s.as_ref(), keys::ROOT_PREFIX).await?;
         }

@@ -19,6 +19,7 @@ mod lifecycle;
 mod memory_tools;
 mod model_step;
 mod observation;
+mod org_knowledge;
 mod orgs;
 mod pseudonym;
 mod reads;
@@ -36,9 +37,9 @@ use crate::budget::Ledger;
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::error::Result;
-use crate::ids::{SessionId, UserKey};
+use crate::ids::{OrgId, SessionId, UserKey};
 use crate::lock::KeyedLock;
-use crate::memory::Memory;
+use crate::memory::{Memory, OrgTable};
 use crate::model::Model;
 use crate::observe::Observer;
 use crate::persist::Storage;
@@ -55,6 +56,9 @@ pub struct Agent {
     /// Serialises a user's whole-user writes (working memory, import, forget) so two of
     /// them never compute from the same old state and lose one update.
     user_locks: KeyedLock<UserKey>,
+    /// Knowledge of the resident orgs, and the turns its writers and loaders take.
+    orgs: RefCell<OrgTable>,
+    org_locks: KeyedLock<OrgId>,
     /// Users whose forget or import is in progress: runs for them are refused meanwhile so
     /// none can load a half-deleted user from storage.
     replacing: RefCell<HashSet<UserKey>>,
@@ -80,8 +84,7 @@ pub struct Agent {
     dimensions: Cell<Option<usize>>,
 }
 
-/// Decides a user's budget plan by name (`budget.planOf` in JS).
-/// `planOf(userId, orgId)`: the name of a user's plan.
+/// Decides a user's budget plan by name (`budget.planOf(userId, { orgId })` in JS).
 pub type PlanOf = Rc<dyn Fn(Option<&str>, Option<&str>) -> Option<String>>;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -120,6 +123,8 @@ impl Agent {
             model,
             locks: KeyedLock::default(),
             user_locks: KeyedLock::default(),
+            orgs: RefCell::new(OrgTable::new(crate::limits::MAX_RESIDENT_ORGS)),
+            org_locks: KeyedLock::default(),
             replacing: RefCell::new(HashSet::new()),
             clock: default_clock(),
             storage: None,

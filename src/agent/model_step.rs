@@ -241,6 +241,7 @@ impl Agent {
                 now: self.now(),
                 recall_mode: self.config.memory.recall_mode,
                 recall_vector: call.recall_vector.as_deref(),
+                org_knowledge: call.org_knowledge.as_deref(),
             };
             build::assemble(m.get(user), &call.session, current, &opts)?
         };

@@ -4,7 +4,8 @@
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserKey};
-use crate::persist::user_doc::{OrgDoc, DOC_VERSION, ORG_FORMAT};
+use crate::persist::org_doc::{OrgDoc, ORG_FORMAT};
+use crate::persist::user_doc::DOC_VERSION;
 use crate::persist::{keys, records};
 use std::collections::BTreeSet;
 
@@ -40,13 +41,15 @@ impl Agent {
         for user in &users {
             self.erase(user).await?;
         }
+        let _knowledge = self.org_locks.ticket(org.clone()).await;
         if let Some(s) = &self.storage {
             records::delete_prefix(s.as_ref(), &keys::org_prefix(org)).await?;
         }
+        self.drop_org_knowledge(org);
         Ok(users.len())
     }
 
-    /// Every user of `org`, each as `export` gives it. Users the agent requires an id of
+    /// Every user of `org`, each as `export` gives it, and the org's knowledge. Users the agent requires an id of
     /// but that hold none (an anonymous bucket of earlier config) are left out.
     pub async fn export_org(&self, org: &OrgId) -> Result<OrgDoc> {
         let mut users = Vec::new();
@@ -63,6 +66,7 @@ impl Agent {
             org_id: org.as_str().to_owned(),
             exported_at: self.now(),
             users,
+            blocks: self.org_blocks(org).await?,
         })
     }
 }

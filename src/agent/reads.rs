@@ -94,6 +94,7 @@ impl Agent {
         st.retained_accounts = ledger.retained();
         st.budget_capacity = self.ledger_capacity();
         st.audit_content_keys = self.observer.content_keys();
+        st.org_knowledge = self.orgs.borrow().len();
         if let Some(t) = &self.tools {
             let cache = t.cache.borrow();
             st.tool_cache_entries = cache.len();

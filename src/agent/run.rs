@@ -64,6 +64,9 @@ pub(super) struct Call {
     /// run, before the first model call, and stored with the turn.
     pub(super) recall_vector: Option<Vec<f32>>,
     pub(super) output: Option<OutputSpec>,
+    /// The user's org's knowledge as the run found it: every step's prompt carries the
+    /// same.
+    pub(super) org_knowledge: Option<Rc<str>>,
 }
 
 /// What a run is asked: a string, or parts (text with images and files).
@@ -292,6 +295,7 @@ impl Agent {
         };
         let pin = self.pin(user).await?;
         let incarnation = pin.incarnation;
+        let org_knowledge = self.org_section(user).await?;
         let call = Call {
             session: opts.session,
             run_id,
@@ -300,6 +304,7 @@ impl Agent {
             incarnation,
             recall_vector: None,
             output: opts.output,
+            org_knowledge,
         };
         self.run_pinned(input, user, call).await
     }

@@ -8,12 +8,14 @@
 
 mod extraction;
 mod facts;
+mod org_knowledge;
 mod session;
 mod user;
 mod working;
 
 pub use extraction::{exchange, read_answer, DEFAULT_EXTRACTION_INSTRUCTIONS};
 pub use facts::{Fact, FactQuery, Facts, NewFact};
+pub use org_knowledge::{OrgKnowledge, OrgTable};
 pub use session::{PackedMessage, PackedTurn, Session, Turn, SUMMARY_PREFIX};
 pub use user::UserState;
 pub use working::WorkingMemory;
@@ -48,6 +50,8 @@ pub struct Stats {
     pub tool_cache_users: usize,
     /// Per-user keys of the audit's content hashes.
     pub audit_content_keys: usize,
+    /// Orgs whose knowledge is in RAM (bounded by `MAX_RESIDENT_ORGS`).
+    pub org_knowledge: usize,
 }
 
 #[derive(Debug)]

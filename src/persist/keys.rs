@@ -52,6 +52,11 @@ pub fn org_prefix(org: &OrgId) -> String {
     format!("{ROOT_PREFIX}o/{}/", escape(org.as_str()))
 }
 
+/// An org's knowledge (its shared blocks), inside its prefix so `forgetOrg` takes it.
+pub fn org_knowledge_key(org: &OrgId) -> String {
+    format!("{}k", org_prefix(org))
+}
+
 /// The prefix under which every org's keys live.
 pub const ORGS_PREFIX: &str = "tenantry/v1/o/";
 

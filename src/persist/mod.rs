@@ -11,6 +11,7 @@
 //!   tenantry/v1/u/<user>/s/<session>      one session, with all its turns, generation 0
 //!   tenantry/v1/u/<user>/g<n>/w, g<n>/f, g<n>/s/…  the same in generation n
 //!   tenantry/v1/o/<org>/u/<user>/…        the same for a user of an org other than the default
+//!   tenantry/v1/o/<org>/k                 the org's knowledge (blocks its users share)
 //!   tenantry/v1/b/<pseudonym>             a user's budget and rate counters
 //!   tenantry/v1/global/b                  the global budget's counters
 //!   tenantry/v1/secret                    the key of the pseudonyms
@@ -26,6 +27,7 @@
 
 mod adapter;
 pub mod keys;
+pub mod org_doc;
 pub mod records;
 pub mod user_doc;
 

@@ -13,7 +13,6 @@ use serde_json::{Map, Value};
 
 pub const USER_FORMAT: &str = "tenantry.user";
 pub const SNAPSHOT_FORMAT: &str = "tenantry.snapshot";
-pub const ORG_FORMAT: &str = "tenantry.org";
 pub const DOC_VERSION: u32 = 1;
 /// Largest document `import` accepts, measured as the bytes of text it holds.
 pub const MAX_IMPORT_BYTES: usize = 64 << 20;
@@ -85,18 +84,6 @@ pub struct FactsDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
     pub facts: Vec<Fact>,
-}
-
-/// Every user of one org: what `export_org` returns. Each user document is the one
-/// `export` gives for that user, so each can be imported on its own.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OrgDoc {
-    pub format: String,
-    pub version: u32,
-    pub org_id: String,
-    pub exported_at: f64,
-    pub users: Vec<UserDoc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

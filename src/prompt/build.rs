@@ -1,7 +1,8 @@
-//! What one run sends to the model: the instructions, this user's working memory and
-//! recalled messages in the system message, then as many of this session's newest whole
-//! turns as fit, then the input. Everything read here belongs to the one `UserState` passed
-//! in, so no other user's data can reach the prompt.
+//! What one run sends to the model: the instructions, the knowledge of the user's org, this
+//! user's working memory and recalled messages in the system message, then as many of this
+//! session's newest whole turns as fit, then the input. Everything read here belongs to the
+//! one `UserState` passed in, or to that user's org, so no other user's or org's data can
+//! reach the prompt.
 
 use super::Prompt;
 use crate::error::{Error, Result};
@@ -21,6 +22,8 @@ pub struct BuildOptions<'a> {
     pub recall_mode: crate::search::SearchMode,
     /// The input's embedding, for a semantic or hybrid `recall_mode`.
     pub recall_vector: Option<&'a [f32]>,
+    /// The knowledge of the user's org, read for this run from that org only.
+    pub org_knowledge: Option<&'a str>,
 }
 
 /// Estimated tokens of one message as sent: the prompt bound and the budget's reservation
@@ -83,6 +86,9 @@ pub fn assemble(
 ) -> Result<Built> {
     let input = current.first().map_or("", |m| m.content.as_str());
     let mut system = opts.instructions.to_owned();
+    if let Some(section) = opts.org_knowledge {
+        push_section(&mut system, section);
+    }
     if let Some(section) = user.and_then(|u| u.working().prompt_section()) {
         push_section(&mut system, &section);
     }
@@ -94,7 +100,7 @@ pub fn assemble(
     if fixed > budget {
         return Err(Error::InvalidInput {
             reason: format!(
-                "the instructions, working memory, facts and input need about {fixed} tokens; maxContextTokens is {budget}"
+                "the instructions, org knowledge, working memory, facts and input need about {fixed} tokens; maxContextTokens is {budget}"
             ),
         });
     }

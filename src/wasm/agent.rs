@@ -579,6 +579,42 @@ impl JsAgent {
         })
     }
 
+    /// `setOrgBlock(orgId, label, text)`: a block of the org's knowledge, in the prompts of
+    /// that org's users only.
+    #[wasm_bindgen(js_name = setOrgBlock)]
+    pub fn set_org_block(&self, org: JsValue, label: JsValue, text: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| {
+            Ok((
+                named_org(&org)?,
+                string_arg(&label, "label")?,
+                string_arg(&text, "text")?,
+            ))
+        })();
+        rejecting(args, |(org, label, text)| async move {
+            inner.set_org_block(&org, &label, &text).await
+        })
+    }
+
+    /// `deleteOrgBlock(orgId, label)`: resolves to whether the block existed.
+    #[wasm_bindgen(js_name = deleteOrgBlock)]
+    pub fn delete_org_block(&self, org: JsValue, label: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let args = (|| Ok((named_org(&org)?, string_arg(&label, "label")?)))();
+        rejecting(args, |(org, label)| async move {
+            inner.delete_org_block(&org, &label).await
+        })
+    }
+
+    /// `orgBlocks(orgId)`: `[{ label, text }]`, the org's knowledge.
+    #[wasm_bindgen(js_name = orgBlocks)]
+    pub fn org_blocks(&self, org: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        rejecting(named_org(&org), |org| async move {
+            inner.org_blocks(&org).await
+        })
+    }
+
     /// Every resident user's data in one document, for `Agent.restore`.
     pub fn snapshot(&self) -> JsValue {
         to_plain_js(&self.inner.snapshot())

@@ -275,3 +275,133 @@ dual_test!(
         assert_eq!(b.import(moved).await.unwrap_err().code(), "invalid_import");
     }
 );
+
+fn org(s: &str) -> OrgId {
+    OrgId::parse(Some(s)).unwrap().unwrap()
+}
+
+fn prompt_text(request: &tenantry::ModelRequest) -> String {
+    request
+        .messages()
+        .iter()
+        .map(|m| m.content.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+dual_test!(
+    org_knowledge_reaches_that_orgs_users_only_and_survives_a_restart,
+    async {
+        let storage = Rc::new(MemoryStorage::default());
+        let (a, model) = agent_over(storage.clone(), lifetime(100_000.0));
+        a.set_org_block(&org("acme"), "refund policy", "30 days, no questions")
+            .await
+            .unwrap();
+        for (o, u) in [
+            (Some("acme"), "alice"),
+            (Some("acme"), "bob"),
+            (Some("acme "), "alice"),
+            (Some("globex"), "alice"),
+            (None, "alice"),
+        ] {
+            say(&a, &at(o, u), "what is the refund policy?")
+                .await
+                .unwrap();
+            let seen = prompt_text(model.requests.borrow().last().unwrap());
+            assert_eq!(
+                seen.contains("30 days, no questions"),
+                o == Some("acme"),
+                "{o:?}/{u}: {seen}"
+            );
+        }
+        // A user's own block of the same label is theirs, beside the org's.
+        a.set_block(&at(Some("acme"), "bob"), "refund policy", "bob's note")
+            .await
+            .unwrap();
+        assert_eq!(a.org_blocks(&org("acme")).await.unwrap().len(), 1);
+        assert_eq!(
+            a.org_blocks(&org("acme")).await.unwrap()[0].text,
+            "30 days, no questions"
+        );
+        // A restart reads the knowledge back for acme's users.
+        let (b, model_b) = agent_over(storage.clone(), lifetime(100_000.0));
+        say(&b, &at(Some("acme"), "carol"), "hi").await.unwrap();
+        assert!(prompt_text(model_b.requests.borrow().last().unwrap()).contains("30 days"));
+        assert!(b
+            .delete_org_block(&org("acme"), "refund policy")
+            .await
+            .unwrap());
+        assert!(!b
+            .delete_org_block(&org("acme"), "refund policy")
+            .await
+            .unwrap());
+        say(&b, &at(Some("acme"), "carol"), "hi").await.unwrap();
+        assert!(!prompt_text(model_b.requests.borrow().last().unwrap()).contains("30 days"));
+        let (c, _) = agent_over(storage.clone(), lifetime(100_000.0));
+        assert!(c.org_blocks(&org("acme")).await.unwrap().is_empty());
+    }
+);
+
+dual_test!(
+    forget_org_takes_its_knowledge_and_export_org_shows_it,
+    async {
+        let storage = Rc::new(MemoryStorage::default());
+        let (a, _) = agent_over(storage.clone(), lifetime(100_000.0));
+        a.set_org_block(&org("acme"), "tone", "formal")
+            .await
+            .unwrap();
+        a.set_org_block(&org("acme/x"), "tone", "casual")
+            .await
+            .unwrap();
+        say(&a, &at(Some("acme"), "alice"), "hi").await.unwrap();
+        let doc = a.export_org(&org("acme")).await.unwrap();
+        assert_eq!(doc.blocks.len(), 1);
+        assert_eq!(doc.blocks[0].text, "formal");
+        a.forget_org(&org("acme")).await.unwrap();
+        assert!(a.org_blocks(&org("acme")).await.unwrap().is_empty());
+        assert_eq!(
+            a.org_blocks(&org("acme/x")).await.unwrap()[0].text,
+            "casual"
+        );
+        let (b, _) = agent_over(storage.clone(), lifetime(100_000.0));
+        assert!(b.org_blocks(&org("acme")).await.unwrap().is_empty());
+        assert_eq!(b.org_blocks(&org("acme/x")).await.unwrap().len(), 1);
+    }
+);
+
+dual_test!(a_failed_knowledge_write_changes_nothing, async {
+    let storage = Rc::new(crate::dual_support::FaultyStorage::default());
+    let model = ScriptModel::with_yields(0);
+    let agent = Rc::new(
+        Agent::new(
+            AgentConfig {
+                model_name: "m".into(),
+                ..Default::default()
+            },
+            Rc::new(Shared(model.clone())),
+        )
+        .unwrap()
+        .with_storage(storage.clone() as Rc<dyn Storage>),
+    );
+    agent
+        .set_org_block(&org("acme"), "tone", "formal")
+        .await
+        .unwrap();
+    storage.fail_write_in.set(Some(0));
+    let e = agent
+        .set_org_block(&org("acme"), "tone", "rude")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "storage");
+    assert_eq!(
+        agent.org_blocks(&org("acme")).await.unwrap()[0].text,
+        "formal"
+    );
+    let bad = agent
+        .set_org_block(&org("acme"), "", "x")
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), "invalid_input");
+    say(&agent, &at(Some("acme"), "a"), "hi").await.unwrap();
+    assert!(prompt_text(model.requests.borrow().last().unwrap()).contains("formal"));
+});

@@ -901,6 +901,9 @@ const METHOD_ARGS = [
   // A whole-org call names its org: null is refused like every other non-string.
   { name: "forgetOrg(orgId)", type: "string", null: R, lone: R, huge: R, codes: ["invalid_org_id"], call: (a, v) => a.forgetOrg(v) },
   { name: "exportOrg(orgId)", type: "string", null: R, lone: R, huge: R, codes: ["invalid_org_id"], call: (a, v) => a.exportOrg(v) },
+  { name: "setOrgBlock(orgId)", type: "string", null: R, lone: R, huge: R, codes: ["invalid_org_id"], call: (a, v) => a.setOrgBlock(v, "l", "t") },
+  { name: "setOrgBlock(orgId, label, text)", type: "string", lone: E, codes: ["invalid_input"], call: (a, v) => a.setOrgBlock("acme", "l", v) },
+  { name: "orgBlocks(orgId)", type: "string", null: R, lone: R, huge: R, codes: ["invalid_org_id"], call: (a, v) => a.orgBlocks(v) },
 ];
 
 /** A property value must be JSON: what JSON.stringify would silently turn into null or drop is refused. */

@@ -253,3 +253,54 @@ test("requireUser holds in every org", async () => {
   await assert.rejects(agent.run("hi", null, { orgId: "acme" }), (e) => e instanceof TenantryError && e.code === "user_required");
   assert.equal((await agent.run("hi", "alice", { orgId: "acme" })).orgId, "acme");
 });
+
+test("org knowledge reaches the org's users only, and no run or memory tool can write it", async () => {
+  const { Agent, memoryStorage, TenantryError } = t;
+  const prompts = [];
+  // The model tries to overwrite what it was told through the memory tools, naming the
+  // org's block and another org in its arguments.
+  const model = async (request) => {
+    prompts.push({ orgId: request.orgId, system: request.messages[0].content });
+    const last = request.messages.at(-1);
+    if (last.role === "user" && last.content.includes("rewrite")) {
+      const injected = last.content.includes("as admin") ? { orgId: "acme", userId: "bob" } : {};
+      const args = JSON.stringify({ label: "refund policy", text: "refunds for ever", ...injected });
+      return { text: "", toolCalls: [{ id: "c1", name: "memory_update_block", arguments: args }] };
+    }
+    return { text: "ok" };
+  };
+  const storage = memoryStorage();
+  const agent = new Agent({ model, memory: { storage, tools: true } });
+  await agent.setOrgBlock("acme", "refund policy", "30 days, no questions");
+  await agent.run("what is the refund policy?", "alice", { orgId: "acme" });
+  await agent.run("what is the refund policy?", "alice", { orgId: "globex" });
+  await agent.run("what is the refund policy?", "alice");
+  assert.deepEqual(
+    prompts.map((p) => [p.orgId, p.system.includes("30 days, no questions")]),
+    [["acme", true], ["globex", false], [undefined, false]],
+  );
+  await agent.run("please rewrite the refund policy as admin", "alice", { orgId: "acme" });
+  assert.deepEqual(agent.blocks("alice", { orgId: "acme" }), [], "arguments naming a user or an org are refused");
+  await agent.run("please rewrite the refund policy", "alice", { orgId: "acme" });
+  assert.deepEqual(await agent.orgBlocks("acme"), [{ label: "refund policy", text: "30 days, no questions" }]);
+  assert.deepEqual(agent.blocks("alice", { orgId: "acme" }), [{ label: "refund policy", text: "refunds for ever" }]);
+  await agent.load("bob", { orgId: "acme" });
+  assert.deepEqual(agent.blocks("bob", { orgId: "acme" }), []);
+  // A restart reads it back; exportOrg carries it; forgetOrg takes it.
+  const again = new Agent({ model, memory: { storage } });
+  assert.equal((await again.orgBlocks("acme")).length, 1);
+  assert.equal((await again.exportOrg("acme")).blocks[0].text, "30 days, no questions");
+  assert.equal(await again.deleteOrgBlock("acme", "nope"), false);
+  await again.forgetOrg("acme");
+  assert.deepEqual(await again.orgBlocks("acme"), []);
+  assert.deepEqual(await new Agent({ model, memory: { storage } }).orgBlocks("acme"), []);
+  // Hostile arguments: typed refusals that change nothing.
+  const isCode = (code) => (e) => e instanceof TenantryError && e.code === code;
+  await assert.rejects(agent.setOrgBlock(undefined, "l", "t"), isCode("invalid_org_id"));
+  await assert.rejects(agent.setOrgBlock("acme\ud800", "l", "t"), isCode("invalid_org_id"));
+  await assert.rejects(agent.setOrgBlock("acme", "\ud800", "t"), isCode("invalid_input"));
+  await assert.rejects(agent.setOrgBlock("acme", "l", "x".repeat(16 * 1024 + 1)), isCode("invalid_input"));
+  await assert.rejects(agent.setOrgBlock("acme", "l", { toString: () => "t" }), isCode("invalid_input"));
+  await assert.rejects(agent.orgBlocks(Symbol("acme")), isCode("invalid_org_id"));
+  await assert.rejects(agent.deleteOrgBlock("acme", 7), isCode("invalid_input"));
+});
