@@ -598,6 +598,20 @@ export interface TelemetryEvent {
   data: { [key: string]: JsonValue };
 }
 
+/** What an org changes for its own users. */
+export interface OrgSettings {
+  /** Follows the agent's `instructions` in the system message of the org's users' runs. */
+  instructions?: string;
+  /** The only tools (of the agent's) the org's users are offered. */
+  tools?: string[];
+  /** Rules in place of the agent's `permissions`; `users` names users of this org. */
+  permissions?: Permissions;
+  /** The model that answers the org's users (say, on the org's own provider key). */
+  model?: ModelFunction | LanguageModelV2Like | LanguageModelV3Like;
+  /** The name the org's model is priced under (default: the name it declares). */
+  modelName?: string;
+}
+
 export interface AgentConfig {
   /** Default `"agent"`. */
   name?: string;
@@ -642,6 +656,18 @@ export interface AgentConfig {
   audit?: AuditConfig;
   /** Every telemetry event, tagged with userId, sessionId and runId. */
   onEvent?: (event: TelemetryEvent) => unknown;
+  /**
+   * Settings of named orgs, applied to their users' runs only. Checked at construction:
+   * tools and permission rules must name the agent's tools.
+   */
+  orgs?: { [orgId: string]: OrgSettings };
+  /**
+   * Settings of any other org, looked up by the org's users' runs (after `orgs`):
+   * `undefined` or `null` for none. Answers are cached per org for 60 s (at most 1,000
+   * orgs). A throw, a rejection or an invalid answer fails that run with `invalid_config`
+   * (never a run without the org's rules).
+   */
+  orgConfig?: (orgId: string) => OrgSettings | undefined | null | Promise<OrgSettings | undefined | null>;
 }
 
 export interface RunOptions {

@@ -34,6 +34,7 @@ mod memory;
 mod message;
 mod model;
 mod observe;
+mod org_config;
 mod output;
 mod parts;
 mod persist;
@@ -79,6 +80,7 @@ pub use model::{
     MAX_REPLY_BYTES,
 };
 pub use observe::{AuditConfig, AuditSink, Kind, Observer, Telemetry, TelemetrySink};
+pub use org_config::{OrgLookup, OrgSettings};
 pub use output::{OutputSpec, DEFAULT_OUTPUT_NAME};
 pub use parts::Part;
 pub use persist::org_doc::OrgDoc;

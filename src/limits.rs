@@ -135,3 +135,9 @@ pub const MAX_CHAT_MESSAGES: usize = 10_000;
 /// storage the least recently used leave RAM and are read again when needed; without it,
 /// knowledge for one more org is refused.
 pub const MAX_RESIDENT_ORGS: usize = 10_000;
+
+/// Orgs whose `orgConfig` answer is cached at once; past it the oldest answer goes.
+pub const MAX_ORG_CONFIG_CACHE: usize = 1000;
+
+/// How long an `orgConfig` answer is used before the org's next run asks again.
+pub const ORG_CONFIG_TTL_MS: f64 = 60_000.0;

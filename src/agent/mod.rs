@@ -42,6 +42,7 @@ use crate::lock::KeyedLock;
 use crate::memory::{Memory, OrgTable};
 use crate::model::Model;
 use crate::observe::Observer;
+use crate::org_config::{OrgConfigs, OrgLookup, OrgSettings};
 use crate::persist::Storage;
 use crate::tools::ToolSet;
 use std::cell::{Cell, RefCell};
@@ -59,6 +60,8 @@ pub struct Agent {
     /// Knowledge of the resident orgs, and the turns its writers and loaders take.
     orgs: RefCell<OrgTable>,
     org_locks: KeyedLock<OrgId>,
+    /// Each org's own settings (`orgs`, `orgConfig`).
+    org_configs: OrgConfigs,
     /// Users whose forget or import is in progress: runs for them are refused meanwhile so
     /// none can load a half-deleted user from storage.
     replacing: RefCell<HashSet<UserKey>>,
@@ -125,6 +128,7 @@ impl Agent {
             user_locks: KeyedLock::default(),
             orgs: RefCell::new(OrgTable::new(crate::limits::MAX_RESIDENT_ORGS)),
             org_locks: KeyedLock::default(),
+            org_configs: OrgConfigs::default(),
             replacing: RefCell::new(HashSet::new()),
             clock: default_clock(),
             storage: None,
@@ -137,6 +141,32 @@ impl Agent {
     }
 
     /// Tools the model may call (per user as `permissions` allow), run by the host.
+    /// Per-org settings: a static map, a host lookup, or both (the map first). Checked
+    /// against the agent's tools, so set the tools first.
+    pub fn with_orgs(
+        mut self,
+        fixed: std::collections::BTreeMap<OrgId, OrgSettings>,
+        lookup: Option<Rc<dyn OrgLookup>>,
+    ) -> Result<Self> {
+        let known = self.tool_names();
+        for (org, settings) in &fixed {
+            settings.validate(&format!("orgs[{:?}]", org.as_str()), &known)?;
+        }
+        self.org_configs = OrgConfigs::new(&self.config.instructions, fixed, lookup);
+        Ok(self)
+    }
+
+    /// Every tool name the agent knows, built-in memory tools included.
+    fn tool_names(&self) -> std::collections::BTreeSet<&str> {
+        let mut names: std::collections::BTreeSet<&str> = self
+            .tools
+            .as_ref()
+            .map(|t| t.specs.iter().map(|s| s.name.as_str()).collect())
+            .unwrap_or_default();
+        names.extend(crate::tools::memory::NAMES);
+        names
+    }
+
     pub fn with_tools(mut self, mut tools: ToolSet) -> Result<Self> {
         tools
             .specs

@@ -48,15 +48,36 @@ struct Prepared<'a> {
 }
 
 impl Agent {
+    /// The model that answers this run: its org's, else the agent's.
+    fn model_of(&self, call: &Call) -> Rc<dyn crate::model::Model> {
+        match call.org.as_ref().and_then(|o| o.model.as_ref()) {
+            Some((model, _)) => model.clone(),
+            None => self.model.clone(),
+        }
+    }
+
+    /// The name this run's model is priced and reported under.
+    fn model_name<'c>(&'c self, call: &'c Call) -> &'c str {
+        match call.org.as_ref().and_then(|o| o.model.as_ref()) {
+            Some((_, name)) => name,
+            None => &self.config.model_name,
+        }
+    }
+
     /// Reserves one model call of `user` with `input_estimate` tokens in, at most the
     /// agent's output bound out: the hold, and the output tokens granted.
-    pub(super) fn hold(&self, user: &UserKey, input_estimate: u64) -> Result<(Hold<'_>, u64)> {
+    pub(super) fn hold(
+        &self,
+        user: &UserKey,
+        call: &Call,
+        input_estimate: u64,
+    ) -> Result<(Hold<'_>, u64)> {
         self.hold_estimate(
             user,
             Estimate {
                 input_tokens: input_estimate,
                 max_output_tokens: u64::from(self.config.max_output_tokens),
-                model: &self.config.model_name,
+                model: self.model_name(call),
                 kind: CallKind::Generation,
             },
         )
@@ -92,7 +113,7 @@ impl Agent {
         tail: Vec<Message>,
     ) -> Result<ModelResponse> {
         let input_estimate: u64 = head.iter().chain(&tail).map(build::message_tokens).sum();
-        let (mut hold, granted) = self.hold(user, input_estimate)?;
+        let (mut hold, granted) = self.hold(user, call, input_estimate)?;
         let request = ModelRequest {
             prompt: Prompt::new(head, Vec::new(), tail),
             tools: Vec::new(),
@@ -109,7 +130,7 @@ impl Agent {
             streaming: false,
         };
         // No borrow is held across the model call.
-        let raw = self.model.generate(request, ctx).await;
+        let raw = self.model_of(call).generate(request, ctx).await;
         let mut response = ModelResponse::from_raw(raw?, input_estimate, false)?;
         if let Some(charge) = hold.settle(Actual::from(response.usage), self.now()) {
             response.usage.cost_usd = charge.cost_usd;
@@ -176,7 +197,7 @@ impl Agent {
         };
         // No RefCell borrow is alive here: the host may re-enter this agent while we wait.
         let called_at = self.start_timer();
-        let pending = self.model.generate(request, ctx);
+        let pending = self.model_of(call).generate(request, ctx);
         let raw = match &call.cancel {
             Some(c) => match future::select(pending, c.cancelled()).await {
                 Either::Left((r, _)) => r,
@@ -235,7 +256,10 @@ impl Agent {
         let built = {
             let m = self.memory.borrow();
             let opts = BuildOptions {
-                instructions: &self.config.instructions,
+                instructions: call
+                    .org
+                    .as_ref()
+                    .map_or(&self.config.instructions, |o| &o.instructions),
                 max_context_tokens: self.config.memory.max_context_tokens,
                 recall_top_k: self.config.memory.recall_top_k,
                 now: self.now(),
@@ -246,7 +270,7 @@ impl Agent {
             build::assemble(m.get(user), &call.session, current, &opts)?
         };
         let input_estimate = built.input_tokens + build::json_tokens(tools);
-        let (hold, granted) = self.hold(user, input_estimate)?;
+        let (hold, granted) = self.hold(user, call, input_estimate)?;
         Ok(Prepared {
             prompt: built.prompt,
             input_estimate,
@@ -297,7 +321,7 @@ impl Agent {
                     "step": step,
                     "finishReason": response.finish_reason,
                     "toolCalls": response.tool_calls.len(),
-                    "model": self.config.model_name,
+                    "model": self.model_name(call),
                 })
             },
             Some(response.usage),

@@ -46,6 +46,7 @@ impl Agent {
             records::delete_prefix(s.as_ref(), &keys::org_prefix(org)).await?;
         }
         self.drop_org_knowledge(org);
+        self.org_configs.forget(org);
         Ok(users.len())
     }
 

@@ -12,6 +12,7 @@ use crate::lock::Ticket;
 use crate::message::{Message, Part};
 use crate::model::{FinishReason, Usage};
 use crate::observe::{About, Kind};
+use crate::org_config::ResolvedOrg;
 use crate::output::OutputSpec;
 use crate::run_id::new_run_id;
 use futures_util::future::{self, Either};
@@ -67,6 +68,8 @@ pub(super) struct Call {
     /// The user's org's knowledge as the run found it: every step's prompt carries the
     /// same.
     pub(super) org_knowledge: Option<Rc<str>>,
+    /// The user's org's settings as the run found them.
+    pub(super) org: Option<Rc<ResolvedOrg>>,
 }
 
 /// What a run is asked: a string, or parts (text with images and files).
@@ -296,6 +299,7 @@ impl Agent {
         let pin = self.pin(user).await?;
         let incarnation = pin.incarnation;
         let org_knowledge = self.org_section(user).await?;
+        let org = self.org_settings(user).await?;
         let call = Call {
             session: opts.session,
             run_id,
@@ -305,6 +309,7 @@ impl Agent {
             recall_vector: None,
             output: opts.output,
             org_knowledge,
+            org,
         };
         self.run_pinned(input, user, call).await
     }

@@ -30,7 +30,7 @@ impl Agent {
         let visible = self
             .tools
             .as_ref()
-            .map(|t| t.visible(user))
+            .map(|t| t.visible(user, &org_scope(&call)))
             .unwrap_or_default();
         // A provider offers the output as a tool of that name: it must not be one of ours.
         if let Some(output) = &call.output {
@@ -150,6 +150,7 @@ impl Agent {
                 step,
                 cancellation: call.cancel.clone(),
                 cache: cache.0.clone(),
+                scope: org_scope(call),
             };
             self.call_tool(tools, c, user, ctx)
         }));
@@ -213,4 +214,12 @@ fn add_usage(total: &mut Usage, step: &Usage) {
     total.estimated |= step.estimated;
     total.cost_usd += step.cost_usd;
     total.overrun |= step.overrun;
+}
+
+/// The tool rules of the run's org, if it has any.
+fn org_scope(call: &Call) -> crate::tools::permissions::ToolScope {
+    call.org
+        .as_ref()
+        .map(|o| o.scope.clone())
+        .unwrap_or_default()
 }

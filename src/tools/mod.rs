@@ -17,7 +17,7 @@ use crate::limits::{DEFAULT_APPROVAL_TIMEOUT_MS, MAX_TOOL_NAME_BYTES};
 use crate::message::ToolCall;
 use cache::{CacheHandle, ToolCache};
 use futures_util::future::{self, Either, LocalBoxFuture};
-use permissions::{Access, Permissions};
+use permissions::{Access, Permissions, ToolScope};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -79,6 +79,8 @@ pub struct ToolContext {
     pub step: u32,
     pub cancellation: Option<Rc<dyn Cancellation>>,
     pub cache: CacheHandle,
+    /// The user's org's tool rules, if it has any.
+    pub scope: ToolScope,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -249,10 +251,10 @@ impl ToolSet {
     }
 
     /// The tool definitions this user may see: the model is not even told about the rest.
-    pub fn visible(&self, user: &UserKey) -> Vec<Value> {
+    pub fn visible(&self, user: &UserKey, scope: &ToolScope) -> Vec<Value> {
         self.specs
             .iter()
-            .filter(|t| self.permissions.access(user, &t.name) != Access::Denied)
+            .filter(|t| self.permissions.access(user, &t.name, scope) != Access::Denied)
             .map(|t| json!({ "name": t.name, "description": t.description, "parameters": t.parameters }))
             .collect()
     }
@@ -322,7 +324,7 @@ impl ToolSet {
                 format!("unknown tool `{}`", call.name),
             ));
         };
-        let access = self.permissions.access(user, &spec.name);
+        let access = self.permissions.access(user, &spec.name, &ctx.scope);
         if access == Access::Denied {
             return Err(Outcome::error(
                 Decision::Denied,

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::ids::UserKey;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +36,14 @@ pub struct Permissions {
     pub users: BTreeMap<String, UserRules>,
     #[serde(default)]
     pub require_approval: BTreeSet<String>,
+}
+
+/// What an org adds to the tool rules of its users: the tools it allows (none other is
+/// even shown), and its own permissions in place of the agent's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolScope {
+    pub allowed: Option<Rc<BTreeSet<String>>>,
+    pub permissions: Option<Rc<Permissions>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,14 +78,24 @@ impl Permissions {
         Ok(())
     }
 
-    /// The static decision for `user` calling `tool`. `users` names users of the default
-    /// org: the anonymous bucket and every other org's users (who merely share an id with
-    /// one of them) get only the defaults.
-    pub fn access(&self, user: &UserKey, tool: &str) -> Access {
-        let named = match user.org() {
-            None => user.as_option(),
-            Some(_) => None,
-        };
+    /// The static decision for `user` calling `tool` under the agent's rules and the
+    /// user's org's `scope`. The agent's `users` names users of the default org: the
+    /// anonymous bucket and every other org's users (who merely share an id with one of
+    /// them) get only its defaults, unless their org brings its own rules, whose `users`
+    /// name users of that org. An org's list of allowed tools denies every other.
+    pub fn access(&self, user: &UserKey, tool: &str, scope: &ToolScope) -> Access {
+        if scope.allowed.as_ref().is_some_and(|a| !a.contains(tool)) {
+            return Access::Denied;
+        }
+        match (&scope.permissions, user.org()) {
+            (Some(org_rules), _) => org_rules.rules_access(user.as_option(), tool),
+            (None, None) => self.rules_access(user.as_option(), tool),
+            (None, Some(_)) => self.rules_access(None, tool),
+        }
+    }
+
+    /// The decision for the user these rules name `named` (`None`: the defaults only).
+    fn rules_access(&self, named: Option<&str>, tool: &str) -> Access {
         let rules = named.and_then(|u| self.users.get(u));
         let denied = match rules {
             Some(r) if r.deny.contains(tool) => true,
@@ -103,6 +122,12 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    impl Permissions {
+        fn access_plain(&self, user: &UserKey, tool: &str) -> Access {
+            self.access(user, tool, &ToolScope::default())
+        }
+    }
+
     #[test]
     fn defaults_user_rules_and_approvals() {
         let p: Permissions = serde_json::from_value(json!({
@@ -112,31 +137,75 @@ mod tests {
         }))
         .unwrap();
         let u = |id: &str| UserKey::parse(Some(id)).unwrap();
-        assert_eq!(p.access(&u("alice"), "search"), Access::Allowed);
-        assert_eq!(p.access(&u("alice"), "refund"), Access::NeedsApproval);
-        assert_eq!(p.access(&u("bob"), "refund"), Access::Denied);
-        assert_eq!(p.access(&u("carol"), "search"), Access::NeedsApproval);
-        assert_eq!(p.access(&UserKey::Anonymous, "search"), Access::Allowed);
+        assert_eq!(p.access_plain(&u("alice"), "search"), Access::Allowed);
+        assert_eq!(p.access_plain(&u("alice"), "refund"), Access::NeedsApproval);
+        assert_eq!(p.access_plain(&u("bob"), "refund"), Access::Denied);
+        assert_eq!(p.access_plain(&u("carol"), "search"), Access::NeedsApproval);
+        assert_eq!(
+            p.access_plain(&UserKey::Anonymous, "search"),
+            Access::Allowed
+        );
         // Another org's bob is another person: bob's rules are not his.
         let acme_bob = UserKey::parse_in(Some("acme"), Some("bob")).unwrap();
-        assert_eq!(p.access(&acme_bob, "refund"), Access::NeedsApproval);
+        assert_eq!(p.access_plain(&acme_bob, "refund"), Access::NeedsApproval);
         let closed: Permissions = serde_json::from_value(json!({
             "default": "deny", "users": { "admin": { "allow": ["refund"] } }
         }))
         .unwrap();
-        assert_eq!(closed.access(&u("admin"), "refund"), Access::Allowed);
+        assert_eq!(closed.access_plain(&u("admin"), "refund"), Access::Allowed);
         let acme_admin = UserKey::parse_in(Some("acme"), Some("admin")).unwrap();
         assert_eq!(
-            closed.access(&acme_admin, "refund"),
+            closed.access_plain(&acme_admin, "refund"),
             Access::Denied,
             "an org's admin is not the default org's"
         );
         assert_eq!(
-            closed.access(&u("admin "), "refund"),
+            closed.access_plain(&u("admin "), "refund"),
             Access::Denied,
             "ids match exactly"
         );
         let tools: BTreeSet<&str> = ["search"].into();
         assert!(closed.validate(&tools).is_err(), "`refund` is not a tool");
+    }
+
+    #[test]
+    fn an_orgs_scope_narrows_the_tools_and_brings_its_own_rules() {
+        let agent: Permissions = serde_json::from_value(json!({
+            "users": { "alice": { "deny": ["refund"] } }
+        }))
+        .unwrap();
+        let acme_rules: Permissions = serde_json::from_value(json!({
+            "default": "deny", "users": { "alice": { "allow": ["refund"] } }
+        }))
+        .unwrap();
+        let acme = |id: &str| UserKey::parse_in(Some("acme"), Some(id)).unwrap();
+        let scope = ToolScope {
+            allowed: Some(Rc::new(["refund".to_owned()].into())),
+            permissions: Some(Rc::new(acme_rules)),
+        };
+        assert_eq!(
+            agent.access(&acme("alice"), "refund", &scope),
+            Access::Allowed
+        );
+        assert_eq!(agent.access(&acme("bob"), "refund", &scope), Access::Denied);
+        assert_eq!(
+            agent.access(&acme("alice"), "search", &scope),
+            Access::Denied,
+            "not in the org's list"
+        );
+        let plain = UserKey::parse(Some("alice")).unwrap();
+        assert_eq!(agent.access_plain(&plain, "refund"), Access::Denied);
+        let listed_only = ToolScope {
+            allowed: Some(Rc::new(["search".to_owned()].into())),
+            permissions: None,
+        };
+        assert_eq!(
+            agent.access(&acme("alice"), "search", &listed_only),
+            Access::Allowed
+        );
+        assert_eq!(
+            agent.access(&acme("alice"), "refund", &listed_only),
+            Access::Denied
+        );
     }
 }

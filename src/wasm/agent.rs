@@ -658,6 +658,12 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     if let Some(tools) = parsed.tools {
         agent = agent.with_tools(tools)?;
     }
+    if let Some((fixed, lookup)) = parsed.orgs {
+        let lookup = lookup.map(|func| {
+            Rc::new(super::org_config::JsOrgLookup { func }) as Rc<dyn crate::org_config::OrgLookup>
+        });
+        agent = agent.with_orgs(fixed, lookup)?;
+    }
     Ok(JsAgent {
         inner: Rc::new(agent),
     })

@@ -28,6 +28,11 @@ pub struct Parsed {
     pub observer: Observer,
     /// `memory.embedder`, when given.
     pub embedder: Option<Function>,
+    /// `orgs` and `orgConfig`, when given.
+    pub orgs: Option<(
+        std::collections::BTreeMap<crate::ids::OrgId, crate::org_config::OrgSettings>,
+        Option<Function>,
+    )>,
 }
 
 const KEYS: &[&str] = &[
@@ -48,6 +53,8 @@ const KEYS: &[&str] = &[
     "approvalTimeoutMs",
     "audit",
     "onEvent",
+    "orgs",
+    "orgConfig",
 ];
 
 const MEMORY_KEYS: &[&str] = &[
@@ -90,6 +97,10 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         (None, None) => Observer::default(),
         (audit, on_event) => observer(audit, on_event, clock.clone())?,
     };
+    let orgs = match (opts.get("orgs"), opts.get("orgConfig")) {
+        (None, None) => None,
+        (fixed, lookup) => Some(org_settings(fixed, lookup)?),
+    };
     Ok(Parsed {
         config,
         model,
@@ -99,7 +110,36 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         tools,
         observer,
         embedder,
+        orgs,
     })
+}
+
+#[inline(never)]
+fn org_settings(
+    fixed: Option<JsValue>,
+    lookup: Option<JsValue>,
+) -> Result<(
+    std::collections::BTreeMap<crate::ids::OrgId, crate::org_config::OrgSettings>,
+    Option<Function>,
+)> {
+    let fixed = match fixed {
+        None => Default::default(),
+        Some(v) => super::org_config::fixed(&v)?,
+    };
+    let lookup = match lookup {
+        None => None,
+        Some(f) if f.is_function() => Some(f.unchecked_into::<Function>()),
+        Some(v) => {
+            return Err(Error::config(
+                "orgConfig",
+                format!(
+                    "must be a function (orgId) => settings | undefined, got {}",
+                    type_name(&v)
+                ),
+            ))
+        }
+    };
+    Ok((fixed, lookup))
 }
 
 /// The plain-data part of the config, with `budget.planOf` beside it.
@@ -134,7 +174,7 @@ fn agent_config(
 
 /// `model`: a function, or an AI SDK language model object; with the name it declares for
 /// the price table.
-fn host_model(model: Option<JsValue>) -> Result<(Rc<dyn Model>, Option<String>)> {
+pub(super) fn host_model(model: Option<JsValue>) -> Result<(Rc<dyn Model>, Option<String>)> {
     let expected = "an async function (request) => ({ text }) or an AI SDK language model";
     match model {
         Some(f) if f.is_function() => {
@@ -247,11 +287,7 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
     let (specs, execute) = parse_tools(&tools)?;
     let permissions: Permissions = match opts.get("permissions") {
         None => Permissions::default(),
-        Some(p) => {
-            let value: serde_json::Value = from_js(p, "permissions")?;
-            objects_at(&value, "permissions", &["users"])?;
-            from_value(value, "permissions")?
-        }
+        Some(p) => permissions_at(p, "permissions")?,
     };
     let host = Rc::new(JsTools {
         execute,
@@ -260,6 +296,13 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
     });
     let timeout = opts.number("approvalTimeoutMs")?;
     ToolSet::new(specs, permissions, Some(host), timeout).map(Some)
+}
+
+/// A `permissions` object at `path` (the agent's, or an org's).
+pub(super) fn permissions_at(p: JsValue, path: &str) -> Result<Permissions> {
+    let value: serde_json::Value = from_js(p, path)?;
+    objects_at(&value, path, &["users"])?;
+    from_value(value, path)
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T> {

@@ -116,6 +116,14 @@ impl std::fmt::Display for Unreadable {
     }
 }
 
+/// A plain copy of a host object's own enumerable properties, each read once (for maps
+/// keyed by ids, whose keys no `Options` list can name).
+pub fn read_map(v: &JsValue, path: &str) -> std::result::Result<Object, Unreadable> {
+    read_options(v, path)
+        .map(|copy| copy.unchecked_into())
+        .map_err(|e| unreadable(&e, path))
+}
+
 fn unreadable(e: &JsValue, path: &str) -> Unreadable {
     let field = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok();
     match (

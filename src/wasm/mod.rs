@@ -16,6 +16,7 @@ mod js_fetch;
 mod js_model;
 mod js_storage;
 mod js_tools;
+mod org_config;
 mod provider;
 pub mod stream;
 mod transfer;

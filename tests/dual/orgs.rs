@@ -405,3 +405,113 @@ dual_test!(a_failed_knowledge_write_changes_nothing, async {
     say(&agent, &at(Some("acme"), "a"), "hi").await.unwrap();
     assert!(prompt_text(model.requests.borrow().last().unwrap()).contains("formal"));
 });
+
+struct Lookup {
+    calls: std::cell::RefCell<Vec<String>>,
+    fail: std::cell::Cell<bool>,
+}
+
+impl tenantry::OrgLookup for Lookup {
+    fn lookup(
+        &self,
+        org: &OrgId,
+    ) -> futures_util::future::LocalBoxFuture<
+        'static,
+        tenantry::Result<Option<tenantry::OrgSettings>>,
+    > {
+        self.calls.borrow_mut().push(org.as_str().to_owned());
+        let fail = self.fail.get();
+        let name = org.as_str().to_owned();
+        Box::pin(async move {
+            if fail {
+                return Err(tenantry::Error::InvalidConfig {
+                    field: "orgConfig".into(),
+                    reason: "the directory is down".into(),
+                });
+            }
+            Ok((name != "none").then(|| tenantry::OrgSettings {
+                instructions: Some(format!("You serve {name}.")),
+                ..Default::default()
+            }))
+        })
+    }
+}
+
+dual_test!(
+    an_orgs_settings_reach_its_users_only_and_a_failed_lookup_fails_closed,
+    async {
+        let agent_model = ScriptModel::with_yields(0);
+        let acme_model = ScriptModel::with_yields(0);
+        let mut fixed = std::collections::BTreeMap::new();
+        fixed.insert(
+            org("acme"),
+            tenantry::OrgSettings {
+                instructions: Some("Acme's refunds take 30 days.".into()),
+                model: Some((Rc::new(Shared(acme_model.clone())), "acme-model".into())),
+                ..Default::default()
+            },
+        );
+        let lookup = Rc::new(Lookup {
+            calls: Default::default(),
+            fail: Default::default(),
+        });
+        let clock = Rc::new(ManualClock::new(1_000_000.0));
+        let agent = Rc::new(
+            Agent::new(
+                AgentConfig {
+                    instructions: "You are a support bot.".into(),
+                    model_name: "m".into(),
+                    ..Default::default()
+                },
+                Rc::new(Shared(agent_model.clone())),
+            )
+            .unwrap()
+            .with_clock(clock.clone())
+            .with_orgs(fixed, Some(lookup.clone() as Rc<dyn tenantry::OrgLookup>))
+            .unwrap(),
+        );
+        say(&agent, &at(Some("acme"), "alice"), "hi").await.unwrap();
+        let seen = prompt_text(acme_model.requests.borrow().last().unwrap());
+        assert!(
+            seen.contains("You are a support bot.\n\nAcme's refunds take 30 days."),
+            "{seen}"
+        );
+        assert!(
+            agent_model.requests.borrow().is_empty(),
+            "acme's runs go to acme's model"
+        );
+        for (o, u) in [
+            (Some("globex"), "alice"),
+            (None, "alice"),
+            (Some("none"), "bob"),
+        ] {
+            say(&agent, &at(o, u), "hi").await.unwrap();
+            let seen = prompt_text(agent_model.requests.borrow().last().unwrap());
+            assert!(!seen.contains("Acme"), "{seen}");
+            assert_eq!(
+                seen.contains("You serve globex."),
+                o == Some("globex"),
+                "{seen}"
+            );
+        }
+        // The lookup's answers are cached for a while, per org, and the static map is
+        // never looked up.
+        say(&agent, &at(Some("globex"), "bob"), "hi").await.unwrap();
+        assert_eq!(*lookup.calls.borrow(), ["globex", "none"]);
+        // Expired: asked again, and a failure refuses the run instead of running it
+        // without the org's rules.
+        clock.advance(61_000.0);
+        lookup.fail.set(true);
+        let e = say(&agent, &at(Some("globex"), "bob"), "hi")
+            .await
+            .unwrap_err();
+        assert_eq!(e, "invalid_config");
+        say(&agent, &at(Some("acme"), "bob"), "hi").await.unwrap();
+        say(&agent, &at(None, "bob"), "hi").await.unwrap();
+        assert_eq!(
+            agent.size(&at(Some("globex"), "bob")).unwrap(),
+            2,
+            "nothing kept"
+        );
+    }
+);

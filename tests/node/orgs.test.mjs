@@ -304,3 +304,75 @@ test("org knowledge reaches the org's users only, and no run or memory tool can 
   await assert.rejects(agent.orgBlocks(Symbol("acme")), isCode("invalid_org_id"));
   await assert.rejects(agent.deleteOrgBlock("acme", 7), isCode("invalid_input"));
 });
+
+test("per-org settings: instructions, the tools offered, permissions and the model, for that org's users only", async () => {
+  const { Agent, TenantryError } = t;
+  const seen = [];
+  const recorder = (name) => async (request) => {
+    seen.push({ model: name, orgId: request.orgId, system: request.messages[0].content, tools: request.tools.map((t) => t.name) });
+    return { text: "ok", usage: { inputTokens: 1, outputTokens: 1 } };
+  };
+  const tool = (name) => ({ name, description: name, execute: () => name });
+  const lookups = [];
+  const agent = new Agent({
+    model: recorder("agent"),
+    instructions: "You are a support bot.",
+    tools: [tool("refund"), tool("search"), tool("admin")],
+    permissions: { users: { alice: { deny: ["admin"] } } },
+    orgs: {
+      acme: {
+        instructions: "Acme: refunds within 30 days.",
+        tools: ["refund", "search"],
+        permissions: { default: "deny", users: { alice: { allow: ["refund"] } } },
+        model: recorder("acme"),
+        modelName: "acme-model",
+      },
+    },
+    orgConfig: async (orgId) => {
+      lookups.push(orgId);
+      if (orgId === "broken") throw new Error("directory down");
+      if (orgId === "weird") return { tools: ["no-such-tool"] };
+      return orgId === "globex" ? { instructions: "Globex: be brief." } : undefined;
+    },
+  });
+  await agent.run("hi", "alice", { orgId: "acme" });
+  await agent.run("hi", "bob", { orgId: "acme" });
+  await agent.run("hi", "alice", { orgId: "globex" });
+  await agent.run("hi", "alice");
+  assert.deepEqual(seen.map(({ model, orgId, tools }) => [model, orgId, tools]), [
+    ["acme", "acme", ["refund"]],
+    ["acme", "acme", []],
+    ["agent", "globex", ["refund", "search", "admin"]],
+    ["agent", undefined, ["refund", "search"]],
+  ]);
+  assert.ok(seen[0].system.startsWith("You are a support bot.\n\nAcme: refunds within 30 days."));
+  assert.ok(seen[2].system.startsWith("You are a support bot.\n\nGlobex: be brief."));
+  assert.ok(!seen[3].system.includes("Acme") && !seen[3].system.includes("Globex"));
+  assert.deepEqual(lookups, ["globex"], "the static map is never looked up; answers are cached");
+  const isConfig = (e) => e instanceof TenantryError && e.code === "invalid_config";
+  await assert.rejects(agent.run("hi", "alice", { orgId: "broken" }), (e) => isConfig(e) && /directory down/.test(e.message));
+  await assert.rejects(agent.run("hi", "alice", { orgId: "weird" }), (e) => isConfig(e) && e.details.field === 'orgConfig("weird").tools');
+  assert.equal(agent.size("alice", { orgId: "broken" }), 0);
+});
+
+test("hostile orgs and orgConfig values are refused at construction or fail only that org's run", async () => {
+  const { Agent, TenantryError } = t;
+  const model = async () => ({ text: "ok" });
+  const isConfig = (e) => e instanceof TenantryError && e.code === "invalid_config";
+  const throwing = { get acme() { throw new Error("getter"); } };
+  for (const orgs of [42, "acme", [], () => {}, throwing, new Proxy({}, { ownKeys: () => { throw new Error("trap"); } }),
+    { acme: 7 }, { acme: { tools: "refund" } }, { acme: { tools: ["nope"] } }, { acme: { instructions: 5 } },
+    { acme: { model: "gpt" } }, { acme: { modelName: "m" } }, { acme: { colour: "red" } }, { "": {} }, { acme: { permissions: { users: { a: { allow: ["x"] } } } } }]) {
+    assert.throws(() => new Agent({ model, orgs }), isConfig);
+  }
+  for (const orgConfig of [42, "f", {}, []]) assert.throws(() => new Agent({ model, orgConfig }), isConfig);
+  const answers = [7, "x", [], { colour: 1 }, { tools: [1] }, { get instructions() { throw new Error("getter"); } }, Promise.reject(new Error("no"))];
+  answers.at(-1).catch(() => {});
+  let i = 0;
+  const agent = new Agent({ model, orgConfig: () => answers[i++] });
+  for (let n = 0; n < answers.length; n++) {
+    await assert.rejects(agent.run("hi", "alice", { orgId: `org${n}` }), isConfig);
+  }
+  assert.equal(agent.stats().users, answers.length, "each refused run kept nothing but its empty partition");
+  assert.equal((await agent.run("hi", "alice")).text, "ok", "the default org is untouched");
+});

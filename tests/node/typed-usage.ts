@@ -320,6 +320,14 @@ async function main(): Promise<void> {
   const orgDoc: OrgDoc = await agent.exportOrg("acme");
   const erased: number = await agent.forgetOrg(orgDoc.orgId);
   void erased;
+  const orgAgent = new Agent({
+    model: demoModel(),
+    orgs: { acme: { instructions: "Acme.", model: demoModel(), modelName: "demo" } },
+    orgConfig: async (orgId: string) => (orgId === "globex" ? { instructions: "Globex." } : undefined),
+  });
+  await orgAgent.setOrgBlock("acme", "policy", "30 days");
+  const orgBlocks: Block[] = await orgAgent.orgBlocks("acme");
+  void orgBlocks;
   // @ts-expect-error a whole-org call needs an org id
   await agent.forgetOrg(undefined);
   // @ts-expect-error orgId is a string
