@@ -1,7 +1,9 @@
-//! Adversarial isolation: a few thousand users with near-colliding ids run, forget, export,
-//! import, get evicted and reloaded, in random concurrent interleavings. Every message a
-//! user sends carries a secret unique to them; no secret may ever reach another user's
-//! prompt, history, recall, export or usage. Run natively and on wasm (smaller there).
+//! Adversarial isolation: a few thousand users with near-colliding ids, the same ids again
+//! in orgs with near-colliding ids, run, forget, export, import, get evicted and reloaded,
+//! and whole orgs are erased, in random concurrent interleavings. Every message a user
+//! sends carries a secret unique to them, and every org's knowledge one unique to the org;
+//! no user's secret may reach another user's prompt, history, recall, export or usage, and
+//! no org's secret another org's users' prompts. Run natively and on wasm (smaller there).
 //! `TENANTRY_SOAK=1` runs the long variant natively.
 
 use crate::dual_support::{ScriptModel, Shared};
@@ -10,7 +12,8 @@ use futures_util::future::join_all;
 use std::collections::HashMap;
 use std::rc::Rc;
 use tenantry::{
-    Agent, AgentConfig, ManualClock, MemoryConfig, MemoryStorage, RunOptions, SessionId, UserKey,
+    Agent, AgentConfig, ManualClock, MemoryConfig, MemoryStorage, OrgId, RunOptions, SessionId,
+    UserKey,
 };
 use tenantry::{BudgetConfig, LimitSet, Window};
 
@@ -70,8 +73,24 @@ fn ids(n: usize, rng: &mut Rng) -> Vec<Option<String>> {
     out
 }
 
+/// Orgs built to collide with each other and with the default org's storage folders.
+const ORGS: [Option<&str>; 7] = [
+    None,
+    Some("acme"),
+    Some("Acme"),
+    Some("acme "),
+    Some("acme/u"),
+    Some("u"),
+    Some("acme%2Fu"),
+];
+
 fn secret(i: usize) -> String {
     format!("SECRET{i:05}X")
+}
+
+/// The secret in org `o`'s knowledge: numbered past every user's.
+fn org_secret(o: usize) -> String {
+    secret(90_000 + o)
 }
 
 /// Which users' secrets appear in `text`.
@@ -79,6 +98,11 @@ fn owners(text: &str) -> Vec<usize> {
     text.match_indices("SECRET")
         .filter_map(|(at, _)| text.get(at + 6..at + 11)?.parse().ok())
         .collect()
+}
+
+#[test]
+fn org_secrets_are_numbered_apart_from_every_users() {
+    assert_eq!(owners(&org_secret(3)), [90_003]);
 }
 
 struct Report {
@@ -92,10 +116,11 @@ struct Report {
 
 async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
     let mut rng = Rng(seed);
-    let ids = ids(users, &mut rng);
-    let keys: Vec<UserKey> = ids
-        .iter()
-        .map(|id| UserKey::parse(id.as_deref()).unwrap())
+    // The same ids again in every org: user u is id u / ORGS.len() in org u % ORGS.len().
+    let ids = ids(users.div_ceil(ORGS.len()), &mut rng);
+    let org_of = |u: usize| u % ORGS.len();
+    let keys: Vec<UserKey> = (0..users)
+        .map(|u| UserKey::parse_in(ORGS[org_of(u)], ids[u / ORGS.len()].as_deref()).unwrap())
         .collect();
     let index: HashMap<UserKey, usize> = keys.iter().cloned().zip(0..).collect();
     assert_eq!(index.len(), users, "every id is a distinct user");
@@ -126,6 +151,13 @@ async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
             .with_clock(clock.clone())
             .with_storage(storage.clone()),
     );
+    let orgs: Vec<Option<OrgId>> = ORGS.iter().map(|o| OrgId::parse(*o).unwrap()).collect();
+    for (o, org) in orgs.iter().enumerate() {
+        if let Some(org) = org {
+            let text = format!("knowledge of {}", org_secret(o));
+            agent.set_org_block(org, "policy", &text).await.unwrap();
+        }
+    }
     let mut charged = vec![0u64; users];
     let mut report = Report {
         users,
@@ -166,10 +198,18 @@ async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
         // Random whole-user operations, each on one user.
         let u = rng.below(users);
         report.ops += 1;
-        match rng.below(5) {
+        match rng.below(6) {
             0 => {
                 // Erasure keeps the spend counting (under a pseudonym): `charged` stays.
                 agent.forget(&keys[u]).await.unwrap();
+            }
+            5 if rng.below(10) == 0 => {
+                // A whole org, knowledge and all, now and then; it is set again after.
+                if let Some(org) = &orgs[org_of(u)] {
+                    agent.forget_org(org).await.unwrap();
+                    let text = format!("knowledge of {}", org_secret(org_of(u)));
+                    agent.set_org_block(org, "policy", &text).await.unwrap();
+                }
             }
             1 => {
                 let doc = agent.export(&keys[u]).await.unwrap();
@@ -184,10 +224,14 @@ async fn soak(users: usize, rounds: usize, seed: u64) -> Report {
     }
     // Every prompt the model ever saw holds only its own user's secrets.
     for req in model.requests.borrow().iter() {
-        let me = index[&UserKey::parse(req.user_id.as_deref()).unwrap()];
+        let me = index[&UserKey::parse_in(req.org_id.as_deref(), req.user_id.as_deref()).unwrap()];
+        let my_org = 90_000 + org_of(me);
         for m in &req.messages() {
             report.checks += 1;
-            report.leaks += owners(&m.content).iter().filter(|&&o| o != me).count();
+            report.leaks += owners(&m.content)
+                .iter()
+                .filter(|&&o| o != me && o != my_org)
+                .count();
         }
     }
     // Every user's history, recall, export and usage: theirs alone, and charged exactly.
