@@ -16,6 +16,7 @@ mod embedding;
 mod extraction;
 mod facts;
 mod lifecycle;
+mod mcp_tools;
 mod memory_tools;
 mod model_step;
 mod observation;
@@ -77,6 +78,8 @@ pub struct Agent {
     /// The size of this agent's vectors, fixed by the first embedding that passed, so
     /// every stored vector stays comparable with every query.
     dimensions: Cell<Option<usize>>,
+    /// MCP servers whose tools each run lists for its user, when configured.
+    mcp: Option<Rc<crate::mcp::Mcp>>,
 }
 
 /// Decides a user's budget plan by name (`budget.planOf` in JS).
@@ -113,6 +116,7 @@ impl Agent {
             secret: RefCell::new(None),
             embedder: None,
             dimensions: Cell::new(None),
+            mcp: None,
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
             model,
@@ -134,8 +138,34 @@ impl Agent {
         tools
             .specs
             .extend(crate::tools::memory::specs(&self.config.memory.tools)?);
+        if let Some(mcp) = &self.mcp {
+            tools.run_time_prefixes = mcp.prefixes();
+        }
         tools.validate()?;
         self.tools = Some(tools);
+        Ok(self)
+    }
+
+    /// MCP servers' tools, listed per run for its user and called with that user's
+    /// headers. Rules in `permissions` may name them (by `${server}_${tool}`) once this is
+    /// set, whether `with_tools` comes before or after.
+    pub fn with_mcp(mut self, mcp: crate::mcp::Mcp) -> Result<Self> {
+        let tools = match self.tools.take() {
+            Some(mut t) => {
+                t.run_time_prefixes = mcp.prefixes();
+                t.validate()?;
+                t
+            }
+            None => ToolSet::with_run_time_tools(
+                Vec::new(),
+                Default::default(),
+                None,
+                None,
+                mcp.prefixes(),
+            )?,
+        };
+        self.tools = Some(tools);
+        self.mcp = Some(Rc::new(mcp));
         Ok(self)
     }
 

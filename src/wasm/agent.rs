@@ -528,6 +528,9 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     if let Some(tools) = parsed.tools {
         agent = agent.with_tools(tools)?;
     }
+    if let Some(mcp) = parsed.mcp {
+        agent = agent.with_mcp(mcp)?;
+    }
     Ok(JsAgent {
         inner: Rc::new(agent),
     })
