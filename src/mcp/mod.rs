@@ -320,7 +320,7 @@ impl Mcp {
                         .borrow_mut()
                         .end_session(user, i, session.id.as_deref());
                 }
-                Err(f) => return Err(f.message()),
+                Err(f) => return Err(scrub(f.message(), headers)),
             }
         }
         Err(Failure::Expired.message())
@@ -352,7 +352,7 @@ impl Mcp {
         let (result, id) = target
             .call(self.id(), "initialize", params)
             .await
-            .map_err(|f| format!("initialize: {}", f.message()))?;
+            .map_err(|f| scrub(format!("initialize: {}", f.message()), headers))?;
         let protocol = match result.get("protocolVersion").and_then(Value::as_str) {
             Some(v) if PROTOCOL_VERSIONS.contains(&v) => v.to_owned(),
             Some(v) => {
@@ -376,7 +376,12 @@ impl Mcp {
         target
             .notify("notifications/initialized")
             .await
-            .map_err(|f| format!("notifications/initialized: {}", f.message()))?;
+            .map_err(|f| {
+                scrub(
+                    format!("notifications/initialized: {}", f.message()),
+                    headers,
+                )
+            })?;
         let session = Session { id, protocol };
         self.catalog
             .borrow_mut()
@@ -422,6 +427,23 @@ fn check_headers(headers: &[(String, String)]) -> std::result::Result<(), String
         }
     }
     Ok(())
+}
+
+/// A failure quotes the server's words, and a server may echo the request: the user's
+/// header values are taken out before the message reaches the model or the audit log.
+fn scrub(mut message: String, headers: &[(String, String)]) -> String {
+    for (_, value) in headers {
+        if value.len() >= 4 && message.contains(value.as_str()) {
+            message = message.replace(value.as_str(), "[redacted]");
+        }
+        // A bearer token echoed without its scheme.
+        if let Some((_, secret)) = value.split_once(' ') {
+            if secret.len() >= 4 && message.contains(secret) {
+                message = message.replace(secret, "[redacted]");
+            }
+        }
+    }
+    message
 }
 
 fn quote(s: &str, max: usize) -> String {

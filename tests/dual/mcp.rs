@@ -30,6 +30,8 @@ enum Fault {
     NoAnswerInStream,
     /// A 404 whatever the session: a server that keeps ending it.
     Expired,
+    /// A 500 whose body repeats the request's Authorization.
+    EchoAuth,
 }
 
 #[derive(Default)]
@@ -239,6 +241,10 @@ impl Server {
                 )
             }
             Some(Fault::Expired) => return reply(404, vec![], vec![]),
+            Some(Fault::EchoAuth) => {
+                let body = format!("bad request with {auth} (token {})", auth.trim_start_matches("Bearer "));
+                return reply(500, vec![], vec![Chunk::Bytes(body.into_bytes())]);
+            }
             Some(Fault::Huge) => {
                 let big = "x".repeat(tenantry::limits::MAX_INPUT_BYTES / 2);
                 return self.answer(
@@ -657,6 +663,11 @@ dual_test!(failures_are_tool_errors_the_run_survives, async {
     failing_call(Fault::Hang, "no answer from the server within 30000 ms").await;
     failing_call(Fault::NoAnswerInStream, "ended without a response").await;
     failing_call(Fault::Huge, "the limit is").await;
+    failing_call(
+        Fault::EchoAuth,
+        "bad request with [redacted] (token [redacted])",
+    )
+    .await;
     let s = setup(true, true);
     let (_, part) = call(&s, "alice", "crm_flaky", "{}").await;
     let (_, error, _) = result_of(&part);
