@@ -316,6 +316,8 @@ impl Clock for Host {
 struct Tokens {
     asked: RefCell<Vec<(Option<String>, String)>>,
     yields: Cell<usize>,
+    /// The function fails for everyone (a credential store that is down).
+    down: Cell<bool>,
 }
 
 struct TokensFn(Rc<Tokens>);
@@ -333,6 +335,9 @@ impl McpHeaders for TokensFn {
         let user = user.map(str::to_owned);
         Box::pin(async move {
             yield_n(t.yields.get()).await;
+            if t.down.get() {
+                return Err("the token store is down".into());
+            }
             match user.as_deref() {
                 Some("mallory") => Err("no linked account".into()),
                 Some("crlf") => Ok(vec![("authorization".into(), "x\r\nX-Evil: 1".into())]),
@@ -681,6 +686,34 @@ dual_test!(failures_are_tool_errors_the_run_survives, async {
     assert_eq!(result_of(&part).2, "invalid");
     assert_eq!(s.server.requests.borrow().len(), sent);
 });
+
+dual_test!(
+    headers_are_asked_for_each_call_and_their_failure_fails_that_call,
+    async {
+        let s = setup(false, true);
+        call(&s, "alice", "crm_whoami", "{}").await;
+        let asked = s.tokens.asked.borrow().len();
+        // The list is cached, the call still needs alice's headers: asked again, and failing.
+        s.tokens.down.set(true);
+        let calls = s.server.count("tools/call");
+        let (_, part) = call(&s, "alice", "crm_whoami", "{}").await;
+        let (_, error, decision) = result_of(&part);
+        assert_eq!(decision, "failed");
+        assert_eq!(
+            error.unwrap(),
+            "the tool failed: the headers function failed: \"the token store is down\""
+        );
+        assert_eq!(s.tokens.asked.borrow().len(), asked + 1);
+        assert_eq!(
+            s.server.count("tools/call"),
+            calls,
+            "nothing was sent without them"
+        );
+        s.tokens.down.set(false);
+        let (text, _) = call(&s, "alice", "crm_whoami", "{}").await;
+        assert_eq!(text, "tool said Bearer token-alice");
+    }
+);
 
 dual_test!(
     tool_lists_are_cached_per_user_with_a_lifetime_and_a_bound,
