@@ -89,7 +89,7 @@ fn read_tool(t: &Value, server: usize, prefix: &str) -> Result<McpTool, (String,
     Ok(McpTool {
         server,
         name,
-        spec: ToolSpec::new(full, description, Some(schema)),
+        spec: std::rc::Rc::new(ToolSpec::new(full, description, Some(schema))),
     })
 }
 

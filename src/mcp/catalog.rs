@@ -15,8 +15,9 @@ pub struct McpTool {
     pub server: usize,
     /// Its name at the server.
     pub name: String,
-    /// As the model sees it: `${server}_${name}`.
-    pub spec: ToolSpec,
+    /// As the model sees it: `${server}_${name}`. Shared: every run of the user offers
+    /// the cached list, and a schema is not copied for each.
+    pub spec: Rc<ToolSpec>,
 }
 
 /// A server's answer to one user's listing: the tools taken and those left out, and why.
