@@ -531,7 +531,7 @@ export interface AuditEntry {
   seq: number;
   /** Milliseconds since the epoch. */
   ts: number;
-  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | "memory.embed" | "memory.extract" | (string & {});
+  type: "run.start" | "run.finish" | "model.call" | "tool.call" | "budget.refused" | "budget.overrun" | "forget" | "export" | "import" | "memory.compact" | "memory.embed" | "memory.extract" | "mcp.list" | (string & {});
   userId: string | null;
   /** The user's org; absent for the default org. */
   orgId?: string;
@@ -583,7 +583,8 @@ export interface VerifyReport {
  * (a span: `durationMs`, `usage`), `model.call` is a child span with latency and usage,
  * `tool.call`, `budget.refused`, `budget.overrun`, `forget`/`export`/`import`, `eviction`,
  * `audit.sink-error`, `memory.compact`, `memory.embed` (an embedder call, with the `usage`
- * charged to the user), `memory.extract` (a fact extraction call: `recorded` facts, `usage`).
+ * charged to the user), `memory.extract` (a fact extraction call: `recorded` facts, `usage`),
+ * `mcp.list` (an MCP server's tools listed for the run's user, see `McpListData`).
  */
 export interface TelemetryEvent {
   type: string;
@@ -668,6 +669,50 @@ export interface AgentConfig {
    * (never a run without the org's rules).
    */
   orgConfig?: (orgId: string) => OrgSettings | undefined | null | Promise<OrgSettings | undefined | null>;
+  /**
+   * MCP servers whose tools the model may call, as `${name}_${tool}`, each call with the
+   * calling user's own headers. `permissions`, `policy` and `approve` apply by that full name.
+   */
+  mcp?: McpServerConfig[];
+}
+
+// MCP tools (the `mcp` option).
+
+/** What a server's `headers` function returns: header names to string values. */
+export type McpHeaders = { [name: string]: string };
+
+/** One MCP server reached over the Streamable HTTP transport through the runtime's `fetch`. */
+export interface McpServerConfig {
+  /** Prefixes its tools' names (`${name}_${tool}`): 1 to 32 letters, digits, `_` or `-`, unique. */
+  name: string;
+  /** Its endpoint, `http://` or `https://`, with no credentials in it (they go in `headers`). */
+  url: string;
+  /**
+   * The calling user's headers for this server (their OAuth token, their API key), asked for
+   * each listing and call of that user. A throw, a rejection or anything but an object of
+   * strings fails that user's listing or call only. It may not set `Content-Type`, `Accept`,
+   * `Mcp-Session-Id` or `MCP-Protocol-Version`.
+   */
+  headers?: (userId: string | null, context: { server: string; orgId: string | null }) => McpHeaders | Promise<McpHeaders>;
+  /** Time limit of one listing or call (headers and initialization included). Default 30,000 ms. */
+  timeoutMs?: number;
+  /** How long a user's tool list is reused. Default 300,000 ms; 0 lists on every run; `Infinity` never expires. */
+  cacheTtlMs?: number;
+}
+
+/** `data` of an `mcp.list` audit entry or telemetry event: one server's listing for the run's user. */
+export interface McpListData {
+  server: string;
+  ok: boolean;
+  /** Why the server offered no tools to this run (no credentials are quoted). */
+  error: string | null;
+  /** Tools offered from this server. */
+  tools: number;
+  /** Tools left out: invalid names or schemas, or a name another tool has. */
+  skipped: Array<{ tool: string; reason: string }>;
+  truncated: boolean;
+  /** The list came from the cache (reported again only when a tool was skipped). */
+  cached: boolean;
 }
 
 export interface RunOptions {

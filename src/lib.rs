@@ -30,6 +30,7 @@ mod ids;
 mod json_text;
 pub mod limits;
 mod lock;
+mod mcp;
 mod memory;
 mod message;
 mod model;
@@ -73,6 +74,7 @@ pub use error::{Error, Result};
 pub use events::{EventPart, RunEvent};
 pub use http::{Body, HttpHost, HttpRequest, HttpResponse, NetworkError};
 pub use ids::{OrgId, SessionId, UserId, UserKey, ANONYMOUS_SENTINEL, DEFAULT_SESSION_ID};
+pub use mcp::{Mcp, McpHeaders, McpServerConfig, McpTool, Report as McpReport};
 pub use memory::{Fact, FactQuery, NewFact, Stats};
 pub use message::{Message, Role, ToolCall};
 pub use model::{

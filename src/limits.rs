@@ -141,3 +141,32 @@ pub const MAX_ORG_CONFIG_CACHE: usize = 1000;
 
 /// How long an `orgConfig` answer is used before the org's next run asks again.
 pub const ORG_CONFIG_TTL_MS: f64 = 60_000.0;
+
+// MCP tools (`mcp` servers).
+/// Time limit of one MCP listing or call by default (headers, initialization and every
+/// page included), in milliseconds.
+pub const DEFAULT_MCP_TIMEOUT_MS: u64 = 30_000;
+/// How long a user's tool list from a server is reused by default: five minutes, so a
+/// server's new tools (or a user's changed rights there) show within minutes while a busy
+/// user does not list on every run.
+pub const DEFAULT_MCP_CACHE_TTL_MS: f64 = 300_000.0;
+/// (user, server) entries of tool lists and sessions kept by default, least recently used
+/// evicted first.
+pub const DEFAULT_MCP_CACHE_ENTRIES: usize = 10_000;
+/// Most MCP servers per agent: each is listed at the start of a run.
+pub const MAX_MCP_SERVERS: usize = 32;
+/// Longest server name: half a tool name, leaving the server's own tool name the rest.
+pub const MAX_MCP_SERVER_NAME_BYTES: usize = 32;
+/// Most `tools/list` pages followed per listing: a server paging further is looping.
+pub const MAX_MCP_LIST_PAGES: usize = 16;
+/// Most tools taken from one server: more would crowd every prompt of the run.
+pub const MAX_MCP_TOOLS_PER_SERVER: usize = 256;
+/// Largest MCP response body read, in bytes (a page of tools, a call's answer).
+pub const MAX_MCP_BODY_BYTES: usize = 4 << 20;
+/// Largest input schema of one MCP tool, as JSON: it is sent with every model call.
+pub const MAX_MCP_SCHEMA_BYTES: usize = 64 * 1024;
+/// Longest description of one MCP tool, in bytes.
+pub const MAX_MCP_DESCRIPTION_BYTES: usize = 8 * 1024;
+/// Most headers a server's `headers` function may return, and their total size in bytes.
+pub const MAX_MCP_HEADERS: usize = 64;
+pub const MAX_MCP_HEADER_BYTES: usize = 16 * 1024;

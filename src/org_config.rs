@@ -28,9 +28,9 @@ pub struct OrgSettings {
 
 impl OrgSettings {
     /// Names only tools the agent has (`known`), and rules that do too.
-    pub fn validate(&self, path: &str, known: &BTreeSet<&str>) -> Result<()> {
+    pub fn validate(&self, path: &str, known: &dyn Fn(&str) -> bool) -> Result<()> {
         if let Some(tools) = &self.tools {
-            if let Some(t) = tools.iter().find(|t| !known.contains(t.as_str())) {
+            if let Some(t) = tools.iter().find(|t| !known(t.as_str())) {
                 return Err(Error::config(
                     &format!("{path}.tools"),
                     format!("names an unknown tool `{t}`"),
@@ -38,7 +38,7 @@ impl OrgSettings {
             }
         }
         if let Some(p) = &self.permissions {
-            p.validate(known).map_err(|e| match e {
+            p.validate_names(known).map_err(|e| match e {
                 Error::InvalidConfig { field, reason } => Error::InvalidConfig {
                     field: format!("{path}.{field}"),
                     reason,
@@ -120,7 +120,7 @@ impl OrgConfigs {
         &self,
         org: &OrgId,
         instructions: &str,
-        known: &BTreeSet<&str>,
+        known: &dyn Fn(&str) -> bool,
         now: f64,
     ) -> Result<Option<Rc<ResolvedOrg>>> {
         if let Some(fixed) = self.fixed.get(org) {

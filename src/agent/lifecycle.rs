@@ -49,6 +49,9 @@ impl Agent {
         if let Some(t) = &self.tools {
             t.cache.borrow_mut().forget(user);
         }
+        if let Some(m) = &self.mcp {
+            m.forget(user);
+        }
         let result = match &self.storage {
             Some(s) => records::erase_user(s.as_ref(), user).await,
             None => Ok(()),
@@ -275,6 +278,9 @@ impl Agent {
         *self.secret.borrow_mut() = None;
         self.observer.forget_all_users();
         self.orgs.borrow_mut().clear();
+        if let Some(m) = &self.mcp {
+            m.clear_all();
+        }
         if let Some(s) = &self.storage {
             records::delete_prefix(s.as_ref(), keys::ROOT_PREFIX).await?;
         }

@@ -26,7 +26,11 @@ impl Agent {
         call: &ToolCall,
         user: &UserKey,
         ctx: ToolContext,
+        mcp_tools: &[crate::mcp::McpTool],
     ) -> Outcome {
+        if let Some(t) = mcp_tools.iter().find(|t| t.spec.name == call.name) {
+            return self.call_mcp(tools, t, call, user, ctx).await;
+        }
         if !memory::is_memory_tool(&call.name) || !tools.specs.iter().any(|s| s.name == call.name) {
             return tools.call(call, user, ctx).await;
         }

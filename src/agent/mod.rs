@@ -16,6 +16,7 @@ mod embedding;
 mod extraction;
 mod facts;
 mod lifecycle;
+mod mcp_tools;
 mod memory_tools;
 mod model_step;
 mod observation;
@@ -85,6 +86,8 @@ pub struct Agent {
     /// The size of this agent's vectors, fixed by the first embedding that passed, so
     /// every stored vector stays comparable with every query.
     dimensions: Cell<Option<usize>>,
+    /// MCP servers whose tools each run lists for its user, when configured.
+    mcp: Option<Rc<crate::mcp::Mcp>>,
 }
 
 /// Decides a user's budget plan by name (`budget.planOf(userId, { orgId })` in JS).
@@ -121,6 +124,7 @@ impl Agent {
             secret: RefCell::new(None),
             embedder: None,
             dimensions: Cell::new(None),
+            mcp: None,
             memory: RefCell::new(Memory::new(config.memory.limits())),
             config,
             model,
@@ -148,31 +152,59 @@ impl Agent {
         fixed: std::collections::BTreeMap<OrgId, OrgSettings>,
         lookup: Option<Rc<dyn OrgLookup>>,
     ) -> Result<Self> {
-        let known = self.tool_names();
         for (org, settings) in &fixed {
-            settings.validate(&format!("orgs[{:?}]", org.as_str()), &known)?;
+            settings.validate(&format!("orgs[{:?}]", org.as_str()), &|t| {
+                self.knows_tool(t)
+            })?;
         }
         self.org_configs = OrgConfigs::new(&self.config.instructions, fixed, lookup);
         Ok(self)
     }
 
-    /// Every tool name the agent knows, built-in memory tools included.
-    fn tool_names(&self) -> std::collections::BTreeSet<&str> {
-        let mut names: std::collections::BTreeSet<&str> = self
-            .tools
-            .as_ref()
-            .map(|t| t.specs.iter().map(|s| s.name.as_str()).collect())
-            .unwrap_or_default();
-        names.extend(crate::tools::memory::NAMES);
-        names
+    /// Whether `name` is one of the agent's tools: a host tool, a built-in memory tool, or
+    /// a tool an MCP server may list (by its server's prefix).
+    fn knows_tool(&self, name: &str) -> bool {
+        crate::tools::memory::NAMES.contains(&name)
+            || self.tools.as_ref().is_some_and(|t| {
+                t.specs.iter().any(|s| s.name == name)
+                    || t.run_time_prefixes
+                        .iter()
+                        .any(|p| name.len() > p.len() && name.starts_with(p.as_str()))
+            })
     }
 
     pub fn with_tools(mut self, mut tools: ToolSet) -> Result<Self> {
         tools
             .specs
             .extend(crate::tools::memory::specs(&self.config.memory.tools)?);
+        if let Some(mcp) = &self.mcp {
+            tools.run_time_prefixes = mcp.prefixes();
+        }
         tools.validate()?;
         self.tools = Some(tools);
+        Ok(self)
+    }
+
+    /// MCP servers' tools, listed per run for its user and called with that user's
+    /// headers. Rules in `permissions` may name them (by `${server}_${tool}`) once this is
+    /// set, whether `with_tools` comes before or after.
+    pub fn with_mcp(mut self, mcp: crate::mcp::Mcp) -> Result<Self> {
+        let tools = match self.tools.take() {
+            Some(mut t) => {
+                t.run_time_prefixes = mcp.prefixes();
+                t.validate()?;
+                t
+            }
+            None => ToolSet::with_run_time_tools(
+                Vec::new(),
+                Default::default(),
+                None,
+                None,
+                mcp.prefixes(),
+            )?,
+        };
+        self.tools = Some(tools);
+        self.mcp = Some(Rc::new(mcp));
         Ok(self)
     }
 

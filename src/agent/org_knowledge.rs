@@ -49,7 +49,7 @@ impl Agent {
     ) -> Result<Option<Rc<crate::org_config::ResolvedOrg>>> {
         match user.org_id() {
             Some(org) if !self.org_configs.is_empty() => {
-                let known = self.tool_names();
+                let known = |t: &str| self.knows_tool(t);
                 self.org_configs
                     .resolve(org, &self.config.instructions, &known, self.now())
                     .await

@@ -11,11 +11,13 @@ use super::Agent;
 use crate::error::{Error, Result};
 use crate::events::EventPart;
 use crate::ids::UserKey;
+use crate::mcp::McpTool;
 use crate::memory::Turn;
 use crate::message::Message;
 use crate::model::Usage;
 use crate::observe::{About, Kind};
 use crate::tools::cache::CacheHandle;
+use crate::tools::permissions::Access;
 use crate::tools::ToolContext;
 use futures_util::future::{self, join_all, Either};
 use serde_json::json;
@@ -27,11 +29,21 @@ impl Agent {
         user: &UserKey,
         mut call: Call,
     ) -> Result<RunOutput> {
-        let visible = self
+        let scope = org_scope(&call);
+        let mut visible = self
             .tools
             .as_ref()
-            .map(|t| t.visible(user, &org_scope(&call)))
+            .map(|t| t.visible(user, &scope))
             .unwrap_or_default();
+        let mcp_tools = self.mcp_tools(user, &call).await;
+        if let Some(tools) = &self.tools {
+            visible.extend(
+                mcp_tools
+                    .iter()
+                    .filter(|t| tools.permissions.access(user, &t.spec.name, &scope) != Access::Denied)
+                    .map(|t| json!({ "name": t.spec.name, "description": t.spec.description, "parameters": t.spec.parameters })),
+            );
+        }
         // A provider offers the output as a tool of that name: it must not be one of ours.
         if let Some(output) = &call.output {
             if visible.iter().any(|t| t["name"] == output.name.as_str()) {
@@ -106,7 +118,7 @@ impl Agent {
                 response.text,
                 response.tool_calls,
             ));
-            self.run_tools(user, &call, step, &calls, &mut current)
+            self.run_tools(user, &call, step, &calls, &mut current, &mcp_tools)
                 .await?;
         }
     }
@@ -119,6 +131,7 @@ impl Agent {
         step: u32,
         calls: &[crate::message::ToolCall],
         current: &mut Vec<Message>,
+        mcp_tools: &[McpTool],
     ) -> Result<()> {
         let Some(tools) = &self.tools else {
             return Err(Error::Internal {
@@ -152,7 +165,7 @@ impl Agent {
                 cache: cache.0.clone(),
                 scope: org_scope(call),
             };
-            self.call_tool(tools, c, user, ctx)
+            self.call_tool(tools, c, user, ctx, mcp_tools)
         }));
         let outcomes = match &call.cancel {
             Some(cancel) => match future::select(Box::pin(outcomes), cancel.cancelled()).await {

@@ -18,10 +18,11 @@ pub enum Kind {
     MemoryCompact,
     MemoryEmbed,
     MemoryExtract,
+    McpList,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::RunStart,
         Kind::RunFinish,
         Kind::ModelCall,
@@ -36,6 +37,7 @@ impl Kind {
         Kind::MemoryCompact,
         Kind::MemoryEmbed,
         Kind::MemoryExtract,
+        Kind::McpList,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Kind {
             Kind::MemoryCompact => "memory.compact",
             Kind::MemoryEmbed => "memory.embed",
             Kind::MemoryExtract => "memory.extract",
+            Kind::McpList => "mcp.list",
         }
     }
 

@@ -203,6 +203,9 @@ pub struct ToolSet {
     /// stack: a run asked for by that very tool for its own session is refused
     /// (`Agent::reentrant`) instead of waiting for itself.
     pub executing: RefCell<Vec<(UserKey, String)>>,
+    /// Prefixes of tools offered at run time (an MCP server's `${name}_`): rules may name
+    /// such a tool though no spec here has its name.
+    pub run_time_prefixes: Vec<String>,
 }
 
 impl ToolSet {
@@ -213,6 +216,18 @@ impl ToolSet {
         host: Option<Rc<dyn ToolHost>>,
         approval_timeout_ms: Option<f64>,
     ) -> Result<ToolSet> {
+        ToolSet::with_run_time_tools(specs, permissions, host, approval_timeout_ms, Vec::new())
+    }
+
+    /// `new`, for a set that also offers tools listed at run time under `prefixes` (MCP
+    /// servers'), which `permissions` may name.
+    pub fn with_run_time_tools(
+        specs: Vec<ToolSpec>,
+        permissions: Permissions,
+        host: Option<Rc<dyn ToolHost>>,
+        approval_timeout_ms: Option<f64>,
+        prefixes: Vec<String>,
+    ) -> Result<ToolSet> {
         let tools = ToolSet {
             specs,
             permissions,
@@ -220,6 +235,7 @@ impl ToolSet {
             cache: Rc::new(RefCell::new(ToolCache::default())),
             approval_timeout_ms: approval_timeout_ms.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_MS),
             executing: RefCell::new(Vec::new()),
+            run_time_prefixes: prefixes,
         };
         tools.validate()?;
         Ok(tools)
@@ -239,7 +255,14 @@ impl ToolSet {
         }
         // Rules may name the built-in memory tools whether or not this agent offers them.
         names.extend(memory::NAMES);
-        self.permissions.validate(&names)?;
+        let known = |n: &str| {
+            names.contains(n)
+                || self
+                    .run_time_prefixes
+                    .iter()
+                    .any(|p| n.len() > p.len() && n.starts_with(p.as_str()))
+        };
+        self.permissions.validate_names(&known)?;
         let ms = self.approval_timeout_ms;
         if ms.is_nan() || ms <= 0.0 {
             return Err(Error::config(
@@ -324,6 +347,17 @@ impl ToolSet {
                 format!("unknown tool `{}`", call.name),
             ));
         };
+        self.admit_as(spec, call, user, ctx).await
+    }
+
+    /// `admit` of a call to the tool `spec` describes (one listed at run time).
+    pub async fn admit_as(
+        &self,
+        spec: &ToolSpec,
+        call: &ToolCall,
+        user: &UserKey,
+        ctx: &ToolContext,
+    ) -> std::result::Result<(Value, Decision), Outcome> {
         let access = self.permissions.access(user, &spec.name, &ctx.scope);
         if access == Access::Denied {
             return Err(Outcome::error(

@@ -57,8 +57,13 @@ impl Permissions {
     /// Rules naming tools that do not exist are almost always typos that would silently
     /// leave a tool open: refuse them.
     pub fn validate(&self, tools: &BTreeSet<&str>) -> Result<()> {
+        self.validate_names(&|n| tools.contains(n))
+    }
+
+    /// `validate`, where `known` says whether a name is a tool's.
+    pub fn validate_names(&self, known: &dyn Fn(&str) -> bool) -> Result<()> {
         let check = |field: String, names: &BTreeSet<String>| -> Result<()> {
-            match names.iter().find(|n| !tools.contains(n.as_str())) {
+            match names.iter().find(|n| !known(n.as_str())) {
                 Some(n) => Err(Error::config(
                     &field,
                     format!("names an unknown tool `{n}`"),

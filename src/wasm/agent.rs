@@ -658,6 +658,10 @@ fn build(config: &JsValue) -> Result<JsAgent> {
     if let Some(tools) = parsed.tools {
         agent = agent.with_tools(tools)?;
     }
+    if let Some(mcp) = parsed.mcp {
+        agent = agent.with_mcp(mcp)?;
+    }
+    // After the tools and servers: an org's tool list names them.
     if let Some((fixed, lookup)) = parsed.orgs {
         let lookup = lookup.map(|func| {
             Rc::new(super::org_config::JsOrgLookup { func }) as Rc<dyn crate::org_config::OrgLookup>

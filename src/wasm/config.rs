@@ -33,6 +33,8 @@ pub struct Parsed {
         std::collections::BTreeMap<crate::ids::OrgId, crate::org_config::OrgSettings>,
         Option<Function>,
     )>,
+    /// `mcp`, when given.
+    pub mcp: Option<crate::mcp::Mcp>,
 }
 
 const KEYS: &[&str] = &[
@@ -55,6 +57,7 @@ const KEYS: &[&str] = &[
     "onEvent",
     "orgs",
     "orgConfig",
+    "mcp",
 ];
 
 const MEMORY_KEYS: &[&str] = &[
@@ -89,8 +92,15 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
     // Optional parts are parsed by functions called only when their key is present: V8
     // compiles a wasm function on its first call, so a plain `new Agent` pays for none of
     // them (the cold-start bench measured ~2 ms for compiling the all-in-one version).
+    // MCP servers (the block below and `mcp` in TOOL_KEYS): their prefixes are tool names
+    // that `permissions` may use.
+    let mcp = match opts.get("mcp") {
+        Some(v) => Some(super::js_mcp::parse(&v, clock.clone())?),
+        None => None,
+    };
+    let prefixes = mcp.as_ref().map(|m| m.prefixes()).unwrap_or_default();
     let tools = match TOOL_KEYS.iter().any(|k| opts.get(k).is_some()) {
-        true => tool_set(&opts)?,
+        true => tool_set(&opts, prefixes)?,
         false => None,
     };
     let observer = match (opts.get("audit"), opts.get("onEvent")) {
@@ -111,6 +121,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         observer,
         embedder,
         orgs,
+        mcp,
     })
 }
 
@@ -220,8 +231,9 @@ fn function(opts: &Options, key: &str, shape: &str) -> Result<Option<Function>> 
     }
 }
 
-const TOOL_KEYS: [&str; 5] = [
+const TOOL_KEYS: [&str; 6] = [
     "tools",
+    "mcp",
     "permissions",
     "policy",
     "approve",
@@ -265,7 +277,7 @@ fn observer(audit: Option<JsValue>, on_event: Option<JsValue>, clock: JsClock) -
 
 /// `tools`, `permissions`, `policy`, `approve`, `approvalTimeoutMs`: `None` when no tools.
 #[inline(never)]
-fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
+fn tool_set(opts: &Options, mcp_prefixes: Vec<String>) -> Result<Option<ToolSet>> {
     let policy = function(
         opts,
         "policy",
@@ -276,15 +288,19 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
         "approve",
         "({ userId, sessionId, tool, args }) => boolean",
     )?;
-    let Some(tools) = opts.get("tools") else {
-        for k in ["permissions", "policy", "approve", "approvalTimeoutMs"] {
-            if opts.get(k).is_some() {
-                return Err(Error::config(k, "needs `tools`"));
+    let (specs, execute) = match opts.get("tools") {
+        Some(tools) => parse_tools(&tools)?,
+        // An agent with MCP servers has tools to rule on, listed at run time.
+        None if !mcp_prefixes.is_empty() => Default::default(),
+        None => {
+            for k in ["permissions", "policy", "approve", "approvalTimeoutMs"] {
+                if opts.get(k).is_some() {
+                    return Err(Error::config(k, "needs `tools` or `mcp`"));
+                }
             }
+            return Ok(None);
         }
-        return Ok(None);
     };
-    let (specs, execute) = parse_tools(&tools)?;
     let permissions: Permissions = match opts.get("permissions") {
         None => Permissions::default(),
         Some(p) => permissions_at(p, "permissions")?,
@@ -295,7 +311,7 @@ fn tool_set(opts: &Options) -> Result<Option<ToolSet>> {
         approve,
     });
     let timeout = opts.number("approvalTimeoutMs")?;
-    ToolSet::new(specs, permissions, Some(host), timeout).map(Some)
+    ToolSet::with_run_time_tools(specs, permissions, Some(host), timeout, mcp_prefixes).map(Some)
 }
 
 /// A `permissions` object at `path` (the agent's, or an org's).

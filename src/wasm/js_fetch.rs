@@ -114,7 +114,7 @@ impl HttpHost for FetchHost {
                 })? as u16;
             let mut header_values = Vec::new();
             let hs = get(&response, "headers");
-            for name in ["retry-after", "content-type"] {
+            for name in ["retry-after", "content-type", crate::mcp::SESSION_HEADER] {
                 if let Ok(v) = call_method(&hs, "get", &[JsValue::from_str(name)]) {
                     if let Some(v) = v.as_string() {
                         header_values.push((name.to_owned(), v));

@@ -13,6 +13,7 @@ mod error;
 mod js_clock;
 mod js_embedder;
 mod js_fetch;
+mod js_mcp;
 mod js_model;
 mod js_storage;
 mod js_tools;

@@ -11,6 +11,7 @@ mod compaction;
 mod fact_extraction;
 mod facts;
 mod isolation;
+mod mcp;
 mod memory;
 mod memory_tools;
 mod orgs;

@@ -337,6 +337,8 @@ function sections(T) {
     approvalTimeoutMs: 1000,
     audit: { key: AUDIT_KEY, sink: () => {}, ringSize: 100, includeContent: false },
     onEvent: () => {},
+    // Nothing listens there: a run lists nothing from it and goes on without its tools.
+    mcp: [{ name: "crm", url: "http://127.0.0.1:9/mcp", headers: () => ({ authorization: "Bearer t" }), timeoutMs: 1000, cacheTtlMs: 1000 }],
   };
 }
 
@@ -512,6 +514,13 @@ export const CONFIG_POSITIONS = [
   B("audit.includeContent"),
   J("audit.resumeFrom", { noControl: true }),
   F("onEvent"),
+  A("mcp"),
+  O("mcp.0"),
+  S("mcp.0.name", { null: R }),
+  S("mcp.0.url", { null: R }),
+  F("mcp.0.headers"),
+  N("mcp.0.timeoutMs"),
+  N("mcp.0.cacheTtlMs", { zero: E, inf: E }),
 ];
 
 /** After a hostile value was accepted: is the agent still doing what its config says? */
@@ -580,7 +589,7 @@ function configCases(T) {
     group: "config",
     run: async (h) => {
       const config = { model: () => ({ text: "ok", usage: { inputTokens: 1000, outputTokens: 1000 } }) };
-      for (const k of ["name", "instructions", "modelName", "requireUser", "memory", "maxOutputTokens", "budget", "rateLimit", "tools", "permissions", "policy", "approve", "maxSteps", "approvalTimeoutMs", "audit", "onEvent"]) config[k] = undefined;
+      for (const k of ["name", "instructions", "modelName", "requireUser", "memory", "maxOutputTokens", "budget", "rateLimit", "tools", "permissions", "policy", "approve", "maxSteps", "approvalTimeoutMs", "audit", "onEvent", "mcp"]) config[k] = undefined;
       let agent;
       try {
         agent = new T.Agent(config);

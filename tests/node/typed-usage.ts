@@ -4,6 +4,9 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { MockLanguageModelV3 } from "ai/test";
 import { ANONYMOUS_USER, Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, durableObjectStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
 import type {
+  McpServerConfig,
+  McpHeaders,
+  McpListData,
   ChatRequestBody,
   UIMessageChunk,
   Embedder,
@@ -335,5 +338,24 @@ async function main(): Promise<void> {
   // @ts-expect-error finishReason is a known union
   const bad: RunResult["finishReason"] = "done";
   void bad;
+  // MCP tools: per-user headers, sync or async.
+  const crm: McpServerConfig = {
+    name: "crm",
+    url: "https://mcp.example.com/mcp",
+    headers: async (userId, { server }): Promise<McpHeaders> => ({ authorization: `Bearer ${userId}-${server}` }),
+    timeoutMs: 10_000,
+    cacheTtlMs: 60_000,
+  };
+  const withMcp = new Agent({ model: demoModel(), mcp: [crm, { name: "docs", url: "https://docs.example.com/mcp" }], permissions: { requireApproval: ["crm_refund"] } });
+  const listed = withMcp.auditLog("alice").find((e) => e.type === "mcp.list");
+  if (listed) {
+    const data = listed.data as unknown as McpListData;
+    const skipped: string[] = data.skipped.map((s) => s.tool);
+    void skipped;
+  }
+  // @ts-expect-error headers values are strings
+  new Agent({ model: demoModel(), mcp: [{ name: "crm", url: "https://x.example", headers: () => ({ authorization: 1 }) }] });
+  // @ts-expect-error a server needs a url
+  new Agent({ model: demoModel(), mcp: [{ name: "crm" }] });
 }
 void main;
