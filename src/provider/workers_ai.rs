@@ -27,7 +27,6 @@ use crate::model::MAX_REPLY_BYTES;
 use crate::model::{reported_tokens, ModelRequest, RawModelResponse, RawUsage, ReportedTokens};
 use crate::parts::Part;
 use crate::wire::SseDecoder;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,7 +43,7 @@ pub const RESERVED_INPUTS: [&str; 7] = [
 ];
 
 /// What `workersAI(binding, model, options)` was given, less the binding itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// The model's id (`@cf/meta/llama-3.3-70b-instruct-fp8-fast`): what `run` is called
     /// with, and the name the price table knows it by.
@@ -288,10 +287,17 @@ fn response(
 /// with tool calls stopped for them.
 fn finish_reason(reported: Option<&Value>, has_calls: bool) -> Option<String> {
     match reported.and_then(Value::as_str) {
-        Some("model_length") => Some("length".into()),
-        Some(r) => Some(r.to_owned()),
+        Some(r) => Some(reason_name(r)),
         None if has_calls => Some("tool_calls".into()),
         None => None,
+    }
+}
+
+/// Some models say `model_length` for what the others call `length`.
+fn reason_name(reported: &str) -> String {
+    match reported {
+        "model_length" => "length".into(),
+        r => r.to_owned(),
     }
 }
 
@@ -461,7 +467,7 @@ impl StreamReader {
             kept.output_tokens = u.output_tokens.or(kept.output_tokens);
         }
         if let Some(r) = chunk.get("finish_reason").and_then(Value::as_str) {
-            self.finish_reason = finish_reason(Some(&json!(r)), false);
+            self.finish_reason = Some(reason_name(r));
         }
         match chunk.get("response") {
             None | Some(Value::Null) => {}
@@ -496,8 +502,8 @@ impl StreamReader {
                         self.fragments(calls, "choices[0].delta.tool_calls")?;
                     }
                 }
-                if let Some(r) = choice.get("finish_reason").filter(|r| !r.is_null()) {
-                    self.finish_reason = finish_reason(Some(r), false);
+                if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
+                    self.finish_reason = Some(reason_name(r));
                 }
             }
         }

@@ -14,7 +14,8 @@ use crate::provider::workers_ai::{self, Settings, StreamReader};
 use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Promise, Reflect, Uint8Array, WeakMap};
 use serde_json::{json, Value};
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/js/host.js")]
@@ -43,9 +44,14 @@ impl WorkersAiModel {
 }
 
 thread_local! {
-    /// The functions `workersAI()` returned, each with its binding and settings: how
-    /// `new Agent` finds the model behind one.
-    static MODELS: WeakMap = WeakMap::new();
+    /// The functions `workersAI()` returned, each with the number of its model in
+    /// `MODELS`: how `new Agent` finds the model behind one.
+    static FUNCTIONS: WeakMap = WeakMap::new();
+    /// Held weakly: a model lives as long as its function's closure. A list, not a
+    /// HashMap, whose creation would want a random seed: `workersAI()` may run at a
+    /// Worker's global scope, where randomness is refused.
+    static MODELS: RefCell<Vec<(u64, Weak<Inner>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT: Cell<u64> = const { Cell::new(0) };
 }
 
 /// `workersAI(binding, model, options?)`
@@ -113,28 +119,28 @@ fn check_binding(binding: &JsValue) -> Result<()> {
 
 /// The model behind a function `workersAI()` returned; `None` for any other function.
 pub fn lookup(f: &Function) -> Option<WorkersAiModel> {
-    let entry = MODELS.with(|m| m.get(f));
-    if entry.is_undefined() {
-        return None;
-    }
-    let entry: js_sys::Array = entry.unchecked_into();
-    let settings: Settings = serde_json::from_str(&entry.get(1).as_string()?).ok()?;
-    Some(WorkersAiModel {
-        inner: Rc::new(Inner {
-            binding: entry.get(0),
-            settings,
-        }),
-    })
+    let number = FUNCTIONS.with(|m| m.get(f)).as_f64()? as u64;
+    let inner = MODELS.with(|m| {
+        let models = m.borrow();
+        let (_, model) = models.iter().find(|(n, _)| *n == number)?;
+        model.upgrade()
+    })?;
+    Some(WorkersAiModel { inner })
 }
 
 /// The model as a JS model function `(request) => Promise<response>`, registered as a
 /// built-in client with its model id.
 fn model_function(model: WorkersAiModel) -> Function {
     let id = JsValue::from_str(&model.inner.settings.model);
-    let entry = js_sys::Array::of2(
-        &model.inner.binding,
-        &JsValue::from_str(&serde_json::to_string(&model.inner.settings).unwrap_or_default()),
-    );
+    let number = NEXT.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    MODELS.with(|m| {
+        let mut m = m.borrow_mut();
+        m.retain(|(_, w)| w.strong_count() > 0);
+        m.push((number, Rc::downgrade(&model.inner)));
+    });
     let f = Closure::<dyn Fn(JsValue) -> Promise>::new(move |request: JsValue| {
         let model = model.clone();
         let ctx = super::provider::call_context(&request);
@@ -152,7 +158,7 @@ fn model_function(model: WorkersAiModel) -> Function {
         }
     });
     let f: Function = f.into_js_value().unchecked_into();
-    MODELS.with(|m| m.set(&f, &entry));
+    FUNCTIONS.with(|m| m.set(&f, &JsValue::from_f64(number as f64)));
     super::provider::registered(f, &id)
 }
 

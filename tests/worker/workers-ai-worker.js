@@ -7,6 +7,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { Agent, TenantryError, workersAI } from "tenantry";
 
+// Built at global scope, where workerd refuses random numbers: building one must draw none.
+const atGlobalScope = workersAI({ run: async (model, inputs) => ({ response: `global ${inputs.messages.at(-1).content}` }) }, "@cf/test/global");
+
 const errorOf = (e) => ({ code: e?.code, message: String(e?.message ?? e), isTenantryError: e instanceof TenantryError });
 
 export class Host extends DurableObject {
@@ -57,6 +60,10 @@ export class Host extends DurableObject {
 
   abort(id) {
     this.#controllers.get(id)?.abort();
+  }
+
+  async global(input) {
+    return (await new Agent({ model: atGlobalScope }).run(input, "anyone")).text;
   }
 
   totals(userId) {

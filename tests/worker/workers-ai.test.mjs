@@ -139,6 +139,8 @@ test("under workerd: runs, streams, a tool round trip, a refusal and an abort th
   await eventually(() => hung.closedEarly, "the aborted inference request was closed");
   // Other users' runs go on.
   assert.equal((await call("run", "still here", "erin")).value.text, "heard still here");
+  // A model built at the module's global scope works.
+  assert.equal((await call("global", "hi")).value, "global hi");
 });
 
 test("the demo Worker answers with Workers AI when it has an AI binding and no API key", async () => {

@@ -470,8 +470,9 @@ fn broken_streams_are_refused() {
         "data: {\"response\":\"Hel\"}\n\n",
         // Cut off inside an event.
         "data: {\"response\":\"Hel\"}\n\ndata: {\"resp",
-        // Garbage.
+        // Garbage, and NaN, which JSON cannot spell.
         "data: not json\n\ndata: [DONE]\n\n",
+        "data: {\"response\":\"x\",\"usage\":{\"prompt_tokens\":NaN}}\n\ndata: [DONE]\n\n",
         "data: [1,2]\n\ndata: [DONE]\n\n",
         "data: {\"choices\":{}}\n\ndata: [DONE]\n\n",
         "data: {\"choices\":[{\"delta\":{\"content\":7}}]}\n\ndata: [DONE]\n\n",
