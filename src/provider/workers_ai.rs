@@ -23,8 +23,9 @@
 
 use crate::error::{Error, Result};
 use crate::message::Role;
-use crate::model::MAX_REPLY_BYTES;
-use crate::model::{reported_tokens, ModelRequest, RawModelResponse, RawUsage, ReportedTokens};
+use crate::model::{
+    reported_tokens, ModelRequest, RawModelResponse, RawUsage, ReportedTokens, MAX_REPLY_BYTES,
+};
 use crate::parts::Part;
 use crate::wire::SseDecoder;
 use serde_json::{json, Map, Value};
@@ -359,8 +360,9 @@ fn usage(v: Option<&Value>) -> Result<Option<RawUsage>> {
 /// What `run` threw or rejected with, as the host read it: `{ name?, message }`. The
 /// binding reports the service's refusals (an unknown model, capacity, bad inputs) as an
 /// `InferenceUpstreamError` whose message starts with the service's error code:
-/// `model_http` without a status, as the built-in clients report a provider's error.
-/// Anything else is `model_error`.
+/// `model_http` without a status (the binding does not say which), as the built-in
+/// clients report a provider's error. Anything else, the binding's own `AiInternalError`
+/// included (raised before any request), is `model_error`.
 pub fn thrown(error: &Value) -> Error {
     let message = error
         .get("message")
@@ -369,7 +371,7 @@ pub fn thrown(error: &Value) -> Error {
         .unwrap_or("env.AI.run threw a non-Error value")
         .to_owned();
     match error.get("name").and_then(Value::as_str) {
-        Some(kind @ ("InferenceUpstreamError" | "AiInternalError")) => Error::ModelHttp {
+        Some(kind @ "InferenceUpstreamError") => Error::ModelHttp {
             status: None,
             kind: kind.to_owned(),
             message,

@@ -145,8 +145,8 @@ fn fetch_function(fetch: Option<JsValue>) -> Result<Function> {
 
 thread_local! {
     /// The functions `openai()`, `anthropic()`, `openaiEmbeddings()` and `workersAI()`
-    /// returned, each with its core client's model id: how `new Agent` prices a built-in client by the model it
-    /// calls.
+    /// returned, each with its core client's model id: how `new Agent` prices a built-in
+    /// client by the model it calls.
     static CLIENTS: WeakMap = WeakMap::new();
 }
 

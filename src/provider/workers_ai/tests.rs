@@ -339,6 +339,8 @@ fn what_the_binding_threw() {
     let e = thrown(&json!({ "name": "InferenceUpstreamError", "message": "5007: No such model" }));
     assert_eq!(e.code(), "model_http");
     assert!(e.to_string().contains("5007: No such model"));
+    let e = thrown(&json!({ "name": "AiInternalError", "message": "Content-Type is required" }));
+    assert_eq!(e.code(), "model_error");
     let e = thrown(&json!({ "name": "TypeError", "message": "boom" }));
     assert_eq!(e.code(), "model_error");
     assert!(e.to_string().contains("boom"));
