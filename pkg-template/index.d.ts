@@ -1307,6 +1307,36 @@ export interface DurableObjectStorageOptions {
  */
 export declare function durableObjectStorage(storage: DurableObjectStorageLike, options?: DurableObjectStorageOptions): StorageAdapter;
 
+/** What `workersAI()` calls of a Workers AI binding (`env.AI` with `[ai] binding = "AI"`). */
+export interface WorkersAIBindingLike {
+  run(model: string, inputs: { [key: string]: unknown }, options?: { [key: string]: unknown }): Promise<unknown>;
+}
+
+export interface WorkersAIOptions {
+  /**
+   * Extra model inputs sent with every call (`temperature`, `top_p`, `seed`, ...), as JSON
+   * data. `messages`, `prompt`, `tools`, `functions`, `stream`, `max_tokens` and
+   * `response_format` are written by tenantry from the run and refused here.
+   */
+  inputs?: { [key: string]: JsonValue };
+  /** `run`'s `gateway` option, to go through AI Gateway: e.g. `{ id: "my-gateway" }`. */
+  gateway?: { [key: string]: JsonValue };
+}
+
+/**
+ * A Cloudflare Workers AI text generation model over the Worker's AI binding, as a model
+ * function: `new Agent({ model: workersAI(env.AI, "@cf/meta/llama-3.3-70b-instruct-fp8-fast") })`.
+ * Sends the conversation as role-scoped messages, the tools as function tools,
+ * `max_tokens` from `maxOutputTokens`, `response_format: { type: "json_schema" }` for
+ * structured output, `stream: true` when the run streams, and the run's `signal` in `run`'s
+ * options. Reads both the binding's `{ response, tool_calls, usage }` answers and the
+ * OpenAI-compatible `choices` ones, whole or streamed as SSE. `model` is the name the price
+ * table knows it by.
+ * @throws {TenantryError} `invalid_config` when `binding` has no `run` method, `model` is
+ * not a non-empty string, or an option is wrong.
+ */
+export declare function workersAI(binding: WorkersAIBindingLike, model: string, options?: WorkersAIOptions): ModelFunction;
+
 /**
  * Checks an audit log (the whole chain, in order) with its key: every MAC, and that no
  * entry was modified, deleted, reordered or inserted. Also `npx tenantry verify-audit

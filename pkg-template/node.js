@@ -34,6 +34,7 @@ try {
 initSync({ module: bytes });
 
 export { Agent, demoModel, demoEmbedder, tool, memoryStorage, indexedDbStorage, openai, openaiEmbeddings, anthropic, verifyAudit } from "./tenantry.js";
+export { workersAI } from "./tenantry.js";
 export { durableObjectStorage } from "./durable-object-storage.js";
 export const TenantryError = __tenantryErrorClass();
 export const ANONYMOUS_USER = __anonymousUser();

@@ -1,12 +1,14 @@
 //! Model clients for OpenAI-compatible servers and Anthropic, over the host's HTTP
 //! (`HttpHost`): request building, streaming, retries with backoff and jitter honouring
 //! `Retry-After`, a per-call time limit, and errors that never carry the API key. Beside
-//! them, `ai_sdk`: the translation for AI SDK language model objects the host calls itself.
+//! them, `ai_sdk`: the translation for AI SDK language model objects the host calls itself,
+//! and `workers_ai`: the translation for the Cloudflare Workers AI binding.
 
 pub(crate) mod ai_sdk;
 mod attempt;
 mod convert;
 mod embeddings;
+pub(crate) mod workers_ai;
 
 pub use embeddings::EmbeddingClient;
 

@@ -190,6 +190,12 @@ pub(super) fn host_model(model: Option<JsValue>) -> Result<(Rc<dyn Model>, Optio
     match model {
         Some(f) if f.is_function() => {
             let func: Function = f.unchecked_into();
+            // A `workersAI()` model, called as a core model: it then knows whether the run
+            // streams, which a model function cannot tell.
+            if let Some(m) = super::workers_ai_model::lookup(&func) {
+                let declared = m.model_id();
+                return Ok((Rc::new(m), Some(declared)));
+            }
             let declared = declared_name(&func);
             Ok((Rc::new(JsModel { func }), declared))
         }

@@ -21,6 +21,7 @@ mod org_config;
 mod provider;
 pub mod stream;
 mod transfer;
+mod workers_ai_model;
 
 pub use agent::JsAgent;
 pub use audit::verify_audit;
@@ -28,3 +29,4 @@ pub use demo::{demo_embedder, demo_model};
 pub use error::{tenantry_error_class, to_js_error};
 pub use js_storage::{indexed_db_storage, memory_storage};
 pub use provider::{anthropic, openai, openai_embeddings};
+pub use workers_ai_model::workers_ai;

@@ -144,9 +144,9 @@ fn fetch_function(fetch: Option<JsValue>) -> Result<Function> {
 }
 
 thread_local! {
-    /// The functions `openai()`, `anthropic()` and `openaiEmbeddings()` returned, each with
-    /// its core client's model id: how `new Agent` prices a built-in client by the model it
-    /// calls.
+    /// The functions `openai()`, `anthropic()`, `openaiEmbeddings()` and `workersAI()`
+    /// returned, each with its core client's model id: how `new Agent` prices a built-in
+    /// client by the model it calls.
     static CLIENTS: WeakMap = WeakMap::new();
 }
 
@@ -178,14 +178,14 @@ fn model_function(model: Rc<ProviderModel>) -> Function {
     registered(f.into_js_value().unchecked_into(), &id)
 }
 
-fn registered(f: Function, id: &JsValue) -> Function {
+pub(super) fn registered(f: Function, id: &JsValue) -> Function {
     CLIENTS.with(|c| c.set(&f, id));
     // Also readable by JS code, as `fn.modelId`.
     let _ = Reflect::set(&f, &"modelId".into(), id);
     f
 }
 
-fn model_request(request: &JsValue) -> std::result::Result<ModelRequest, String> {
+pub(super) fn model_request(request: &JsValue) -> std::result::Result<ModelRequest, String> {
     if super::convert::is_array(request) {
         return Err("a model request is an object, not an array".to_owned());
     }
@@ -193,7 +193,7 @@ fn model_request(request: &JsValue) -> std::result::Result<ModelRequest, String>
 }
 
 /// The request's `abortSignal` and `onTextDelta`, as the agent passes them.
-fn call_context(request: &JsValue) -> CallContext {
+pub(super) fn call_context(request: &JsValue) -> CallContext {
     let signal = Reflect::get(request, &"abortSignal".into())
         .ok()
         .and_then(|s| s.dyn_into::<AbortSignal>().ok());

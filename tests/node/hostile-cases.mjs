@@ -1732,6 +1732,7 @@ function modelFunctionCases(T) {
     "demoModel()": () => T.demoModel(),
     "openai()": () => T.openai({ model: "m", apiKey: SECRET, fetch: async () => okJson(), maxRetries: 0, stream: false }),
     "anthropic()": () => T.anthropic({ model: "m", apiKey: SECRET, fetch: async () => okJson(), maxRetries: 0, stream: false }),
+    "workersAI()": () => T.workersAI({ run: async () => ({ response: "ok", usage: { prompt_tokens: 3, completion_tokens: 2 } }) }, "m"),
   };
   const POSITIONS = [
     { path: "", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) ? E : R) },
@@ -2031,6 +2032,217 @@ function aiSdkCases(T) {
 }
 
 // ---------------------------------------------------------------------------------------
+// workersAI(binding, model, options): hostile arguments, and bindings answering hostile values
+
+const WAI_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast";
+const WAI_USAGE = () => ({ prompt_tokens: 3, completion_tokens: 2 });
+const WAI_TEXT = (text) => ({ response: text, usage: WAI_USAGE() });
+const WAI_TOOL = () => ({ response: "", tool_calls: [{ name: "t", arguments: { q: 1 } }], usage: WAI_USAGE() });
+const WAI_EVENTS = () => [{ response: "ok" }, { response: "", usage: WAI_USAGE() }];
+const waiBytes = (events) => new TextEncoder().encode(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n");
+const waiStream = (events) =>
+  new ReadableStream({
+    start(c) {
+      c.enqueue(waiBytes(events));
+      c.close();
+    },
+  });
+
+/** A binding that answers like `echo` (alice, bob's next run, bob's tool round) and with
+ *  `answer(inputs)` to bob's first run while state.hostile. */
+function hostileBinding(state, answer) {
+  return {
+    run(model, inputs) {
+      const last = inputs.messages[inputs.messages.length - 1];
+      if (state.hostile && last.role === "user" && last.content === "bob-ping") {
+        state.hits++;
+        return answer(inputs);
+      }
+      const text = last.role === "tool" ? `tool said: ${String(last.content).slice(0, 60)}` : `echo: ${last.content}`;
+      return Promise.resolve(inputs.stream ? waiStream([{ response: text }, { response: "", usage: WAI_USAGE() }]) : WAI_TEXT(text));
+    },
+  };
+}
+
+const WAI_ARG_POSITIONS = [
+  { path: "binding", field: "binding", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "cycle" ? E : R) },
+  { ...F("binding.run", { null: R }), field: "binding" },
+  { ...S("model", { huge: E, null: R }), field: "model" },
+  { ...O("options"), field: "options" },
+  { ...J("options.inputs"), field: "options" },
+  { ...J("options.gateway"), field: "options" },
+];
+
+const WAI_ANSWER_POSITIONS = [
+  { path: "", base: () => WAI_TEXT("ok"), rule: (l) => (BENIGN.has(l) ? E : R) },
+  { path: "response", base: () => WAI_TEXT("ok"), rule: (l) => (UNREADABLE.has(l) ? R : E) },
+  { path: "usage", base: () => WAI_TEXT("ok"), rule: (l) => (UNREADABLE.has(l) || l === "array" ? R : E) },
+  // An answer is JSON data, so a figure's toJSON is honoured as for every model answer.
+  { path: "usage.prompt_tokens", base: () => WAI_TEXT("ok"), rule: (l) => (l === "null" || l === "-0" || l.startsWith("toJSON ") && l !== "toJSON throws" ? E : R) },
+  { path: "usage.completion_tokens", base: () => WAI_TEXT("ok"), rule: (l) => (l === "null" || l === "-0" || l.startsWith("toJSON ") && l !== "toJSON throws" ? E : R) },
+  { path: "tool_calls", base: WAI_TOOL, rule: (l) => (UNREADABLE.has(l) ? R : E) },
+  { path: "tool_calls.0", base: WAI_TOOL, rule: (l) => (BENIGN.has(l) ? E : R) },
+  { path: "tool_calls.0.name", base: WAI_TOOL, rule: (l) => (l === "huge string" ? E : R) },
+  { path: "tool_calls.0.arguments", base: WAI_TOOL, rule: (l) => (UNREADABLE.has(l) ? R : E) },
+  // Arrays are read by index: a Proxy refusing enumeration only is still read exactly.
+  { path: "choices", base: () => ({ choices: [{ message: { content: "ok" }, finish_reason: "stop" }], usage: WAI_USAGE() }), rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) ? E : R) },
+];
+
+/** The stream `run` resolves to, hostile at `path`: the stream itself, a `read()` result,
+ *  or the bytes of a chunk (once each). */
+function hostileWaiStream(path, make) {
+  if (path === "stream") return make(waiStream(WAI_EVENTS()));
+  let sent = false;
+  const first = () => ({ done: false, value: waiBytes(WAI_EVENTS()) });
+  const read = async () => {
+    if (sent) return { done: true, value: undefined };
+    sent = true;
+    if (path === "read()") return make(first());
+    return { done: false, value: make(first().value) };
+  };
+  return { getReader: () => ({ read, cancel: async () => {} }) };
+}
+
+const WAI_STREAM_POSITIONS = [
+  // A Proxy of a ReadableStream fails the stream's own brand checks, or reads through.
+  { path: "stream", rule: (l) => (PROXIES.has(l) ? E : R) },
+  // A read() result is read by its two keys, never enumerated.
+  { path: "read()", rule: (l) => (BENIGN.has(l) || ENUM_THROWS.has(l) || l === "cycle" ? E : R) },
+  { path: "chunk", rule: () => R },
+];
+
+const WAI_CODES = ["model_error", "model_http", "model_malformed", "unsupported"];
+
+function workersAiCases(T) {
+  const cases = [];
+  const config = (model) => ({ model, tools: [TOOL()], budget: { perUser: { maxTotalTokens: 1_000_000 } }, onEvent: () => {} });
+  for (const pos of WAI_ARG_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      const mode = pos.rule ? pos.rule(label) : expectation(pos, label);
+      cases.push({
+        name: `workersAI(binding, model, options): ${pos.path} = ${label}`,
+        group: "workers-ai",
+        run: async (h) => {
+          const args = {
+            binding: { run: async (model, inputs) => WAI_TEXT(`echo: ${inputs.messages[inputs.messages.length - 1].content}`) },
+            model: WAI_MODEL,
+            options: { inputs: { temperature: 0.2 }, gateway: { id: "gw" } },
+          };
+          setPath(args, pos.path, make(getPath(args, pos.path)));
+          const r = expectSync(T, () => T.workersAI(args.binding, args.model, args.options), { mode, codes: ["invalid_config"], field: pos.field, what: "workersAI()" });
+          if (!r.ok || r.threw) return r;
+          if (typeof r.value !== "function") return fail("bad-result", `workersAI() returned ${summary(r.value)}`);
+          const run = await expectAsync(h, T, () => new T.Agent({ model: r.value }).run("probe", "p"), { mode: E, codes: WAI_CODES, what: "a run through the accepted model" });
+          return run.ok ? pass() : run;
+        },
+      });
+    }
+  }
+  for (const pos of WAI_ANSWER_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      cases.push({
+        name: `workersAI: run() resolves with ${pos.path || "(the answer)"} = ${label}`,
+        group: "workers-ai",
+        run: (h) =>
+          twoTenants(h, T, {
+            mode: pos.rule(label),
+            codes: WAI_CODES,
+            makeConfig: (state) =>
+              config(
+                T.workersAI(
+                  hostileBinding(state, async () => {
+                    const answer = pos.base();
+                    if (pos.path === "") return make(answer);
+                    setPath(answer, pos.path, make(getPath(answer, pos.path)));
+                    return answer;
+                  }),
+                  WAI_MODEL,
+                ),
+              ),
+            check: (result, agent) => checkUsage(result, agent),
+          }),
+      });
+    }
+  }
+  for (const pos of WAI_STREAM_POSITIONS) {
+    for (const [label, make] of HOSTILE) {
+      cases.push({
+        name: `workersAI: run() streams with ${pos.path} = ${label}`,
+        group: "workers-ai",
+        run: (h) =>
+          twoTenants(h, T, {
+            stream: true,
+            mode: pos.rule(label),
+            codes: WAI_CODES,
+            makeConfig: (state) => config(T.workersAI(hostileBinding(state, async () => hostileWaiStream(pos.path, make)), WAI_MODEL)),
+          }),
+      });
+    }
+  }
+  const THROWN = [
+    ...HOSTILE,
+    ["undefined", () => undefined],
+    ["an Error whose message getter throws", () => Object.defineProperty(new Error("x"), "message", { get: () => boom("message getter") })],
+    ["an Error whose name getter throws", () => Object.defineProperty(new Error("x"), "name", { get: () => boom("name getter") })],
+    ["an InferenceUpstreamError look-alike with a hostile name", () => Object.assign(new Error("5007: No such model"), { name: Symbol("s") })],
+  ];
+  for (const [label, make] of THROWN) {
+    for (const stream of [false, true]) {
+      for (const how of ["throws", "rejects with"]) {
+        cases.push({
+          name: `workersAI: run() ${how} ${label}${stream ? " (stream)" : ""}`,
+          group: "workers-ai",
+          run: (h) =>
+            twoTenants(h, T, {
+              stream,
+              mode: R,
+              codes: WAI_CODES,
+              makeConfig: (state) =>
+                config(
+                  T.workersAI(
+                    hostileBinding(state, () => {
+                      const v = make({ message: "base" });
+                      if (how === "throws") throw v;
+                      return Promise.reject(v);
+                    }),
+                    WAI_MODEL,
+                  ),
+                ),
+            }),
+        });
+      }
+    }
+    cases.push({
+      name: `workersAI: the stream errors mid-way with ${label}`,
+      group: "workers-ai",
+      run: (h) =>
+        twoTenants(h, T, {
+          stream: true,
+          mode: R,
+          codes: WAI_CODES,
+          makeConfig: (state) =>
+            config(
+              T.workersAI(
+                hostileBinding(state, async () =>
+                  new ReadableStream({
+                    start(c) {
+                      c.enqueue(new TextEncoder().encode('data: {"response":"partial"}\n\n'));
+                    },
+                    pull(c) {
+                      c.error(make({ message: "base" }));
+                    },
+                  }),
+                ),
+                WAI_MODEL,
+              ),
+            ),
+        }),
+    });
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------------------------------
 // Named regressions
 
 function regressionCases(T) {
@@ -2196,6 +2408,7 @@ export function hostileCases(tenantry) {
     ...providerFetchCases(T),
     ...modelFunctionCases(T),
     ...aiSdkCases(T),
+    ...workersAiCases(T),
     ...chatCases(T),
   ];
 }

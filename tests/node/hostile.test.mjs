@@ -204,8 +204,9 @@ function parent() {
     ["sinks", "hostile onEvent, audit sink, planOf and clock answers"],
     ["providers", "openai() / anthropic() options"],
     ["provider-fetch", "openai() / anthropic() with a fetch answering hostile values"],
-    ["model-functions", "demoModel() / openai() / anthropic() called with hostile requests; memoryStorage / indexedDbStorage"],
+    ["model-functions", "demoModel() / openai() / anthropic() / workersAI() called with hostile requests; memoryStorage / indexedDbStorage"],
     ["ai-sdk-models", "AI SDK model objects: hostile objects, doGenerate and doStream answers, throws and broken streams"],
+    ["workers-ai", "workersAI(): hostile arguments, and bindings answering, throwing and streaming hostile values"],
   ];
   for (const [group, title] of GROUPS) {
     test(`hostile values: ${title}`, async () => {

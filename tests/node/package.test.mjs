@@ -92,6 +92,16 @@ test("exports Agent, demoModel, demoEmbedder, the storage adapters and TenantryE
   assert.ok(tenantry.TenantryError.prototype instanceof Error);
 });
 
+// The Workers AI example, over a double of the binding, in both READMEs.
+for (const readme of ["README.md", "pkg-template/README.md"]) {
+  test(`the example under "### Workers AI" in ${readme} prints what its comments say`, () => {
+    const code = codeBlock(readFileSync(join(root, readme), "utf8"), "### Workers AI");
+    const expected = expectedOutput(code);
+    assert.ok(expected.length >= 3, "the example shows its output");
+    assert.deepEqual(runInProject("readme-example.mjs", code).trimEnd().split("\n"), expected);
+  });
+}
+
 // The audit example goes last: the verify-audit test below reads the log it writes.
 for (const [readme, heading] of [["README.md", "### Structured output"], ["README.md", "### Images and files"], ["README.md", "### Facts"], ["README.md", "#### Fact extraction"], ["README.md", "### Memory tools"], ["README.md", "### Compaction"], ["README.md", "### Organisations"]].concat(["README.md", "pkg-template/README.md"].flatMap((r) => [[r, "## Usage"], [r, "### Memory, persistence and GDPR"], [r, "#### Durable Object storage"], [r, "### Search by meaning"], [r, "### The demo embedder"], [r, "### Budgets and rate limits"], [r, "#### Pricing a model function"], [r, "### AI SDK models"], [r, "### Requiring a user id"], [r, "### Tools"], [r, "### MCP tools"], [r, "### Streaming to `useChat` (AI SDK UI)"], [r, "### Audit log and telemetry"]]))) {
   test(`the example under "${heading}" in ${readme} prints what its comments say`, () => {

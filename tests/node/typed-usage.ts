@@ -3,6 +3,7 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { MockLanguageModelV3 } from "ai/test";
 import { ANONYMOUS_USER, Agent, TenantryError, anthropic, demoEmbedder, demoModel, tool, indexedDbStorage, memoryStorage, durableObjectStorage, openai, openaiEmbeddings, verifyAudit } from "tenantry";
+import { workersAI } from "tenantry";
 import type {
   McpServerConfig,
   McpHeaders,
@@ -76,6 +77,20 @@ new Agent({ model: demoModel(), memory: { storage: durableObjectStorage(ctxStora
 durableObjectStorage(new Map<string, string>());
 // @ts-expect-error the adapter takes ctx.storage, not another adapter
 durableObjectStorage(durable);
+
+// workersAI over a binding typed as Cloudflare's `Ai` declares its generic `run`.
+declare const env: {
+  AI: { run<M extends string>(model: M, inputs: { [key: string]: unknown }, options?: { gateway?: { id: string }; signal?: AbortSignal }): Promise<unknown> };
+};
+const workers: ModelFunction = workersAI(env.AI, "@cf/meta/llama-3.3-70b-instruct-fp8-fast", { inputs: { temperature: 0.2 }, gateway: { id: "gw" } });
+new Agent({ model: workersAI(env.AI, "@cf/meta/llama-3.3-70b-instruct-fp8-fast") });
+void workers;
+// @ts-expect-error the model id is required
+workersAI(env.AI);
+// @ts-expect-error a binding has a run method
+workersAI({}, "@cf/meta/llama-3.3-70b-instruct-fp8-fast");
+// @ts-expect-error inputs are JSON data
+workersAI(env.AI, "m", { inputs: { temperature: () => 0.2 } });
 
 async function main(): Promise<void> {
   const controller = new AbortController();

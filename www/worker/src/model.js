@@ -1,9 +1,13 @@
 // Which model the demo Worker talks to: an OpenAI-compatible server when OPENAI_API_KEY is
 // set (OPENAI_BASE_URL and OPENAI_MODEL optional), Anthropic when ANTHROPIC_API_KEY is,
-// else the built-in offline demo model (no network, no key). And whether its agent embeds
-// messages for search by meaning (EMBEDDER).
-import { anthropic, demoEmbedder, demoModel, openai } from "tenantry";
+// Workers AI when the Worker has an AI binding (`[ai] binding = "AI"`, WORKERS_AI_MODEL
+// optional), else the built-in offline demo model (no network, no key). And whether its
+// agent embeds messages for search by meaning (EMBEDDER).
+import { anthropic, demoEmbedder, demoModel, openai, workersAI } from "tenantry";
 import { HttpError } from "./http.js";
+
+/** A current Workers AI text generation model that does function calling. */
+export const DEFAULT_WORKERS_AI_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast";
 
 export function modelFromEnv(env) {
   if (env?.OPENAI_API_KEY) {
@@ -20,12 +24,14 @@ export function modelFromEnv(env) {
       model: env.ANTHROPIC_MODEL || "claude-3-5-haiku-latest",
     });
   }
+  if (env?.AI) return workersAI(env.AI, env.WORKERS_AI_MODEL || DEFAULT_WORKERS_AI_MODEL);
   return demoModel();
 }
 
 export function modelName(env) {
   if (env?.OPENAI_API_KEY) return "openai";
   if (env?.ANTHROPIC_API_KEY) return "anthropic";
+  if (env?.AI) return "workers-ai";
   return "demo";
 }
 
