@@ -24,7 +24,17 @@ impl Agent {
             .iter()
             .flat_map(|t| t.specs.iter().map(|s| s.name.as_str()))
             .collect();
-        let (tools, reports) = mcp.list(user, &taken, call.cancel.clone()).await;
+        // An org whose tool list names none of a server's tools never reaches that server,
+        // not even for its user's headers.
+        let allowed = call.org.as_ref().and_then(|o| o.scope.allowed.clone());
+        let wanted = |server: &str| match &allowed {
+            None => true,
+            Some(list) => list.iter().any(|t| {
+                t.strip_prefix(server)
+                    .is_some_and(|rest| rest.len() > 1 && rest.starts_with('_'))
+            }),
+        };
+        let (tools, reports) = mcp.list(user, &taken, &wanted, call.cancel.clone()).await;
         let about = About {
             user,
             session: Some(call.session.as_str()),

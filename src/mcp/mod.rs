@@ -128,19 +128,28 @@ impl Mcp {
 
     /// Every server's tools for `user`, minus those whose full name is `taken` (the host's
     /// and memory tools) or already given by an earlier server, with a report per server.
+    /// `wanted` says which servers this user's run may use at all (by name): the others
+    /// are neither listed nor asked for headers.
     pub async fn list(
         &self,
         user: &UserKey,
         taken: &BTreeSet<&str>,
+        wanted: &dyn Fn(&str) -> bool,
         cancel: Option<Rc<dyn Cancellation>>,
     ) -> (Vec<McpTool>, Vec<Report>) {
-        let listed =
-            join_all((0..self.servers.len()).map(|i| self.list_server(user, i, cancel.clone())))
-                .await;
+        let servers: Vec<usize> = (0..self.servers.len())
+            .filter(|&i| wanted(&self.servers[i].name))
+            .collect();
+        let listed = join_all(
+            servers
+                .iter()
+                .map(|&i| self.list_server(user, i, cancel.clone())),
+        )
+        .await;
         let mut names: BTreeSet<String> = taken.iter().map(|s| (*s).to_owned()).collect();
         let mut tools = Vec::new();
         let mut reports = Vec::new();
-        for (i, (listed, fresh)) in listed.into_iter().enumerate() {
+        for (&i, (listed, fresh)) in servers.iter().zip(listed) {
             let mut report = Report {
                 server: self.servers[i].name.clone(),
                 tools: 0,

@@ -376,3 +376,20 @@ test("hostile orgs and orgConfig values are refused at construction or fail only
   assert.equal(agent.stats().users, answers.length, "each refused run kept nothing but its empty partition");
   assert.equal((await agent.run("hi", "alice")).text, "ok", "the default org is untouched");
 });
+
+test("an org whose tool list names no tool of an MCP server never reaches it, not even for headers", async () => {
+  const { Agent } = t;
+  const asked = [];
+  const agent = new Agent({
+    model: async (request) => ({ text: `tools: ${request.tools.map((t) => t.name).join(",")}` }),
+    tools: [{ name: "lookup", description: "d", execute: () => "x" }],
+    // A port nobody listens on: a listing that happens fails, and the run goes on.
+    mcp: [{ name: "crm", url: "http://127.0.0.1:9/mcp", timeoutMs: 2000, headers: (userId, ctx) => (asked.push([userId, ctx.orgId]), { authorization: `Bearer ${userId}` }) }],
+    orgs: { acme: { tools: ["lookup"] }, globex: { tools: ["lookup", "crm_search"] } },
+  });
+  assert.equal((await agent.run("hi", "alice", { orgId: "acme" })).text, "tools: lookup");
+  assert.deepEqual(asked, []);
+  await agent.run("hi", "alice", { orgId: "globex" });
+  await agent.run("hi", "alice");
+  assert.deepEqual(asked, [["alice", "globex"], ["alice", null]]);
+});
