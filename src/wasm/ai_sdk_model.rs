@@ -6,6 +6,7 @@
 use super::abort::signal_of;
 use super::convert::{describe_thrown, exact_string, is_array, read_array, type_name};
 use super::error::{from_js, to_plain_js};
+use super::stream_reader::Reader;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use crate::provider::ai_sdk;
@@ -13,12 +14,6 @@ use futures_util::future::LocalBoxFuture;
 use js_sys::{Function, Reflect};
 use serde_json::{json, Value};
 use wasm_bindgen::{JsCast, JsValue};
-
-#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/host.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = cancelReader)]
-    fn cancel_reader(reader: &JsValue);
-}
 
 #[derive(Clone)]
 pub struct AiSdkModel {
@@ -174,21 +169,6 @@ fn generate_result(value: &JsValue) -> Result<Value> {
     }))
 }
 
-/// Releases an abandoned stream (an error, an abort, a refused part): the provider's
-/// connection is not left open.
-struct Reader {
-    reader: JsValue,
-    done: bool,
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        if !self.done {
-            cancel_reader(&self.reader);
-        }
-    }
-}
-
 fn call(f: &Function, this: &JsValue, options: &JsValue) -> Result<JsValue> {
     f.call1(this, options).map_err(|e| thrown(&e))
 }
@@ -222,10 +202,7 @@ async fn stream(
         .map_err(not_a_stream)?
         .dyn_into::<Function>()
         .map_err(|_| not_a_stream("is not a ReadableStream".into()))?;
-    let reader = Reader {
-        reader: get_reader.call0(&stream).map_err(|e| thrown(&e))?,
-        done: false,
-    };
+    let reader = Reader::new(get_reader.call0(&stream).map_err(|e| thrown(&e))?);
     let read_fn = read(&reader.reader, "read")
         .map_err(not_a_stream)?
         .dyn_into::<Function>()

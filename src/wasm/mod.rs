@@ -20,6 +20,7 @@ mod js_tools;
 mod org_config;
 mod provider;
 pub mod stream;
+mod stream_reader;
 mod transfer;
 mod workers_ai_model;
 

@@ -8,6 +8,7 @@
 use super::abort::signal_of;
 use super::convert::{config_error, describe_thrown, exact_string, type_name, Options};
 use super::error::{from_js, to_js_error, to_plain_js};
+use super::stream_reader::Reader;
 use crate::error::{Error, Result};
 use crate::model::{CallContext, Model, ModelRequest, RawModelResponse};
 use crate::provider::workers_ai::{self, Settings, StreamReader};
@@ -20,8 +21,6 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/js/host.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = cancelReader)]
-    fn cancel_reader(reader: &JsValue);
     #[wasm_bindgen(js_name = chunkBytes, catch)]
     fn chunk_bytes(result: &JsValue) -> std::result::Result<JsValue, JsValue>;
 }
@@ -232,30 +231,12 @@ impl WorkersAiModel {
     }
 }
 
-/// Releases an abandoned stream (an error, an abort, a refused chunk): the inference
-/// request is not left running.
-struct Reader {
-    reader: JsValue,
-    done: bool,
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        if !self.done {
-            cancel_reader(&self.reader);
-        }
-    }
-}
-
 async fn read_stream(
     stream: &JsValue,
     get_reader: &Function,
     ctx: &CallContext,
 ) -> Result<RawModelResponse> {
-    let mut reader = Reader {
-        reader: get_reader.call0(stream).map_err(|e| thrown(&e))?,
-        done: false,
-    };
+    let mut reader = Reader::new(get_reader.call0(stream).map_err(|e| thrown(&e))?);
     let read_fn = read(&reader.reader, "read")?
         .dyn_into::<Function>()
         .map_err(|_| malformed("the answer's stream reader has no read()".into()))?;
