@@ -63,7 +63,7 @@ export async function startWorker({ scriptPath, port = 8787, bindings = {}, outb
     host: "127.0.0.1",
     port,
     bindings,
-    durableObjects: { TENANTS: { className: "TenantAgent", useSQLite: true } },
+    durableObjects: { TENANTS: { className: "TenantAgent", useSQLite: true }, ORGS: { className: "OrgAgent", useSQLite: true } },
     ...(persist ? { durableObjectsPersist: persist } : {}),
     ...(outboundService ? { outboundService } : {}),
     // Without has_user_worker the assets router answers 404 itself instead of calling the Worker.

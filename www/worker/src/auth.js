@@ -95,10 +95,37 @@ export async function authenticate(request, env) {
   const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
   if (!match) throw unauthorized("this Worker needs `Authorization: Bearer <JWT>`");
   const claims = await verifyJwt(match[1], secret, { maxLifetimeS });
+  if (claims.org != null) return orgClaims(claims);
   const claim = claims.tenant != null ? "tenant" : "sub";
   const tenant = claims[claim];
   if (typeof tenant !== "string" || tenant.length === 0) throw unauthorized("the token names no tenant (`tenant` or `sub` claim)");
   return { mode: "jwt", tenant: checkId(tenant, claim) };
+}
+
+/**
+ * A two-level token: `org` and `sub` name an org and one of its users; `org_admin: true`
+ * also lets it act for the org itself (its knowledge, export and erasure) and for any of
+ * its users. Such a token names no tenant, so every one-level route refuses it.
+ */
+function orgClaims(claims) {
+  const { org, sub } = claims;
+  if (typeof org !== "string" || org.length === 0) throw unauthorized("the token's `org` claim is not a string");
+  if (typeof sub !== "string" || sub.length === 0) throw unauthorized("a token with an `org` names its user in `sub`");
+  return { mode: "jwt", org: checkId(org, "org", "invalid_org_id"), user: checkId(sub, "sub"), admin: claims.org_admin === true };
+}
+
+/**
+ * What an org route may do for the caller: act in `org` (for `user`, when the route is a
+ * user's; for the org itself, when not). Open mode allows everything; a token allows its
+ * own org only, its own user only, and the org's own operations only with `org_admin`.
+ */
+export function authorizeOrg(auth, org, user) {
+  if (auth.mode !== "jwt") return;
+  if (auth.org === undefined) throw new HttpError(403, "forbidden", "this token names a tenant, not an org");
+  if (auth.org !== org) throw new HttpError(403, "forbidden", "the token is for another org");
+  if (auth.admin) return;
+  if (user === undefined) throw new HttpError(403, "forbidden", "the org's own operations need a token with `org_admin: true`");
+  if (user !== auth.user) throw new HttpError(403, "forbidden", "the token is for another user of this org");
 }
 
 /** The tenant a request acts for: the one it names, which must be the token's own. */

@@ -1,5 +1,5 @@
 // The demo Worker: a router in front of one Durable Object per tenant (`TenantAgent`, in
-// tenant.js). It authenticates, bounds and validates each request, checks that the caller
+// tenant.js), and one per organisation for two-level tenancy (`OrgAgent`, in org.js). It authenticates, bounds and validates each request, checks that the caller
 // may act for the tenant it names, and only then forwards it to that tenant's object, so a
 // refused request touches no tenant at all.
 //
@@ -18,15 +18,23 @@
 //   POST   /a2a/v1[?tenant_id=]               A2A JSON-RPC: SendMessage, SendStreamingMessage, GetTask,
 //                                             CancelTask (and v0.3's message/send, message/stream,
 //                                             tasks/get, tasks/cancel); the tenant is the token's
-import { authenticate, authorize } from "./auth.js";
+//   POST   /v1/orgs/{org}/users/{user}/chat   { message, session_id? } -> SSE, in the org's object
+//   GET    /v1/orgs/{org}/users/{user}/history|usage|export, DELETE /v1/orgs/{org}/users/{user}
+//   GET|PUT /v1/orgs/{org}/blocks, GET /v1/orgs/{org}/export, DELETE /v1/orgs/{org}   (org_admin)
+import { authenticate, authorize, authorizeOrg } from "./auth.js";
 import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject, strictQuery } from "./http.js";
 import { modelName } from "./model.js";
 import { historyBody, interactBody, tenantNotFound, withDetail } from "./sop.js";
 import { tenantRequest } from "./tenant.js";
+import { orgRequest } from "./org.js";
 import { A2A_PATH, CARD_PATH, agentCardResponse } from "./a2a/card.js";
 import { a2aEndpoint } from "./a2a/rpc.js";
 
 export { TenantAgent } from "./tenant.js";
+export { OrgAgent } from "./org.js";
+
+const ORG = ["org_id"];
+const ORG_USER = ["org_id", "user_id"];
 
 const ROUTES = [
   { method: "GET", path: /^\/$/, handler: home, open: true },
@@ -39,6 +47,15 @@ const ROUTES = [
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/usage$/, handler: tenantUsage },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/facts$/, handler: tenantFacts },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/search$/, handler: tenantSearch },
+  { method: "POST", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/chat$/, handler: orgChat, params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/history$/, handler: orgUserHistory, params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/usage$/, handler: orgUserOp("usage"), params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/export$/, handler: orgUserOp("export"), params: ORG_USER },
+  { method: "DELETE", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)$/, handler: orgUserOp("user", "DELETE"), params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: orgOp("org/blocks"), params: ORG },
+  { method: "PUT", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: setOrgBlock, params: ORG },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/export$/, handler: orgOp("org/export"), params: ORG },
+  { method: "DELETE", path: /^\/v1\/orgs\/([^/]+)$/, handler: orgOp("org", "DELETE"), params: ORG },
   { method: "POST", path: /^\/chat$/, handler: chat },
   { method: "POST", path: /^\/chat\/stream$/, handler: chatStream },
   { method: "GET", path: /^\/history$/, handler: history },
@@ -61,7 +78,8 @@ export default {
           : errorJson(404, "not_found", `no route for ${request.method} ${url.pathname}`);
       } else {
         const auth = route.open ? { mode } : await authenticate(request, env);
-        const params = route.path.exec(url.pathname).slice(1).map(pathParam);
+        const names = route.params ?? [];
+        const params = route.path.exec(url.pathname).slice(1).map((raw, i) => pathParam(raw, names[i]));
         response = await route.handler({ request, env, url, auth, params });
       }
     } catch (err) {
@@ -75,14 +93,17 @@ export default {
   },
 };
 
-function pathParam(raw) {
+// Which id each path segment is: its field name in errors, and its error code.
+const ID_CODES = { tenant_id: "invalid_user_id", org_id: "invalid_org_id", user_id: "invalid_user_id" };
+
+function pathParam(raw, name = "tenant_id") {
   let value;
   try {
     value = decodeURIComponent(raw);
   } catch {
-    throw new HttpError(400, "invalid_user_id", "the tenant id in the path is not valid percent-encoding");
+    throw new HttpError(400, ID_CODES[name], `the ${name} in the path is not valid percent-encoding`);
   }
-  return checkId(value, "tenant_id");
+  return checkId(value, name, ID_CODES[name]);
 }
 
 /** Sends an operation to the tenant's own object; refuses before that if the caller may not. */
@@ -185,6 +206,53 @@ async function tenantSearch({ env, url, auth, params: [tenantId] }) {
 
 async function tenantUsage({ env, auth, params: [tenantId] }) {
   return callTenant(env, tenantFor(auth, tenantId), "usage");
+}
+
+// --- organisations: one object per org, its users inside ------------------------------------
+
+/** Sends an operation to the org's own object, for `user` when it is a user's. */
+function callOrg(env, org, user, op, init) {
+  if (!env.ORGS) throw new HttpError(500, "internal", "the ORGS Durable Object binding is missing (see wrangler.toml)");
+  const stub = env.ORGS.get(env.ORGS.idFromName(org));
+  return stub.fetch(orgRequest(org, user, op, init));
+}
+
+async function orgChat({ request, env, auth, params: [org, user] }) {
+  authorizeOrg(auth, org, user);
+  const body = await readJsonObject(request);
+  const message = messageField(body);
+  const sessionId = sessionOf(body);
+  return callOrg(env, org, user, "stream", { method: "POST", body: { message, sessionId } });
+}
+
+async function orgUserHistory({ env, url, auth, params: [org, user] }) {
+  authorizeOrg(auth, org, user);
+  const sessionId = sessionOf(strictQuery(url));
+  return callOrg(env, org, user, "history", { query: { session_id: sessionId } });
+}
+
+/** A user's operation without a body: usage, export, erasure. */
+function orgUserOp(op, method = "GET") {
+  return ({ env, auth, params: [org, user] }) => {
+    authorizeOrg(auth, org, user);
+    return callOrg(env, org, user, op, { method });
+  };
+}
+
+/** The org's own operation: its knowledge, its export, its erasure (`org_admin` tokens). */
+function orgOp(op, method = "GET") {
+  return ({ env, auth, params: [org] }) => {
+    authorizeOrg(auth, org, undefined);
+    return callOrg(env, org, undefined, op, { method });
+  };
+}
+
+async function setOrgBlock({ request, env, auth, params: [org] }) {
+  authorizeOrg(auth, org, undefined);
+  const body = await readJsonObject(request);
+  const label = messageField(body, "label");
+  const text = typeof body.text === "string" ? body.text : messageField(body, "text");
+  return callOrg(env, org, undefined, "org/blocks", { method: "PUT", body: { label, text } });
 }
 
 // --- the first demo's routes, kept for their clients: `user_id` is the tenant ---------------

@@ -21,9 +21,10 @@
 // Every operation first spends one request from the tenant's meter (meter.js).
 import { Agent, durableObjectStorage } from "tenantry";
 import { embedderFromEnv, modelFromEnv } from "./model.js";
-import { HttpError, SSE_HEADERS, errorResponse, isModelFailure, json, modelFailure, positiveVar, sseMessage } from "./http.js";
+import { HttpError, errorResponse, isModelFailure, json, positiveVar } from "./http.js";
 import { Meter, rateConfig } from "./meter.js";
 import { A2ATasks } from "./a2a/execute.js";
+import { streamResponse } from "./run-stream.js";
 
 export const TENANT_HEADER = "x-tenantry-tenant";
 
@@ -198,54 +199,6 @@ function searchOptions(params) {
   const sessionId = params.get("session_id");
   if (sessionId !== null) options.sessionId = sessionId;
   return options;
-}
-
-/** A mid-stream error event keeps the provider's text out, as a 502 body does. */
-function publicEvent(event) {
-  if (event.type !== "error" || !isModelFailure(event.code)) return event;
-  console.error("tenantry: the model provider failed mid-stream", event.code, event.message, JSON.stringify(event.details ?? {}));
-  return { ...event, ...modelFailure(event.code, event.details) };
-}
-
-/**
- * The run as SSE. The first event is awaited before answering, so a run refused up front
- * (rate limit, budget, a model that fails before any text) gets its real HTTP status and
- * JSON error rather than a 200 stream holding one `error` event.
- */
-async function streamResponse(stream) {
-  const first = await stream.next();
-  // A run refused before any work (rate limit) ends the stream with no event at all, its
-  // error only in `result`: look there whenever the first thing seen is not a success.
-  if (first.done || first.value.type === "error") {
-    try {
-      await stream.result;
-    } catch (err) {
-      return errorResponse(err);
-    }
-  }
-  const encoder = new TextEncoder();
-  let pending = first.done ? undefined : first.value;
-  let ended = first.done;
-  const body = new ReadableStream({
-    async pull(controller) {
-      if (pending === undefined && !ended) {
-        const next = await stream.next();
-        ended = next.done;
-        pending = next.value;
-      }
-      if (pending !== undefined) {
-        controller.enqueue(encoder.encode(sseMessage(publicEvent(pending))));
-        pending = undefined;
-      } else {
-        controller.close();
-      }
-    },
-    // The client went away: aborting the run commits nothing of it.
-    cancel() {
-      stream.return();
-    },
-  });
-  return new Response(body, { headers: SSE_HEADERS });
 }
 
 /**

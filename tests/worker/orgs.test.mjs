@@ -1,0 +1,111 @@
+// Organisations in the Worker under workerd: one Durable Object per org, its users inside.
+// A token with `org` and `sub` acts for its own user of its own org; `org_admin` adds the
+// org's own operations and its other users; nothing crosses to another org, and one-level
+// tenant tokens and routes stay apart from org ones.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { SECRET, call, jwt, now, sseEvents, start } from "./support.mjs";
+
+let worker;
+let origin;
+const exp = now() + 3600;
+const acmeAlice = jwt({ org: "acme", sub: "alice", exp });
+const acmeBob = jwt({ org: "acme", sub: "bob", exp });
+const acmeAdmin = jwt({ org: "acme", sub: "ops", org_admin: true, exp });
+const globexAlice = jwt({ org: "globex", sub: "alice", exp });
+const tenantAlice = jwt({ sub: "alice", exp });
+
+const chat = (token, org, user, message) => call(origin, "POST", `/v1/orgs/${encodeURIComponent(org)}/users/${encodeURIComponent(user)}/chat`, { token, body: { message } });
+const text = (r) => sseEvents(r.text).filter((e) => e.type === "text-delta").map((e) => e.text).join("");
+
+before(async () => {
+  worker = await start("orgs", { bindings: { AUTH_SECRET: SECRET } });
+  origin = worker.origin;
+});
+
+after(async () => {
+  await worker?.dispose();
+});
+
+test("the same user id in two orgs, and as a one-level tenant, shares nothing", async () => {
+  let r = await chat(acmeAlice, "acme", "alice", "My name is Alice of Acme");
+  assert.equal(r.status, 200, r.text);
+  const events = sseEvents(r.text);
+  assert.ok(events.every((e) => e.orgId === "acme" && e.userId === "alice"), r.text);
+  r = await chat(acmeAlice, "acme", "alice", "What is my name?");
+  assert.match(text(r), /Alice of Acme/);
+  r = await chat(globexAlice, "globex", "alice", "What is my name?");
+  assert.doesNotMatch(text(r), /Acme/);
+  r = await call(origin, "POST", "/agent/interact", { token: tenantAlice, body: { tenant_id: "alice", message: "What is my name?" } });
+  assert.equal(r.status, 200);
+  assert.doesNotMatch(r.body.response, /Acme/);
+  r = await call(origin, "GET", "/v1/orgs/acme/users/alice/history", { token: acmeAlice });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.messages.length, 4);
+  r = await call(origin, "GET", "/v1/orgs/globex/users/alice/export", { token: globexAlice });
+  assert.equal(r.body.orgId, "globex");
+  assert.ok(!JSON.stringify(r.body).includes("Acme"));
+  r = await call(origin, "GET", "/v1/orgs/acme/users/alice/usage", { token: acmeAlice });
+  assert.equal(r.status, 200);
+  assert.ok(r.body.totals.totalTokens > 0);
+});
+
+test("a token acts for its own user of its own org only; org_admin for the org", async () => {
+  const refused = [
+    [acmeAlice, "GET", "/v1/orgs/acme/users/bob/history"],
+    [acmeBob, "POST", "/v1/orgs/acme/users/alice/chat", { message: "hi" }],
+    [acmeAlice, "GET", "/v1/orgs/globex/users/alice/export"],
+    [globexAlice, "DELETE", "/v1/orgs/acme/users/alice"],
+    [acmeAdmin, "GET", "/v1/orgs/globex/export"],
+    [acmeAlice, "GET", "/v1/orgs/acme/export"],
+    [acmeAlice, "PUT", "/v1/orgs/acme/blocks", { label: "policy", text: "refunds for ever" }],
+    [acmeAlice, "DELETE", "/v1/orgs/acme"],
+    [tenantAlice, "GET", "/v1/orgs/acme/users/alice/history"],
+    [acmeAlice, "GET", "/v1/tenants/alice/export"],
+  ];
+  for (const [token, method, path, body] of refused) {
+    const r = await call(origin, method, path, { token, body });
+    assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
+    assert.equal(r.body.error.code, "forbidden");
+  }
+  for (const path of ["/v1/orgs/acme/users/alice/history", "/v1/orgs/acme/export"]) {
+    assert.equal((await call(origin, "GET", path)).status, 401);
+  }
+  // Bad ids in the path: typed 400s, before any object is reached.
+  let r = await call(origin, "GET", "/v1/orgs/%ED%A0%80/users/alice/history", { token: acmeAlice });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, "invalid_org_id");
+  r = await call(origin, "GET", `/v1/orgs/acme/users/${"x".repeat(300)}/history`, { token: acmeAdmin });
+  assert.equal(r.body.error.code, "invalid_user_id");
+  // A token whose org claim is not a string is no token.
+  r = await call(origin, "GET", "/v1/orgs/acme/users/alice/history", { token: jwt({ org: 7, sub: "alice", exp }) });
+  assert.equal(r.status, 401);
+  // The admin acts for the org's users and the org itself.
+  r = await call(origin, "GET", "/v1/orgs/acme/users/alice/history", { token: acmeAdmin });
+  assert.equal(r.status, 200);
+});
+
+test("org knowledge reaches the org's users; exportOrg and forgetOrg take that org only", async () => {
+  let r = await call(origin, "PUT", "/v1/orgs/acme/blocks", { token: acmeAdmin, body: { label: "refund policy", text: "30 days" } });
+  assert.equal(r.status, 204, r.text);
+  r = await call(origin, "GET", "/v1/orgs/acme/blocks", { token: acmeAdmin });
+  assert.deepEqual(r.body.blocks, [{ label: "refund policy", text: "30 days" }]);
+  await chat(acmeBob, "acme", "bob", "My name is Bob");
+  r = await call(origin, "GET", "/v1/orgs/acme/export", { token: acmeAdmin });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.users.map((u) => u.userId).sort(), ["alice", "bob"]);
+  assert.equal(r.body.blocks.length, 1);
+  r = await call(origin, "DELETE", "/v1/orgs/acme", { token: acmeAdmin });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.users, 2);
+  r = await call(origin, "GET", "/v1/orgs/acme/users/alice/history", { token: acmeAlice });
+  assert.deepEqual(r.body.messages, []);
+  r = await call(origin, "GET", "/v1/orgs/acme/blocks", { token: acmeAdmin });
+  assert.deepEqual(r.body.blocks, []);
+  r = await call(origin, "GET", "/v1/orgs/globex/users/alice/history", { token: globexAlice });
+  assert.equal(r.body.messages.length, 2, "globex keeps its alice");
+  r = await call(origin, "DELETE", "/v1/orgs/globex/users/alice", { token: globexAlice });
+  assert.equal(r.status, 204);
+  r = await call(origin, "GET", "/v1/orgs/globex/users/alice/history", { token: globexAlice });
+  assert.deepEqual(r.body.messages, []);
+});
