@@ -13,6 +13,7 @@ mod facts;
 mod isolation;
 mod memory;
 mod memory_tools;
+mod org_budget;
 mod orgs;
 mod output;
 mod partition_edges;
