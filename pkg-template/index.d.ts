@@ -972,6 +972,9 @@ export interface SnapshotDoc {
   version: 1;
   takenAt: number;
   users: UserDoc[];
+  /** The counters of each org under org limits (`budget.perOrg`) held in RAM, by org id;
+   *  `restore` merges them in (a snapshot can add spend, never remove it). */
+  orgBudgets?: { [orgId: string]: { format: "tenantry.budget"; version: 1; [field: string]: unknown } };
 }
 
 /**

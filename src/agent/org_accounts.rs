@@ -7,11 +7,11 @@
 
 use super::pseudonym::org_pseudonym_of;
 use super::Agent;
-use crate::budget::{PlanId, UsageReport};
+use crate::budget::{AccountDoc, PlanId, UsageReport};
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserKey};
 use crate::persist::{keys, records, Storage};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 impl Agent {
     /// The org whose limits a call of `user` answers to: `None` for the default org's users
@@ -199,6 +199,43 @@ impl Agent {
         self.ledger
             .borrow_mut()
             .forget_org(org, Some(pseudonym), now);
+        Ok(())
+    }
+
+    /// A snapshot's org counters, every one checked (org id and document) before any is
+    /// applied.
+    pub(super) fn check_org_budgets(
+        &self,
+        docs: &BTreeMap<String, AccountDoc>,
+    ) -> Result<Vec<(OrgId, AccountDoc)>> {
+        let now = self.now();
+        let mut checked = Vec::with_capacity(docs.len());
+        for (id, doc) in docs {
+            let org = OrgId::parse(Some(id))?.ok_or_else(|| Error::InvalidImport {
+                reason: "an org budget without an org id".into(),
+            })?;
+            self.ledger.borrow().check_org_doc(doc, now)?;
+            checked.push((org, doc.clone()));
+        }
+        Ok(checked)
+    }
+
+    /// Merges a snapshot's org counters in (each figure the larger of the two, so a
+    /// snapshot can add spend but never remove it), written through with storage.
+    pub(super) async fn restore_org_budgets(&self, orgs: Vec<(OrgId, AccountDoc)>) -> Result<()> {
+        if !self.ledger.borrow().orgs_limited() {
+            return Ok(());
+        }
+        for (org, doc) in orgs {
+            let user = UserKey::parse_in(Some(org.as_str()), None)?;
+            self.ensure_org_account(&user).await?;
+            self.ledger
+                .borrow_mut()
+                .import_org(&org, &doc, self.now())?;
+            if let Some(s) = &self.storage {
+                self.persist_org_budget(s.as_ref(), &user).await?;
+            }
+        }
         Ok(())
     }
 

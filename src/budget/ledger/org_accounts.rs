@@ -10,7 +10,7 @@ use crate::budget::error::{BudgetError, Scope};
 use crate::budget::policy::Plan;
 use crate::budget::report::UsageReport;
 use crate::ids::OrgId;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 impl Ledger {
     /// Whether any org limit (budget or rate) is configured. When not, no org account is
@@ -119,6 +119,29 @@ impl Ledger {
             &self.policy.org.layout,
             self.peek(now),
         ))
+    }
+
+    /// Every org account in RAM as a document, by org id (erased orgs' retained counters
+    /// have no id and stay out).
+    pub fn export_orgs(&self, now: f64) -> BTreeMap<String, AccountDoc> {
+        let now = self.peek(now);
+        let layout = &self.policy.org.layout;
+        self.orgs
+            .keys()
+            .filter_map(|org| {
+                let acct = self.orgs.get(org)?;
+                Some((
+                    org.as_str().to_owned(),
+                    account_doc::export(acct, layout, now),
+                ))
+            })
+            .collect()
+    }
+
+    /// Checks an org's budget document without applying it.
+    pub fn check_org_doc(&self, d: &AccountDoc, now: f64) -> Result<(), BudgetError> {
+        let p = &self.policy.org;
+        account_doc::import(d, &p.layout, p.rate.as_ref(), self.peek(now), 0).map(|_| ())
     }
 
     /// Folds a stored document into the org's counters (validated first; nothing changes
