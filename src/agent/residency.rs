@@ -57,7 +57,7 @@ impl Agent {
             })?;
             (incarnation, m.sweep(now))
         };
-        // Read again now the user is pinned: while pinned, their org's counters stay in
+        // Read again once the user is pinned: while pinned, their org's counters stay in
         // RAM for the run's reservations (they may have left while this awaited above).
         if let Err(e) = self.ensure_org_account(user).await {
             self.memory.borrow_mut().unpin(user, incarnation);

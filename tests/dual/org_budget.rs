@@ -533,57 +533,63 @@ dual_test!(bad_org_limits_are_refused_at_construction, async {
     assert!(bad(Default::default(), rate).starts_with("rateLimit.perOrg"));
 });
 
-dual_test!(a_snapshot_carries_org_counters_and_restore_never_lowers_them, async {
-    for stored in [false, true] {
-        let setup = Setup::new(per_org(300.0), Default::default(), false);
-        let agent = setup.agent();
-        let mut i = 0;
-        while run(&agent, at(Some("acme"), &format!("u{i}")), 100, i)
-            .await
-            .is_ok()
-        {
-            i += 1;
-        }
-        let used = org_tokens(&agent, "acme");
-        let snap = agent.snapshot();
-        assert_eq!(snap.org_budgets.len(), 1);
-        let json = serde_json::to_value(&snap).unwrap();
-        assert!(json["orgBudgets"]["acme"].is_object(), "{json}");
-        // Restored into a fresh agent: acme's spend is back, so no user of it can run.
-        let fresh = Setup::new(per_org(300.0), Default::default(), stored);
-        let restored = fresh.agent();
-        restored.restore(snap.clone()).await.unwrap();
-        assert_eq!(org_tokens(&restored, "acme"), used);
-        let e = run(&restored, at(Some("acme"), "newcomer"), 100, 0)
-            .await
-            .unwrap_err();
-        refused_by(&e, "budget_exceeded", "org");
-        if stored {
-            // Written through: a restart after the restore still finds it.
-            let again = fresh.agent();
-            let e = run(&again, at(Some("acme"), "other"), 100, 0)
+dual_test!(
+    a_snapshot_carries_org_counters_and_restore_never_lowers_them,
+    async {
+        for stored in [false, true] {
+            let setup = Setup::new(per_org(300.0), Default::default(), false);
+            let agent = setup.agent();
+            let mut i = 0;
+            while run(&agent, at(Some("acme"), &format!("u{i}")), 100, i)
+                .await
+                .is_ok()
+            {
+                i += 1;
+            }
+            let used = org_tokens(&agent, "acme");
+            let snap = agent.snapshot();
+            assert_eq!(snap.org_budgets.len(), 1);
+            let json = serde_json::to_value(&snap).unwrap();
+            assert!(json["orgBudgets"]["acme"].is_object(), "{json}");
+            // Restored into a fresh agent: acme's spend is back, so no user of it can run.
+            let fresh = Setup::new(per_org(300.0), Default::default(), stored);
+            let restored = fresh.agent();
+            restored.restore(snap.clone()).await.unwrap();
+            assert_eq!(org_tokens(&restored, "acme"), used);
+            let e = run(&restored, at(Some("acme"), "newcomer"), 100, 0)
                 .await
                 .unwrap_err();
             refused_by(&e, "budget_exceeded", "org");
-        }
-        // A snapshot edited to lower the spend is merged, never lowering it; a bad org id
-        // or a bad document refuses the whole restore.
-        let mut lowered = serde_json::to_value(&snap).unwrap();
-        lowered["orgBudgets"]["acme"]["totals"]["totalTokens"] = 0.into();
-        let lowered: tenantry::SnapshotDoc = serde_json::from_value(lowered).unwrap();
-        restored.restore(lowered).await.unwrap();
-        assert_eq!(org_tokens(&restored, "acme"), used);
-        for (id, doc) in [
-            ("a\u{0}b", json["orgBudgets"]["acme"].clone()),
-            ("beta", serde_json::json!({ "format": "nope", "version": 1, "totals": {} })),
-        ] {
-            let mut bad = json.clone();
-            bad["orgBudgets"] = serde_json::json!({ id: doc });
-            let bad: tenantry::SnapshotDoc = serde_json::from_value(bad).unwrap();
-            let untouched = Setup::new(per_org(300.0), Default::default(), stored).agent();
-            assert!(untouched.restore(bad).await.is_err());
-            assert_eq!(untouched.stats().org_budget_accounts, 0);
-            assert_eq!(untouched.stats().users, 0);
+            if stored {
+                // Written through: a restart after the restore still finds it.
+                let again = fresh.agent();
+                let e = run(&again, at(Some("acme"), "other"), 100, 0)
+                    .await
+                    .unwrap_err();
+                refused_by(&e, "budget_exceeded", "org");
+            }
+            // A snapshot edited to lower the spend is merged, never lowering it; a bad org id
+            // or a bad document refuses the whole restore.
+            let mut lowered = serde_json::to_value(&snap).unwrap();
+            lowered["orgBudgets"]["acme"]["totals"]["totalTokens"] = 0.into();
+            let lowered: tenantry::SnapshotDoc = serde_json::from_value(lowered).unwrap();
+            restored.restore(lowered).await.unwrap();
+            assert_eq!(org_tokens(&restored, "acme"), used);
+            for (id, doc) in [
+                ("a\u{0}b", json["orgBudgets"]["acme"].clone()),
+                (
+                    "beta",
+                    serde_json::json!({ "format": "nope", "version": 1, "totals": {} }),
+                ),
+            ] {
+                let mut bad = json.clone();
+                bad["orgBudgets"] = serde_json::json!({ id: doc });
+                let bad: tenantry::SnapshotDoc = serde_json::from_value(bad).unwrap();
+                let untouched = Setup::new(per_org(300.0), Default::default(), stored).agent();
+                assert!(untouched.restore(bad).await.is_err());
+                assert_eq!(untouched.stats().org_budget_accounts, 0);
+                assert_eq!(untouched.stats().users, 0);
+            }
         }
     }
-});
+);
