@@ -377,6 +377,14 @@ export interface BudgetConfig {
   /** A user's plan (a key of `plans`); otherwise, or for an unknown name, `perUser`. Only the
    *  host decides: nothing a user can write (properties, imported documents) picks a plan. */
   planOf?: (userId: string | null, context: { orgId: string | null }) => string | undefined | null;
+  // Budgets per org: one ceiling for all the users of an org together.
+  /** Every org's limits (each org but the default one), all its users counted together;
+   *  same shape as `perUser`. A run must fit its user's, its org's and the global limits. */
+  perOrg?: LimitSet | LimitSet[];
+  /** Named org plans whose limits replace `perOrg` for their orgs. */
+  orgPlans?: { [plan: string]: LimitSet | LimitSet[] };
+  /** An org's plan (a key of `orgPlans`); otherwise, or for an unknown name, `perOrg`. */
+  orgPlanOf?: (orgId: string) => string | undefined | null;
   /** USD per million tokens, by model name; merged over the built-in defaults. */
   prices?: { [model: string]: { inputPerMTok: number; outputPerMTok: number } };
   /** `false`: only `prices` are known (a cost-limited call on an unlisted model is refused). Default `true`. */
@@ -386,12 +394,14 @@ export interface BudgetConfig {
 export interface RateLimitConfig {
   /** A token bucket per user: `requests` per `perMs`, up to `burst` at once (default `requests`). */
   perUser?: { requests: number; perMs: number; burst?: number };
+  /** One token bucket per org (each org but the default one), shared by all its users. */
+  perOrg?: { requests: number; perMs: number; burst?: number };
 }
 
 export type BudgetMetric = "inputTokens" | "outputTokens" | "totalTokens" | "costUsd" | "requests";
 
 export interface LimitUsage {
-  scope: "user" | "global";
+  scope: "user" | "org" | "global";
   metric: BudgetMetric;
   window: BudgetWindow;
   /** Settled charges still inside the window. */
@@ -932,6 +942,12 @@ export interface MemoryStats {
   retainedAccounts: number;
   /** The most accounts held; past it a new user is refused with `over_capacity`. */
   budgetCapacity: number;
+  /** Org-level accounts (`perOrg`, `rateLimit.perOrg`) in RAM, at most `budgetCapacity`:
+   *  past it, idle orgs go to storage, or without storage a new org is refused with
+   *  `over_capacity`. */
+  orgBudgetAccounts: number;
+  /** Of those, erased orgs' counters kept (under a pseudonym) until their windows close. */
+  retainedOrgAccounts: number;
   /** `ctx.cache` entries (at most 10,000, and 100 per user). */
   toolCacheEntries: number;
   toolCacheUsers: number;
@@ -1031,6 +1047,9 @@ export interface SnapshotDoc {
   version: 1;
   takenAt: number;
   users: UserDoc[];
+  /** The counters of each org under org limits (`budget.perOrg`) held in RAM, by org id;
+   *  `restore` merges them in (a snapshot can add spend, never remove it). */
+  orgBudgets?: { [orgId: string]: { format: "tenantry.budget"; version: 1; [field: string]: unknown } };
 }
 
 /**
@@ -1097,6 +1116,9 @@ export declare class Agent {
   usage(userId: UserId, options?: OrgOption): UsageReport;
   /** Spend of all users together against the `global` limits. */
   globalUsage(): UsageReport;
+  /** Spend of all the users of one org together against its `perOrg` (or org plan) limits.
+   *  With storage, an org's counters are in RAM once any of its users has run. */
+  orgUsage(orgId: string): UsageReport;
   /** Makes a user resident (reading storage when configured) so synchronous reads work. */
   load(userId: UserId, options?: OrgOption): Promise<void>;
   /** Sets a working-memory block (at most 32 per user, 16 KiB each). */
@@ -1191,7 +1213,7 @@ export interface ErrorDetails {
   /** `text`: the model's last answer before the run stopped. */
   max_steps: { steps: number; text: string };
   budget_exceeded: {
-    scope: "user" | "global";
+    scope: "user" | "org" | "global";
     metric: BudgetMetric;
     window: BudgetWindow;
     limit: number;
@@ -1199,7 +1221,8 @@ export interface ErrorDetails {
     reserved: number;
     remaining: number;
   };
-  rate_limited: { retryAfterMs: number };
+  /** `scope`: whose bucket was empty, the user's or their org's (`rateLimit.perOrg`). */
+  rate_limited: { scope: "user" | "org"; retryAfterMs: number };
   missing_price: { model: string };
   aborted: { [key: string]: never };
   invalid_import: { reason: string };

@@ -256,7 +256,10 @@ mod tests {
                 reserved: 0.0,
                 remaining: 0.0,
             })),
-            Error::Budget(BudgetError::RateLimited(RateLimited { retry_after_ms: 1 })),
+            Error::Budget(BudgetError::RateLimited(RateLimited {
+                retry_after_ms: 1,
+                scope: Scope::User,
+            })),
             Error::Budget(BudgetError::MissingPrice { model: s() }),
             Error::Embedding { reason: s() },
             Error::OutputInvalid { reason: s() },

@@ -52,7 +52,7 @@ mod wire;
 #[doc(hidden)]
 pub mod wasm;
 
-pub use agent::{Agent, Input, PlanOf, RunOptions, RunOutput, SessionInfo};
+pub use agent::{Agent, Input, OrgPlanOf, PlanOf, RunOptions, RunOutput, SessionInfo};
 pub use audit::{
     check_key, key_from_text, parse_jsonl, verify, verify_jsonl, AuditError, BreakReason, Broken,
     Entry, VerifyReport,

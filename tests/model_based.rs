@@ -173,6 +173,7 @@ fn config() -> AgentConfig {
                 per_ms: RATE_PER,
                 burst: None,
             }),
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -13,23 +13,31 @@ use crate::persist::{keys, records, Storage};
 const MIN_LEDGER_CAPACITY: usize = 1024;
 
 impl Agent {
-    /// Takes one request from the user's rate bucket (their account must be in RAM).
+    /// Takes one request from the user's rate bucket and their org's (their accounts must
+    /// be in RAM).
     pub(super) fn check_rate(&self, user: &UserKey) -> Result<()> {
         if !self.ledger.borrow().has(user) {
             self.revive(user);
             self.make_room(user)?;
         }
+        let org = self.resident_org(user)?;
         let now = self.now();
         self.ledger
             .borrow_mut()
-            .check_rate(user, now)
+            .check_rate_in(user, org, now)
             .map_err(|e| Error::from(BudgetError::RateLimited(e)))
     }
 
-    /// Puts the user's counters in RAM before anything reads or changes them: retained
-    /// ones of an erased id, or, with storage, what was stored (a restart or an eviction
-    /// must never refill a budget or a rate bucket).
+    /// Puts the user's counters, and their org's when org limits apply, in RAM before
+    /// anything reads or changes them.
     pub(super) async fn ensure_account(&self, user: &UserKey) -> Result<()> {
+        self.ensure_user_account(user).await?;
+        self.ensure_org_account(user).await
+    }
+
+    /// The user's counters: retained ones of an erased id, or, with storage, what was
+    /// stored (a restart or an eviction must never refill a budget or a rate bucket).
+    async fn ensure_user_account(&self, user: &UserKey) -> Result<()> {
         if self.ledger.borrow().has(user) {
             return Ok(());
         }
@@ -115,6 +123,9 @@ impl Agent {
                 self.ledger.borrow_mut().saved(user, version);
             }
         }
+        if !self.org_saved(user) {
+            self.persist_org_budget(storage, user).await?;
+        }
         if !self.config.budget.global.is_empty() {
             let doc = self.ledger.borrow().export_global(self.now());
             records::put_budget(storage, keys::GLOBAL_BUDGET_KEY, &doc).await?;
@@ -129,7 +140,7 @@ impl Agent {
         let Some(storage) = &self.storage else {
             return;
         };
-        let unsaved = !self.ledger.borrow().is_saved(user);
+        let unsaved = !self.ledger.borrow().is_saved(user) || !self.org_saved(user);
         if unsaved || !self.config.budget.global.is_empty() {
             let _ = self.persist_budget(storage.as_ref(), user).await;
         }
@@ -143,7 +154,7 @@ impl Agent {
         let Some(storage) = &self.storage else {
             return;
         };
-        if !self.ledger.borrow().is_saved(user) {
+        if !self.ledger.borrow().is_saved(user) || !self.org_saved(user) {
             let _ = self.persist_budget(storage.as_ref(), user).await;
         }
     }

@@ -222,6 +222,7 @@ impl Agent {
             users,
             global_budget: (!self.config.budget.global.is_empty())
                 .then(|| ledger.export_global(now)),
+            org_budgets: ledger.export_orgs(now),
         }
     }
 
@@ -260,9 +261,11 @@ impl Agent {
         if let Some(g) = &snapshot.global_budget {
             self.ledger.borrow().check_global_doc(g, now)?;
         }
+        let orgs = self.check_org_budgets(&snapshot.org_budgets)?;
         if let Some(g) = &snapshot.global_budget {
             self.ledger.borrow_mut().import_global(g, self.now())?;
         }
+        self.restore_org_budgets(orgs).await?;
         let n = snapshot.users.len();
         for doc in snapshot.users {
             self.import(doc).await?;

@@ -21,6 +21,7 @@ mod memory_tools;
 mod model_step;
 mod observation;
 mod org_knowledge;
+mod org_accounts;
 mod orgs;
 mod pseudonym;
 mod reads;
@@ -72,9 +73,13 @@ pub struct Agent {
     /// evicting a user never refills what limits them.
     pub(super) ledger: RefCell<Ledger>,
     plan_of: Option<PlanOf>,
+    org_plan_of: Option<OrgPlanOf>,
     pub(super) tools: Option<ToolSet>,
     pub(super) observer: Observer,
     budget_writes: KeyedLock<UserKey>,
+    /// Writers of one org's counters, in turn: runs of different users of one org write
+    /// them concurrently, and an older export must never land over a newer one.
+    org_budget_writes: KeyedLock<crate::ids::OrgId>,
     /// Whether the global counters were read back from storage yet (once per agent).
     global_loaded: Cell<bool>,
     /// The key of the pseudonyms that name counters in storage and erased users' counters
@@ -92,6 +97,10 @@ pub struct Agent {
 
 /// Decides a user's budget plan by name (`budget.planOf(userId, { orgId })` in JS).
 pub type PlanOf = Rc<dyn Fn(Option<&str>, Option<&str>) -> Option<String>>;
+
+/// Decides an org's budget plan by name (`budget.orgPlanOf(orgId)` in JS), among
+/// `budget.orgPlans`.
+pub type OrgPlanOf = Rc<dyn Fn(&str) -> Option<String>>;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn default_clock() -> Rc<dyn Clock> {
@@ -117,7 +126,9 @@ impl Agent {
         Ok(Agent {
             ledger: RefCell::new(ledger),
             plan_of: None,
+            org_plan_of: None,
             budget_writes: KeyedLock::default(),
+            org_budget_writes: KeyedLock::default(),
             tools,
             observer: Observer::default(),
             global_loaded: Cell::new(false),
@@ -216,6 +227,11 @@ impl Agent {
 
     pub fn with_plan_of(mut self, plan_of: PlanOf) -> Self {
         self.plan_of = Some(plan_of);
+        self
+    }
+
+    pub fn with_org_plan_of(mut self, org_plan_of: OrgPlanOf) -> Self {
+        self.org_plan_of = Some(org_plan_of);
         self
     }
 

@@ -91,10 +91,11 @@ impl Agent {
         estimate: Estimate<'_>,
     ) -> Result<(Hold<'_>, u64)> {
         let plan = self.plan(user);
+        let org = self.resident_org(user)?.map(|o| (o, self.org_plan(o)));
         let (reservation, granted) =
             self.ledger
                 .borrow_mut()
-                .reserve(user, plan, self.now(), estimate)?;
+                .reserve_in(user, plan, org, self.now(), estimate)?;
         let hold = Hold {
             ledger: &self.ledger,
             reservation: Some(reservation),

@@ -33,7 +33,9 @@ impl Agent {
 
     /// Erases every user of `org` (as `forget` does each: RAM, storage, content keys,
     /// cached tool results; spend in open windows keeps counting under a pseudonym), then
-    /// every key left under the org's prefix. Resolves to the number of users erased.
+    /// every key left under the org's prefix. The org's own budget counters lose its id but
+    /// keep counting what was spent in windows still open (see `forget_org_account`).
+    /// Resolves to the number of users erased.
     /// A user whose first run starts while this is under way may survive it: erase an
     /// org once its users can no longer reach the agent.
     pub async fn forget_org(&self, org: &OrgId) -> Result<usize> {
@@ -45,6 +47,7 @@ impl Agent {
         if let Some(s) = &self.storage {
             records::delete_prefix(s.as_ref(), &keys::org_prefix(org)).await?;
         }
+        self.forget_org_account(org).await?;
         self.drop_org_knowledge(org);
         self.org_configs.forget(org);
         Ok(users.len())

@@ -5,7 +5,7 @@
 use super::Agent;
 use crate::budget::Pseudonym;
 use crate::error::{Error, Result};
-use crate::ids::UserKey;
+use crate::ids::{OrgId, UserKey};
 use crate::persist::keys;
 use std::rc::Rc;
 
@@ -57,15 +57,34 @@ impl Agent {
         let secret = self.secret().await?;
         Ok(pseudonym_of(&secret, user))
     }
+
+    pub(super) async fn org_pseudonym(&self, org: &OrgId) -> Result<Pseudonym> {
+        let secret = self.secret().await?;
+        Ok(org_pseudonym_of(&secret, org))
+    }
 }
 
 /// HMAC-SHA256 of the user's storage name (and org) under the agent's secret.
 pub(super) fn pseudonym_of(secret: &[u8; 32], user: &UserKey) -> Pseudonym {
+    keyed_hash(secret, &pseudonym_message(user))
+}
+
+/// The pseudonym of an org's own counters (the org level of budgets), in a domain of its
+/// own so that no user's pseudonym can equal an org's.
+pub(super) fn org_pseudonym_of(secret: &[u8; 32], org: &OrgId) -> Pseudonym {
+    let message = [
+        b"tenantry.pseudonym.orgbudget\0".as_slice(),
+        org.as_str().as_bytes(),
+    ]
+    .concat();
+    keyed_hash(secret, &message)
+}
+
+fn keyed_hash(secret: &[u8; 32], message: &[u8]) -> Pseudonym {
     use hmac::{Hmac, Mac};
-    let message = pseudonym_message(user);
     match <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret) {
         Ok(mut mac) => {
-            mac.update(&message);
+            mac.update(message);
             mac.finalize().into_bytes().into()
         }
         // HMAC takes keys of any length: not reached, but no panic path either.
@@ -73,7 +92,7 @@ pub(super) fn pseudonym_of(secret: &[u8; 32], user: &UserKey) -> Pseudonym {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
             h.update(secret);
-            h.update(&message);
+            h.update(message);
             h.finalize().into()
         }
     }

@@ -93,6 +93,8 @@ impl Agent {
         st.budget_accounts = ledger.len();
         st.retained_accounts = ledger.retained();
         st.budget_capacity = self.ledger_capacity();
+        st.org_budget_accounts = ledger.org_len();
+        st.retained_org_accounts = ledger.org_retained();
         st.audit_content_keys = self.observer.content_keys();
         st.org_knowledge = self.orgs.borrow().len();
         if let Some(t) = &self.tools {

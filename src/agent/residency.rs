@@ -46,16 +46,23 @@ impl Agent {
         self.ensure_account(user).await?;
         let loaded = self.load_if_absent(user).await?;
         let now = self.now();
-        let mut m = self.memory.borrow_mut();
-        match loaded {
-            Some(state) => m.install_loaded(user, state, now),
-            None => m.touch(user, now),
+        let (incarnation, evicted) = {
+            let mut m = self.memory.borrow_mut();
+            match loaded {
+                Some(state) => m.install_loaded(user, state, now),
+                None => m.touch(user, now),
+            }
+            let incarnation = m.pin(user).ok_or_else(|| Error::Internal {
+                message: "a user vanished between install and pin".into(),
+            })?;
+            (incarnation, m.sweep(now))
+        };
+        // Read again once the user is pinned: while pinned, their org's counters stay in
+        // RAM for the run's reservations (they may have left while this awaited above).
+        if let Err(e) = self.ensure_org_account(user).await {
+            self.memory.borrow_mut().unpin(user, incarnation);
+            return Err(e);
         }
-        let incarnation = m.pin(user).ok_or_else(|| Error::Internal {
-            message: "a user vanished between install and pin".into(),
-        })?;
-        let evicted = m.sweep(now);
-        drop(m);
         if !evicted.is_empty() {
             // Their counters leave RAM too when that loosens nothing (see Ledger::evict).
             let stored = self.storage.is_some();

@@ -162,8 +162,9 @@ impl Agent {
         // The rate limit is checked at call time, before any work (and before waiting
         // behind other runs of the session), on the user's real counters: when they are
         // only in storage (a restart, an eviction), once they are read back.
-        let deferred =
-            self.storage.is_some() && self.budgets_persisted() && !self.ledger.borrow().has(&user);
+        let deferred = self.storage.is_some()
+            && ((self.budgets_persisted() && !self.ledger.borrow().has(&user))
+                || self.org_account_absent(&user));
         // A refused input still reaches the report below, as an empty message.
         let (input, checked) = match self
             .config

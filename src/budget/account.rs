@@ -77,6 +77,14 @@ impl Account {
             .take(rule, now)
     }
 
+    /// Whether `take_request` would pass at `now`, without taking anything.
+    pub fn check_request(&self, rule: &RateRule, now: f64) -> Result<(), RateLimited> {
+        match self.rate {
+            Some(b) => b.check(rule, now),
+            None => TokenBucket::full(rule, now).check(rule, now),
+        }
+    }
+
     /// Folds another record of the same user's spend in: every total, window bucket and
     /// rate bucket becomes the tighter of the two, so a merge can only restrict.
     pub fn merge_max(

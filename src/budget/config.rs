@@ -117,8 +117,9 @@ fn cap_figure(field: &str, m: Metric, v: f64) -> Result<Option<u64>, BudgetError
     Ok(Some(v as u64))
 }
 
-/// `budget: { perUser, global, plans, prices }`. Each limits entry is one object or a
-/// list of objects (one per window). A plan's limits replace `perUser` for its users.
+/// `budget: { perUser, perOrg, global, plans, orgPlans, prices }`. Each limits entry is one
+/// object or a list of objects (one per window). A plan's limits replace `perUser` for its
+/// users; an org plan's replace `perOrg` for its org.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BudgetConfig {
@@ -128,6 +129,11 @@ pub struct BudgetConfig {
     pub global: Vec<LimitSet>,
     #[serde(default, deserialize_with = "plans")]
     pub plans: BTreeMap<String, Vec<LimitSet>>,
+    /// Limits on all the users of one org together (each org but the default one).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub per_org: Vec<LimitSet>,
+    #[serde(default, deserialize_with = "plans")]
+    pub org_plans: BTreeMap<String, Vec<LimitSet>>,
     /// Merged over the built-in defaults (an entry here wins over a default of that name).
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
@@ -143,13 +149,16 @@ impl Default for BudgetConfig {
             per_user: Vec::new(),
             global: Vec::new(),
             plans: BTreeMap::new(),
+            per_org: Vec::new(),
+            org_plans: BTreeMap::new(),
             prices: BTreeMap::new(),
             default_prices: true,
         }
     }
 }
 
-/// `rateLimit: { perUser: { requests, perMs, burst? } }`.
+/// `rateLimit: { perUser?, perOrg?: { requests, perMs, burst? } }`: `perOrg` is one bucket
+/// shared by all the users of an org (each org but the default one).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -159,6 +168,12 @@ pub struct RateLimitConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub per_user: Option<RateSpec>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub per_org: Option<RateSpec>,
 }
 
 /// A key that is present must hold a value: `null` is refused rather than read as absent.

@@ -11,6 +11,8 @@ use std::fmt;
 #[serde(rename_all = "camelCase")]
 pub enum Scope {
     User,
+    /// All the users of one org together (`budget.perOrg`, `rateLimit.perOrg`).
+    Org,
     Global,
 }
 
@@ -18,6 +20,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::User => "user",
+            Scope::Org => "org",
             Scope::Global => "global",
         }
     }
@@ -53,13 +56,15 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// The per-user request rate was exceeded; retrying after `retry_after_ms` will pass
-/// (unless other calls take the token first).
+/// A request rate (the user's, or their org's) was exceeded; retrying after
+/// `retry_after_ms` will pass (unless other calls take the token first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
-#[error("rate limited: retry after {retry_after_ms} ms")]
+#[error("rate limited ({}): retry after {retry_after_ms} ms", scope.as_str())]
 pub struct RateLimited {
     pub retry_after_ms: u64,
+    /// Whose bucket was empty: `User` or `Org`.
+    pub scope: Scope,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -117,7 +122,10 @@ impl BudgetError {
                 "reserved": r.reserved,
                 "remaining": r.remaining,
             }),
-            BudgetError::RateLimited(r) => json!({ "retryAfterMs": r.retry_after_ms }),
+            BudgetError::RateLimited(r) => json!({
+                "scope": r.scope.as_str(),
+                "retryAfterMs": r.retry_after_ms,
+            }),
             BudgetError::MissingPrice { model } => json!({ "model": model }),
             BudgetError::InvalidConfig { field, reason } => {
                 json!({ "field": field, "reason": reason })

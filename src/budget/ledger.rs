@@ -6,6 +6,7 @@
 //! Time is passed in (ms since the epoch) and made monotonic here, so a clock stepping
 //! back or a NaN can neither panic nor shorten a window.
 
+mod org_accounts;
 mod reservation;
 mod table;
 
@@ -19,7 +20,7 @@ use super::error::{BudgetError, RateLimited, Scope};
 use super::policy::{Plan, Policy};
 use super::price::UnitPrice;
 use super::report::UsageReport;
-use crate::ids::UserKey;
+use crate::ids::{OrgId, UserKey};
 use table::Table;
 
 /// A plan resolved by name once (`Ledger::plan`), so the hot path hashes no plan names.
@@ -27,14 +28,19 @@ use table::Table;
 pub struct PlanId(u32);
 
 impl PlanId {
-    /// The `perUser` limits.
+    /// The `perUser` limits (for an org plan, the `perOrg` ones).
     pub const DEFAULT: PlanId = PlanId(0);
 }
+
+/// The org a call also answers to, with the org's plan (from `Ledger::org_plan`).
+pub type OrgLevel<'a> = Option<(&'a OrgId, PlanId)>;
 
 #[derive(Debug)]
 pub struct Ledger {
     policy: Policy,
-    table: Table,
+    table: Table<UserKey>,
+    /// One account per org under org limits, all of its users' calls together.
+    orgs: Table<OrgId>,
     /// Never replaced, so its reservations need no epoch check.
     global: Account,
     /// The latest time seen: every operation uses max(now, this).
@@ -49,6 +55,7 @@ impl Ledger {
         Ok(Ledger {
             policy,
             table: Table::default(),
+            orgs: Table::default(),
             global,
             now: 0.0,
         })
@@ -59,6 +66,7 @@ impl Ledger {
     /// account keeps what they hold until they settle or release.
     pub fn clear(&mut self) {
         self.table.clear();
+        self.orgs.clear();
         let reserved = self.global.reserved;
         self.global = Account::new(&self.policy.global, 0);
         self.global.reserved = reserved;
@@ -169,23 +177,69 @@ impl Ledger {
     }
 
     /// Takes one request from the user's token bucket, before any other work.
+    #[cfg(test)]
     pub fn check_rate(&mut self, user: &UserKey, now: f64) -> Result<(), RateLimited> {
-        let Some(rule) = self.policy.rate else {
+        self.check_rate_in(user, None, now)
+    }
+
+    /// Takes one request from the user's token bucket and from their org's (`org`, when
+    /// org rate limits apply to them), or from neither: a refusal by one takes nothing
+    /// from the other.
+    pub fn check_rate_in(
+        &mut self,
+        user: &UserKey,
+        org: Option<&OrgId>,
+        now: f64,
+    ) -> Result<(), RateLimited> {
+        let org = org.zip(self.policy.org.rate);
+        let user_rule = self.policy.rate;
+        if user_rule.is_none() && org.is_none() {
             return Ok(());
-        };
+        }
         let now = self.tick(now);
-        let (_, acct) = self.table.open(user, &self.policy.user);
-        acct.take_request(&rule, now)
+        if let Some((org, rule)) = org {
+            let (_, acct) = self.orgs.open(org, &self.policy.org.layout);
+            acct.check_request(&rule, now).map_err(|e| RateLimited {
+                scope: Scope::Org,
+                ..e
+            })?;
+        }
+        if let Some(rule) = user_rule {
+            let (_, acct) = self.table.open(user, &self.policy.user);
+            acct.take_request(&rule, now)?;
+        }
+        if let Some((org, rule)) = org {
+            let (_, acct) = self.orgs.open(org, &self.policy.org.layout);
+            acct.take_request(&rule, now).map_err(|e| RateLimited {
+                scope: Scope::Org,
+                ..e
+            })?;
+        }
+        Ok(())
     }
 
     /// Checks every limit of the user's plan and every global limit, and holds what the
     /// call may consume: the estimated input plus the granted output, which is
     /// `max_output_tokens` capped to what all budgets still allow. Refused when not even
     /// one output token fits. Returns the reservation and the granted output cap.
+    #[cfg(test)]
     pub fn reserve(
         &mut self,
         user: &UserKey,
         plan: PlanId,
+        now: f64,
+        est: Estimate<'_>,
+    ) -> Result<(Reservation, u64), BudgetError> {
+        self.reserve_in(user, plan, None, now, est)
+    }
+
+    /// `reserve`, also under the limits of the user's org (`org`): the call must fit the
+    /// user's, the org's and the global limits, and is held in all three accounts at once.
+    pub fn reserve_in(
+        &mut self,
+        user: &UserKey,
+        plan: PlanId,
+        org: OrgLevel<'_>,
         now: f64,
         est: Estimate<'_>,
     ) -> Result<(Reservation, u64), BudgetError> {
@@ -197,9 +251,20 @@ impl Ledger {
                 "unknown plan id: resolve plans with Ledger::plan on this ledger",
             ));
         };
+        let org_plan = match org {
+            Some((id, p)) => match policy.org.plans.get(p.0 as usize) {
+                Some(plan) => Some((id, plan)),
+                None => return Err(BudgetError::config(
+                    "orgPlan",
+                    "unknown org plan id: resolve org plans with Ledger::org_plan on this ledger",
+                )),
+            },
+            None => None,
+        };
+        let org_needs_price = org_plan.is_some_and(|(_, p)| p.needs_price);
         let price = match policy.prices.lookup(est.model) {
             Some(p) => p,
-            None if user_plan.needs_price || policy.global_plan.needs_price => {
+            None if user_plan.needs_price || org_needs_price || policy.global_plan.needs_price => {
                 return Err(BudgetError::MissingPrice {
                     model: est.model.to_owned(),
                 })
@@ -208,11 +273,17 @@ impl Ledger {
         };
         let (handle, acct) = self.table.open(user, &policy.user);
         acct.advance(&policy.user, now);
+        let org = org_plan.map(|(id, plan)| {
+            let (h, a) = self.orgs.open(id, &policy.org.layout);
+            a.advance(&policy.org.layout, now);
+            (h, a, plan)
+        });
         self.global.advance(&policy.global, now);
         Reservation::hold(
             handle,
             acct,
             user_plan,
+            org,
             &mut self.global,
             &policy.global_plan,
             est,
@@ -224,12 +295,19 @@ impl Ledger {
     /// the reserved ones (never credited); figures above the reservation are charged.
     pub fn settle(&mut self, r: Reservation, actual: Actual, now: f64) -> Charge {
         let now = self.tick(now);
-        r.settle(actual, &self.policy, &mut self.table, &mut self.global, now)
+        r.settle(
+            actual,
+            &self.policy,
+            &mut self.table,
+            &mut self.orgs,
+            &mut self.global,
+            now,
+        )
     }
 
     /// Returns the reservation without charging anything (no tokens were consumed).
     pub fn release(&mut self, r: Reservation) {
-        r.release(&mut self.table, &mut self.global);
+        r.release(&mut self.table, &mut self.orgs, &mut self.global);
     }
 
     /// Each limit of the user's plan with its standing, plus the user's lifetime totals.
@@ -327,6 +405,14 @@ fn binding(policy: &Policy, now: f64) -> impl FnMut(&mut Account) -> bool + '_ {
     move |a| {
         a.advance(&policy.user, now);
         a.holds_anything(&policy.user, policy.rate.as_ref(), now)
+    }
+}
+
+/// `binding` for an org account.
+fn org_binding(policy: &Policy, now: f64) -> impl FnMut(&mut Account) -> bool + '_ {
+    move |a| {
+        a.advance(&policy.org.layout, now);
+        a.holds_anything(&policy.org.layout, policy.org.rate.as_ref(), now)
     }
 }
 

@@ -58,14 +58,31 @@ pub(crate) struct Policy {
     pub global_plan: Plan,
     pub prices: PriceTable,
     pub rate: Option<RateRule>,
+    pub org: OrgPolicy,
+}
+
+/// The org level: limits on all the users of one org together. Inactive (no org account
+/// is ever looked up) when the config sets neither `perOrg`, `orgPlans` nor
+/// `rateLimit.perOrg`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct OrgPolicy {
+    pub layout: Layout,
+    /// Index 0 is `perOrg`, the default org plan.
+    pub plans: Vec<Plan>,
+    pub plan_names: HashMap<String, usize>,
+    pub rate: Option<RateRule>,
+    pub active: bool,
 }
 
 type Checked = Vec<(Window, Vec<(Metric, u64)>)>;
 
 impl Policy {
-    pub fn new(budget: &BudgetConfig, rate: &RateLimitConfig) -> Result<Policy, BudgetError> {
+    pub fn new(
+        budget: &BudgetConfig,
+        rate_config: &RateLimitConfig,
+    ) -> Result<Policy, BudgetError> {
         let prices = PriceTable::new(&budget.prices, budget.default_prices)?;
-        let rate = match &rate.per_user {
+        let rate = match &rate_config.per_user {
             Some(spec) => Some(RateRule::new(spec, "rateLimit.perUser")?),
             None => None,
         };
@@ -80,6 +97,7 @@ impl Policy {
             user_sets.push(checked(sets, &path)?);
         }
         let global_sets = checked(&budget.global, "budget.global")?;
+        let org = OrgPolicy::new(budget, rate_config)?;
 
         let mut user = Layout::default();
         for sets in &user_sets {
@@ -95,6 +113,38 @@ impl Policy {
             plan_names,
             prices,
             rate,
+            org,
+        })
+    }
+}
+
+impl OrgPolicy {
+    fn new(budget: &BudgetConfig, rate: &RateLimitConfig) -> Result<OrgPolicy, BudgetError> {
+        let rate = match &rate.per_org {
+            Some(spec) => Some(RateRule::new(spec, "rateLimit.perOrg")?),
+            None => None,
+        };
+        let mut sets = vec![checked(&budget.per_org, "budget.perOrg")?];
+        let mut plan_names = HashMap::new();
+        for (name, s) in &budget.org_plans {
+            let path = key_path("budget.orgPlans", name);
+            if name.is_empty() {
+                return Err(BudgetError::config(path, "plan name must not be empty"));
+            }
+            plan_names.insert(name.clone(), sets.len());
+            sets.push(checked(s, &path)?);
+        }
+        let mut layout = Layout::default();
+        for s in &sets {
+            layout.note(s, "budget.perOrg and budget.orgPlans")?;
+        }
+        let active = rate.is_some() || sets.iter().any(|s| !s.is_empty());
+        Ok(OrgPolicy {
+            plans: sets.iter().map(|s| layout.plan(s)).collect(),
+            layout,
+            plan_names,
+            rate,
+            active,
         })
     }
 }

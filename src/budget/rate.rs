@@ -1,7 +1,7 @@
 //! Per-user request rate: a token bucket refilled continuously.
 
 use super::config::RateSpec;
-use super::error::{BudgetError, RateLimited};
+use super::error::{BudgetError, RateLimited, Scope};
 use super::field::{show, MAX_SAFE_INTEGER};
 
 const TOKEN_EPSILON: f64 = 1e-9;
@@ -88,7 +88,14 @@ impl TokenBucket {
         let wait = ((1.0 - self.tokens) / rule.per_ms).ceil().max(1.0);
         Err(RateLimited {
             retry_after_ms: wait.min(MAX_SAFE_INTEGER) as u64,
+            scope: Scope::User,
         })
+    }
+
+    /// Whether `take` would pass at `now`, without taking anything.
+    pub fn check(&self, rule: &RateRule, now: f64) -> Result<(), RateLimited> {
+        let mut b = *self;
+        b.take(rule, now)
     }
 
     /// The bucket with fewer tokens at `now`, as it was recorded.

@@ -46,6 +46,11 @@ pub struct Stats {
     /// Of `budget_accounts`: erased users' counters kept for their open windows.
     pub retained_accounts: usize,
     pub budget_capacity: usize,
+    /// Org-level budget accounts (`budget.perOrg`, `rateLimit.perOrg`), bounded by
+    /// `budget_capacity` like the users' own.
+    pub org_budget_accounts: usize,
+    /// Of `org_budget_accounts`: erased orgs' counters kept for their open windows.
+    pub retained_org_accounts: usize,
     pub tool_cache_entries: usize,
     pub tool_cache_users: usize,
     /// Per-user keys of the audit's content hashes.

@@ -89,9 +89,21 @@ pub fn generation_key(user: &UserKey) -> String {
 }
 
 pub fn budget_key(pseudonym: &[u8; 32]) -> String {
-    let mut key = String::with_capacity(ROOT_PREFIX.len() + 2 + 64);
+    pseudonym_key("b/", pseudonym)
+}
+
+/// An org's own budget counters (the org level), under the org's pseudonym and outside
+/// the org's prefix: `forgetOrg` erases the prefix, and the spend of the org's open
+/// windows must outlive it (an erasure is never a way around a limit). `ob/` is not under
+/// `o/`, so no listing of an org's keys sees these.
+pub fn org_budget_key(pseudonym: &[u8; 32]) -> String {
+    pseudonym_key("ob/", pseudonym)
+}
+
+fn pseudonym_key(dir: &str, pseudonym: &[u8; 32]) -> String {
+    let mut key = String::with_capacity(ROOT_PREFIX.len() + dir.len() + 64);
     key.push_str(ROOT_PREFIX);
-    key.push_str("b/");
+    key.push_str(dir);
     for b in pseudonym {
         key.push_str(&format!("{b:02x}"));
     }

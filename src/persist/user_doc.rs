@@ -96,6 +96,9 @@ pub struct SnapshotDoc {
     /// The global budget's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_budget: Option<AccountDoc>,
+    /// The counters of each org under org limits that are in RAM, by org id.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub org_budgets: std::collections::BTreeMap<String, AccountDoc>,
 }
 
 fn bad(reason: impl Into<String>) -> Error {

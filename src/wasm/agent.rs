@@ -387,6 +387,13 @@ impl JsAgent {
         to_plain_js(&self.inner.global_usage())
     }
 
+    /// The same report for one org's own limits (`budget.perOrg`, all its users together).
+    #[wasm_bindgen(js_name = orgUsage)]
+    pub fn org_usage(&self, org: JsValue) -> JsResult<JsValue> {
+        let org = js(named_org(&org))?;
+        Ok(to_plain_js(&self.inner.org_usage(&org)))
+    }
+
     /// The retained audit entries of exactly this user, in chain order.
     #[wasm_bindgen(js_name = auditLog)]
     pub fn audit_log(&self, user_id: JsValue, options: JsValue) -> JsResult<JsValue> {
@@ -643,6 +650,14 @@ fn build(config: &JsValue) -> Result<JsAgent> {
         agent = agent.with_plan_of(Rc::new(move |user: Option<&str>, org: Option<&str>| {
             let arg = user.map_or(JsValue::NULL, JsValue::from_str);
             f.call2(&JsValue::NULL, &arg, &super::convert::org_context(org))
+                .ok()
+                .and_then(|v| v.as_string())
+        }));
+    }
+    if let Some(f) = parsed.org_plan_of {
+        // As for planOf: a throwing or non-string answer means the default org plan.
+        agent = agent.with_org_plan_of(Rc::new(move |org: &str| {
+            f.call1(&JsValue::NULL, &JsValue::from_str(org))
                 .ok()
                 .and_then(|v| v.as_string())
         }));

@@ -24,6 +24,8 @@ pub struct Parsed {
     pub clock: JsClock,
     /// `budget.planOf(userId)`, when given.
     pub plan_of: Option<Function>,
+    /// `budget.orgPlanOf(orgId)`, when given.
+    pub org_plan_of: Option<Function>,
     pub tools: Option<ToolSet>,
     pub observer: Observer,
     /// `memory.embedder`, when given.
@@ -88,7 +90,13 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
     let opts = Options::new(config, "", KEYS, config_error)?;
     let (model, declared) = host_model(opts.get("model"))?;
     let (memory, storage, clock, embedder) = memory_config(&opts)?;
-    let (config, plan_of) = agent_config(&opts, memory, declared)?;
+    let (
+        config,
+        BudgetHooks {
+            plan_of,
+            org_plan_of,
+        },
+    ) = agent_config(&opts, memory, declared)?;
     // Optional parts are parsed by functions called only when their key is present: V8
     // compiles a wasm function on its first call, so a plain `new Agent` pays for none of
     // them (the cold-start bench measured ~2 ms for compiling the all-in-one version).
@@ -117,6 +125,7 @@ pub fn parse(config: &JsValue) -> Result<Parsed> {
         storage,
         clock,
         plan_of,
+        org_plan_of,
         tools,
         observer,
         embedder,
@@ -153,14 +162,21 @@ fn org_settings(
     Ok((fixed, lookup))
 }
 
-/// The plain-data part of the config, with `budget.planOf` beside it.
+/// The functions of `budget`, kept beside its plain data.
+#[derive(Default)]
+struct BudgetHooks {
+    plan_of: Option<Function>,
+    org_plan_of: Option<Function>,
+}
+
+/// The plain-data part of the config, with `budget.planOf` and `budget.orgPlanOf` beside it.
 fn agent_config(
     opts: &Options,
     memory: MemoryConfig,
     declared_model_name: Option<String>,
-) -> Result<(AgentConfig, Option<Function>)> {
-    let (budget, plan_of) = match opts.get("budget") {
-        None => (BudgetConfig::default(), None),
+) -> Result<(AgentConfig, BudgetHooks)> {
+    let (budget, hooks) = match opts.get("budget") {
+        None => (BudgetConfig::default(), BudgetHooks::default()),
         Some(v) => budget_config(v)?,
     };
     let mut config = AgentConfig {
@@ -180,7 +196,7 @@ fn agent_config(
         &mut config.max_output_tokens,
         opts.whole("maxOutputTokens")?,
     );
-    Ok((config, plan_of))
+    Ok((config, hooks))
 }
 
 /// `model`: a function, or an AI SDK language model object; with the name it declares for
@@ -252,6 +268,9 @@ fn rate_limit_config(v: JsValue) -> Result<RateLimitConfig> {
     objects_at(&value, "rateLimit", &[])?;
     if let Some(p) = value.get("perUser") {
         objects_at(p, "rateLimit.perUser", &[])?;
+    }
+    if let Some(p) = value.get("perOrg") {
+        objects_at(p, "rateLimit.perOrg", &[])?;
     }
     from_value(value, "rateLimit")
 }
@@ -331,38 +350,41 @@ fn from_js<T: serde::de::DeserializeOwned>(v: JsValue, field: &str) -> Result<T>
     super::error::config_from_js(&v, field, &[])
 }
 
-/// `budget` minus its `planOf` function (the rest is plain data for serde).
+/// `budget` minus its `planOf` and `orgPlanOf` functions (the rest is plain data for serde).
 #[inline(never)]
-fn budget_config(v: JsValue) -> Result<(BudgetConfig, Option<Function>)> {
+fn budget_config(v: JsValue) -> Result<(BudgetConfig, BudgetHooks)> {
     let opts = Options::new(
         &v,
         "budget",
         &[
             "perUser",
+            "perOrg",
             "global",
             "plans",
+            "orgPlans",
             "prices",
             "defaultPrices",
             "planOf",
+            "orgPlanOf",
         ],
         config_error,
     )?;
-    let plan_of = match opts.get("planOf") {
-        Some(f) if f.is_function() => Some(f.unchecked_into::<Function>()),
-        None => None,
-        Some(f) => {
-            return Err(Error::config(
-                "budget.planOf",
-                format!(
-                    "must be a function (userId) => planName, got {}",
-                    type_name(&f)
-                ),
-            ))
-        }
+    let hook = |key: &str, shape: &str| match opts.get(key) {
+        Some(f) if f.is_function() => Ok(Some(f.unchecked_into::<Function>())),
+        None => Ok(None),
+        Some(f) => Err(Error::config(
+            &format!("budget.{key}"),
+            format!("must be a function {shape}, got {}", type_name(&f)),
+        )),
     };
-    let value: serde_json::Value = super::error::config_from_js(&v, "budget", &["planOf"])?;
+    let hooks = BudgetHooks {
+        plan_of: hook("planOf", "(userId) => planName")?,
+        org_plan_of: hook("orgPlanOf", "(orgId) => planName")?,
+    };
+    let value: serde_json::Value =
+        super::error::config_from_js(&v, "budget", &["planOf", "orgPlanOf"])?;
     let config = from_value::<BudgetConfig>(value, "budget")?;
-    Ok((config, plan_of))
+    Ok((config, hooks))
 }
 
 /// `T` from a config value; a refusal names the innermost field that is refused on its own.

@@ -127,6 +127,7 @@ dual_test!(rate_limits_refuse_before_any_work_with_retry_after, async {
             per_ms: 60_000.0,
             burst: None,
         }),
+        ..Default::default()
     };
     let (agent, model, clock) = agent(Default::default(), rate, Default::default());
     for _ in 0..2 {

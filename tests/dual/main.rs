@@ -14,6 +14,7 @@ mod isolation;
 mod mcp;
 mod memory;
 mod memory_tools;
+mod org_budget;
 mod orgs;
 mod output;
 mod partition_edges;

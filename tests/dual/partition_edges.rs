@@ -36,6 +36,7 @@ fn rate(requests: f64) -> RateLimitConfig {
             per_ms: 3_600_000.0,
             burst: None,
         }),
+        ..Default::default()
     }
 }
 

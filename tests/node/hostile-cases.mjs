@@ -327,8 +327,12 @@ function sections(T) {
       // User "p-pro" is on plan "pro" (its limits replace perUser's); "p" is on none.
       planOf: (userId) => (userId === "p-pro" ? "pro" : null),
       defaultPrices: true,
+      // Org "o-big" is on org plan "big" (its limits replace perOrg's); "o" is on none.
+      perOrg: { maxInputTokens: 300_000, maxOutputTokens: 300_000, maxTotalTokens: 300_000, maxCostUsd: 300, maxRequests: 3000, window: "day" },
+      orgPlans: { big: { maxInputTokens: 400_000, maxOutputTokens: 400_000, maxTotalTokens: 400_000, maxCostUsd: 400, maxRequests: 4000, window: "day" } },
+      orgPlanOf: (orgId) => (orgId === "o-big" ? "big" : null),
     },
-    rateLimit: { perUser: { requests: 100, perMs: 1000, burst: 100 } },
+    rateLimit: { perUser: { requests: 100, perMs: 1000, burst: 100 }, perOrg: { requests: 100, perMs: 1000, burst: 100 } },
     tools: [TOOL()],
     permissions: { default: "allow", users: { bob: { allow: ["t"], deny: [], requireApproval: [] } }, requireApproval: [] },
     policy: () => "allow",
@@ -483,11 +487,20 @@ export const CONFIG_POSITIONS = [
   N("budget.prices.m.outputPerMTok", { zero: E, inf: E }),
   F("budget.planOf"),
   B("budget.defaultPrices"),
+  // Budgets per org: the same checks as perUser's, reported by orgUsage.
+  ...limitPositions("budget.perOrg"),
+  O("budget.orgPlans"),
+  ...limitPositions("budget.orgPlans.big"),
+  F("budget.orgPlanOf"),
   O("rateLimit"),
   O("rateLimit.perUser"),
   N("rateLimit.perUser.requests", { zero: E, inf: E }),
   N("rateLimit.perUser.perMs", { zero: E, inf: E }),
   N("rateLimit.perUser.burst", { zero: E, inf: E }),
+  O("rateLimit.perOrg"),
+  N("rateLimit.perOrg.requests", { zero: E, inf: E }),
+  N("rateLimit.perOrg.perMs", { zero: E, inf: E }),
+  N("rateLimit.perOrg.burst", { zero: E, inf: E }),
   // An empty tools list makes `permissions` (which names tool `t`) the bad option.
   A("tools", { fieldAlts: ["permissions"] }),
   O("tools.0"),
@@ -529,18 +542,19 @@ async function probeAccepted(h, T, agent, pos, label) {
     const r = await expectAsync(h, T, () => agent.run("probe", "p"), { mode: E, what: "a run with the accepted value" });
     return r.ok ? null : r;
   }
-  const scope = pos.path.startsWith("budget.global") ? "global" : pos.path.startsWith("budget.plans") ? "plan" : "user";
+  const scope = pos.path.startsWith("budget.global") ? "global" : pos.path.startsWith("budget.plans") ? "plan" : pos.path.startsWith("budget.perOrg") ? "org" : pos.path.startsWith("budget.orgPlans") ? "orgPlan" : "user";
   const user = scope === "plan" ? "p-pro" : "p";
-  const report = scope === "global" ? agent.globalUsage() : agent.usage(user);
+  const org = scope === "orgPlan" ? { orgId: "o-big" } : scope === "org" ? { orgId: "o" } : undefined;
+  const report = scope === "global" ? agent.globalUsage() : org ? agent.orgUsage(org.orgId) : agent.usage(user);
   if (pos.probe === "limits" && BENIGN.has(label)) {
-    const want = scope === "global" ? 1_000_000 : scope === "plan" ? 200_000 : 100_000;
+    const want = { global: 1_000_000, plan: 200_000, org: 300_000, orgPlan: 400_000 }[scope] ?? 100_000;
     if (!report.limits.some((l) => l.limit === want)) {
       return fail("accepted", `accepted, but no limit of ${want} is in force: ${summary(report.limits)}`);
     }
   }
   if (pos.probe === "limit" && label === "-0") {
     // A cap of zero refuses every run; accepted as "no cap" it would not.
-    const r = await expectAsync(h, T, () => agent.run("probe", user), { codes: ["budget_exceeded"], what: "a run under a cap of -0" });
+    const r = await expectAsync(h, T, () => agent.run("probe", user, org), { codes: ["budget_exceeded"], what: "a run under a cap of -0" });
     if (!r.ok) return fail("accepted", `-0 was accepted but is not a cap of 0: ${r.detail}`);
   }
   return null;

@@ -241,6 +241,24 @@ async function main(): Promise<void> {
   // @ts-expect-error windows are named or { ms }
   new Agent({ model: demoModel(), budget: { perUser: { maxRequests: 1, window: "week" } } });
   void [remaining, cost];
+  // Budgets per org: perOrg, org plans picked by the host, one rate bucket per org.
+  const perOrg = new Agent({
+    model: demoModel(),
+    budget: {
+      perOrg: [{ maxTotalTokens: 1_000_000, window: "day" }, { maxCostUsd: 50, window: "lifetime" }],
+      orgPlans: { enterprise: { maxCostUsd: 5000, window: "day" } },
+      orgPlanOf: (orgId) => (orgId === "bigco" ? "enterprise" : undefined),
+    },
+    rateLimit: { perOrg: { requests: 600, perMs: 60_000 } },
+  });
+  const orgReport: UsageReport = perOrg.orgUsage("acme");
+  const orgScope: "user" | "org" | "global" = orgReport.limits[0]?.scope ?? "org";
+  const orgAccounts: number = perOrg.stats().orgBudgetAccounts + perOrg.stats().retainedOrgAccounts;
+  // @ts-expect-error orgPlanOf takes the org id and answers a plan name
+  new Agent({ model: demoModel(), budget: { orgPlanOf: (orgId: string) => 42 } });
+  // @ts-expect-error orgUsage needs an org id
+  perOrg.orgUsage();
+  void [orgScope, orgAccounts];
   const audited = new Agent({
     model: demoModel(),
     audit: { key: "a-secret-of-16+-bytes", sink: async (e: AuditEntry) => void e.mac, includeContent: false },
@@ -269,10 +287,13 @@ async function main(): Promise<void> {
       }
       if (e.code === "budget_exceeded") {
         const left: number = e.details.remaining;
-        void left;
+        const scope: "user" | "org" | "global" = e.details.scope;
+        void [left, scope];
       }
       if (e.code === "rate_limited") {
         const wait: number = e.details.retryAfterMs;
+        const bucket: "user" | "org" = e.details.scope;
+        void bucket;
         // @ts-expect-error a rate_limited error has no field
         void e.details.field;
         void wait;

@@ -24,6 +24,7 @@ fn codes_and_details_are_stable() {
 
     let e = BudgetError::from(RateLimited {
         retry_after_ms: 250,
+        scope: Scope::User,
     });
     assert_eq!(e.code(), "rate_limited");
     assert_eq!(e.details()["retryAfterMs"], 250);

@@ -9,6 +9,7 @@ use crate::budget::error::{BudgetError, Refusal, Scope};
 use crate::budget::policy::{Cap, Plan, Policy};
 use crate::budget::price::UnitPrice;
 use crate::budget::units::{Amounts, Metric};
+use crate::ids::{OrgId, UserKey};
 use crate::model::{reported_tokens, ReportedTokens, Usage};
 use serde::Serialize;
 
@@ -93,6 +94,8 @@ pub struct Charge {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reservation {
     user: Handle,
+    /// The org account held too, for a user of an org under org limits.
+    org: Option<Handle>,
     amounts: Amounts,
     price: UnitPrice,
     kind: CallKind,
@@ -108,14 +111,17 @@ impl Reservation {
         self.amounts[Metric::OutputTokens.index()]
     }
 
-    /// Checks every cap of the user's plan and every global cap, and holds in both
-    /// accounts what the call may consume: the estimated input plus the granted output,
-    /// which is `max_output_tokens` capped to what all budgets still allow. Refused when
-    /// not even one output token fits. Both accounts must be advanced to now.
+    /// Checks every cap of the user's plan, of their org's plan (`org`) and every global
+    /// cap, and holds in every one of those accounts what the call may consume: the
+    /// estimated input plus the granted output, which is `max_output_tokens` capped to what
+    /// all budgets still allow. Refused when not even one output token fits at some level,
+    /// and then nothing is held anywhere. Every account must be advanced to now.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn hold(
         user: Handle,
         acct: &mut Account,
         plan: &Plan,
+        org: Option<(Handle, &mut Account, &Plan)>,
         global: &mut Account,
         global_plan: &Plan,
         est: Estimate<'_>,
@@ -129,6 +135,10 @@ impl Reservation {
         };
         fit(plan, acct, Scope::User, kind, input, price, &mut out)
             .map_err(BudgetError::Exceeded)?;
+        if let Some((_, org_acct, org_plan)) = &org {
+            fit(org_plan, org_acct, Scope::Org, kind, input, price, &mut out)
+                .map_err(BudgetError::Exceeded)?;
+        }
         fit(
             global_plan,
             global,
@@ -141,10 +151,15 @@ impl Reservation {
         .map_err(BudgetError::Exceeded)?;
         let amounts = call_amounts(kind, input, out, price);
         acct.reserve(&amounts);
+        let org = org.map(|(handle, org_acct, _)| {
+            org_acct.reserve(&amounts);
+            handle
+        });
         global.reserve(&amounts);
         Ok((
             Reservation {
                 user,
+                org,
                 amounts,
                 price,
                 kind,
@@ -159,7 +174,8 @@ impl Reservation {
         self,
         actual: Actual,
         policy: &Policy,
-        table: &mut Table,
+        table: &mut Table<UserKey>,
+        orgs: &mut Table<OrgId>,
         global: &mut Account,
         now: f64,
     ) -> Charge {
@@ -179,6 +195,11 @@ impl Reservation {
             }
             None => false,
         };
+        // An org account forgotten meanwhile (its org erased) is not written back into.
+        if let Some(acct) = self.org.and_then(|h| orgs.resolve(h)) {
+            acct.unreserve(&self.amounts);
+            acct.charge(&policy.org.layout, now, &a);
+        }
         global.unreserve(&self.amounts);
         global.charge(&policy.global, now, &a);
         let clamped = in_clamped || out_clamped;
@@ -197,8 +218,16 @@ impl Reservation {
     }
 
     /// Gives the hold back without charging anything.
-    pub(super) fn release(self, table: &mut Table, global: &mut Account) {
+    pub(super) fn release(
+        self,
+        table: &mut Table<UserKey>,
+        orgs: &mut Table<OrgId>,
+        global: &mut Account,
+    ) {
         if let Some(acct) = table.resolve(self.user) {
+            acct.unreserve(&self.amounts);
+        }
+        if let Some(acct) = self.org.and_then(|h| orgs.resolve(h)) {
             acct.unreserve(&self.amounts);
         }
         global.unreserve(&self.amounts);

@@ -1,12 +1,12 @@
-//! Which user accounts are resident: a slab indexed by user id, and erased users'
-//! accounts retained under a pseudonym. Kept apart from the ledger so every way an account
+//! Which accounts of one level (users, or orgs) are resident: a slab indexed by id, and
+//! erased ids' accounts retained under a pseudonym. Kept apart from the ledger so every way an account
 //! enters or leaves RAM (open, evict, forget, revive, sweep) goes through one place that
 //! keeps the index, the free list and the retained map consistent.
 
 use crate::budget::account::Account;
 use crate::budget::policy::Layout;
-use crate::ids::UserKey;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 /// A keyed hash of a user id (HMAC-SHA256 under the agent's secret): the only name an
 /// erased user's counters keep.
@@ -21,9 +21,9 @@ pub(super) struct Handle {
     epoch: u64,
 }
 
-#[derive(Debug, Default)]
-pub(super) struct Table {
-    index: HashMap<UserKey, usize>,
+#[derive(Debug)]
+pub(super) struct Table<K> {
+    index: HashMap<K, usize>,
     /// Boxed so the holes a sweep leaves cost a pointer each.
     slots: Vec<Option<Box<Account>>>,
     free: Vec<usize>,
@@ -35,7 +35,19 @@ pub(super) struct Table {
     epochs: u64,
 }
 
-impl Table {
+impl<K> Default for Table<K> {
+    fn default() -> Self {
+        Table {
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            retained: HashMap::new(),
+            epochs: 0,
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> Table<K> {
     /// No accounts, while epochs keep counting: a reservation made before can never settle
     /// into an account opened after, even in the same slot.
     pub fn clear(&mut self) {
@@ -54,22 +66,27 @@ impl Table {
         self.retained.len()
     }
 
-    pub fn has(&self, user: &UserKey) -> bool {
+    /// The ids with an account (retained ones have none).
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.index.keys()
+    }
+
+    pub fn has(&self, user: &K) -> bool {
         self.index.contains_key(user)
     }
 
-    pub fn get(&self, user: &UserKey) -> Option<&Account> {
+    pub fn get(&self, user: &K) -> Option<&Account> {
         let slot = *self.index.get(user)?;
         self.slots.get(slot)?.as_deref()
     }
 
-    pub fn get_mut(&mut self, user: &UserKey) -> Option<&mut Account> {
+    pub fn get_mut(&mut self, user: &K) -> Option<&mut Account> {
         let slot = *self.index.get(user)?;
         self.slots.get_mut(slot)?.as_deref_mut()
     }
 
     /// The user's account, a fresh one (new epoch) if they have none.
-    pub fn open(&mut self, user: &UserKey, layout: &Layout) -> (Handle, &mut Account) {
+    pub fn open(&mut self, user: &K, layout: &Layout) -> (Handle, &mut Account) {
         let slot = match self.index.get(user) {
             Some(&s) => s,
             None => {
@@ -102,7 +119,7 @@ impl Table {
     }
 
     /// Gives an erased user's retained account back to their id. Whether they have one.
-    pub fn revive(&mut self, user: &UserKey, pseudonym: &Pseudonym) -> bool {
+    pub fn revive(&mut self, user: &K, pseudonym: &Pseudonym) -> bool {
         if self.index.contains_key(user) {
             return true;
         }
@@ -116,11 +133,7 @@ impl Table {
     }
 
     /// Drops the user's account if `droppable` says so. Whether it was dropped.
-    pub fn remove_if(
-        &mut self,
-        user: &UserKey,
-        droppable: impl FnOnce(&mut Account) -> bool,
-    ) -> bool {
+    pub fn remove_if(&mut self, user: &K, droppable: impl FnOnce(&mut Account) -> bool) -> bool {
         if !self.get_mut(user).is_some_and(droppable) {
             return false;
         }
@@ -135,7 +148,7 @@ impl Table {
     /// `keep` says it still holds something; otherwise (or without a pseudonym) it goes.
     pub fn forget(
         &mut self,
-        user: &UserKey,
+        user: &K,
         pseudonym: Option<Pseudonym>,
         keep: impl FnOnce(&mut Account) -> bool,
     ) {

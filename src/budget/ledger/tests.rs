@@ -4,6 +4,7 @@
 mod calls;
 mod documents;
 mod interleavings;
+mod orgs;
 mod residency;
 
 use super::*;

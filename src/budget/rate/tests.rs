@@ -22,13 +22,15 @@ fn bursts_then_refills_at_the_sustained_rate_with_an_exact_retry_after() {
     assert_eq!(
         b.take(&rule, 0.0),
         Err(RateLimited {
-            retry_after_ms: 500
+            retry_after_ms: 500,
+            scope: Scope::User,
         })
     );
     assert_eq!(
         b.take(&rule, 400.0),
         Err(RateLimited {
-            retry_after_ms: 100
+            retry_after_ms: 100,
+            scope: Scope::User,
         })
     );
     b.take(&rule, 500.0).unwrap();

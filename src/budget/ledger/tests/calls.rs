@@ -350,7 +350,8 @@ fn rate_limits_are_per_user_with_retry_after() {
     assert_eq!(
         l.check_rate(&a, T0),
         Err(RateLimited {
-            retry_after_ms: 500
+            retry_after_ms: 500,
+            scope: Scope::User,
         })
     );
     assert_eq!(
