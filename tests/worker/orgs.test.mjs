@@ -47,7 +47,16 @@ test("the same user id in two orgs, and as a one-level tenant, shares nothing", 
   assert.ok(!JSON.stringify(r.body).includes("Acme"));
   r = await call(origin, "GET", "/v1/orgs/acme/users/alice/usage", { token: acmeAlice });
   assert.equal(r.status, 200);
-  assert.ok(r.body.totals.totalTokens > 0);
+  const alices = r.body.totals.totalTokens;
+  assert.ok(alices > 0);
+  // The org's meter counts its users together, and only them.
+  await chat(acmeBob, "acme", "bob", "hello");
+  const bobs = (await call(origin, "GET", "/v1/orgs/acme/users/bob/usage", { token: acmeBob })).body.totals.totalTokens;
+  r = await call(origin, "GET", "/v1/orgs/acme/usage", { token: acmeAdmin });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.totals.totalTokens, alices + bobs);
+  assert.ok(r.body.limits.some((l) => l.scope === "org" && l.limit === 1_000_000), JSON.stringify(r.body.limits));
+  assert.equal((await call(origin, "GET", "/v1/orgs/acme/usage", { token: acmeAlice })).status, 403);
 });
 
 test("a token acts for its own user of its own org only; org_admin for the org", async () => {
@@ -94,6 +103,7 @@ test("org knowledge reaches the org's users; exportOrg and forgetOrg take that o
   r = await call(origin, "GET", "/v1/orgs/acme/export", { token: acmeAdmin });
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.users.map((u) => u.userId).sort(), ["alice", "bob"]);
+  assert.ok(r.body.users.every((u) => u.orgId === "acme"));
   assert.equal(r.body.blocks.length, 1);
   r = await call(origin, "DELETE", "/v1/orgs/acme", { token: acmeAdmin });
   assert.equal(r.status, 200);

@@ -20,7 +20,7 @@
 //                                             tasks/get, tasks/cancel); the tenant is the token's
 //   POST   /v1/orgs/{org}/users/{user}/chat   { message, session_id? } -> SSE, in the org's object
 //   GET    /v1/orgs/{org}/users/{user}/history|usage|export, DELETE /v1/orgs/{org}/users/{user}
-//   GET|PUT /v1/orgs/{org}/blocks, GET /v1/orgs/{org}/export, DELETE /v1/orgs/{org}   (org_admin)
+//   GET|PUT /v1/orgs/{org}/blocks, GET /v1/orgs/{org}/usage|export, DELETE /v1/orgs/{org}   (org_admin)
 import { authenticate, authorize, authorizeOrg } from "./auth.js";
 import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject, strictQuery } from "./http.js";
 import { modelName } from "./model.js";
@@ -55,6 +55,7 @@ const ROUTES = [
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: orgOp("org/blocks"), params: ORG },
   { method: "PUT", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: setOrgBlock, params: ORG },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/export$/, handler: orgOp("org/export"), params: ORG },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/usage$/, handler: orgOp("org/usage"), params: ORG },
   { method: "DELETE", path: /^\/v1\/orgs\/([^/]+)$/, handler: orgOp("org", "DELETE"), params: ORG },
   { method: "POST", path: /^\/chat$/, handler: chat },
   { method: "POST", path: /^\/chat\/stream$/, handler: chatStream },

@@ -7,9 +7,9 @@
 //   GET    /history?session_id=, /usage, /export      that user's
 //   DELETE /user              forget that user
 //   GET    /org/blocks        the org's knowledge;  PUT /org/blocks { label, text }
-//   DELETE /org/blocks?label= one block;  GET /org/export;  DELETE /org (forgetOrg)
+//   DELETE /org/blocks?label= one block;  GET /org/usage, /org/export;  DELETE /org (forgetOrg)
 import { Agent, durableObjectStorage } from "tenantry";
-import { HttpError, errorResponse, json } from "./http.js";
+import { HttpError, errorResponse, json, positiveVar } from "./http.js";
 import { rateConfig } from "./meter.js";
 import { streamResponse } from "./run-stream.js";
 import { agentConfig } from "./tenant.js";
@@ -27,11 +27,18 @@ export function orgRequest(org, user, op, { method = "GET", body, query } = {}) 
   return new Request(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
 }
 
-/** The org agent's config: the tenant agent's, with the request rate limited per user by the agent. */
+/**
+ * The org agent's config: the tenant agent's, with the request rate limited per user by the
+ * agent, and (unless ORG_DAILY_TOKENS is "none") a rolling day's token budget for all the
+ * org's users together (default 1,000,000) over each user's own.
+ */
 export function orgAgentConfig(env, storage) {
   const config = agentConfig(env, storage);
   const { requests, perMs, burst } = rateConfig(env);
   config.rateLimit = { perUser: { requests, perMs, burst } };
+  if (env.ORG_DAILY_TOKENS !== "none") {
+    config.budget = { ...config.budget, perOrg: { maxTotalTokens: positiveVar(env, "ORG_DAILY_TOKENS", 1_000_000), window: "day" } };
+  }
   return config;
 }
 
@@ -90,6 +97,8 @@ export class OrgAgent {
         case "DELETE /org/blocks":
           await agent.deleteOrgBlock(org, url.searchParams.get("label") ?? undefined);
           return new Response(null, { status: 204 });
+        case "GET /org/usage":
+          return json(agent.orgUsage(org));
         case "GET /org/export":
           return json(await agent.exportOrg(org));
         case "DELETE /org":
