@@ -1,16 +1,17 @@
 //! Model-based stateful test of the agent against a plain reference model.
 //!
 //! proptest generates sequences of operations over nine near-colliding (org, user) pairs
-//! (in the default org "bob", "bob ", "Bob" and the anonymous bucket; "bob" of orgs "acme",
-//! "acme " and "acme/u"; "u/bob" and the anonymous bucket of "acme", where ("acme/u",
-//! "bob") and ("acme", "u/bob") concatenate alike) and three sessions: sequential runs (honest,
-//! over-reporting and throwing models), concurrent batches (some hung and aborted, some
-//! aborted before they start), forget, export, import (as exported, without its budget,
-//! with edited sessions or working memory, with a budget lowered or raised, invalid),
-//! snapshot + restore into a fresh agent (sometimes with one bad user document), load,
-//! restart over the same storage and clock, floods of one-shot ids that evict everyone,
-//! clock jumps, storage that fails a chosen upcoming call or answers slowly, whole-org
-//! erasure and export (of orgs with users and of one with none), facts
+//! (in the default org "bob", "bob ", "Bob" and the anonymous bucket; "bob" of orgs
+//! "acme", "acme " and "acme/u"; "u/bob" and the anonymous bucket of "acme", where
+//! ("acme/u", "bob") and ("acme", "u/bob") concatenate alike) and three sessions:
+//! sequential runs (honest, over-reporting and throwing models), concurrent batches (some
+//! hung and aborted, some aborted before they start), forget, export, import (as exported,
+//! without its budget, with edited sessions or working memory, with a budget lowered or
+//! raised, invalid, moved to another org), snapshot + restore into a fresh agent
+//! (sometimes with one bad user document), load, restart over the same storage and clock,
+//! floods of one-shot ids (in the default org and in an org named "u") that evict
+//! everyone, clock jumps, storage that fails a chosen upcoming call or answers slowly,
+//! whole-org erasure and export (of orgs with users and of one with none), facts
 //! remembered and withdrawn, and searches (lexical, semantic, hybrid) for a shared word, a
 //! message's exact text, one distinctive token or a word nobody said. The agent embeds with
 //! a deterministic embedder (tokens hashed into 16 dimensions) that a run or a search can
@@ -21,8 +22,10 @@
 //! memory, spend per window and the rate bucket) is compared with:
 //! - the agent's RAM (`history`, `sessions`, `blocks`, `properties`, `usage`, the exported
 //!   rate bucket) after `load`;
-//! - the storage records (decoded session and working-memory documents), and byte for byte
-//!   the records of every user the step did not name;
+//! - the storage records (decoded session, working-memory and facts documents, each naming
+//!   its org and user, under the user's prefix in the documented layout), byte for byte
+//!   the records of every user the step did not name, and no record under no known user's
+//!   prefix or under two;
 //! - what a fresh agent over the same storage sees (what a restart right now would see).
 //!
 //! The rules the model encodes, named in every failure message:
@@ -83,8 +86,8 @@
 //! `TENANTRY_MBT_SEED=<n>` and `TENANTRY_MBT_CASES=<n>` pick them by hand, and
 //! `TENANTRY_MBT_WITHOUT=forget,restart,...` leaves operation kinds out of the generator
 //! (`search`, `forget-fact`, `embed-tokens`, ...), `faults` all injected faults,
-//! `embed-faults` the embedder's, `run-faults` (`import-faults`, `forget-org-faults`, ...) the
-//! storage faults of one kind of operation: to find the next failure once one is known
+//! `embed-faults` the embedder's, `run-faults` (`import-faults`, `forget-org-faults`, ...)
+//! the storage faults of one kind of operation: to find the next failure once one is known
 //! (every check still runs).
 #![cfg(not(target_arch = "wasm32"))]
 
