@@ -433,6 +433,8 @@ enum Op {
     },
     Concurrent {
         runs: Vec<BatchRun>,
+        /// `forget_org` of this org races the runs (none of which is of one of its users).
+        forget_org: Option<O>,
     },
     Forget {
         user: U,
@@ -509,6 +511,10 @@ impl Op {
     /// The rules a mismatch right after this operation most likely breaks.
     fn rules(&self) -> &'static str {
         match self {
+            Op::Concurrent {
+                forget_org: Some(_),
+                ..
+            } => "R1/R2/R3/R10/R11",
             Op::Run { .. } | Op::Concurrent { .. } => "R1/R2/R3/R10",
             Op::Forget { .. } => "R5",
             Op::Import { .. } => "R6",
@@ -671,11 +677,22 @@ fn op_s() -> BoxedStrategy<Op> {
             reply,
             pre_abort,
         });
+    let race = match on("forget-org") {
+        true => prop::option::weighted(0.15, org_s()).boxed(),
+        false => Just(None).boxed(),
+    };
     add(
         "concurrent",
         10,
-        prop::collection::vec(batch_run, 2..=5)
-            .prop_map(|runs| Op::Concurrent { runs })
+        (prop::collection::vec(batch_run, 2..=5), race)
+            .prop_map(|(mut runs, forget_org)| {
+                // A run of one of the org's users may start while it is erased and survive
+                // it (documented): the race is with everyone else's runs.
+                if let Some(o) = forget_org {
+                    runs.retain(|r| USERS[r.user.0 as usize].0 != Some(ORGS[o.0 as usize]));
+                }
+                Op::Concurrent { runs, forget_org }
+            })
             .boxed(),
     );
     add(
@@ -2176,7 +2193,9 @@ impl World {
                 self.run_one(u, session.0 as usize, reply, *fault, *embed, stats)?;
                 Ok(vec![ukey(u)])
             }
-            Op::Concurrent { runs } => self.concurrent(runs, stats),
+            Op::Concurrent { runs, forget_org } => {
+                self.concurrent(runs, forget_org.map(|o| o.0 as usize), stats)
+            }
             Op::Forget { user, fault } => {
                 let u = user.0 as usize;
                 self.forget(u, *fault, stats)?;
@@ -2430,10 +2449,32 @@ impl World {
         Ok(())
     }
 
-    fn concurrent(&mut self, runs: &[BatchRun], stats: &mut Stats) -> Result<Vec<UserKey>, String> {
+    fn concurrent(
+        &mut self,
+        runs: &[BatchRun],
+        race: Option<usize>,
+        stats: &mut Stats,
+    ) -> Result<Vec<UserKey>, String> {
         let now = self.now();
         let mut pool = LocalPool::new();
         let spawner = pool.spawner();
+        let erased: Rc<RefCell<Option<tenantry::Result<usize>>>> = Rc::new(RefCell::new(None));
+        let holding = race.map(|o| {
+            users_of_org(o)
+                .into_iter()
+                .filter(|&u| has_memory(&self.users[u]))
+                .count()
+        });
+        if let Some(o) = race {
+            stats.org_forgets += 1;
+            let (agent, erased) = (self.agent.clone(), erased.clone());
+            spawner
+                .spawn_local(async move {
+                    let r = agent.forget_org(&org_key(o)).await;
+                    *erased.borrow_mut() = Some(r);
+                })
+                .map_err(|e| format!("spawn: {e:?}"))?;
+        }
         let results: Rc<RefCell<Vec<Option<tenantry::Result<RunOutput>>>>> =
             Rc::new(RefCell::new(vec![None; runs.len()]));
         let mut started = Vec::new();
@@ -2564,6 +2605,34 @@ impl World {
         }
         let mut subjects: Vec<UserKey> = runs.iter().map(|r| ukey(r.user.0 as usize)).collect();
         subjects.dedup();
+        if let (Some(o), Some(holding)) = (race, holding) {
+            let org = org_key(o);
+            let mine = users_of_org(o);
+            match erased.borrow_mut().take() {
+                Some(Ok(n)) if n >= holding && n <= mine.len() => {
+                    stats.org_users_forgotten += n as u64;
+                }
+                other => {
+                    return Err(format!(
+                        "[R11] forget_org({org:?}) racing the batch returned {other:?}; {holding} of its {} users hold memory",
+                        mine.len()
+                    ))
+                }
+            }
+            if let Some((k, _)) = records(&self.raw.map.borrow(), &org_prefix(&org)).first() {
+                return Err(format!(
+                    "[R11] after forget_org({org:?}) raced the batch, storage still holds {k:?}"
+                ));
+            }
+            for &u in &mine {
+                let m = &mut self.users[u];
+                m.sessions.clear();
+                m.blocks.clear();
+                m.properties.clear();
+                m.facts.clear();
+                subjects.push(ukey(u));
+            }
+        }
         Ok(subjects)
     }
 
