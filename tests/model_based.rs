@@ -1,13 +1,17 @@
 //! Model-based stateful test of the agent against a plain reference model.
 //!
-//! proptest generates sequences of operations over four near-colliding users ("bob",
-//! "bob ", "Bob" and the anonymous bucket) and three sessions: sequential runs (honest,
-//! over-reporting and throwing models), concurrent batches (some hung and aborted, some
-//! aborted before they start), forget, export, import (as exported, without its budget,
-//! with edited sessions or working memory, with a budget lowered or raised, invalid),
-//! snapshot + restore into a fresh agent (sometimes with one bad user document), load,
-//! restart over the same storage and clock, floods of one-shot ids that evict everyone,
-//! clock jumps, storage that fails a chosen upcoming call or answers slowly, facts
+//! proptest generates sequences of operations over nine near-colliding (org, user) pairs
+//! (in the default org "bob", "bob ", "Bob" and the anonymous bucket; "bob" of orgs
+//! "acme", "acme " and "acme/u"; "u/bob" and the anonymous bucket of "acme", where
+//! ("acme/u", "bob") and ("acme", "u/bob") concatenate alike) and three sessions:
+//! sequential runs (honest, over-reporting and throwing models), concurrent batches (some
+//! hung and aborted, some aborted before they start), forget, export, import (as exported,
+//! without its budget, with edited sessions or working memory, with a budget lowered or
+//! raised, invalid, moved to another org), snapshot + restore into a fresh agent
+//! (sometimes with one bad user document), load, restart over the same storage and clock,
+//! floods of one-shot ids (in the default org and in an org named "u") that evict
+//! everyone, clock jumps, storage that fails a chosen upcoming call or answers slowly,
+//! whole-org erasure and export (of orgs with users and of one with none), facts
 //! remembered and withdrawn, and searches (lexical, semantic, hybrid) for a shared word, a
 //! message's exact text, one distinctive token or a word nobody said. The agent embeds with
 //! a deterministic embedder (tokens hashed into 16 dimensions) that a run or a search can
@@ -18,8 +22,10 @@
 //! memory, spend per window and the rate bucket) is compared with:
 //! - the agent's RAM (`history`, `sessions`, `blocks`, `properties`, `usage`, the exported
 //!   rate bucket) after `load`;
-//! - the storage records (decoded session and working-memory documents), and byte for byte
-//!   the records of every user the step did not name;
+//! - the storage records (decoded session, working-memory and facts documents, each naming
+//!   its org and user, under the user's prefix in the documented layout), byte for byte
+//!   the records of every user the step did not name, and no record under no known user's
+//!   prefix or under two;
 //! - what a fresh agent over the same storage sees (what a restart right now would see).
 //!
 //! The rules the model encodes, named in every failure message:
@@ -65,14 +71,23 @@
 //!   estimate does not fit what the lifetime or minute token limit has left; else charges
 //!   it and writes the user's counters through (a restart keeps the charge). A lexical
 //!   search embeds and charges nothing.
+//! - R11 an org is a scope above its users: the (org, user) pair is the partition (R1-R10
+//!   hold per pair, a prompt or request names the pair's org and user); every record of an
+//!   org's user lies under that org's prefix, in the documented layout, and under no
+//!   other user's prefix; `forget_org` is `forget` of each of its users (spend kept) and
+//!   leaves no key under the org's prefix, nothing of another org touched, and finished by
+//!   calling it again after a storage failure; `export_org` holds each of its users with
+//!   memory (others only empty), each document what `export` gives, in id order, and no
+//!   user of another org; a document or one session moved to another org is refused
+//!   (`invalid_import`) and changes nothing.
 //!
 //! `cargo test --test model_based` runs a fixed seed (220 cases of about 100 operations).
 //! `TENANTRY_SOAK=1` runs 3,000 cases from a fresh random seed (printed);
 //! `TENANTRY_MBT_SEED=<n>` and `TENANTRY_MBT_CASES=<n>` pick them by hand, and
 //! `TENANTRY_MBT_WITHOUT=forget,restart,...` leaves operation kinds out of the generator
 //! (`search`, `forget-fact`, `embed-tokens`, ...), `faults` all injected faults,
-//! `embed-faults` the embedder's, `run-faults` (`import-faults`, `search-faults`, ...) the
-//! storage faults of one kind of operation: to find the next failure once one is known
+//! `embed-faults` the embedder's, `run-faults` (`import-faults`, `forget-org-faults`, ...)
+//! the storage faults of one kind of operation: to find the next failure once one is known
 //! (every check still runs).
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -94,7 +109,9 @@ use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::time::Instant;
 use tenantry::limits::{DEFAULT_RECALL_LIMIT, RRF_K};
-use tenantry::testing::keys::{generation_key, user_prefix, working_key, ROOT_PREFIX, SECRET_KEY};
+use tenantry::testing::keys::{
+    generation_key, org_prefix, user_prefix, working_key, ORGS_PREFIX, ROOT_PREFIX, SECRET_KEY,
+};
 use tenantry::testing::Turn;
 use tenantry::testing::BUCKETS_PER_WINDOW;
 use tenantry::{
@@ -103,8 +120,8 @@ use tenantry::{
 };
 use tenantry::{
     Agent, AgentConfig, Error, FactQuery, ManualClock, MemoryConfig, MemoryStorage, Message, Model,
-    ModelRequest, NewFact, RawModelResponse, Role, RunOptions, RunOutput, SessionId, Storage,
-    UserDoc, UserKey,
+    ModelRequest, NewFact, OrgDoc, OrgId, RawModelResponse, Role, RunOptions, RunOutput, SessionId,
+    Storage, UserDoc, UserKey,
 };
 use tenantry::{BlockDoc, SessionDoc, SnapshotDoc, WorkingDoc};
 use tenantry::{CallContext, RawUsage};
@@ -113,7 +130,24 @@ use tenantry::{EmbedContext, Embedder, Hit, RawEmbeddings, SearchMode, SearchOpt
 // ---------------------------------------------------------------------------------------
 // The configuration under test, and the figures the reference model derives from it.
 
-const USERS: [Option<&str>; 4] = [Some("bob"), Some("bob "), Some("Bob"), None];
+/// (org, user) pairs: `None` org is the default org, `None` user an org's anonymous
+/// bucket. Near-collisions on both sides of the org boundary: ("acme/u", "bob") and
+/// ("acme", "u/bob") concatenate to the same text, "acme " and "acme" differ by a space.
+const USERS: [(Option<&str>, Option<&str>); 9] = [
+    (None, Some("bob")),
+    (None, Some("bob ")),
+    (None, Some("Bob")),
+    (None, None),
+    (Some("acme"), Some("bob")),
+    (Some("acme "), Some("bob")),
+    (Some("acme/u"), Some("bob")),
+    (Some("acme"), Some("u/bob")),
+    (Some("acme"), None),
+];
+/// The orgs `forget_org` and `export_org` are called on: "Acme" has no user here.
+const ORGS: [&str; 4] = ["acme", "acme ", "acme/u", "Acme"];
+/// The org of half the flood's one-shot users: named like the default org's folder.
+const FLOOD_ORG: &str = "u";
 const SESSIONS: [&str; 3] = ["default", "s", "S"];
 
 const LIFETIME_TOKENS: u64 = 6000;
@@ -147,7 +181,7 @@ fn config() -> AgentConfig {
         model_name: "mbt-model".into(),
         memory: MemoryConfig {
             max_messages_per_session: MAX_MESSAGES,
-            max_users: 4,
+            max_users: USERS.len(),
             idle_ttl_ms: 100_000.0,
             ..Default::default()
         },
@@ -180,7 +214,14 @@ fn config() -> AgentConfig {
 }
 
 fn ukey(u: usize) -> UserKey {
-    UserKey::parse(USERS[u]).expect("valid id")
+    let (org, user) = USERS[u];
+    UserKey::parse_in(org, user).expect("valid ids")
+}
+
+fn org_key(o: usize) -> OrgId {
+    OrgId::parse(Some(ORGS[o]))
+        .expect("valid org id")
+        .expect("a named org")
 }
 
 fn sid(s: usize) -> SessionId {
@@ -188,16 +229,38 @@ fn sid(s: usize) -> SessionId {
 }
 
 fn show_key(k: &UserKey) -> String {
-    match k.as_option() {
+    let user = match k.as_option() {
         Some(id) => format!("{id:?}"),
         None => "(anonymous)".into(),
+    };
+    match k.org() {
+        Some(org) => format!("{user} of org {org:?}"),
+        None => user,
     }
 }
 
 /// Every text a user's runs and documents carry starts with this, so a prompt holding
-/// another user's text is caught at the model.
-fn marker_of(id: Option<&str>) -> String {
-    format!("<{}>", id.unwrap_or("anon"))
+/// another user's text is caught at the model. It names the (org, user) pair: "<bob>" in
+/// the default org, "<acme|bob>" in org "acme" (no id here holds `|`, `<` or `>`).
+fn marker_of(org: Option<&str>, id: Option<&str>) -> String {
+    let user = id.unwrap_or("anon");
+    match org {
+        Some(org) => format!("<{org}|{user}>"),
+        None => format!("<{user}>"),
+    }
+}
+
+fn marker_of_key(k: &UserKey) -> String {
+    marker_of(k.org(), k.as_option())
+}
+
+/// A text without the markers in it: what is left to search for.
+fn unmarked(text: &str) -> String {
+    markers_in(text)
+        .into_iter()
+        .fold(text.to_owned(), |t, m| t.replace(m, ""))
+        .trim()
+        .to_owned()
 }
 
 fn markers_in(text: &str) -> Vec<&str> {
@@ -222,10 +285,23 @@ fn markers_in(text: &str) -> Vec<&str> {
 struct U(u8);
 impl fmt::Debug for U {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match USERS[self.0 as usize] {
-            Some(id) => write!(f, "{id:?}"),
-            None => write!(f, "anon"),
+        let (org, user) = USERS[self.0 as usize];
+        match user {
+            Some(id) => write!(f, "{id:?}")?,
+            None => write!(f, "anon")?,
         }
+        match org {
+            Some(org) => write!(f, "@{org:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct O(u8);
+impl fmt::Debug for O {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", ORGS[self.0 as usize])
     }
 }
 
@@ -310,12 +386,17 @@ enum Edit {
     NegativeFigure,
     /// Invalid: a session that names another user.
     ForeignSession,
+    /// Invalid: the document names another org than its sessions do.
+    MoveToOrg,
+    /// Invalid: one session names another org than the document does.
+    SessionToOrg,
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Corrupt {
     NegativeFigure,
     ForeignSession,
+    SessionToOrg,
 }
 
 /// How the embedder's next call goes wrong.
@@ -337,7 +418,7 @@ enum Query {
     /// The `n % count`-th message of all users: its exact text when it is the searcher's
     /// own, else that text without its owner's marker.
     Content(u16),
-    /// The second token (`q<n>`, `a<n>`, `edited<n>`, ...) of such a message.
+    /// The first token after the marker (`q<n>`, `a<n>`, `edited<n>`, ...) of such a message.
     Token(u16),
     Unknown,
 }
@@ -353,6 +434,8 @@ enum Op {
     },
     Concurrent {
         runs: Vec<BatchRun>,
+        /// `forget_org` of this org races the runs (none of which is of one of its users).
+        forget_org: Option<O>,
     },
     Forget {
         user: U,
@@ -413,12 +496,26 @@ enum Op {
     EmbedderTokens {
         reported: bool,
     },
+    /// `forget_org`: every user of the org, and every key under its prefix.
+    ForgetOrg {
+        org: O,
+        fault: Option<Fault>,
+    },
+    /// `export_org`: every user of the org, each as `export` gives it.
+    ExportOrg {
+        org: O,
+        fault: Option<Fault>,
+    },
 }
 
 impl Op {
     /// The rules a mismatch right after this operation most likely breaks.
     fn rules(&self) -> &'static str {
         match self {
+            Op::Concurrent {
+                forget_org: Some(_),
+                ..
+            } => "R1/R2/R3/R10/R11",
             Op::Run { .. } | Op::Concurrent { .. } => "R1/R2/R3/R10",
             Op::Forget { .. } => "R5",
             Op::Import { .. } => "R6",
@@ -430,6 +527,7 @@ impl Op {
             Op::Search { .. } => "R9/R10",
             Op::Advance { .. } | Op::SlowStorage { .. } => "R2/R4",
             Op::EmbedderTokens { .. } => "R10",
+            Op::ForgetOrg { .. } | Op::ExportOrg { .. } => "R11",
         }
     }
 }
@@ -448,6 +546,10 @@ fn kinds_left_out() -> Vec<String> {
 
 fn user_s() -> impl Strategy<Value = U> {
     (0..USERS.len() as u8).prop_map(U)
+}
+
+fn org_s() -> impl Strategy<Value = O> {
+    (0..ORGS.len() as u8).prop_map(O)
 }
 
 fn session_s() -> impl Strategy<Value = S> {
@@ -527,6 +629,8 @@ fn edit_s() -> impl Strategy<Value = Edit> {
         2 => (1u16..3000).prop_map(Edit::RaiseTotals),
         1 => Just(Edit::NegativeFigure),
         1 => Just(Edit::ForeignSession),
+        1 => Just(Edit::MoveToOrg),
+        1 => Just(Edit::SessionToOrg),
     ]
 }
 
@@ -574,11 +678,22 @@ fn op_s() -> BoxedStrategy<Op> {
             reply,
             pre_abort,
         });
+    let race = match on("forget-org") {
+        true => prop::option::weighted(0.15, org_s()).boxed(),
+        false => Just(None).boxed(),
+    };
     add(
         "concurrent",
         10,
-        prop::collection::vec(batch_run, 2..=5)
-            .prop_map(|runs| Op::Concurrent { runs })
+        (prop::collection::vec(batch_run, 2..=5), race)
+            .prop_map(|(mut runs, forget_org)| {
+                // A run of one of the org's users may start while it is erased and survive
+                // it (documented): the race is with everyone else's runs.
+                if let Some(o) = forget_org {
+                    runs.retain(|r| USERS[r.user.0 as usize].0 != Some(ORGS[o.0 as usize]));
+                }
+                Op::Concurrent { runs, forget_org }
+            })
             .boxed(),
     );
     add(
@@ -602,7 +717,11 @@ fn op_s() -> BoxedStrategy<Op> {
             .prop_map(|(doc, edit, fault)| Op::Import { doc, edit, fault })
             .boxed(),
     );
-    let corrupt = prop_oneof![Just(Corrupt::NegativeFigure), Just(Corrupt::ForeignSession)];
+    let corrupt = prop_oneof![
+        Just(Corrupt::NegativeFigure),
+        Just(Corrupt::ForeignSession),
+        Just(Corrupt::SessionToOrg),
+    ];
     add(
         "restore",
         3,
@@ -675,7 +794,13 @@ fn op_s() -> BoxedStrategy<Op> {
             .boxed(),
     );
     add("restart", 5, Just(Op::Restart).boxed());
-    add("flood", 3, (5u8..=8).prop_map(|n| Op::Flood { n }).boxed());
+    // More new users than `max_users` holds: every resident one is evicted.
+    let first = USERS.len() as u8 + 1;
+    add(
+        "flood",
+        3,
+        (first..=first + 3).prop_map(|n| Op::Flood { n }).boxed(),
+    );
     add(
         "advance",
         10,
@@ -695,6 +820,20 @@ fn op_s() -> BoxedStrategy<Op> {
         3,
         any::<bool>()
             .prop_map(|reported| Op::EmbedderTokens { reported })
+            .boxed(),
+    );
+    add(
+        "forget-org",
+        2,
+        (org_s(), fault_s(f("forget-org")))
+            .prop_map(|(org, fault)| Op::ForgetOrg { org, fault })
+            .boxed(),
+    );
+    add(
+        "export-org",
+        3,
+        (org_s(), fault_s(f("export-org")))
+            .prop_map(|(org, fault)| Op::ExportOrg { org, fault })
             .boxed(),
     );
     assert!(!v.is_empty(), "TENANTRY_MBT_WITHOUT left no operation");
@@ -885,7 +1024,7 @@ impl Model for ScriptedModel {
         _ctx: CallContext,
     ) -> LocalBoxFuture<'static, tenantry::Result<RawModelResponse>> {
         let messages = request.messages();
-        let mine = marker_of(request.user_id.as_deref());
+        let mine = marker_of(request.org_id.as_deref(), request.user_id.as_deref());
         for m in &messages {
             for found in markers_in(&m.content) {
                 if found != mine {
@@ -900,6 +1039,13 @@ impl Model for ScriptedModel {
             .last()
             .map(|m| m.content.clone())
             .unwrap_or_default();
+        // The request must name the (org, user) pair whose run this is: the input's marker.
+        if markers_in(&input).first() != Some(&mine.as_str()) {
+            self.0.leaks.borrow_mut().push(format!(
+                "a request naming org {:?}, user {:?} carried the input {input:?}",
+                request.org_id, request.user_id
+            ));
+        }
         self.0.called.borrow_mut().insert(input.clone());
         let reply = self.0.replies.borrow().get(&input).cloned();
         Box::pin(async move {
@@ -986,7 +1132,7 @@ impl Embedder for ScriptedEmbedder {
         texts: Vec<String>,
         ctx: EmbedContext,
     ) -> LocalBoxFuture<'static, tenantry::Result<RawEmbeddings>> {
-        let mine = marker_of(ctx.user_id.as_deref());
+        let mine = marker_of(ctx.org_id.as_deref(), ctx.user_id.as_deref());
         for t in &texts {
             for found in markers_in(t) {
                 if found != mine {
@@ -1413,8 +1559,21 @@ fn compare_spend(got: &Spend, want: &Spend, lagging: bool) -> Result<(), String>
 }
 
 fn compare_doc(doc: &UserDoc, key: &UserKey, m: &UserModel, now: f64) -> Result<(), String> {
-    if doc.user_id.as_deref() != key.as_option() {
-        return Err(format!("the document is of user {:?}", doc.user_id));
+    if doc.user_id.as_deref() != key.as_option() || doc.org_id.as_deref() != key.org() {
+        return Err(format!(
+            "the document is of user {:?} of org {:?}",
+            doc.user_id, doc.org_id
+        ));
+    }
+    if let Some(s) = doc
+        .sessions
+        .iter()
+        .find(|s| s.user_id != doc.user_id || s.org_id != doc.org_id)
+    {
+        return Err(format!(
+            "its session {:?} is of user {:?} of org {:?}",
+            s.id, s.user_id, s.org_id
+        ));
     }
     let (sessions, blocks, props, facts) = memory_of_doc(doc);
     if sessions != m.sessions || blocks != m.blocks || props != m.properties || facts != m.facts {
@@ -1440,6 +1599,13 @@ fn compare_stored(
     key: &UserKey,
     m: &UserModel,
 ) -> Result<(), String> {
+    if user_prefix(key) != layout_prefix(key) {
+        return Err(format!(
+            "[R11] its records are under {:?}, not {:?}",
+            user_prefix(key),
+            layout_prefix(key)
+        ));
+    }
     let generation: u32 = match map.get(&generation_key(key)) {
         None => 0,
         Some(t) => t
@@ -1456,10 +1622,13 @@ fn compare_stored(
             break;
         };
         let doc: SessionDoc = serde_json::from_str(v).map_err(|e| format!("record {k:?}: {e}"))?;
-        if doc.user_id.as_deref() != key.as_option() || doc.id != id {
+        if doc.user_id.as_deref() != key.as_option()
+            || doc.org_id.as_deref() != key.org()
+            || doc.id != id
+        {
             return Err(format!(
-                "record {k:?} is of user {:?}, session {:?}",
-                doc.user_id, doc.id
+                "record {k:?} is of user {:?} of org {:?}, session {:?}",
+                doc.user_id, doc.org_id, doc.id
             ));
         }
         let got: Vec<Entry> = doc.turns.iter().flat_map(entries).collect();
@@ -1482,6 +1651,12 @@ fn compare_stored(
         Some(v) => {
             let doc: WorkingDoc =
                 serde_json::from_str(v).map_err(|e| format!("record {working:?}: {e}"))?;
+            if doc.user_id.as_deref() != key.as_option() || doc.org_id.as_deref() != key.org() {
+                return Err(format!(
+                    "record {working:?} is of user {:?} of org {:?}",
+                    doc.user_id, doc.org_id
+                ));
+            }
             let blocks: Vec<(String, String)> =
                 doc.blocks.into_iter().map(|b| (b.label, b.text)).collect();
             if blocks != m.blocks || doc.properties != m.properties {
@@ -1501,6 +1676,15 @@ fn compare_stored(
         Some(v) => {
             let doc: Value =
                 serde_json::from_str(v).map_err(|e| format!("record {facts_key:?}: {e}"))?;
+            if doc.get("userId").and_then(Value::as_str) != key.as_option()
+                || doc.get("orgId").and_then(Value::as_str) != key.org()
+            {
+                return Err(format!(
+                    "record {facts_key:?} is of user {:?} of org {:?}",
+                    doc.get("userId"),
+                    doc.get("orgId")
+                ));
+            }
             let records: Vec<tenantry::Fact> = serde_json::from_value(doc["facts"].clone())
                 .map_err(|e| format!("record {facts_key:?}: {e}"))?;
             current_facts(&records)
@@ -1820,6 +2004,7 @@ fn judge(e: &Expect<'_>, result: &tenantry::Result<RunOutput>) -> Result<bool, S
                 || out.usage.input_tokens != i
                 || out.usage.output_tokens != o
                 || out.user_id.as_deref() != e.key.as_option()
+                || out.org_id.as_deref() != e.key.org()
                 || out.session_id != e.session
             {
                 return fail(&format!(
@@ -1881,6 +2066,16 @@ struct Stats {
     searches_refused: u64,
     /// Embedder calls charged with the estimate (the embedder reported no tokens).
     embeddings_estimated: u64,
+    org_forgets: u64,
+    /// Users `forget_org` reported erased.
+    org_users_forgotten: u64,
+    org_exports: u64,
+    /// User documents in the org exports.
+    org_users_exported: u64,
+    /// Of those, documents of users holding no memory (resident partitions, counters).
+    org_empty_docs: u64,
+    /// Imports of a document, or one session, moved to another org: refused.
+    org_moves_refused: u64,
 }
 
 struct World {
@@ -1935,15 +2130,17 @@ impl World {
     }
 
     fn model_index(key: &UserKey) -> Option<usize> {
-        USERS.iter().position(|u| *u == key.as_option())
+        USERS
+            .iter()
+            .position(|&(org, user)| org == key.org() && user == key.as_option())
     }
 
     /// A fresh input and the reply the scripted model will give to it. Each carries one of
     /// four shared words, so a word search finds several messages, across users too, and
     /// replies run to three lengths, so length weighs in lexical ranking.
-    fn script(&mut self, id: Option<&str>, reply: &Reply) -> (String, String) {
+    fn script(&mut self, key: &UserKey, reply: &Reply) -> (String, String) {
         self.next += 1;
-        let marker = marker_of(id);
+        let marker = marker_of_key(key);
         let n = self.next;
         let input = format!("{marker} q{n} w{}", n % 4);
         let text = format!(
@@ -1997,7 +2194,9 @@ impl World {
                 self.run_one(u, session.0 as usize, reply, *fault, *embed, stats)?;
                 Ok(vec![ukey(u)])
             }
-            Op::Concurrent { runs } => self.concurrent(runs, stats),
+            Op::Concurrent { runs, forget_org } => {
+                self.concurrent(runs, forget_org.map(|o| o.0 as usize), stats)
+            }
             Op::Forget { user, fault } => {
                 let u = user.0 as usize;
                 self.forget(u, *fault, stats)?;
@@ -2128,9 +2327,11 @@ impl World {
                 for _ in 0..*n {
                     let k = self.floods.len();
                     let id = format!("{}#{k}", ["bob", "Bob", "bob "][k % 3]);
-                    let key = UserKey::parse(Some(&id)).expect("valid id");
+                    // Every other one in an org named like the default org's folder.
+                    let org = (k % 2 == 1).then_some(FLOOD_ORG);
+                    let key = UserKey::parse_in(org, Some(&id)).expect("valid ids");
                     let (input, text) = self.script(
-                        Some(&id),
+                        &key,
                         &Reply::Answer {
                             input: 3,
                             output: 2,
@@ -2163,6 +2364,8 @@ impl World {
                 self.script.unreported.set(!reported);
                 Ok(Vec::new())
             }
+            Op::ForgetOrg { org, fault } => self.forget_org(org.0 as usize, *fault, stats),
+            Op::ExportOrg { org, fault } => self.export_org(org.0 as usize, *fault, stats),
         }
     }
 
@@ -2188,7 +2391,7 @@ impl World {
     ) -> Result<(), String> {
         let key = ukey(u);
         let now = self.now();
-        let (input, text) = self.script(USERS[u], reply);
+        let (input, text) = self.script(&key, reply);
         let rate_ok = self.users[u].budget.take_rate(now);
         let verdict = self.users[u].budget.verdict(now, 1, reply.worst());
         self.storage.arm(fault);
@@ -2247,16 +2450,38 @@ impl World {
         Ok(())
     }
 
-    fn concurrent(&mut self, runs: &[BatchRun], stats: &mut Stats) -> Result<Vec<UserKey>, String> {
+    fn concurrent(
+        &mut self,
+        runs: &[BatchRun],
+        race: Option<usize>,
+        stats: &mut Stats,
+    ) -> Result<Vec<UserKey>, String> {
         let now = self.now();
         let mut pool = LocalPool::new();
         let spawner = pool.spawner();
+        let erased: Rc<RefCell<Option<tenantry::Result<usize>>>> = Rc::new(RefCell::new(None));
+        let holding = race.map(|o| {
+            users_of_org(o)
+                .into_iter()
+                .filter(|&u| has_memory(&self.users[u]))
+                .count()
+        });
+        if let Some(o) = race {
+            stats.org_forgets += 1;
+            let (agent, erased) = (self.agent.clone(), erased.clone());
+            spawner
+                .spawn_local(async move {
+                    let r = agent.forget_org(&org_key(o)).await;
+                    *erased.borrow_mut() = Some(r);
+                })
+                .map_err(|e| format!("spawn: {e:?}"))?;
+        }
         let results: Rc<RefCell<Vec<Option<tenantry::Result<RunOutput>>>>> =
             Rc::new(RefCell::new(vec![None; runs.len()]));
         let mut started = Vec::new();
         for (i, r) in runs.iter().enumerate() {
             let u = r.user.0 as usize;
-            let (input, text) = self.script(USERS[u], &r.reply);
+            let (input, text) = self.script(&ukey(u), &r.reply);
             let cancel = Rc::new(ManualCancel::default());
             if r.pre_abort {
                 cancel.cancel();
@@ -2381,6 +2606,34 @@ impl World {
         }
         let mut subjects: Vec<UserKey> = runs.iter().map(|r| ukey(r.user.0 as usize)).collect();
         subjects.dedup();
+        if let (Some(o), Some(holding)) = (race, holding) {
+            let org = org_key(o);
+            let mine = users_of_org(o);
+            match erased.borrow_mut().take() {
+                Some(Ok(n)) if n >= holding && n <= mine.len() => {
+                    stats.org_users_forgotten += n as u64;
+                }
+                other => {
+                    return Err(format!(
+                        "[R11] forget_org({org:?}) racing the batch returned {other:?}; {holding} of its {} users hold memory",
+                        mine.len()
+                    ))
+                }
+            }
+            if let Some((k, _)) = records(&self.raw.map.borrow(), &org_prefix(&org)).first() {
+                return Err(format!(
+                    "[R11] after forget_org({org:?}) raced the batch, storage still holds {k:?}"
+                ));
+            }
+            for &u in &mine {
+                let m = &mut self.users[u];
+                m.sessions.clear();
+                m.blocks.clear();
+                m.properties.clear();
+                m.facts.clear();
+                subjects.push(ukey(u));
+            }
+        }
         Ok(subjects)
     }
 
@@ -2404,15 +2657,12 @@ impl World {
             Query::Content(n) => match pick(n) {
                 Some((o, c)) if o == u => c.to_owned(),
                 // Another user's marker would read as a leak at the embedder.
-                Some((_, c)) => markers_in(c)
-                    .into_iter()
-                    .fold(c.to_owned(), |t, m| t.replace(m, ""))
-                    .trim()
-                    .to_owned(),
+                Some((_, c)) => unmarked(c),
                 None => String::new(),
             },
+            // The first token after the marker (which is one to four tokens).
             Query::Token(n) => pick(n)
-                .and_then(|(_, c)| tokens(c).nth(1))
+                .and_then(|(_, c)| tokens(&unmarked(c)).next())
                 .unwrap_or_default(),
         };
         match text.is_empty() {
@@ -2653,6 +2903,151 @@ impl World {
         Ok(())
     }
 
+    /// R11: `forget` of every user of the org, then nothing left under the org's prefix.
+    fn forget_org(
+        &mut self,
+        o: usize,
+        fault: Option<Fault>,
+        stats: &mut Stats,
+    ) -> Result<Vec<UserKey>, String> {
+        stats.org_forgets += 1;
+        let org = org_key(o);
+        let mine = users_of_org(o);
+        let holding = mine.iter().filter(|&&u| has_memory(&self.users[u])).count();
+        self.storage.arm(fault);
+        let r = block_on(self.agent.forget_org(&org));
+        let fired = self.storage.disarm();
+        stats.faults_fired += u64::from(fired);
+        let erased = match r {
+            Ok(n) => Some(n),
+            Err(e) if fired && e.code() == "storage" => {
+                // Cut short by storage, it is finished by calling it again.
+                block_on(self.agent.forget_org(&org)).map_err(|e| {
+                    format!("[R11] forget_org({org:?}) failed again with healthy storage: {e}")
+                })?;
+                None
+            }
+            Err(e) => return Err(format!("[R11] forget_org({org:?}) failed: {e}")),
+        };
+        // Users with nothing may be counted (a resident empty partition, a stale record):
+        // never fewer than those holding memory, never a user of another org.
+        if let Some(n) = erased {
+            if n < holding || n > mine.len() {
+                return Err(format!(
+                    "[R11] forget_org({org:?}) erased {n} users; {holding} of its {} users hold memory",
+                    mine.len()
+                ));
+            }
+            stats.org_users_forgotten += n as u64;
+        }
+        let left: Vec<String> = records(&self.raw.map.borrow(), &org_prefix(&org))
+            .into_iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !left.is_empty() {
+            return Err(format!(
+                "[R11] after forget_org({org:?}) storage still holds {left:?}"
+            ));
+        }
+        for &u in &mine {
+            let m = &mut self.users[u];
+            m.sessions.clear();
+            m.blocks.clear();
+            m.properties.clear();
+            m.facts.clear();
+            if fired {
+                m.lagging = true;
+            }
+        }
+        Ok(mine.into_iter().map(ukey).collect())
+    }
+
+    /// R11: the org's users, each document what `export` gives; every user holding memory
+    /// is in it, and no user of another org.
+    fn export_org(
+        &mut self,
+        o: usize,
+        fault: Option<Fault>,
+        stats: &mut Stats,
+    ) -> Result<Vec<UserKey>, String> {
+        stats.org_exports += 1;
+        let org = org_key(o);
+        let mine = users_of_org(o);
+        let subjects: Vec<UserKey> = mine.iter().map(|&u| ukey(u)).collect();
+        self.storage.arm(fault);
+        let r = block_on(self.agent.export_org(&org));
+        let fired = self.storage.disarm();
+        stats.faults_fired += u64::from(fired);
+        let doc: OrgDoc = match r {
+            Ok(doc) => doc,
+            Err(e) if fired && e.code() == "storage" => return Ok(subjects),
+            Err(e) => return Err(format!("[R11] export_org({org:?}) failed: {e}")),
+        };
+        let now = self.now();
+        if doc.format != "tenantry.org" || doc.org_id != ORGS[o] || doc.exported_at != now {
+            return Err(format!(
+                "[R11] export_org({org:?}) is {:?} of org {:?} at {}",
+                doc.format, doc.org_id, doc.exported_at
+            ));
+        }
+        let mut seen: Vec<usize> = Vec::new();
+        for d in &doc.users {
+            let key = UserKey::parse_in(d.org_id.as_deref(), d.user_id.as_deref())
+                .map_err(|e| format!("[R11] export_org({org:?}) holds a bad id: {e}"))?;
+            let Some(u) = Self::model_index(&key).filter(|u| mine.contains(u)) else {
+                return Err(format!(
+                    "[R8/R11] export_org({org:?}) holds a document of {}, no user of that org",
+                    show_key(&key)
+                ));
+            };
+            if seen.contains(&u) {
+                return Err(format!(
+                    "[R11] export_org({org:?}) holds {} twice",
+                    show_key(&key)
+                ));
+            }
+            seen.push(u);
+            stats.org_empty_docs += u64::from(!has_memory(&self.users[u]));
+            compare_doc(d, &key, &self.users[u], now).map_err(|e| {
+                format!(
+                    "[R11] export_org({org:?}) disagrees with the model on {}: {e}",
+                    show_key(&key)
+                )
+            })?;
+            let alone = block_on(self.agent.export(&key))
+                .map_err(|e| format!("[R11] export({}) failed: {e}", show_key(&key)))?;
+            if alone != *d {
+                return Err(format!(
+                    "[R11] export_org({org:?}) gives {} as {d:?}; export gives {alone:?}",
+                    show_key(&key)
+                ));
+            }
+        }
+        let keys: Vec<UserKey> = seen.iter().map(|&u| ukey(u)).collect();
+        if keys.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "[R11] export_org({org:?}) lists its users out of id order: {keys:?}"
+            ));
+        }
+        if let Some(&u) = mine
+            .iter()
+            .find(|&&u| has_memory(&self.users[u]) && !seen.contains(&u))
+        {
+            return Err(format!(
+                "[R11] export_org({org:?}) leaves out {}, who holds memory",
+                show_key(&ukey(u))
+            ));
+        }
+        stats.org_users_exported += seen.len() as u64;
+        for d in doc.users {
+            if self.pool.len() >= 6 {
+                self.pool.remove(0);
+            }
+            self.pool.push(d);
+        }
+        Ok(subjects)
+    }
+
     fn export(&mut self, u: usize, fault: Option<Fault>, stats: &mut Stats) -> Result<(), String> {
         stats.exports += 1;
         let key = ukey(u);
@@ -2689,7 +3084,8 @@ impl World {
             return Ok(Vec::new());
         }
         let mut doc = self.pool[pick as usize % self.pool.len()].clone();
-        let key = UserKey::parse(doc.user_id.as_deref()).expect("exported ids are valid");
+        let key = UserKey::parse_in(doc.org_id.as_deref(), doc.user_id.as_deref())
+            .expect("exported ids are valid");
         let u = Self::model_index(&key).expect("only model users are exported");
         let now = self.now();
         self.next += 1;
@@ -2702,6 +3098,9 @@ impl World {
         match (valid, r) {
             (false, Err(e)) if e.code() == "invalid_import" => {
                 stats.imports_refused += 1;
+                if matches!(edit, Edit::MoveToOrg | Edit::SessionToOrg) {
+                    stats.org_moves_refused += 1;
+                }
             }
             (false, other) => {
                 return Err(format!(
@@ -2748,7 +3147,7 @@ impl World {
         let mut known: Vec<UserKey> = (0..USERS.len()).map(ukey).collect();
         known.extend(self.floods.iter().cloned());
         for doc in &snap.users {
-            let key = UserKey::parse(doc.user_id.as_deref())
+            let key = UserKey::parse_in(doc.org_id.as_deref(), doc.user_id.as_deref())
                 .map_err(|e| format!("[R7] the snapshot holds a bad id: {e}"))?;
             if !known.contains(&key) {
                 return Err(format!("[R7] the snapshot holds an unknown user {key}"));
@@ -2766,6 +3165,7 @@ impl World {
             match c {
                 Corrupt::NegativeFigure => negative_figure(d),
                 Corrupt::ForeignSession => foreign_session(d, now),
+                Corrupt::SessionToOrg => session_to_org(d, now),
             }
             corrupted = true;
         }
@@ -2807,7 +3207,8 @@ impl World {
         let what = if applied { "restored" } else { "refused" };
         let mut wanted = Vec::new();
         for doc in &snap.users {
-            let key = UserKey::parse(doc.user_id.as_deref()).expect("checked above");
+            let key = UserKey::parse_in(doc.org_id.as_deref(), doc.user_id.as_deref())
+                .expect("checked above");
             let want = match (applied, Self::model_index(&key)) {
                 (false, _) => UserModel::default(),
                 (true, Some(u)) => self.users[u].clone(),
@@ -2970,13 +3371,17 @@ impl World {
                 ));
             }
         }
-        let prefixes: Vec<String> = known.iter().map(user_prefix).collect();
+        // Every user record, of the default org or of any other, lies under exactly one
+        // known user's prefix: no key of one org's user is under another org's.
+        // Escaped ids hold no `/`, so a key names its user's prefix by its shape, and the
+        // layout check in `compare_stored` ties each user to exactly that prefix.
+        let prefixes: HashSet<String> = known.iter().map(user_prefix).collect();
         let root = format!("{ROOT_PREFIX}u/");
-        if let Some(k) = after
-            .keys()
-            .find(|k| k.starts_with(&root) && !prefixes.iter().any(|p| k.starts_with(p)))
-        {
-            return Err(format!("[R8] a storage record of no known user: {k:?}"));
+        if let Some(k) = after.keys().find(|k| {
+            (k.starts_with(&root) || k.starts_with(ORGS_PREFIX))
+                && !owner_prefix(k).is_some_and(|p| prefixes.contains(p))
+        }) {
+            return Err(format!("[R8/R11] a storage record of no known user: {k:?}"));
         }
         // RAM, after load. Not right after a restart or a flood: loading every user here
         // would make them resident before the next operation touches them, and so hide a
@@ -3092,8 +3497,32 @@ fn digest_of(map: &BTreeMap<String, String>, reads: &[Read], now: f64, m: &UserM
         }
     }
     now.to_bits().hash(&mut h);
-    format!("{m:?}").hash(&mut h);
+    hash_model(m, &mut h);
     h.finish()
+}
+
+/// Everything the model expects of a user, hashed field by field (formatting it, vectors
+/// and all, on every step would cost more than the checks it saves).
+fn hash_model(m: &UserModel, h: &mut DefaultHasher) {
+    for (id, turns) in &m.sessions {
+        id.hash(h);
+        turns.len().hash(h);
+        for (role, content, v) in turns.iter().flatten() {
+            (*role as u8).hash(h);
+            content.hash(h);
+            v.as_ref()
+                .map(|v| v.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+                .hash(h);
+        }
+    }
+    m.blocks.hash(h);
+    serde_json::to_string(&m.properties).ok().hash(h);
+    m.facts.hash(h);
+    let b = &m.budget;
+    b.totals.hash(h);
+    b.minute.hash(h);
+    b.rate.map(|(t, at)| (t.to_bits(), at.to_bits())).hash(h);
+    m.lagging.hash(h);
 }
 
 fn count(stats: &mut Stats, result: &tenantry::Result<RunOutput>, fired: bool) {
@@ -3139,9 +3568,46 @@ fn foreign_session(d: &mut UserDoc, now: f64) {
     }
 }
 
+/// The org a moved record claims: one a byte away, the default org, or back.
+fn near_org(org: Option<&str>) -> Option<String> {
+    match org {
+        None => Some("acme".into()),
+        Some("acme") => Some("acme ".into()),
+        Some("acme/u") => Some("acme".into()),
+        Some(_) => None,
+    }
+}
+
+/// A session of the document's user and org, so the document has one to disagree with.
+fn a_session(d: &mut UserDoc, now: f64) -> &mut SessionDoc {
+    if d.sessions.is_empty() {
+        d.sessions.push(SessionDoc {
+            user_id: d.user_id.clone(),
+            org_id: d.org_id.clone(),
+            id: "s".into(),
+            created_at: now,
+            last_activity: now,
+            turns: Vec::new(),
+        });
+    }
+    &mut d.sessions[0]
+}
+
+/// The whole document claims another org; its sessions still name their own.
+fn move_to_org(d: &mut UserDoc, now: f64) {
+    a_session(d, now);
+    d.org_id = near_org(d.org_id.as_deref());
+}
+
+/// One session claims another org than the document's.
+fn session_to_org(d: &mut UserDoc, now: f64) {
+    let org = near_org(d.org_id.as_deref());
+    a_session(d, now).org_id = org;
+}
+
 /// Applies an edit; false when the result is an invalid document.
 fn edit_doc(d: &mut UserDoc, edit: &Edit, now: f64, n: u64) -> bool {
-    let marker = marker_of(d.user_id.as_deref());
+    let marker = marker_of(d.org_id.as_deref(), d.user_id.as_deref());
     match edit {
         Edit::AsExported => {}
         Edit::WithoutBudget => d.budget = None,
@@ -3242,12 +3708,65 @@ fn edit_doc(d: &mut UserDoc, edit: &Edit, now: f64, n: u64) -> bool {
             foreign_session(d, now);
             return false;
         }
+        Edit::MoveToOrg => {
+            move_to_org(d, now);
+            return false;
+        }
+        Edit::SessionToOrg => {
+            session_to_org(d, now);
+            return false;
+        }
     }
     true
 }
 
 // ---------------------------------------------------------------------------------------
 // The runner.
+
+/// The model users of `ORGS[o]`.
+fn users_of_org(o: usize) -> Vec<usize> {
+    (0..USERS.len())
+        .filter(|&u| USERS[u].0 == Some(ORGS[o]))
+        .collect()
+}
+
+/// Whether the user holds anything `forget` erases.
+fn has_memory(m: &UserModel) -> bool {
+    !m.sessions.is_empty()
+        || !m.blocks.is_empty()
+        || !m.properties.is_empty()
+        || !m.facts.is_empty()
+}
+
+/// The user prefix a user record's key lies under, read from its shape:
+/// `tenantry/v1/u/<user>/` or `tenantry/v1/o/<org>/u/<user>/`.
+fn owner_prefix(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(ROOT_PREFIX)?;
+    let user_at = match rest.strip_prefix("o/") {
+        Some(org) => {
+            let slash = org.find('/')?;
+            org[slash + 1..].strip_prefix("u/")?;
+            ROOT_PREFIX.len() + 2 + slash + 3
+        }
+        None => {
+            rest.strip_prefix("u/")?;
+            ROOT_PREFIX.len() + 2
+        }
+    };
+    let end = user_at + key[user_at..].find('/')? + 1;
+    Some(&key[..end])
+}
+
+/// The documented storage layout of a user's keys, spelled out here rather than taken
+/// from the crate: ids escaped (`%` as `%25`, `/` as `%2F`), org users under their org.
+fn layout_prefix(k: &UserKey) -> String {
+    let esc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+    let user = esc(k.as_option().unwrap_or("__tenantry_anonymous__"));
+    match k.org() {
+        None => format!("tenantry/v1/u/{user}/"),
+        Some(org) => format!("tenantry/v1/o/{}/u/{user}/", esc(org)),
+    }
+}
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -3357,6 +3876,12 @@ fn agent_matches_the_reference_model() {
                 "searches refused for their query's estimate",
                 s.searches_refused,
             ),
+            ("users erased by forget_org", s.org_users_forgotten),
+            ("users exported by export_org", s.org_users_exported),
+            (
+                "imports moved to another org and refused",
+                s.org_moves_refused,
+            ),
         ] {
             assert!(n > 0, "no {what}: {s:?}");
         }
@@ -3389,6 +3914,12 @@ fn add_stats(to: &mut Stats, s: &Stats) {
     to.search_storage_errors += s.search_storage_errors;
     to.searches_refused += s.searches_refused;
     to.embeddings_estimated += s.embeddings_estimated;
+    to.org_forgets += s.org_forgets;
+    to.org_users_forgotten += s.org_users_forgotten;
+    to.org_exports += s.org_exports;
+    to.org_users_exported += s.org_users_exported;
+    to.org_empty_docs += s.org_empty_docs;
+    to.org_moves_refused += s.org_moves_refused;
 }
 
 /// The checker's own building blocks, against hand-computed figures.
@@ -3454,4 +3985,25 @@ fn the_reference_model_counts_like_the_documented_ledger() {
     held.merge_max(&high, now);
     assert_eq!(held.spend(now).totals, [100, 100, 5000, 0, 1]);
     assert_eq!(markers_in("<bob > q1 and <anon>"), ["<bob >", "<anon>"]);
+    // Markers and prefixes tell every pair apart, across the org boundary too.
+    let keys: Vec<UserKey> = (0..USERS.len()).map(ukey).collect();
+    let marks: BTreeSet<String> = keys.iter().map(marker_of_key).collect();
+    assert_eq!(marks.len(), USERS.len(), "{marks:?}");
+    for k in &keys {
+        assert_eq!(markers_in(&marker_of_key(k)), [marker_of_key(k)]);
+        assert_eq!(user_prefix(k), layout_prefix(k), "{k}");
+        let record = working_key(k, 2);
+        assert_eq!(owner_prefix(&record), Some(user_prefix(k).as_str()), "{k}");
+        for other in keys.iter().filter(|o| *o != k) {
+            assert!(
+                !user_prefix(other).starts_with(&user_prefix(k)),
+                "{k} {other}"
+            );
+        }
+    }
+    assert_eq!(
+        unmarked("<acme/u|bob> q3 w1"),
+        "q3 w1",
+        "a marker is taken out whole"
+    );
 }
