@@ -6,7 +6,7 @@
 //! no org's secret another org's users' prompts. Run natively and on wasm (smaller there).
 //! `TENANTRY_SOAK=1` runs the long variant natively.
 
-use crate::dual_support::{ScriptModel, Shared};
+use crate::dual_support::{Rng, ScriptModel, Shared};
 use crate::dual_test;
 use futures_util::future::join_all;
 use std::collections::HashMap;
@@ -16,21 +16,6 @@ use tenantry::{
     UserKey,
 };
 use tenantry::{BudgetConfig, LimitSet, Window};
-
-/// splitmix64: deterministic interleavings, reproducible from the seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Ids built to collide: case, whitespace, zero-width and look-alike characters, the
 /// anonymous sentinel's neighbours, separators that could forge storage prefixes, 255-byte

@@ -3,7 +3,7 @@
 //! concurrent runs of many users, kept across restarts and erasures, and touching neither
 //! another org nor the default org. Run natively and on wasm.
 
-use crate::dual_support::yield_n;
+use crate::dual_support::{yield_n, Rng};
 use crate::dual_test;
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::cell::Cell;
@@ -13,21 +13,6 @@ use tenantry::{
     OrgId, RawModelResponse, RawUsage, Result, RunOptions, SessionId, Storage, UserKey,
 };
 use tenantry::{BudgetConfig, LimitSet, RateLimitConfig, RateSpec, Window};
-
-/// splitmix64: deterministic sizes and interleavings, reproducible from the seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Answers an input "n=<tokens> y=<yields>" after yielding `yields` times, with `tokens`
 /// output tokens (never more than the grant) and one input token (never above the
@@ -185,8 +170,8 @@ dual_test!(
             let mut rng = Rng(seed);
             let setup = Setup::new(per_org(CAP as f64), Default::default(), seed % 2 == 1);
             let agent = setup.agent();
-            let users = 2 + rng.below(7) as usize;
-            let per_user = 1 + rng.below(5) as usize;
+            let users = 2 + rng.below(7);
+            let per_user = 1 + rng.below(5);
             let runs: Vec<_> = (0..users * per_user)
                 .map(|i| {
                     let u = at(Some("acme"), &format!("u{}", i % users));
@@ -221,7 +206,7 @@ dual_test!(
             let mut i = 1000;
             let last = loop {
                 let u = at(Some("acme"), &format!("u{}", i % users));
-                match run(&agent, u, 1 + rng.below(100), i).await {
+                match run(&agent, u, 1 + rng.below(100) as u64, i).await {
                     Ok(()) => i += 1,
                     Err(e) => break e,
                 }
