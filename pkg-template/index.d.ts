@@ -1156,7 +1156,7 @@ export declare class Agent {
    * the default org is every user who never named one, and `clearAll` erases everyone.
    */
   forgetOrg(orgId: string): Promise<number>;
-  /** Every user of one org (resident or in storage), each as `export` gives it, and its knowledge. */
+  /** Every user of one org who holds anything (resident or in storage), each as `export` gives it, and its knowledge. */
   exportOrg(orgId: string): Promise<OrgDoc>;
   /**
    * Sets a block of an org's knowledge (at most 32 blocks of 16 KiB, like a user's): shared

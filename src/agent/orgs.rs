@@ -53,12 +53,15 @@ impl Agent {
         Ok(users.len())
     }
 
-    /// Every user of `org`, each as `export` gives it, and the org's knowledge. Users the agent requires an id of
-    /// but that hold none (an anonymous bucket of earlier config) are left out.
+    /// Every user of `org` who holds anything, each as `export` gives it, and the org's
+    /// knowledge. A user merely resident with nothing (read once, say) is left out, so the
+    /// document does not depend on what happens to be in RAM; so is an anonymous bucket of
+    /// an earlier config when the agent now requires user ids.
     pub async fn export_org(&self, org: &OrgId) -> Result<OrgDoc> {
         let mut users = Vec::new();
         for user in self.org_users(org).await? {
             match self.export(&user).await {
+                Ok(doc) if holds_nothing(&doc) => {}
                 Ok(doc) => users.push(doc),
                 Err(Error::UserRequired) => {}
                 Err(e) => return Err(e),
@@ -73,4 +76,12 @@ impl Agent {
             blocks: self.org_blocks(org).await?,
         })
     }
+}
+
+fn holds_nothing(doc: &crate::persist::user_doc::UserDoc) -> bool {
+    doc.sessions.is_empty()
+        && doc.blocks.is_empty()
+        && doc.properties.is_empty()
+        && doc.facts.is_empty()
+        && doc.budget.is_none()
 }

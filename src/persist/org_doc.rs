@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 pub const ORG_FORMAT: &str = "tenantry.org";
 
-/// Every user of one org, each as `export` gives it (so each imports on its own), and the
-/// org's knowledge.
+/// Every user of one org who holds anything, each as `export` gives it (so each imports
+/// on its own), and the org's knowledge.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgDoc {
