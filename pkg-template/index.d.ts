@@ -621,6 +621,8 @@ export interface OrgSettings {
   model?: ModelFunction | LanguageModelV2Like | LanguageModelV3Like;
   /** The name the org's model is priced under (default: the name it declares). */
   modelName?: string;
+  /** The org's budget plan, a name in `budget.orgPlans` (before `budget.orgPlanOf`). */
+  plan?: string;
 }
 
 export interface AgentConfig {

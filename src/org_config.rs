@@ -24,11 +24,25 @@ pub struct OrgSettings {
     pub permissions: Option<Permissions>,
     /// The model that answers the org's users, and the name it is priced under.
     pub model: Option<(Rc<dyn Model>, String)>,
+    /// The org's budget plan: a name in `budget.orgPlans` (before `orgPlanOf`).
+    pub plan: Option<String>,
 }
 
 impl OrgSettings {
-    /// Names only tools the agent has (`known`), and rules that do too.
-    pub fn validate(&self, path: &str, known: &dyn Fn(&str) -> bool) -> Result<()> {
+    /// Names only tools the agent has (`known`), rules that do too, and a plan of
+    /// `plans`.
+    pub fn validate(
+        &self,
+        path: &str,
+        known: &dyn Fn(&str) -> bool,
+        plans: &dyn Fn(&str) -> bool,
+    ) -> Result<()> {
+        if let Some(plan) = self.plan.as_deref().filter(|p| !plans(p)) {
+            return Err(Error::config(
+                &format!("{path}.plan"),
+                format!("names no plan of budget.orgPlans: {plan:?}"),
+            ));
+        }
         if let Some(tools) = &self.tools {
             if let Some(t) = tools.iter().find(|t| !known(t.as_str())) {
                 return Err(Error::config(
@@ -56,6 +70,7 @@ pub struct ResolvedOrg {
     pub instructions: Rc<str>,
     pub scope: ToolScope,
     pub model: Option<(Rc<dyn Model>, String)>,
+    pub plan: Option<String>,
 }
 
 impl ResolvedOrg {
@@ -72,6 +87,7 @@ impl ResolvedOrg {
                 permissions: s.permissions.map(Rc::new),
             },
             model: s.model,
+            plan: s.plan,
         }
     }
 }
@@ -121,6 +137,7 @@ impl OrgConfigs {
         org: &OrgId,
         instructions: &str,
         known: &dyn Fn(&str) -> bool,
+        plans: &dyn Fn(&str) -> bool,
         now: f64,
     ) -> Result<Option<Rc<ResolvedOrg>>> {
         if let Some(fixed) = self.fixed.get(org) {
@@ -139,7 +156,7 @@ impl OrgConfigs {
         let resolved = match answer {
             None => None,
             Some(s) => {
-                s.validate(&path, known)?;
+                s.validate(&path, known, plans)?;
                 Some(Rc::new(ResolvedOrg::new(instructions, s)))
             }
         };
@@ -162,6 +179,19 @@ impl OrgConfigs {
             },
         );
         Ok(resolved)
+    }
+
+    /// The org's plan name as its settings give it now: the static map's, else the
+    /// lookup's cached answer (resolved at the start of each of the org's runs).
+    pub fn plan(&self, org: &OrgId) -> Option<String> {
+        if let Some(fixed) = self.fixed.get(org) {
+            return fixed.plan.clone();
+        }
+        self.cache
+            .borrow()
+            .get(org)
+            .and_then(|c| c.org.as_ref())
+            .and_then(|o| o.plan.clone())
     }
 
     /// Forgets the cached answer for `org` (its users' next run asks again).

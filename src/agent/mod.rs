@@ -163,10 +163,10 @@ impl Agent {
         fixed: std::collections::BTreeMap<OrgId, OrgSettings>,
         lookup: Option<Rc<dyn OrgLookup>>,
     ) -> Result<Self> {
+        let plans = |p: &str| self.ledger.borrow().org_plan(p).is_some();
         for (org, settings) in &fixed {
-            settings.validate(&format!("orgs[{:?}]", org.as_str()), &|t| {
-                self.knows_tool(t)
-            })?;
+            let path = format!("orgs[{:?}]", org.as_str());
+            settings.validate(&path, &|t| self.knows_tool(t), &plans)?;
         }
         self.org_configs = OrgConfigs::new(&self.config.instructions, fixed, lookup);
         Ok(self)

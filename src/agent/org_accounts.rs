@@ -21,11 +21,14 @@ impl Agent {
         self.ledger.borrow().orgs_limited().then_some(org)
     }
 
-    /// The org's budget plan: `orgPlanOf(orgId)` when configured, else the default
-    /// (`perOrg`); an unknown name is the default too. Only the host decides. A static
-    /// per-org plan (an `orgs` map in the config) would be read here, before `orgPlanOf`.
+    /// The org's budget plan: its settings' `plan` (the `orgs` map, or `orgConfig`'s
+    /// answer), else `orgPlanOf(orgId)` when configured, else the default (`perOrg`); an
+    /// unknown name is the default too. Only the host decides.
     pub(super) fn org_plan(&self, org: &OrgId) -> PlanId {
-        let name = self.org_plan_of.as_ref().and_then(|f| f(org.as_str()));
+        let name = self
+            .org_configs
+            .plan(org)
+            .or_else(|| self.org_plan_of.as_ref().and_then(|f| f(org.as_str())));
         name.and_then(|n| self.ledger.borrow().org_plan(&n))
             .unwrap_or(PlanId::DEFAULT)
     }

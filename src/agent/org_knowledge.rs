@@ -50,8 +50,9 @@ impl Agent {
         match user.org_id() {
             Some(org) if !self.org_configs.is_empty() => {
                 let known = |t: &str| self.knows_tool(t);
+                let plans = |p: &str| self.ledger.borrow().org_plan(p).is_some();
                 self.org_configs
-                    .resolve(org, &self.config.instructions, &known, self.now())
+                    .resolve(org, &self.config.instructions, &known, &plans, self.now())
                     .await
             }
             _ => Ok(None),

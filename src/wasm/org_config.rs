@@ -15,7 +15,14 @@ use js_sys::{Function, Object, Reflect};
 use std::collections::{BTreeMap, BTreeSet};
 use wasm_bindgen::JsValue;
 
-const SETTINGS_KEYS: &[&str] = &["instructions", "tools", "permissions", "model", "modelName"];
+const SETTINGS_KEYS: &[&str] = &[
+    "instructions",
+    "tools",
+    "permissions",
+    "model",
+    "modelName",
+    "plan",
+];
 
 /// One org's settings object; `path` names it in errors (`orgs["acme"]`).
 pub fn settings(v: &JsValue, path: &str) -> Result<OrgSettings> {
@@ -44,6 +51,7 @@ pub fn settings(v: &JsValue, path: &str) -> Result<OrgSettings> {
         tools,
         permissions,
         model,
+        plan: opts.string("plan")?,
     })
 }
 

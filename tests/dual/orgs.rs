@@ -515,3 +515,71 @@ dual_test!(
         );
     }
 );
+
+dual_test!(
+    an_orgs_settings_pick_its_budget_plan_and_an_unknown_plan_is_refused,
+    async {
+        let model = ScriptModel::with_yields(0);
+        let cap = |tokens: f64| {
+            vec![LimitSet {
+                max_total_tokens: Some(tokens),
+                window: Window::Lifetime,
+                ..Default::default()
+            }]
+        };
+        let budget = BudgetConfig {
+            per_org: cap(1_000_000.0),
+            org_plans: [("tiny".to_owned(), cap(40.0))].into(),
+            ..Default::default()
+        };
+        let config = AgentConfig {
+            budget,
+            max_output_tokens: 20,
+            model_name: "m".into(),
+            ..Default::default()
+        };
+        let plan = |name: &str| tenantry::OrgSettings {
+            plan: Some(name.into()),
+            ..Default::default()
+        };
+        let mut fixed = std::collections::BTreeMap::new();
+        fixed.insert(org("acme"), plan("nope"));
+        let refused = Agent::new(config.clone(), Rc::new(Shared(model.clone())))
+            .unwrap()
+            .with_orgs(fixed, None)
+            .err()
+            .unwrap();
+        assert_eq!(refused.code(), "invalid_config");
+        let mut fixed = std::collections::BTreeMap::new();
+        fixed.insert(org("acme"), plan("tiny"));
+        let agent = Rc::new(
+            Agent::new(config, Rc::new(Shared(model)))
+                .unwrap()
+                .with_orgs(fixed, None)
+                .unwrap(),
+        );
+        // Acme's users share the tiny plan; globex keeps the default org ceiling.
+        let mut refusals = 0;
+        for i in 0..10 {
+            let user = at(Some("acme"), &format!("u{i}"));
+            if say(&agent, &user, "hello").await == Err("budget_exceeded".into()) {
+                refusals += 1;
+            }
+        }
+        assert!(refusals > 0, "the tiny plan never refused");
+        // The script model reports more input than was reserved, so the last run admitted
+        // overruns the cap (charged in full, as documented); the plan is what applies.
+        let report = agent.org_usage(&org("acme"));
+        assert!(
+            report.limits.iter().all(|l| l.limit == 40.0),
+            "{:?}",
+            report.limits
+        );
+        assert!(refusals >= 5, "{refusals} refusals");
+        for i in 0..10 {
+            say(&agent, &at(Some("globex"), &format!("u{i}")), "hello")
+                .await
+                .unwrap();
+        }
+    }
+);

@@ -362,7 +362,7 @@ test("hostile orgs and orgConfig values are refused at construction or fail only
   const throwing = { get acme() { throw new Error("getter"); } };
   for (const orgs of [42, "acme", [], () => {}, throwing, new Proxy({}, { ownKeys: () => { throw new Error("trap"); } }),
     { acme: 7 }, { acme: { tools: "refund" } }, { acme: { tools: ["nope"] } }, { acme: { instructions: 5 } },
-    { acme: { model: "gpt" } }, { acme: { modelName: "m" } }, { acme: { colour: "red" } }, { "": {} }, { acme: { permissions: { users: { a: { allow: ["x"] } } } } }]) {
+    { acme: { model: "gpt" } }, { acme: { modelName: "m" } }, { acme: { colour: "red" } }, { acme: { plan: "nope" } }, { acme: { plan: 5 } }, { "": {} }, { acme: { permissions: { users: { a: { allow: ["x"] } } } } }]) {
     assert.throws(() => new Agent({ model, orgs }), isConfig);
   }
   for (const orgConfig of [42, "f", {}, []]) assert.throws(() => new Agent({ model, orgConfig }), isConfig);
