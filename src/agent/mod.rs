@@ -22,6 +22,7 @@ mod model_step;
 mod observation;
 mod org_accounts;
 mod org_knowledge;
+mod org_settings;
 mod orgs;
 mod pseudonym;
 mod reads;
@@ -163,10 +164,9 @@ impl Agent {
         fixed: std::collections::BTreeMap<OrgId, OrgSettings>,
         lookup: Option<Rc<dyn OrgLookup>>,
     ) -> Result<Self> {
-        let plans = |p: &str| self.ledger.borrow().org_plan(p).is_some();
         for (org, settings) in &fixed {
             let path = format!("orgs[{:?}]", org.as_str());
-            settings.validate(&path, &|t| self.knows_tool(t), &plans)?;
+            settings.validate(&path, &|t| self.knows_tool(t), &|p| self.knows_org_plan(p))?;
         }
         self.org_configs = OrgConfigs::new(&self.config.instructions, fixed, lookup);
         Ok(self)
@@ -175,13 +175,15 @@ impl Agent {
     /// Whether `name` is one of the agent's tools: a host tool, a built-in memory tool, or
     /// a tool an MCP server may list (by its server's prefix).
     fn knows_tool(&self, name: &str) -> bool {
-        crate::tools::memory::NAMES.contains(&name)
-            || self.tools.as_ref().is_some_and(|t| {
-                t.specs.iter().any(|s| s.name == name)
-                    || t.run_time_prefixes
-                        .iter()
-                        .any(|p| name.len() > p.len() && name.starts_with(p.as_str()))
-            })
+        match &self.tools {
+            Some(t) => t.knows(name),
+            None => crate::tools::memory::NAMES.contains(&name),
+        }
+    }
+
+    /// Whether `name` is a plan of `budget.orgPlans`.
+    fn knows_org_plan(&self, name: &str) -> bool {
+        self.ledger.borrow().org_plan(name).is_some()
     }
 
     pub fn with_tools(mut self, mut tools: ToolSet) -> Result<Self> {

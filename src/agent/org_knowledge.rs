@@ -42,23 +42,6 @@ impl Agent {
         Ok(self.org_knowledge(org).await?.prompt_section())
     }
 
-    /// The settings of `user`'s org (none for the default org or an org without any).
-    pub(super) async fn org_settings(
-        &self,
-        user: &UserKey,
-    ) -> Result<Option<Rc<crate::org_config::ResolvedOrg>>> {
-        match user.org_id() {
-            Some(org) if !self.org_configs.is_empty() => {
-                let known = |t: &str| self.knows_tool(t);
-                let plans = |p: &str| self.ledger.borrow().org_plan(p).is_some();
-                self.org_configs
-                    .resolve(org, &self.config.instructions, &known, &plans, self.now())
-                    .await
-            }
-            _ => Ok(None),
-        }
-    }
-
     /// Sets one block of the org's knowledge (at most 32 blocks, 16 KiB each, as a user's).
     pub async fn set_org_block(&self, org: &OrgId, label: &str, text: &str) -> Result<()> {
         let _one_writer = self.org_locks.ticket(org.clone()).await;

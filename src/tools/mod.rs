@@ -248,21 +248,12 @@ impl ToolSet {
         for (i, t) in self.specs.iter().enumerate() {
             t.validate(&format!("tools[{i}]"))?;
         }
-        let mut names: std::collections::BTreeSet<&str> =
+        let names: std::collections::BTreeSet<&str> =
             self.specs.iter().map(|t| t.name.as_str()).collect();
         if names.len() != self.specs.len() {
             return Err(Error::config("tools", "two tools share a name"));
         }
-        // Rules may name the built-in memory tools whether or not this agent offers them.
-        names.extend(memory::NAMES);
-        let known = |n: &str| {
-            names.contains(n)
-                || self
-                    .run_time_prefixes
-                    .iter()
-                    .any(|p| n.len() > p.len() && n.starts_with(p.as_str()))
-        };
-        self.permissions.validate_names(&known)?;
+        self.permissions.validate_names(&|n| self.knows(n))?;
         let ms = self.approval_timeout_ms;
         if ms.is_nan() || ms <= 0.0 {
             return Err(Error::config(
@@ -271,6 +262,18 @@ impl ToolSet {
             ));
         }
         Ok(())
+    }
+
+    /// Whether rules may name `name`: one of these tools, a built-in memory tool (whether
+    /// or not this agent offers it), or a tool a run-time source may list under one of
+    /// `run_time_prefixes`.
+    pub fn knows(&self, name: &str) -> bool {
+        memory::NAMES.contains(&name)
+            || self.specs.iter().any(|s| s.name == name)
+            || self
+                .run_time_prefixes
+                .iter()
+                .any(|p| name.len() > p.len() && name.starts_with(p.as_str()))
     }
 
     /// The tool definitions this user may see: the model is not even told about the rest.

@@ -69,8 +69,12 @@ fn new_fact(v: &JsValue) -> Result<NewFact> {
 
 /// A call's user: `userId` in the org its options name (`orgId`; absent: the default org).
 fn scoped(user: UserKey, opts: &Options) -> Result<UserKey> {
-    let org = org_id(&opts.get("orgId").unwrap_or(JsValue::UNDEFINED))?;
-    Ok(user.with_org(org))
+    Ok(user.with_org(org_of(opts)?))
+}
+
+/// The `orgId` of a call's options (absent: the default org).
+fn org_of(opts: &Options) -> Result<Option<OrgId>> {
+    org_id(&opts.get("orgId").unwrap_or(JsValue::UNDEFINED))
 }
 
 /// The org a whole-org call names: required, since the default org holds every user who
@@ -696,7 +700,7 @@ fn run_options(options: &JsValue) -> Result<(RunOptions, Option<OrgId>)> {
         &["sessionId", "signal", "output", "orgId"],
         input_error,
     )?;
-    let org = org_id(&opts.get("orgId").unwrap_or(JsValue::UNDEFINED))?;
+    let org = org_of(&opts)?;
     let session = session_id(&opts.get("sessionId").unwrap_or(JsValue::UNDEFINED))?;
     let output = match opts.get("output") {
         None => None,
