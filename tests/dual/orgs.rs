@@ -583,3 +583,97 @@ dual_test!(
         }
     }
 );
+
+/// Storage that yields before each answer, so concurrent writers interleave at every await.
+#[derive(Default)]
+struct YieldingStorage(MemoryStorage);
+
+impl Storage for YieldingStorage {
+    fn get(
+        &self,
+        key: &str,
+    ) -> futures_util::future::LocalBoxFuture<'static, tenantry::Result<Option<String>>> {
+        let f = self.0.get(key);
+        Box::pin(async move {
+            crate::dual_support::yield_n(2).await;
+            f.await
+        })
+    }
+    fn put(
+        &self,
+        key: &str,
+        value: String,
+    ) -> futures_util::future::LocalBoxFuture<'static, tenantry::Result<()>> {
+        let f = self.0.put(key, value);
+        Box::pin(async move {
+            crate::dual_support::yield_n(3).await;
+            f.await
+        })
+    }
+    fn delete(
+        &self,
+        key: &str,
+    ) -> futures_util::future::LocalBoxFuture<'static, tenantry::Result<()>> {
+        let f = self.0.delete(key);
+        Box::pin(async move {
+            crate::dual_support::yield_n(1).await;
+            f.await
+        })
+    }
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> futures_util::future::LocalBoxFuture<'static, tenantry::Result<Vec<String>>> {
+        let f = self.0.list(prefix);
+        Box::pin(async move {
+            crate::dual_support::yield_n(1).await;
+            f.await
+        })
+    }
+}
+
+dual_test!(
+    concurrent_knowledge_writes_of_one_org_lose_nothing_and_a_restart_reads_them_all,
+    async {
+        let storage = Rc::new(YieldingStorage::default());
+        let make = || {
+            Rc::new(
+                Agent::new(
+                    AgentConfig {
+                        model_name: "m".into(),
+                        ..Default::default()
+                    },
+                    Rc::new(Shared(ScriptModel::with_yields(1))),
+                )
+                .unwrap()
+                .with_storage(storage.clone() as Rc<dyn Storage>),
+            )
+        };
+        let a = make();
+        // Sixteen writers of acme and four of acme/x, all at once: every read-modify-write
+        // takes its org's turn, so none overwrites another's block.
+        let writes = (0..20).map(|i| {
+            let (o, label) = if i < 16 {
+                ("acme", format!("b{i}"))
+            } else {
+                ("acme/x", format!("x{i}"))
+            };
+            let a = a.clone();
+            async move { a.set_org_block(&org(o), &label, "text").await }
+        });
+        for r in futures_util::future::join_all(writes).await {
+            r.unwrap();
+        }
+        let b = make();
+        assert_eq!(b.org_blocks(&org("acme")).await.unwrap().len(), 16);
+        assert_eq!(b.org_blocks(&org("acme/x")).await.unwrap().len(), 4);
+        // A run racing a write sees the knowledge before or after it, whole either way.
+        let (alice, acme) = (at(Some("acme"), "alice"), org("acme"));
+        let run = say(&b, &alice, "hi");
+        let write = b.delete_org_block(&acme, "b0");
+        let (ran, deleted) = futures_util::join!(run, write);
+        ran.unwrap();
+        assert!(deleted.unwrap());
+        assert_eq!(make().org_blocks(&org("acme")).await.unwrap().len(), 15);
+    }
+);
