@@ -623,6 +623,12 @@ export interface OrgSettings {
   modelName?: string;
   /** The org's budget plan, a name in `budget.orgPlans` (before `budget.orgPlanOf`). */
   plan?: string;
+  /**
+   * The org's own limits, only in the `orgs` map (an `orgConfig` answer names a `plan`):
+   * `perOrg` in place of `budget.perOrg` for this org (not together with `plan`), `perUser`
+   * in place of `budget.perUser` for its users (a `planOf` answer still comes first).
+   */
+  budget?: { perOrg?: LimitSet | LimitSet[]; perUser?: LimitSet | LimitSet[] };
 }
 
 export interface AgentConfig {

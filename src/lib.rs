@@ -59,8 +59,8 @@ pub use audit::{
 };
 pub use budget::{
     AccountDoc, AmountsDoc, BucketDoc, BudgetConfig, BudgetError, LimitSet, LimitUsage, Metric,
-    Price, RateDoc, RateLimitConfig, RateLimited, RateSpec, Refusal, Scope, Totals, UsageReport,
-    Window, WindowDoc, BUDGET_DOC_VERSION, BUDGET_FORMAT, DEFAULT_PRICES,
+    OrgBudget, Price, RateDoc, RateLimitConfig, RateLimited, RateSpec, Refusal, Scope, Totals,
+    UsageReport, Window, WindowDoc, BUDGET_DOC_VERSION, BUDGET_FORMAT, DEFAULT_PRICES,
 };
 pub use cancel::Cancellation;
 #[cfg(not(target_arch = "wasm32"))]

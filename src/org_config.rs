@@ -4,6 +4,7 @@
 //! runs. Settings come from the agent's static `orgs` map first, then from the host's
 //! lookup (`orgConfig`), whose answers are cached per org with a bound and a time to live.
 
+use crate::budget::OrgBudget;
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::limits::{MAX_ORG_CONFIG_CACHE, ORG_CONFIG_TTL_MS};
@@ -26,6 +27,9 @@ pub struct OrgSettings {
     pub model: Option<(Rc<dyn Model>, String)>,
     /// The org's budget plan: a name in `budget.orgPlans` (before `orgPlanOf`).
     pub plan: Option<String>,
+    /// The org's own limits. Only in the static map: every rolling window an account keeps
+    /// is fixed when the agent is built, so a lookup names a plan instead.
+    pub budget: Option<OrgBudget>,
 }
 
 impl OrgSettings {
@@ -37,6 +41,12 @@ impl OrgSettings {
         known: &dyn Fn(&str) -> bool,
         plans: &dyn Fn(&str) -> bool,
     ) -> Result<()> {
+        if self.plan.is_some() && self.budget.as_ref().is_some_and(|b| !b.per_org.is_empty()) {
+            return Err(Error::config(
+                &format!("{path}.budget.perOrg"),
+                "is set together with `plan`: give the org's limits one way",
+            ));
+        }
         if let Some(plan) = self.plan.as_deref().filter(|p| !plans(p)) {
             return Err(Error::config(
                 &format!("{path}.plan"),
@@ -156,6 +166,13 @@ impl OrgConfigs {
         let resolved = match answer {
             None => None,
             Some(s) => {
+                if s.budget.is_some() {
+                    return Err(Error::config(
+                        &format!("{path}.budget"),
+                        "is for the `orgs` map only (an account's windows are fixed when the \
+                         agent is built): answer with `plan`, a name in budget.orgPlans",
+                    ));
+                }
                 s.validate(&path, known, plans)?;
                 Some(Rc::new(ResolvedOrg::new(instructions, s)))
             }

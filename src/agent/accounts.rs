@@ -179,10 +179,14 @@ impl Agent {
     /// Budget counters are written to storage only when some limit reads them.
     pub(super) fn budgets_persisted(&self) -> bool {
         let b = &self.config.budget;
-        !b.per_user.is_empty() || !b.plans.is_empty() || self.config.rate_limit.per_user.is_some()
+        !b.per_user.is_empty()
+            || !b.plans.is_empty()
+            || b.org_budgets.values().any(|o| !o.per_user.is_empty())
+            || self.config.rate_limit.per_user.is_some()
     }
 
-    /// The user's budget plan: `planOf(userId)` when configured, else the default
+    /// The user's budget plan: `planOf(userId)` when configured, else the limits the
+    /// user's org gives its users (`orgs[orgId].budget.perUser`), else the default
     /// (`perUser`). Only the host decides: nothing the user can write (profile properties,
     /// an imported document) picks their plan. An unknown plan name is the default.
     pub(super) fn plan(&self, user: &UserKey) -> PlanId {
@@ -190,7 +194,9 @@ impl Agent {
             .plan_of
             .as_ref()
             .and_then(|f| f(user.as_option(), user.org()));
-        name.and_then(|n| self.ledger.borrow().plan(&n))
+        let ledger = self.ledger.borrow();
+        name.and_then(|n| ledger.plan(&n))
+            .or_else(|| user.org_id().and_then(|o| ledger.org_user_plan(o)))
             .unwrap_or(PlanId::DEFAULT)
     }
 

@@ -36,7 +36,7 @@ mod working;
 pub use reads::SessionInfo;
 pub use run::{Input, RunOptions, RunOutput};
 
-use crate::budget::Ledger;
+use crate::budget::{Ledger, OrgBudget};
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::error::Result;
@@ -49,7 +49,7 @@ use crate::org_config::{OrgConfigs, OrgLookup, OrgSettings};
 use crate::persist::Storage;
 use crate::tools::ToolSet;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
 pub struct Agent {
@@ -161,12 +161,21 @@ impl Agent {
     /// against the agent's tools, so set the tools first.
     pub fn with_orgs(
         mut self,
-        fixed: std::collections::BTreeMap<OrgId, OrgSettings>,
+        fixed: BTreeMap<OrgId, OrgSettings>,
         lookup: Option<Rc<dyn OrgLookup>>,
     ) -> Result<Self> {
         for (org, settings) in &fixed {
             let path = format!("orgs[{:?}]", org.as_str());
             settings.validate(&path, &|t| self.knows_tool(t), &|p| self.knows_org_plan(p))?;
+        }
+        let budgets: BTreeMap<String, OrgBudget> = fixed
+            .iter()
+            .filter_map(|(org, s)| Some((org.as_str().to_owned(), s.budget.clone()?)))
+            .collect();
+        if !budgets.is_empty() {
+            // No account exists yet, so the ledger is rebuilt with the orgs' limits in it.
+            self.config.budget.org_budgets = budgets;
+            *self.ledger.get_mut() = Ledger::new(&self.config.budget, &self.config.rate_limit)?;
         }
         self.org_configs = OrgConfigs::new(&self.config.instructions, fixed, lookup);
         Ok(self)

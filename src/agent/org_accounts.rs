@@ -21,10 +21,13 @@ impl Agent {
         self.ledger.borrow().orgs_limited().then_some(org)
     }
 
-    /// The org's budget plan: its settings' `plan` (the `orgs` map, or `orgConfig`'s
-    /// answer), else `orgPlanOf(orgId)` when configured, else the default (`perOrg`); an
-    /// unknown name is the default too. Only the host decides.
+    /// The org's budget plan: its settings' own limits or `plan` (the `orgs` map, or
+    /// `orgConfig`'s answer), else `orgPlanOf(orgId)` when configured, else the default
+    /// (`perOrg`); an unknown name is the default too. Only the host decides.
     pub(super) fn org_plan(&self, org: &OrgId) -> PlanId {
+        if let Some(own) = self.ledger.borrow().org_own_plan(org) {
+            return own;
+        }
         let name = self
             .org_configs
             .plan(org)

@@ -137,6 +137,9 @@ pub struct BudgetConfig {
     /// Merged over the built-in defaults (an entry here wins over a default of that name).
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
+    /// Orgs' own limits, from their settings (`orgs[orgId].budget`), keyed by org id.
+    #[serde(skip)]
+    pub org_budgets: BTreeMap<String, OrgBudget>,
     /// Off: only `prices` are known, so a cost-limited call on an unlisted model is refused
     /// instead of priced from a default that may be stale.
     #[serde(default = "yes")]
@@ -152,9 +155,22 @@ impl Default for BudgetConfig {
             per_org: Vec::new(),
             org_plans: BTreeMap::new(),
             prices: BTreeMap::new(),
+            org_budgets: BTreeMap::new(),
             default_prices: true,
         }
     }
+}
+
+/// One org's own limits (`orgs[orgId].budget`): `perOrg` in place of `budget.perOrg` for
+/// that org, `perUser` in place of `budget.perUser` for its users (a `planOf` answer still
+/// picks a user's plan first).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrgBudget {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub per_org: Vec<LimitSet>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub per_user: Vec<LimitSet>,
 }
 
 /// `rateLimit: { perUser?, perOrg?: { requests, perMs, burst? } }`: `perOrg` is one bucket

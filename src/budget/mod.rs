@@ -31,7 +31,7 @@ mod units;
 pub use account_doc::{
     AccountDoc, AmountsDoc, BucketDoc, RateDoc, WindowDoc, BUDGET_DOC_VERSION, BUDGET_FORMAT,
 };
-pub use config::{BudgetConfig, LimitSet, RateLimitConfig, RateSpec};
+pub use config::{BudgetConfig, LimitSet, OrgBudget, RateLimitConfig, RateSpec};
 pub use error::{BudgetError, RateLimited, Refusal, Scope};
 pub use ledger::{Actual, CallKind, Charge, Estimate, Ledger, PlanId, Pseudonym, Reservation};
 pub use price::{Price, DEFAULT_PRICES};

@@ -55,6 +55,8 @@ pub(crate) struct Policy {
     /// Index 0 is `perUser`, the default plan.
     pub plans: Vec<Plan>,
     pub plan_names: HashMap<String, usize>,
+    /// Orgs whose settings give their users' limits (`orgs[orgId].budget.perUser`).
+    pub org_user_plans: HashMap<String, usize>,
     pub global_plan: Plan,
     pub prices: PriceTable,
     pub rate: Option<RateRule>,
@@ -70,6 +72,8 @@ pub(crate) struct OrgPolicy {
     /// Index 0 is `perOrg`, the default org plan.
     pub plans: Vec<Plan>,
     pub plan_names: HashMap<String, usize>,
+    /// Orgs whose settings give their own limits (`orgs[orgId].budget.perOrg`).
+    pub org_plans: HashMap<String, usize>,
     pub rate: Option<RateRule>,
     pub active: bool,
 }
@@ -96,12 +100,25 @@ impl Policy {
             plan_names.insert(name.clone(), user_sets.len());
             user_sets.push(checked(sets, &path)?);
         }
+        let mut org_user_plans = HashMap::new();
+        for (org, b) in budget
+            .org_budgets
+            .iter()
+            .filter(|(_, b)| !b.per_user.is_empty())
+        {
+            let path = format!("{}.budget.perUser", key_path("orgs", org));
+            org_user_plans.insert(org.clone(), user_sets.len());
+            user_sets.push(checked(&b.per_user, &path)?);
+        }
         let global_sets = checked(&budget.global, "budget.global")?;
         let org = OrgPolicy::new(budget, rate_config)?;
 
         let mut user = Layout::default();
         for sets in &user_sets {
-            user.note(sets, "budget.perUser and budget.plans")?;
+            user.note(
+                sets,
+                "budget.perUser, budget.plans and orgs[…].budget.perUser",
+            )?;
         }
         let mut global = Layout::default();
         global.note(&global_sets, "budget.global")?;
@@ -111,6 +128,7 @@ impl Policy {
             user,
             global,
             plan_names,
+            org_user_plans,
             prices,
             rate,
             org,
@@ -134,15 +152,29 @@ impl OrgPolicy {
             plan_names.insert(name.clone(), sets.len());
             sets.push(checked(s, &path)?);
         }
+        let mut org_plans = HashMap::new();
+        for (org, b) in budget
+            .org_budgets
+            .iter()
+            .filter(|(_, b)| !b.per_org.is_empty())
+        {
+            let path = format!("{}.budget.perOrg", key_path("orgs", org));
+            org_plans.insert(org.clone(), sets.len());
+            sets.push(checked(&b.per_org, &path)?);
+        }
         let mut layout = Layout::default();
         for s in &sets {
-            layout.note(s, "budget.perOrg and budget.orgPlans")?;
+            layout.note(
+                s,
+                "budget.perOrg, budget.orgPlans and orgs[…].budget.perOrg",
+            )?;
         }
         let active = rate.is_some() || sets.iter().any(|s| !s.is_empty());
         Ok(OrgPolicy {
             plans: sets.iter().map(|s| layout.plan(s)).collect(),
             layout,
             plan_names,
+            org_plans,
             rate,
             active,
         })

@@ -388,7 +388,10 @@ fn budget_config(v: JsValue) -> Result<(BudgetConfig, BudgetHooks)> {
 }
 
 /// `T` from a config value; a refusal names the innermost field that is refused on its own.
-fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value, path: &str) -> Result<T> {
+pub(super) fn from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    path: &str,
+) -> Result<T> {
     match serde_json::from_value::<T>(value.clone()) {
         Ok(v) => Ok(v),
         Err(e) => Err(Error::config(&locate::<T>(&value, path), e.to_string())),

@@ -7,6 +7,7 @@ use super::config::{host_model, permissions_at};
 use super::convert::{
     config_error, describe_thrown, exact_string, read_array, read_map, type_name, Options,
 };
+use crate::budget::OrgBudget;
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::org_config::{OrgLookup, OrgSettings};
@@ -22,6 +23,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "model",
     "modelName",
     "plan",
+    "budget",
 ];
 
 /// One org's settings object; `path` names it in errors (`orgs["acme"]`).
@@ -46,13 +48,24 @@ pub fn settings(v: &JsValue, path: &str) -> Result<OrgSettings> {
     if model.is_none() && opts.get("modelName").is_some() {
         return Err(Error::config(&opts.field("modelName"), "needs `model`"));
     }
+    let budget = match opts.get("budget") {
+        None => None,
+        Some(b) => Some(org_budget(b, &opts.field("budget"))?),
+    };
     Ok(OrgSettings {
+        budget,
         instructions: opts.string("instructions")?,
         tools,
         permissions,
         model,
         plan: opts.string("plan")?,
     })
+}
+
+/// `{ perOrg?, perUser? }`, each limits entry as in `budget.perOrg`.
+fn org_budget(v: JsValue, path: &str) -> Result<OrgBudget> {
+    let value: serde_json::Value = super::error::config_from_js(&v, path, &[])?;
+    super::config::from_value(value, path)
 }
 
 /// A refusal of the agent-level `model` field, moved under this org's path.

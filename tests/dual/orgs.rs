@@ -677,3 +677,128 @@ dual_test!(
         assert_eq!(make().org_blocks(&org("acme")).await.unwrap().len(), 15);
     }
 );
+
+dual_test!(an_orgs_own_limits_apply_to_it_and_its_users_only, async {
+    let model = ScriptModel::with_yields(0);
+    let cap = |tokens: f64| {
+        vec![LimitSet {
+            max_total_tokens: Some(tokens),
+            window: Window::Lifetime,
+            ..Default::default()
+        }]
+    };
+    let config = AgentConfig {
+        budget: BudgetConfig {
+            per_org: cap(1_000_000.0),
+            per_user: cap(500_000.0),
+            org_plans: [("big".to_owned(), cap(900_000.0))].into(),
+            ..Default::default()
+        },
+        max_output_tokens: 20,
+        model_name: "m".into(),
+        ..Default::default()
+    };
+    let own = |per_org: Option<f64>, per_user: Option<f64>| tenantry::OrgSettings {
+        budget: Some(tenantry::OrgBudget {
+            per_org: per_org.map(cap).unwrap_or_default(),
+            per_user: per_user.map(cap).unwrap_or_default(),
+        }),
+        ..Default::default()
+    };
+    // Limits given two ways at once are a contradiction, not a choice.
+    let mut both = own(Some(40.0), None);
+    both.plan = Some("big".into());
+    let refused = Agent::new(config.clone(), Rc::new(Shared(model.clone())))
+        .unwrap()
+        .with_orgs([(org("acme"), both)].into(), None)
+        .err()
+        .unwrap();
+    assert_eq!(refused.code(), "invalid_config");
+    assert!(format!("{refused}").contains("budget.perOrg"), "{refused}");
+
+    let fixed = [
+        (org("acme"), own(Some(60.0), None)),
+        (org("initech"), own(None, Some(25.0))),
+    ];
+    let agent = Rc::new(
+        Agent::new(config, Rc::new(Shared(model)))
+            .unwrap()
+            .with_orgs(fixed.into(), None)
+            .unwrap(),
+    );
+    let limits = |r: tenantry::UsageReport| r.limits.iter().map(|l| l.limit).collect::<Vec<_>>();
+    assert_eq!(limits(agent.org_usage(&org("acme"))), vec![60.0]);
+    assert_eq!(limits(agent.org_usage(&org("globex"))), vec![1_000_000.0]);
+    assert_eq!(limits(agent.org_usage(&org("initech"))), vec![1_000_000.0]);
+    assert_eq!(limits(agent.usage(&at(Some("initech"), "u"))), vec![25.0]);
+    assert_eq!(limits(agent.usage(&at(Some("acme"), "u"))), vec![500_000.0]);
+    assert_eq!(limits(agent.usage(&at(None, "u"))), vec![500_000.0]);
+    // Acme's users together hit acme's own ceiling; globex's, with the same ids, do not.
+    let mut refusals = 0;
+    for i in 0..10 {
+        if say(&agent, &at(Some("acme"), &format!("u{i}")), "hello").await
+            == Err("budget_exceeded".into())
+        {
+            refusals += 1;
+        }
+    }
+    assert!(
+        refusals >= 5,
+        "{refusals} refusals under acme's own ceiling"
+    );
+    for i in 0..10 {
+        say(&agent, &at(Some("globex"), &format!("u{i}")), "hello")
+            .await
+            .unwrap();
+    }
+    // One initech user hits initech's per-user limit; the next initech user still runs.
+    let alice = at(Some("initech"), "alice");
+    let mut alice_refused = false;
+    for _ in 0..5 {
+        alice_refused |= say(&agent, &alice, "hello").await == Err("budget_exceeded".into());
+    }
+    assert!(alice_refused, "initech's per-user limit never refused");
+    say(&agent, &at(Some("initech"), "bob"), "hello")
+        .await
+        .unwrap();
+    say(&agent, &at(None, "alice"), "hello").await.unwrap();
+});
+
+/// A lookup answers per org at run time, when every account's windows are long fixed: it
+/// names a plan, and an answer carrying limits of its own is refused, failing the run.
+struct LimitsLookup;
+
+impl tenantry::OrgLookup for LimitsLookup {
+    fn lookup(
+        &self,
+        _org: &OrgId,
+    ) -> futures_util::future::LocalBoxFuture<
+        'static,
+        tenantry::Result<Option<tenantry::OrgSettings>>,
+    > {
+        Box::pin(async {
+            Ok(Some(tenantry::OrgSettings {
+                budget: Some(tenantry::OrgBudget::default()),
+                ..Default::default()
+            }))
+        })
+    }
+}
+
+dual_test!(a_looked_up_org_with_limits_of_its_own_is_refused, async {
+    let model = ScriptModel::with_yields(0);
+    let config = AgentConfig {
+        max_output_tokens: 20,
+        model_name: "m".into(),
+        ..Default::default()
+    };
+    let agent = Rc::new(
+        Agent::new(config, Rc::new(Shared(model)))
+            .unwrap()
+            .with_orgs(Default::default(), Some(Rc::new(LimitsLookup)))
+            .unwrap(),
+    );
+    let user = at(Some("acme"), "alice");
+    assert_eq!(say(&agent, &user, "hi").await, Err("invalid_config".into()));
+    assert_eq!(agent.size(&user).unwrap(), 0, "nothing kept");
+});

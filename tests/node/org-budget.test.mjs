@@ -207,3 +207,68 @@ test("hostile values for the new budget keys are invalid_config naming the field
   });
   assert.throws(() => new t.Agent({ model, budget }), (e) => e instanceof t.TenantryError && e.code === "invalid_config");
 });
+
+test("an org's own limits in the orgs map hold for that org and its users only; a lookup may not carry them", async () => {
+  const { model } = sizedModel();
+  const agent = new t.Agent({
+    model,
+    maxOutputTokens: 50,
+    budget: { perUser: { maxTotalTokens: 10_000 }, perOrg: { maxTotalTokens: 10_000 } },
+    orgs: { initech: { budget: { perOrg: { maxTotalTokens: 120 }, perUser: { maxTotalTokens: 70 } } } },
+    orgConfig: (orgId) => (orgId === "rogue" ? { budget: { perOrg: { maxTotalTokens: 1e9 } } } : undefined),
+  });
+  // Concurrent runs of five initech users never pass initech's 120 together, nor any user 70.
+  const runs = await Promise.allSettled(
+    Array.from({ length: 15 }, (_, i) => agent.run(`n=${20 + (i % 4)}`, `u${i % 5}`, { orgId: "initech" })),
+  );
+  const refused = runs.filter((r) => r.status === "rejected").map((r) => r.reason);
+  assert.ok(refused.length > 0, "nothing was refused");
+  for (const e of refused) assert.equal(e.code, "budget_exceeded", String(e));
+  assert.ok(agent.orgUsage("initech").totals.totalTokens <= 120, JSON.stringify(agent.orgUsage("initech").totals));
+  for (let u = 0; u < 5; u++) assert.ok(agent.usage(`u${u}`, { orgId: "initech" }).totals.totalTokens <= 70);
+  // The same ids elsewhere answer to the agent-wide limits.
+  for (let u = 0; u < 5; u++) await agent.run("n=40", `u${u}`, { orgId: "acme" });
+  await agent.run("n=40", "u0");
+  assert.equal(agent.usage("u0", { orgId: "acme" }).limits[0].limit, 10_000);
+  assert.equal(agent.orgUsage("acme").limits[0].limit, 10_000);
+  // An orgConfig answer with limits of its own fails the run and keeps nothing.
+  await assert.rejects(agent.run("n=1", "u0", { orgId: "rogue" }), (e) => {
+    assert.equal(e.code, "invalid_config");
+    assert.match(e.details.field, /^orgConfig\("rogue"\)\.budget/);
+    return true;
+  });
+  assert.equal(agent.size("u0", { orgId: "rogue" }), 0);
+});
+
+test("hostile values in an org's own limits are invalid_config naming the field", () => {
+  const { model } = sizedModel();
+  const at = (budget) => ({ orgs: { acme: { budget } } });
+  const cases = [
+    [at(null), 'orgs["acme"].budget'],
+    [at(5), 'orgs["acme"].budget'],
+    [at({ perOrg: { maxTotalTokens: -1 } }), 'orgs["acme"].budget.perOrg.maxTotalTokens'],
+    [at({ perOrg: { maxTotalTokens: NaN } }), 'orgs["acme"].budget.perOrg.maxTotalTokens'],
+    [at({ perUser: { maxTotalTokens: 10n } }), 'orgs["acme"].budget.perUser.maxTotalTokens'],
+    [at({ perUser: { maxCostUsd: "1" } }), 'orgs["acme"].budget.perUser.maxCostUsd'],
+    [at({ perOrg: { maxTotalTokens: 1 }, extra: 1 }), 'orgs["acme"].budget'],
+    [at({ perOrg: { window: { ms: -1 } } }), 'orgs["acme"].budget.perOrg.window'],
+    [{ budget: { orgPlans: { pro: { maxTotalTokens: 5 } } }, orgs: { acme: { plan: "pro", budget: { perOrg: { maxTotalTokens: 5 } } } } }, 'orgs["acme"].budget.perOrg'],
+    [at({ perOrg: Array.from({ length: 17 }, (_, i) => ({ maxTotalTokens: 5, window: { ms: 1000 * (i + 1) } })) }), "budget.perOrg"],
+  ];
+  for (const [config, field] of cases) {
+    assert.throws(
+      () => new t.Agent({ model, ...config }),
+      (e) => {
+        assert.ok(e instanceof t.TenantryError, `${field}: ${e}`);
+        assert.equal(e.code, "invalid_config", field);
+        assert.ok(e.details.field.startsWith(field), `${field} vs ${e.details.field}`);
+        return true;
+      },
+    );
+  }
+  const budget = {};
+  Object.defineProperty(budget, "perOrg", { enumerable: true, get: () => { throw new Error("boom"); } });
+  assert.throws(() => new t.Agent({ model, orgs: { acme: { budget } } }), (e) => e instanceof t.TenantryError && e.code === "invalid_config");
+  const proxy = new Proxy({}, { ownKeys: () => { throw new Error("trap"); } });
+  assert.throws(() => new t.Agent({ model, orgs: { acme: { budget: proxy } } }), (e) => e instanceof t.TenantryError && e.code === "invalid_config");
+});

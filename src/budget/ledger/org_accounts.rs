@@ -26,6 +26,18 @@ impl Ledger {
         u32::try_from(i).ok().map(PlanId)
     }
 
+    /// The org's own limits from its settings (`orgs[orgId].budget.perOrg`), if it has any.
+    pub fn org_own_plan(&self, org: &OrgId) -> Option<PlanId> {
+        let i = *self.policy.org.org_plans.get(org.as_str())?;
+        u32::try_from(i).ok().map(PlanId)
+    }
+
+    /// The limits its settings give the org's users (`orgs[orgId].budget.perUser`), if any.
+    pub fn org_user_plan(&self, org: &OrgId) -> Option<PlanId> {
+        let i = *self.policy.org_user_plans.get(org.as_str())?;
+        u32::try_from(i).ok().map(PlanId)
+    }
+
     /// Org accounts held: orgs with any state, and erased orgs' retained counters.
     pub fn org_len(&self) -> usize {
         self.orgs.len()
