@@ -8,7 +8,8 @@
 //!
 //! Offered the memory tools, it uses them like a real model would: "remember that my X is
 //! Y" calls `memory_remember`, and "what do you know about me?" answers from the facts the
-//! agent put in its system message. Asked to extract facts (`memory.facts.extract`), it
+//! agent put in its system message. Asked "what does my organisation say?", it answers from
+//! the org knowledge in its system message, so the demo shows whose prompt holds it. Asked to extract facts (`memory.facts.extract`), it
 //! answers with the "my X is Y" statements of the exchange's user line.
 
 use crate::limits::BYTES_PER_TOKEN;
@@ -60,7 +61,7 @@ pub fn reply(messages: &[Message], tools: &[&str], max_output_tokens: u32) -> De
         .map(|m| m.content.as_str())
         .collect();
     let earlier = &earlier[..earlier.len().saturating_sub(1)];
-    let mut text = answer(last, earlier);
+    let mut text = org_answer(messages, last).unwrap_or_else(|| answer(last, earlier));
     // Honour the output cap like a real model: cut at a char boundary, report `length`.
     let cap = usize::try_from(u64::from(max_output_tokens) * BYTES_PER_TOKEN).unwrap_or(usize::MAX);
     let mut finish_reason = FinishReason::Stop;
@@ -79,6 +80,35 @@ pub fn reply(messages: &[Message], tools: &[&str], max_output_tokens: u32) -> De
         input_tokens,
         finish_reason,
     }
+}
+
+/// Answers "what does my organisation say?" from the org knowledge sections of the system
+/// message: the run of a user without an org, or of an org without knowledge, has none.
+fn org_answer(messages: &[Message], input: &str) -> Option<String> {
+    const HEADING: &str = "## Your organisation's ";
+    let lower = input.to_lowercase();
+    let asked = lower.trim().trim_end_matches(['?', '!', '.', ' ']);
+    let org = ["organisation", "organization", "org"]
+        .iter()
+        .any(|o| asked == format!("what does my {o} say"));
+    if !org {
+        return None;
+    }
+    let blocks: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .flat_map(|m| m.content.split(HEADING).skip(1))
+        .map(|section| {
+            let section = section.split("\n## ").next().unwrap_or(section);
+            let (label, text) = section.split_once('\n').unwrap_or((section, ""));
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            format!("{label}: {}", text.trim_end_matches(['.', ' ']))
+        })
+        .collect();
+    Some(match blocks.is_empty() {
+        true => "Your organisation has told me nothing.".into(),
+        false => format!("Your organisation says: {}.", blocks.join("; ")),
+    })
 }
 
 /// The answer to a fact extraction request with the default instructions: the facts the
@@ -429,6 +459,31 @@ mod tests {
         assert!(reply(&nothing, &[], 1024)
             .text
             .starts_with("I don't know anything"));
+    }
+
+    #[test]
+    fn answers_from_the_org_knowledge_in_its_system_message_only() {
+        let asked = |system: &str| {
+            let messages = vec![
+                Message::system(system),
+                Message::user("What does my organisation say?"),
+            ];
+            reply(&messages, &[], 1024).text
+        };
+        assert_eq!(
+            asked("Be brief.\n\n## Your organisation's refund policy\n30 days.\n## Your organisation's tone\nformal\n\n## About this user\nlikes tea"),
+            "Your organisation says: refund policy: 30 days; tone: formal."
+        );
+        assert_eq!(asked("Be brief."), "Your organisation has told me nothing.");
+        // The user's own words never count as the org's.
+        let messages = vec![
+            Message::user("## Your organisation's secret\nx"),
+            Message::user("what does my org say"),
+        ];
+        assert_eq!(
+            reply(&messages, &[], 1024).text,
+            "Your organisation has told me nothing."
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ before(async () => {
   const scriptPath = await bundleWorker({ modulesDir, outdir: join(root, "target", "page-test-worker") });
   const assets = await buildPage({ outdir: join(root, "target", "page-test-assets"), pkgDir: join(modulesDir, "tenantry") });
   // The page's own limits in the Worker too, so its meter moves as visibly as in-browser.
-  const started = await startWorker({ scriptPath, port: 0, assets, bindings: { TENANT_DAILY_TOKENS: "2000", RATE_LIMIT_REQUESTS: "100" } });
+  const started = await startWorker({ scriptPath, port: 0, assets, bindings: { TENANT_DAILY_TOKENS: "2000", ORG_DAILY_TOKENS: "3000", RATE_LIMIT_REQUESTS: "100" } });
   mf = started.mf;
   origin = started.url.origin;
   mkdirSync(OUT, { recursive: true });
@@ -59,14 +59,21 @@ async function openPage(viewport = DESKTOP, mode = "browser") {
   return { page, errors };
 }
 
-const panel = (page, tenant) => page.locator(`article[data-tenant="${tenant}"]`);
+/** A tenant's panel: a default-org tenant by id, or `{ org, user }` for a user of an org. */
+const panel = (page, who) =>
+  typeof who === "string"
+    ? page.locator(`article.tenant[data-tenant="${who}"]:not([data-org])`)
+    : page.locator(`article.tenant[data-org="${who.org}"][data-tenant="${who.user}"]`);
+const labelOf = (who) => (typeof who === "string" ? who : `${who.user} (${who.org})`);
+const orgCard = (page, org) => page.locator(`article.org[data-org="${org}"]`);
 
 /** Sends one message as `tenant` and waits for the reply to end; resolves to that reply. */
-async function send(page, tenant, text) {
+async function send(page, tenant, text, { session } = {}) {
   const p = panel(page, tenant);
+  if (session !== undefined) await p.getByLabel("Session", { exact: true }).fill(session);
   const replies = p.locator("li.msg.assistant");
   const before = await replies.count();
-  await p.getByLabel(`Message as ${tenant}`).fill(text);
+  await p.getByLabel(`Message as ${labelOf(tenant)}`, { exact: true }).fill(text);
   await p.getByRole("button", { name: "Send" }).click();
   const reply = replies.nth(before);
   await reply.and(page.locator(':not([data-state="streaming"])')).waitFor({ timeout: 15_000 });
@@ -74,6 +81,7 @@ async function send(page, tenant, text) {
     text: (await reply.locator(".text").textContent()).trim(),
     state: await reply.getAttribute("data-state"),
     code: await reply.getAttribute("data-code"),
+    scope: await reply.getAttribute("data-scope"),
     deltas: Number(await reply.getAttribute("data-deltas")),
   };
 }
@@ -120,7 +128,8 @@ test("in-browser: two tenants stream from one agent, each panel shows only its o
   assert.doesNotMatch(aliceMemory, /Bob/);
   assert.match(bobMemory, /My name is Bob/);
   assert.doesNotMatch(bobMemory, /Alice/);
-  assert.match(await page.locator("#stats").textContent(), /2 tenant\(s\) in memory, 2 session\(s\), 8 message\(s\)/);
+  // Three panels were read (acme's alice too), two of them ran.
+  assert.match(await page.locator("#stats").textContent(), /3 tenant\(s\) in memory \(1 org\(s\)\), 2 session\(s\), 8 message\(s\)/);
 
   const meter = await tokensMeter(page, "alice");
   assert.equal(meter.max, 4000);
@@ -266,7 +275,7 @@ test("phone width (390px): tenants stack, nothing overflows, every control is la
   }));
   assert.deepEqual(a11y.unlabelled, []);
   assert.deepEqual(a11y.textless, []);
-  assert.deepEqual(a11y.live, ["polite", "polite"]);
+  assert.deepEqual(a11y.live, ["polite", "polite", "polite"]);
   assert.equal(a11y.lang, "en");
   await page.screenshot({ path: join(OUT, "page-phone.png"), fullPage: true });
   assert.deepEqual(errors, []);
@@ -321,6 +330,109 @@ test("through the Worker: SSE chat per tenant, memory and usage from the /v1 rou
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+/** Adds a panel for `user` of `org` from the form. */
+async function addOrgUser(page, org, user) {
+  await page.getByLabel("New tenant id").fill(user);
+  await page.getByLabel("Organisation (optional)").fill(org);
+  await page.getByRole("button", { name: "Add tenant" }).click();
+  await panel(page, { org, user }).waitFor();
+}
+
+/** The org card's tokens meter: { value, max }. */
+async function orgMeter(page, org) {
+  const meter = orgCard(page, org).locator('.limit[data-metric="totalTokens"] meter');
+  return { value: Number(await meter.getAttribute("value")), max: Number(await meter.getAttribute("max")) };
+}
+
+for (const mode of ["browser", "worker"]) {
+  const where = mode === "browser" ? "in-browser" : "through the Worker";
+  test(`${where}: acme's alice is not alice; acme's users share its ceiling and knowledge; forgetting acme leaves the rest`, async () => {
+    const { page, errors } = await openPage(DESKTOP, mode);
+    const acme = (user) => ({ org: "acme", user });
+    // The page starts with acme's alice beside the default org's alice and bob.
+    await orgCard(page, "acme").waitFor();
+    assert.match(await send(page, "alice", "My name is Alice").then((r) => r.text), /Alice/);
+    assert.equal((await send(page, acme("alice"), "What's my name?")).text, `I don't know your name yet. Tell me with "My name is ...".`);
+    assert.equal((await send(page, acme("alice"), "My name is Ally")).state, "done");
+    assert.equal((await send(page, "alice", "What's my name?")).text, "Your name is Alice.");
+    assert.doesNotMatch(await memoryText(page, "alice"), /Ally/);
+    assert.doesNotMatch(await memoryText(page, acme("alice")), /My name is Alice/);
+
+    // Org knowledge: set on acme's card, in acme's users' prompts and nobody else's.
+    await addOrgUser(page, "acme", "carol");
+    const card = orgCard(page, "acme");
+    await card.getByLabel("Block label for acme").fill("refund policy");
+    await card.getByLabel("Block text for acme").fill("Refunds within 30 days.");
+    await card.getByRole("button", { name: "Set org block" }).click();
+    await card.locator(".org-knowledge", { hasText: "Refunds within 30 days." }).waitFor({ timeout: 10_000 });
+    assert.equal((await send(page, acme("carol"), "What does my organisation say?")).text, "Your organisation says: refund policy: Refunds within 30 days.");
+    assert.equal((await send(page, "bob", "What does my organisation say?")).text, "Your organisation has told me nothing.");
+    await addOrgUser(page, "globex", "carol");
+    assert.equal((await send(page, { org: "globex", user: "carol" }, "What does my organisation say?")).text, "Your organisation has told me nothing.");
+
+    // The org ceiling, shared: acme's users take turns with long messages until one is refused
+    // by acme's budget while each is under their own limit; bob (default org) is not held.
+    const { max } = await orgMeter(page, "acme");
+    assert.equal(max, mode === "browser" ? 6000 : 3000);
+    const perUser = mode === "browser" ? 4000 : 2000;
+    const long = "Hello there. ".repeat(mode === "browser" ? 300 : 150);
+    await addOrgUser(page, "acme", "dave");
+    let refused;
+    const users = ["alice", "carol", "dave"].map(acme);
+    for (let i = 0; i < 12 && !refused; i++) {
+      // A session of its own each, so no run carries an earlier long one in its history.
+      const reply = await send(page, users[i % 3], long, { session: `long-${i}` });
+      if (reply.state === "error") refused = reply;
+    }
+    assert.ok(refused, "acme's ceiling never refused");
+    assert.equal(refused.code, "budget_exceeded");
+    assert.equal(refused.scope, "org");
+    assert.match(refused.text, /the org's ceiling/);
+    // The meters refresh after each reply: read them once they agree, or fail on the last read.
+    const agreed = async (read) => {
+      for (let i = 0; ; i++) {
+        const [a, b] = await read();
+        if (a === b || i === 50) return [a, b];
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const [held, sum] = await agreed(async () => [
+      (await orgMeter(page, "acme")).value,
+      (await Promise.all(users.map((who) => tokensMeter(page, who)))).reduce((n, m) => n + m.value, 0),
+    ]);
+    assert.equal(held, sum, "the org's spend is its users' spend");
+    // Committing a turn embeds it (search by meaning) and that charge is never refused, so
+    // the ceiling may be passed by at most the last turn's own text, as documented.
+    const lastTurn = Math.ceil(long.length / 4) + 50;
+    assert.ok(held > perUser * 0.5 && held <= max + (mode === "browser" ? lastTurn : 0), `acme's meter at ${held} of ${max}`);
+    for (const who of users) {
+      const { value } = await tokensMeter(page, who);
+      assert.ok(value < perUser, `${labelOf(who)} at ${value} of ${perUser}`);
+    }
+    assert.equal((await send(page, "bob", long)).state, "done");
+    const [globex, globexCarol] = await agreed(async () => [(await orgMeter(page, "globex")).value, (await tokensMeter(page, { org: "globex", user: "carol" })).value]);
+    assert.ok(globex > 0);
+    assert.equal(globex, globexCarol);
+    await page.screenshot({ path: join(OUT, `page-orgs-${mode}.png`), fullPage: true });
+
+    // Forgetting acme takes its users and knowledge, nothing of globex or the default org.
+    await card.getByRole("button", { name: "Forget org acme" }).click();
+    await card.locator(".notice", { hasText: "Forgot acme: 3 user(s)" }).waitFor({ timeout: 10_000 });
+    await card.locator(".org-knowledge", { hasText: "No knowledge is kept for acme." }).waitFor({ timeout: 10_000 });
+    for (const who of users) await memoryShows(page, who, `Nothing is kept for ${labelOf(who)}.`);
+    assert.match(await memoryText(page, "alice"), /My name is Alice/);
+    assert.match(await memoryText(page, { org: "globex", user: "carol" }), /What does my organisation say/);
+    // Through the Worker the refused run is answered 429, which the browser logs once.
+    const unexpected = errors.filter((e) => !(mode === "worker" && /status of 429/.test(e)));
+    assert.deepEqual(unexpected, []);
+    await page.close();
+    // The Worker's state outlives the page: the tenants the next tests talk to start empty.
+    if (mode === "worker") {
+      await Promise.all(["/v1/tenants/alice", "/v1/tenants/bob", "/v1/orgs/globex"].map((path) => fetch(`${origin}${path}`, { method: "DELETE" })));
+    }
+  });
+}
 
 /** Searches `tenant`'s messages from their panel; resolves to the hits shown: { meta, text }. */
 async function searchPanel(page, tenant, query, mode) {

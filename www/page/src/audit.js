@@ -4,7 +4,8 @@
 import { fill, h, labelled } from "./dom.js";
 
 export class AuditView {
-  constructor(root, { tenant, backend }) {
+  constructor(root, { who, tenant, backend }) {
+    this.who = who;
     this.root = root;
     this.tenant = tenant;
     this.backendOf = backend;
@@ -22,7 +23,7 @@ export class AuditView {
       this.signature = null;
       return fill(this.root, h("p", { class: "empty", "data-audit": "unavailable" }, "audit log not available in this build"));
     }
-    const entries = await backend.auditLog(this.tenant);
+    const entries = await backend.auditLog(this.who);
     // Re-rendering would throw away edits in progress: only redraw when the log changed.
     const signature = `${entries.length}:${entries.at(-1)?.mac ?? ""}`;
     if (signature === this.signature) return;

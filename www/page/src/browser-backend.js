@@ -1,12 +1,14 @@
 // The agent in this tab: the package's `browser` entry (wasm fetched next to it), one
-// `Agent` shared by every tenant on the page, the user id passed on each call.
+// `Agent` shared by every tenant on the page, the user id (and org id) passed on each call.
 import { BucketMirror } from "./rate.js";
 import { DemoError } from "./errors.js";
+import { orgOption, whoKey } from "./identity.js";
 
 /** Modest on purpose, so the demo model visibly moves the meter and hits the limits. */
 export const LIMITS = {
   maxOutputTokens: 256,
-  budget: { perUser: { maxTotalTokens: 4000, window: "day" } },
+  // An org's users share its ceiling: two busy users of one org reach it before their own.
+  budget: { perUser: { maxTotalTokens: 4000, window: "day" }, perOrg: { maxTotalTokens: 6000, window: "day" } },
   rateLimit: { perUser: { requests: 10, perMs: 60_000 } },
   // The demo model stores "remember that my ... is ..." through these.
   memory: { tools: ["memory_remember", "memory_forget_fact"] },
@@ -151,24 +153,25 @@ export class BrowserBackend {
 
   stats() {
     const s = this.agent.stats();
-    return `One Agent in this tab's wasm: ${s.users} tenant(s) in memory, ${s.sessions} session(s), ${s.messages} message(s).`;
+    return `One Agent in this tab's wasm: ${s.users} tenant(s) in memory (${s.orgs} org(s)), ${s.sessions} session(s), ${s.messages} message(s).`;
   }
 
-  bucket(tenant) {
-    if (!this.buckets.has(tenant)) this.buckets.set(tenant, new BucketMirror(LIMITS.rateLimit.perUser));
-    return this.buckets.get(tenant);
+  bucket(who) {
+    const key = whoKey(who);
+    if (!this.buckets.has(key)) this.buckets.set(key, new BucketMirror(LIMITS.rateLimit.perUser));
+    return this.buckets.get(key);
   }
 
-  rate(tenant) {
+  rate(who) {
     const { requests, perMs } = LIMITS.rateLimit.perUser;
-    return { known: true, ...this.bucket(tenant).state(), rule: `${requests} requests per ${perMs / 1000} s` };
+    return { known: true, ...this.bucket(who).state(), rule: `${requests} requests per ${perMs / 1000} s` };
   }
 
   /** Streams one run; `onDelta(text)` per text-delta. Resolves to { text, usage }. */
-  async stream(tenant, message, { sessionId, onDelta, onEvent }) {
-    const bucket = this.bucket(tenant);
+  async stream(who, message, { sessionId, onDelta, onEvent }) {
+    const bucket = this.bucket(who);
     bucket.took();
-    const run = this.agent.stream(message, tenant, { sessionId });
+    const run = this.agent.stream(message, who.user, { sessionId, ...orgOption(who) });
     const result = run.result;
     // Its rejection is awaited below; this keeps it from being reported as unhandled first.
     result.catch(() => {});
@@ -187,43 +190,44 @@ export class BrowserBackend {
     }
   }
 
-  async memory(tenant) {
-    const sessions = this.agent.sessions(tenant).map((s) => ({ id: s.id, messages: this.agent.history(tenant, s.id) }));
-    const facts = await this.agent.facts(tenant, { validAt: Date.now() });
-    return { sessions, blocks: this.agent.blocks(tenant), properties: this.agent.properties(tenant), facts };
+  async memory(who) {
+    const at = orgOption(who);
+    const sessions = this.agent.sessions(who.user, at).map((s) => ({ id: s.id, messages: this.agent.history(who.user, s.id, at) }));
+    const facts = await this.agent.facts(who.user, { validAt: Date.now(), ...at });
+    return { sessions, blocks: this.agent.blocks(who.user, at), properties: this.agent.properties(who.user, at), facts };
   }
 
-  async usage(tenant) {
-    return this.agent.usage(tenant);
+  async usage(who) {
+    return this.agent.usage(who.user, orgOption(who));
   }
 
   /** The tenant's messages ranked by `mode`; the query's embedding is made for them alone. */
-  async search(tenant, query, mode) {
-    return await this.agent.search(tenant, query, { mode }).catch((e) => Promise.reject(DemoError.from(e)));
+  async search(who, query, mode) {
+    return await this.agent.search(who.user, query, { mode, ...orgOption(who) }).catch((e) => Promise.reject(DemoError.from(e)));
   }
 
   canEditMemory = true;
 
-  async setBlock(tenant, label, text) {
-    await this.agent.setBlock(tenant, label, text).catch((e) => Promise.reject(DemoError.from(e)));
+  async setBlock(who, label, text) {
+    await this.agent.setBlock(who.user, label, text, orgOption(who)).catch((e) => Promise.reject(DemoError.from(e)));
   }
 
-  async setProperty(tenant, key, value) {
-    await this.agent.setProperty(tenant, key, value).catch((e) => Promise.reject(DemoError.from(e)));
+  async setProperty(who, key, value) {
+    await this.agent.setProperty(who.user, key, value, orgOption(who)).catch((e) => Promise.reject(DemoError.from(e)));
   }
 
-  async forget(tenant) {
-    await this.agent.forget(tenant);
+  async forget(who) {
+    await this.agent.forget(who.user, orgOption(who));
     // Forget takes the tenant's spend with it; the page's mirror of their bucket goes too.
-    this.buckets.delete(tenant);
+    this.buckets.delete(whoKey(who));
   }
 
-  async export(tenant) {
-    return this.agent.export(tenant);
+  async export(who) {
+    return this.agent.export(who.user, orgOption(who));
   }
 
-  async auditLog(tenant) {
-    return await this.agent.auditLog(tenant);
+  async auditLog(who) {
+    return await this.agent.auditLog(who.user, orgOption(who));
   }
 
   /** The agent keeps one chain for all tenants; a tenant's log is a filtered view of it. */
@@ -237,6 +241,27 @@ export class BrowserBackend {
 
   async verifyAudit(entries) {
     return await this.t.verifyAudit(entries, this.auditKey);
+  }
+
+  // --- an org as a whole ---
+
+  async orgUsage(org) {
+    return this.agent.orgUsage(org);
+  }
+
+  async orgBlocks(org) {
+    return await this.agent.orgBlocks(org);
+  }
+
+  async setOrgBlock(org, label, text) {
+    await this.agent.setOrgBlock(org, label, text).catch((e) => Promise.reject(DemoError.from(e)));
+  }
+
+  /** Erases every user of the org; resolves to how many there were. */
+  async forgetOrg(org) {
+    const users = await this.agent.forgetOrg(org);
+    for (const key of [...this.buckets.keys()]) if (JSON.parse(key)[0] === org) this.buckets.delete(key);
+    return users;
   }
 
   dispose() {

@@ -29,7 +29,8 @@ export function describeError(err) {
     }
     case "budget_exceeded": {
       const d = e.details;
-      return `Budget exceeded: ${d.metric ?? "tokens"} per ${d.window ?? "window"} (${d.used ?? "?"} used of ${d.limit ?? "?"}). Nothing was kept.`;
+      const whose = d.scope === "org" ? " (the org's ceiling, shared by all its users)" : d.scope === "global" ? " (the agent's global ceiling)" : "";
+      return `Budget exceeded${whose}: ${d.metric ?? "tokens"} per ${d.window ?? "window"} (${d.used ?? "?"} used of ${d.limit ?? "?"}). Nothing was kept.`;
     }
     default:
       return `${e.code}: ${e.message}`;

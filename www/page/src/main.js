@@ -1,15 +1,19 @@
-// The demo page: tenants side by side, one agent, a toggle for where that agent runs
-// (this tab's wasm, or the demo Worker on this origin), and the model settings.
+// The demo page: tenants side by side (users of the default org, or of named orgs, each
+// org with a card of its own), one agent, a toggle for where that agent runs (this tab's
+// wasm, or the demo Worker on this origin), and the model settings.
 import { BrowserBackend } from "./browser-backend.js";
 import { DemoError, describeError } from "./errors.js";
 import { utf8Bytes } from "./dom.js";
+import { OrgCard } from "./org-card.js";
 import { TenantPanel } from "./tenant-panel.js";
+import { whoKey } from "./identity.js";
 import { WorkerBackend } from "./worker-backend.js";
 
 const $ = (sel) => document.querySelector(sel);
 const status = $("#status");
 const stats = $("#stats");
 const tenantsEl = $("#tenants");
+const orgsEl = $("#orgs");
 
 const MODE_LABEL = {
   browser: "in this browser (wasm)",
@@ -20,6 +24,14 @@ const app = {
   backend: null,
   backends: {},
   panels: [],
+  orgs: new Map(),
+  panelsOf(org) {
+    return app.panels.filter((p) => p.who.org === org);
+  },
+  /** Re-reads an org's card (after a run or an action of one of its users). */
+  async refreshOrg(org) {
+    if (org !== undefined && app.backend) await app.orgs.get(org)?.refresh();
+  },
   refreshStats() {
     stats.textContent = app.backend ? app.backend.stats() : "";
     $("#config").textContent = app.backend ? app.backend.describeConfig() : "";
@@ -55,39 +67,63 @@ async function useMode(mode) {
   app.backend = backend;
   document.body.dataset.mode = mode;
   app.refreshStats();
-  await Promise.all(app.panels.map((p) => p.modeChanged(`Now talking to the agent ${MODE_LABEL[mode]}.`)));
+  await Promise.all([
+    ...app.panels.map((p) => p.modeChanged(`Now talking to the agent ${MODE_LABEL[mode]}.`)),
+    ...[...app.orgs.values()].map((c) => c.refresh()),
+  ]);
   say(`Ready: the agent runs ${MODE_LABEL[mode]}.`);
   document.body.dataset.ready = mode;
 }
 
 const currentMode = () => document.querySelector('input[name="mode"]:checked').value;
 
-function addTenant(id) {
-  const panel = new TenantPanel(app, id);
+function addTenant(who) {
+  const panel = new TenantPanel(app, who);
   app.panels.push(panel);
   tenantsEl.append(panel.el);
-  if (app.backend) panel.refresh();
+  let card = who.org === undefined ? undefined : app.orgs.get(who.org);
+  if (who.org !== undefined && !card) {
+    card = new OrgCard(app, who.org);
+    app.orgs.set(who.org, card);
+    orgsEl.append(card.el);
+  }
+  if (app.backend) {
+    panel.refresh();
+    card?.refresh();
+  }
   return panel;
 }
 
 // The runtime's id rules, checked here so a bad id is refused before a panel exists.
-function tenantProblem(id) {
-  if (!id) return "Type a tenant id.";
-  if (utf8Bytes(id) > 255) return "A tenant id is at most 255 bytes.";
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) return "A tenant id has no control characters.";
-  if (app.panels.some((p) => p.tenant === id)) return `${id} already has a panel.`;
+function idProblem(id, what) {
+  if (utf8Bytes(id) > 255) return `A ${what} id is at most 255 bytes.`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) return `A ${what} id has no control characters.`;
+  return null;
+}
+
+function tenantProblem(who) {
+  if (!who.user) return "Type a tenant id.";
+  const problem = idProblem(who.user, "tenant") ?? (who.org === undefined ? null : idProblem(who.org, "org"));
+  if (problem) return problem;
+  if (app.panels.some((p) => whoKey(p.who) === whoKey(who))) return `${who.user}${who.org === undefined ? "" : ` of ${who.org}`} already has a panel.`;
   return null;
 }
 
 $("#add-tenant").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("#new-tenant");
-  const id = input.value.trim();
-  const problem = tenantProblem(id);
+  const orgInput = $("#new-tenant-org");
+  const org = orgInput.value.trim();
+  const who = { user: input.value.trim(), org: org || undefined };
+  const problem = tenantProblem(who);
   if (problem) return say(problem, "error");
-  addTenant(id);
+  addTenant(who);
   input.value = "";
-  say(`Added tenant ${id}: same agent, a partition of their own.`);
+  say(
+    who.org === undefined
+      ? `Added tenant ${who.user}: same agent, a partition of their own.`
+      : `Added ${who.user} of ${who.org}: same agent, a partition of their own, under ${who.org}'s ceiling and knowledge.`,
+  );
 });
 
 for (const radio of document.querySelectorAll('input[name="mode"]')) {
@@ -127,5 +163,5 @@ modelForm.addEventListener("submit", async (event) => {
   }
 });
 
-for (const id of ["alice", "bob"]) addTenant(id);
+for (const who of [{ user: "alice" }, { user: "bob" }, { user: "alice", org: "acme" }]) addTenant(who);
 useMode(currentMode());

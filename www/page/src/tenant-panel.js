@@ -3,29 +3,21 @@
 import { AuditView } from "./audit.js";
 import { describeError, DemoError } from "./errors.js";
 import { fill, fmtInt, fmtUsd, h, labelled, uid } from "./dom.js";
-
-const METRIC = {
-  totalTokens: "Tokens",
-  inputTokens: "Input tokens",
-  outputTokens: "Output tokens",
-  costUsd: "Cost",
-  requests: "Requests",
-};
+import { whoLabel } from "./identity.js";
+import { limitRows, totalsText } from "./meters.js";
 
 // By words (BM25), by meaning (cosine of embeddings), or both fused by rank.
 const SEARCH_MODES = ["lexical", "semantic", "hybrid"];
 
-const windowName = (w) => (typeof w === "object" && w ? `${fmtInt(w.ms)} ms` : w === "lifetime" ? "lifetime" : `per ${w}`);
-const amount = (metric, n) => (metric === "costUsd" ? fmtUsd(n) : fmtInt(n));
-
 export class TenantPanel {
-  constructor(app, tenant) {
+  constructor(app, who) {
     this.app = app;
-    this.tenant = tenant;
+    this.who = who;
+    this.tenant = whoLabel(who);
     this.inFlight = 0;
     this.exportUrl = null;
     this.build();
-    this.audit = new AuditView(this.auditView, { tenant, backend: () => this.app.backend });
+    this.audit = new AuditView(this.auditView, { who: this.who, tenant: this.tenant, backend: () => this.app.backend });
   }
 
   get backend() {
@@ -68,8 +60,8 @@ export class TenantPanel {
 
     this.el = h(
       "article",
-      { class: "tenant", "data-tenant": t, "aria-labelledby": titleId },
-      h("header", { class: "tenant-head" }, h("h2", { id: titleId }, t), h("span", { class: "badge" }, "tenant")),
+      { class: "tenant", "data-tenant": this.who.user, "data-org": this.who.org, "aria-labelledby": titleId },
+      h("header", { class: "tenant-head" }, h("h2", { id: titleId }, this.who.user), h("span", { class: "badge" }, this.who.org === undefined ? "tenant" : `user of ${this.who.org}`)),
       h(
         "section",
         { class: "chat", "aria-label": `Chat as ${t}` },
@@ -143,7 +135,7 @@ export class TenantPanel {
     const live = backend.mode === "browser" ? setInterval(() => this.refreshUsage(), 150) : null;
     let deltas = 0;
     try {
-      const result = await backend.stream(this.tenant, text, {
+      const result = await backend.stream(this.who, text, {
         sessionId,
         onDelta: (piece) => {
           if (deltas++ === 0) body.textContent = "";
@@ -160,13 +152,14 @@ export class TenantPanel {
       const e = DemoError.from(err);
       reply.dataset.state = "error";
       reply.dataset.code = e.code;
+      if (typeof e.details.scope === "string") reply.dataset.scope = e.details.scope;
       body.textContent = describeError(e);
       this.say(describeError(e), "error");
     } finally {
       clearInterval(live);
       this.inFlight--;
       if (this.inFlight === 0) this.transcript.removeAttribute("aria-busy");
-      await this.refresh();
+      await Promise.all([this.refresh(), this.app.refreshOrg(this.who.org)]);
       this.app.refreshStats();
     }
   }
@@ -174,7 +167,7 @@ export class TenantPanel {
   async onSetBlock(event) {
     event.preventDefault();
     await this.act(async () => {
-      await this.backend.setBlock(this.tenant, this.blockLabel.value, this.blockText.value);
+      await this.backend.setBlock(this.who, this.blockLabel.value, this.blockText.value);
       this.say(`Block “${this.blockLabel.value}” set for ${this.tenant}.`);
     });
   }
@@ -188,14 +181,14 @@ export class TenantPanel {
       value = this.propValue.value;
     }
     await this.act(async () => {
-      await this.backend.setProperty(this.tenant, this.propKey.value, value);
+      await this.backend.setProperty(this.who, this.propKey.value, value);
       this.say(`Property “${this.propKey.value}” set for ${this.tenant}.`);
     });
   }
 
   async onExport() {
     await this.act(async () => {
-      const doc = await this.backend.export(this.tenant);
+      const doc = await this.backend.export(this.who);
       const text = JSON.stringify(doc, null, 2);
       if (this.exportUrl) URL.revokeObjectURL(this.exportUrl);
       this.exportUrl = URL.createObjectURL(new Blob([text], { type: "application/json" }));
@@ -221,7 +214,7 @@ export class TenantPanel {
     const mode = this.searchMode.value;
     this.searchHits.setAttribute("aria-busy", "true");
     try {
-      const hits = await backend.search(this.tenant, query, mode);
+      const hits = await backend.search(this.who, query, mode);
       if (backend !== this.backend) return;
       fill(
         this.searchHits,
@@ -252,7 +245,7 @@ export class TenantPanel {
 
   async onForget() {
     await this.act(async () => {
-      await this.backend.forget(this.tenant);
+      await this.backend.forget(this.who);
       fill(this.exportView);
       fill(this.searchHits);
       this.transcript.append(h("li", { class: "msg system" }, h("span", { class: "text" }, `Forgot everything of ${this.tenant}.`)));
@@ -268,7 +261,7 @@ export class TenantPanel {
       this.say(describeError(err), "error");
     }
     if (refresh) {
-      await this.refresh();
+      await Promise.all([this.refresh(), this.app.refreshOrg(this.who.org)]);
       this.app.refreshStats();
     }
   }
@@ -303,7 +296,7 @@ export class TenantPanel {
     for (const c of this.memoryForms.querySelectorAll("input, button")) c.disabled = !editable;
     this.memoryNote.textContent = editable ? "" : "Setting blocks and properties works in in-browser mode: the Worker has no route for it.";
     return this.guard(async () => {
-      const mem = await backend.memory(this.tenant);
+      const mem = await backend.memory(this.who);
       if (backend !== this.backend) return;
       const props = Object.entries(mem.properties ?? {});
       const parts = [];
@@ -330,7 +323,7 @@ export class TenantPanel {
       if (props.length) {
         parts.push(h("h4", {}, "Properties"), h("dl", { class: "properties" }, props.map(([k, v]) => [h("dt", {}, k), h("dd", {}, JSON.stringify(v))])));
       }
-      if (mem.exchanges !== undefined) parts.push(h("p", { class: "note" }, `GET /agent/history/${this.tenant}: ${mem.exchanges} exchange(s).`));
+      if (mem.exchanges !== undefined) parts.push(h("p", { class: "note" }, `GET /agent/history/${this.who.user}: ${mem.exchanges} exchange(s).`));
       fill(this.memoryView, parts);
     }, this.memoryView);
   }
@@ -338,29 +331,11 @@ export class TenantPanel {
   refreshUsage() {
     const backend = this.backend;
     return this.guard(async () => {
-      const report = await backend.usage(this.tenant);
+      const report = await backend.usage(this.who);
       if (backend !== this.backend) return;
-      const rows = report.limits.map((l) => {
-        const id = uid("limit");
-        const held = l.used + l.reserved;
-        return h(
-          "div",
-          { class: "limit", "data-metric": l.metric },
-          h("span", { id, class: "limit-name" }, `${METRIC[l.metric] ?? l.metric} (${l.scope}, ${windowName(l.window)})`),
-          h("meter", { min: 0, max: l.limit, value: held, low: l.limit * 0.7, high: l.limit * 0.9, optimum: 0, "aria-labelledby": id }),
-          h(
-            "span",
-            { class: "limit-text" },
-            `${amount(l.metric, l.used)} used${l.reserved ? ` + ${amount(l.metric, l.reserved)} reserved` : ""} of ${amount(l.metric, l.limit)} (${amount(l.metric, l.remaining)} left)`,
-          ),
-        );
-      });
-      fill(this.meters, rows.length ? rows : h("p", { class: "empty" }, "No budget limits apply."));
-      const t = report.totals;
-      this.totals.textContent =
-        `Charged so far: ${fmtInt(t.totalTokens)} tokens (${fmtInt(t.inputTokens)} in, ${fmtInt(t.outputTokens)} out), ` +
-        `${fmtUsd(t.costUsd)}, ${fmtInt(t.requests)} request(s).`;
-      this.totals.dataset.tokens = String(t.totalTokens);
+      fill(this.meters, limitRows(report));
+      this.totals.textContent = totalsText(report.totals);
+      this.totals.dataset.tokens = String(report.totals.totalTokens);
     }, this.meters);
   }
 
@@ -371,7 +346,7 @@ export class TenantPanel {
   /** The rate line; while refused, it counts down once a second until requests are let in. */
   refreshRate() {
     clearTimeout(this.rateTimer);
-    const r = this.backend.rate(this.tenant);
+    const r = this.backend.rate(this.who);
     if (r.retryInMs > 0) {
       this.rateLine.dataset.limited = "true";
       this.rateLine.textContent = `Rate limited, retry in ${Math.ceil(r.retryInMs / 1000)} s (${r.rule}).`;

@@ -2,8 +2,15 @@
 // as static assets, so no CORS is involved). Each tenant's requests reach that tenant's
 // Durable Object, which hosts the agent for them with its memory in the object's storage.
 import { DemoError } from "./errors.js";
+import { whoKey } from "./identity.js";
 
 const enc = encodeURIComponent;
+
+/** The routes of one user: a one-level tenant's, or a user's of an org (its org's object). */
+const base = (who) => (who.org === undefined ? `/v1/tenants/${enc(who.user)}` : `/v1/orgs/${enc(who.org)}/users/${enc(who.user)}`);
+
+/** What the agent believes now, from an export's fact records. */
+const currentFacts = (facts = [], now = Date.now()) => facts.filter((f) => f.supersededAt === null && f.validFrom <= now && (f.validUntil === null || f.validUntil > now));
 
 async function failure(res) {
   let body;
@@ -81,7 +88,10 @@ export class WorkerBackend {
       `Limits come from the Worker's vars (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS,\n` +
       `TENANT_DAILY_TOKENS); each tenant's meter shows them as the Worker reports them.\n\n` +
       `Routes used: POST /v1/chat (SSE), GET /v1/tenants/{id}/usage, GET /v1/tenants/{id}/export, GET /v1/tenants/{id}/facts,\n` +
-      `GET /v1/tenants/{id}/search?q=&mode=, DELETE /v1/tenants/{id}, GET /agent/history/{id}.`
+      `GET /v1/tenants/{id}/search?q=&mode=, DELETE /v1/tenants/{id}, GET /agent/history/{id};\n` +
+      `for an org's users (one Durable Object per org, its ceiling ORG_DAILY_TOKENS): POST /v1/orgs/{org}/users/{user}/chat,\n` +
+      `GET .../usage and .../export, DELETE /v1/orgs/{org}/users/{user}, GET /v1/orgs/{org}/usage, GET|PUT /v1/orgs/{org}/blocks,\n` +
+      `DELETE /v1/orgs/{org}.`
     );
   }
 
@@ -91,26 +101,30 @@ export class WorkerBackend {
       : "This Worker requires a JWT per tenant (AUTH_SECRET is set); this page sends none, so its requests are refused.";
   }
 
-  rate(tenant) {
-    const until = this.blocked?.get(tenant) ?? 0;
+  rate(who) {
+    const until = this.blocked?.get(whoKey(who)) ?? 0;
     return { known: false, retryInMs: Math.max(0, until - Date.now()), rule: "set by the Worker" };
   }
 
   /** A request that takes from the tenant's meter: a refusal's retry time is kept for the rate line. */
-  async metered(tenant, method, path, body) {
+  async metered(who, method, path, body) {
     try {
       return await call(method, path, body);
     } catch (err) {
       if (err.code === "rate_limited") {
         this.blocked ??= new Map();
-        this.blocked.set(tenant, Date.now() + (err.retryAfterMs ?? 1000));
+        this.blocked.set(whoKey(who), Date.now() + (err.retryAfterMs ?? 1000));
       }
       throw err;
     }
   }
 
-  async stream(tenant, message, { sessionId, onDelta, onEvent }) {
-    const res = await this.metered(tenant, "POST", "/v1/chat", { tenant_id: tenant, message, ...(sessionId ? { session_id: sessionId } : {}) });
+  async stream(who, message, { sessionId, onDelta, onEvent }) {
+    const session = sessionId ? { session_id: sessionId } : {};
+    const res =
+      who.org === undefined
+        ? await this.metered(who, "POST", "/v1/chat", { tenant_id: who.user, message, ...session })
+        : await this.metered(who, "POST", `${base(who)}/chat`, { message, ...session });
     let finish;
     for await (const event of sseEvents(res.body)) {
       onEvent?.(event);
@@ -122,35 +136,62 @@ export class WorkerBackend {
     return finish;
   }
 
-  async memory(tenant) {
-    const doc = await this.export(tenant);
+  async memory(who) {
+    const doc = await this.export(who);
     const sessions = doc.sessions.map((s) => ({ id: s.id, messages: s.turns.flatMap((t) => t.messages) }));
+    if (who.org !== undefined) {
+      // An org's object answers with the user's whole document; facts are read from it.
+      return { sessions, blocks: doc.blocks, properties: doc.properties, facts: currentFacts(doc.facts) };
+    }
     // The SOP route's view of the same memory. Asked only when there are turns: for a tenant
     // without any it answers 404 by design, which the browser would log as an error.
     let exchanges = 0;
     if (sessions.some((s) => s.messages.length)) {
-      exchanges = (await (await call("GET", `/agent/history/${enc(tenant)}`)).json()).history.length;
+      exchanges = (await (await call("GET", `/agent/history/${enc(who.user)}`)).json()).history.length;
     }
-    const { facts } = await (await call("GET", `/v1/tenants/${enc(tenant)}/facts`)).json();
+    const { facts } = await (await call("GET", `${base(who)}/facts`)).json();
     return { sessions, blocks: doc.blocks, properties: doc.properties, facts, exchanges };
   }
 
-  async search(tenant, query, mode) {
-    const res = await this.metered(tenant, "GET", `/v1/tenants/${enc(tenant)}/search?q=${enc(query)}&mode=${enc(mode)}`);
+  async search(who, query, mode) {
+    if (who.org !== undefined) {
+      throw new DemoError("unsupported", "Through the Worker, search is on the one-level tenant routes; an org user's messages are searched in-browser.");
+    }
+    const res = await this.metered(who, "GET", `${base(who)}/search?q=${enc(query)}&mode=${enc(mode)}`);
     return (await res.json()).hits;
   }
 
-  async usage(tenant) {
-    return (await call("GET", `/v1/tenants/${enc(tenant)}/usage`)).json();
+  async usage(who) {
+    return (await call("GET", `${base(who)}/usage`)).json();
   }
 
-  async forget(tenant) {
-    await call("DELETE", `/v1/tenants/${enc(tenant)}`);
-    this.blocked?.delete(tenant);
+  async forget(who) {
+    await call("DELETE", base(who));
+    this.blocked?.delete(whoKey(who));
   }
 
-  async export(tenant) {
-    return (await call("GET", `/v1/tenants/${enc(tenant)}/export`)).json();
+  async export(who) {
+    return (await call("GET", `${base(who)}/export`)).json();
+  }
+
+  // --- an org as a whole (its own object) ---
+
+  async orgUsage(org) {
+    return (await call("GET", `/v1/orgs/${enc(org)}/usage`)).json();
+  }
+
+  async orgBlocks(org) {
+    return (await (await call("GET", `/v1/orgs/${enc(org)}/blocks`)).json()).blocks;
+  }
+
+  async setOrgBlock(org, label, text) {
+    await call("PUT", `/v1/orgs/${enc(org)}/blocks`, { label, text });
+  }
+
+  async forgetOrg(org) {
+    const { users } = await (await call("DELETE", `/v1/orgs/${enc(org)}`)).json();
+    for (const key of [...(this.blocked?.keys() ?? [])]) if (JSON.parse(key)[0] === org) this.blocked.delete(key);
+    return users;
   }
 
   dispose() {}
