@@ -411,6 +411,9 @@ for (const mode of ["browser", "worker"]) {
       assert.ok(value < perUser, `${labelOf(who)} at ${value} of ${perUser}`);
     }
     assert.equal((await send(page, "bob", long)).state, "done");
+    // Each org user's search reads that user only, in either mode.
+    const hits = await searchPanel(page, { org: "globex", user: "carol" }, "organisation", "lexical");
+    assert.ok(hits.length > 0 && hits.every((h) => /organisation/.test(h.text) && !/Hello there/.test(h.text)), JSON.stringify(hits));
     const [globex, globexCarol] = await agreed(async () => [(await orgMeter(page, "globex")).value, (await tokensMeter(page, { org: "globex", user: "carol" })).value]);
     assert.ok(globex > 0);
     assert.equal(globex, globexCarol);
@@ -437,7 +440,7 @@ for (const mode of ["browser", "worker"]) {
 /** Searches `tenant`'s messages from their panel; resolves to the hits shown: { meta, text }. */
 async function searchPanel(page, tenant, query, mode) {
   const p = panel(page, tenant);
-  await p.getByLabel(`Search ${tenant}'s messages`).fill(query);
+  await p.getByLabel(`Search ${labelOf(tenant)}'s messages`).fill(query);
   await p.getByLabel("Search mode").selectOption(mode);
   await p.getByRole("button", { name: "Search", exact: true }).click();
   const results = p.locator(".search-hits:not([aria-busy])", { hasText: `for “${query}”, ${mode}.` });

@@ -71,6 +71,9 @@ test("a token acts for its own user of its own org only; org_admin for the org",
     [acmeAlice, "DELETE", "/v1/orgs/acme"],
     [tenantAlice, "GET", "/v1/orgs/acme/users/alice/history"],
     [acmeAlice, "GET", "/v1/tenants/alice/export"],
+    [acmeBob, "GET", "/v1/orgs/acme/users/alice/facts"],
+    [globexAlice, "GET", "/v1/orgs/acme/users/alice/search?q=name"],
+    [tenantAlice, "GET", "/v1/orgs/acme/users/alice/search?q=name"],
   ];
   for (const [token, method, path, body] of refused) {
     const r = await call(origin, method, path, { token, body });
@@ -118,4 +121,25 @@ test("org knowledge reaches the org's users; exportOrg and forgetOrg take that o
   assert.equal(r.status, 204);
   r = await call(origin, "GET", "/v1/orgs/globex/users/alice/history", { token: globexAlice });
   assert.deepEqual(r.body.messages, []);
+});
+
+test("an org user's facts and search read that user of that org only", async () => {
+  const remember = (token, org, user, what) => chat(token, org, user, `Remember that my ${what}`);
+  assert.equal((await remember(acmeBob, "acme", "bob", "favourite colour is teal")).status, 200);
+  const globexBob = jwt({ org: "globex", sub: "bob", exp });
+  assert.equal((await remember(globexBob, "globex", "bob", "favourite colour is amber")).status, 200);
+  let r = await call(origin, "GET", "/v1/orgs/acme/users/bob/facts", { token: acmeBob });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.body.facts.map((f) => f.object), ["teal"]);
+  r = await call(origin, "GET", "/v1/orgs/globex/users/bob/facts", { token: globexBob });
+  assert.deepEqual(r.body.facts.map((f) => f.object), ["amber"]);
+  r = await call(origin, "GET", "/v1/orgs/acme/users/bob/search?q=favourite+colour&mode=lexical", { token: acmeBob });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.body.hits.length > 0 && r.body.hits.every((h) => !/amber/.test(h.content)), r.text);
+  assert.ok(r.body.hits.some((h) => /teal/.test(h.content)), r.text);
+  // The agent judges the query: a bad mode or limit is its invalid_input, a 400.
+  for (const q of ["q=x&mode=fuzzy", "q=x&limit=-1", "q=x&limit=abc", "q=%ED%A0%80", "q=x&session_id=%ED%B0%80"]) {
+    r = await call(origin, "GET", `/v1/orgs/acme/users/bob/search?${q}`, { token: acmeBob });
+    assert.equal(r.status, 400, `${q}: ${r.text}`);
+  }
 });

@@ -9,9 +9,6 @@ const enc = encodeURIComponent;
 /** The routes of one user: a one-level tenant's, or a user's of an org (its org's object). */
 const base = (who) => (who.org === undefined ? `/v1/tenants/${enc(who.user)}` : `/v1/orgs/${enc(who.org)}/users/${enc(who.user)}`);
 
-/** What the agent believes now, from an export's fact records. */
-const currentFacts = (facts = [], now = Date.now()) => facts.filter((f) => f.supersededAt === null && f.validFrom <= now && (f.validUntil === null || f.validUntil > now));
-
 async function failure(res) {
   let body;
   try {
@@ -90,7 +87,7 @@ export class WorkerBackend {
       `Routes used: POST /v1/chat (SSE), GET /v1/tenants/{id}/usage, GET /v1/tenants/{id}/export, GET /v1/tenants/{id}/facts,\n` +
       `GET /v1/tenants/{id}/search?q=&mode=, DELETE /v1/tenants/{id}, GET /agent/history/{id};\n` +
       `for an org's users (one Durable Object per org, its ceiling ORG_DAILY_TOKENS): POST /v1/orgs/{org}/users/{user}/chat,\n` +
-      `GET .../usage and .../export, DELETE /v1/orgs/{org}/users/{user}, GET /v1/orgs/{org}/usage, GET|PUT /v1/orgs/{org}/blocks,\n` +
+      `GET .../usage, .../export, .../facts and .../search, DELETE /v1/orgs/{org}/users/{user}, GET /v1/orgs/{org}/usage, GET|PUT /v1/orgs/{org}/blocks,\n` +
       `DELETE /v1/orgs/{org}.`
     );
   }
@@ -139,24 +136,18 @@ export class WorkerBackend {
   async memory(who) {
     const doc = await this.export(who);
     const sessions = doc.sessions.map((s) => ({ id: s.id, messages: s.turns.flatMap((t) => t.messages) }));
-    if (who.org !== undefined) {
-      // An org's object answers with the user's whole document; facts are read from it.
-      return { sessions, blocks: doc.blocks, properties: doc.properties, facts: currentFacts(doc.facts) };
-    }
+    const { facts } = await (await call("GET", `${base(who)}/facts`)).json();
+    if (who.org !== undefined) return { sessions, blocks: doc.blocks, properties: doc.properties, facts };
     // The SOP route's view of the same memory. Asked only when there are turns: for a tenant
     // without any it answers 404 by design, which the browser would log as an error.
     let exchanges = 0;
     if (sessions.some((s) => s.messages.length)) {
       exchanges = (await (await call("GET", `/agent/history/${enc(who.user)}`)).json()).history.length;
     }
-    const { facts } = await (await call("GET", `${base(who)}/facts`)).json();
     return { sessions, blocks: doc.blocks, properties: doc.properties, facts, exchanges };
   }
 
   async search(who, query, mode) {
-    if (who.org !== undefined) {
-      throw new DemoError("unsupported", "Through the Worker, search is on the one-level tenant routes; an org user's messages are searched in-browser.");
-    }
     const res = await this.metered(who, "GET", `${base(who)}/search?q=${enc(query)}&mode=${enc(mode)}`);
     return (await res.json()).hits;
   }

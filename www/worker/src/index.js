@@ -19,7 +19,7 @@
 //                                             CancelTask (and v0.3's message/send, message/stream,
 //                                             tasks/get, tasks/cancel); the tenant is the token's
 //   POST   /v1/orgs/{org}/users/{user}/chat   { message, session_id? } -> SSE, in the org's object
-//   GET    /v1/orgs/{org}/users/{user}/history|usage|export, DELETE /v1/orgs/{org}/users/{user}
+//   GET    /v1/orgs/{org}/users/{user}/history|usage|export|facts|search, DELETE /v1/orgs/{org}/users/{user}
 //   GET|PUT /v1/orgs/{org}/blocks, GET /v1/orgs/{org}/usage|export, DELETE /v1/orgs/{org}   (org_admin)
 import { authenticate, authorize, authorizeOrg } from "./auth.js";
 import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject, strictQuery } from "./http.js";
@@ -51,6 +51,8 @@ const ROUTES = [
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/history$/, handler: orgUserHistory, params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/usage$/, handler: orgUserOp("usage"), params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/export$/, handler: orgUserOp("export"), params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/facts$/, handler: orgUserOp("facts"), params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/search$/, handler: orgUserSearch, params: ORG_USER },
   { method: "DELETE", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)$/, handler: orgUserOp("user", "DELETE"), params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: orgOp("org/blocks"), params: ORG },
   { method: "PUT", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: setOrgBlock, params: ORG },
@@ -232,7 +234,16 @@ async function orgUserHistory({ env, url, auth, params: [org, user] }) {
   return callOrg(env, org, user, "history", { query: { session_id: sessionId } });
 }
 
-/** A user's operation without a body: usage, export, erasure. */
+/** As `tenantSearch`, for a user of an org: the agent judges `q`, `mode` and `limit`. */
+async function orgUserSearch({ env, url, auth, params: [org, user] }) {
+  authorizeOrg(auth, org, user);
+  const query = strictQuery(url);
+  const sessionId = sessionOf(query);
+  const { q, mode, limit } = query;
+  return callOrg(env, org, user, "search", { query: { q, mode, limit, session_id: sessionId } });
+}
+
+/** A user's operation without a body: usage, export, facts, erasure. */
 function orgUserOp(op, method = "GET") {
   return ({ env, auth, params: [org, user] }) => {
     authorizeOrg(auth, org, user);

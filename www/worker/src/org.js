@@ -4,7 +4,7 @@
 // ceiling can hold exactly). The router has checked the caller before anything reaches it.
 //
 //   POST   /run, /stream      { message, sessionId? } for the user in x-tenantry-user
-//   GET    /history?session_id=, /usage, /export      that user's
+//   GET    /history?session_id=, /usage, /export, /facts, /search?q=&mode=&limit=&session_id=   that user's
 //   DELETE /user              forget that user
 //   GET    /org/blocks        the org's knowledge;  PUT /org/blocks { label, text }
 //   DELETE /org/blocks?label= one block;  GET /org/usage, /org/export;  DELETE /org (forgetOrg)
@@ -12,7 +12,7 @@ import { Agent, durableObjectStorage } from "tenantry";
 import { HttpError, errorResponse, json, positiveVar } from "./http.js";
 import { rateConfig } from "./meter.js";
 import { streamResponse } from "./run-stream.js";
-import { agentConfig } from "./tenant.js";
+import { agentConfig, searchOptions } from "./tenant.js";
 
 export const ORG_HEADER = "x-tenantry-org";
 export const USER_HEADER = "x-tenantry-user";
@@ -84,6 +84,10 @@ export class OrgAgent {
         }
         case "GET /export":
           return json(await agent.export(user(), scope));
+        case "GET /facts":
+          return json({ facts: await agent.facts(user(), { validAt: Date.now(), ...scope }) });
+        case "GET /search":
+          return json({ hits: await agent.search(user(), url.searchParams.get("q") ?? undefined, { ...searchOptions(url.searchParams), ...scope }) });
         case "DELETE /user":
           await agent.forget(user(), scope);
           return new Response(null, { status: 204 });

@@ -190,7 +190,7 @@ export class TenantAgent {
  * to judge, so its rules and its error codes are the only ones: a `limit` that reads as a
  * decimal number goes as that number, anything else as the text it is.
  */
-function searchOptions(params) {
+export function searchOptions(params) {
   const options = {};
   const mode = params.get("mode");
   if (mode !== null) options.mode = mode;
