@@ -28,6 +28,7 @@ mod events;
 mod http;
 mod ids;
 mod json_text;
+mod keyed;
 pub mod limits;
 mod lock;
 mod mcp;

@@ -5,8 +5,9 @@
 //! Dropping a waiting ticket (an abandoned run) leaves the queue without blocking others.
 //! Keys with no holder and no waiter are removed, so the map stays as small as the load.
 
+use crate::keyed::KeyedMap;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
@@ -19,7 +20,7 @@ struct Waiter {
 }
 
 struct State<K> {
-    queues: HashMap<K, VecDeque<Waiter>>,
+    queues: KeyedMap<K, VecDeque<Waiter>>,
     next_id: u64,
 }
 
@@ -31,7 +32,7 @@ impl<K: Eq + Hash + Clone> Default for KeyedLock<K> {
     fn default() -> Self {
         KeyedLock {
             state: Rc::new(RefCell::new(State {
-                queues: HashMap::new(),
+                queues: KeyedMap::default(),
                 next_id: 0,
             })),
         }

@@ -7,12 +7,13 @@
 use crate::budget::OrgBudget;
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
+use crate::keyed::KeyedMap;
 use crate::limits::{MAX_ORG_CONFIG_CACHE, ORG_CONFIG_TTL_MS};
 use crate::model::Model;
 use crate::tools::permissions::{Permissions, ToolScope};
 use futures_util::future::LocalBoxFuture;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// One org's settings, as the host gives them. Every field is optional.
@@ -117,7 +118,7 @@ struct Cached {
 pub struct OrgConfigs {
     fixed: BTreeMap<OrgId, Rc<ResolvedOrg>>,
     lookup: Option<Rc<dyn OrgLookup>>,
-    cache: RefCell<HashMap<OrgId, Cached>>,
+    cache: RefCell<KeyedMap<OrgId, Cached>>,
 }
 
 impl OrgConfigs {

@@ -200,8 +200,8 @@ pub fn sort_best_first(scored: &mut [Ranked<'_>]) {
 
 /// Frequency of each token in a text, for tests of the tokenizer.
 #[cfg(test)]
-fn term_counts(text: &str) -> std::collections::HashMap<String, usize> {
-    let mut m = std::collections::HashMap::new();
+fn term_counts(text: &str) -> crate::keyed::KeyedMap<String, usize> {
+    let mut m = crate::keyed::KeyedMap::default();
     for t in tokens(text) {
         *m.entry(t).or_insert(0) += 1;
     }

@@ -8,11 +8,11 @@
 use crate::embed::{cosine, norm};
 use crate::error::{Error, Result};
 use crate::ids::SessionId;
+use crate::keyed::KeyedMap;
 use crate::limits::RRF_K;
 use crate::memory::UserState;
 use crate::message::Role;
 use crate::recall::{self, Hit, MessageKey, Position, Ranked};
-use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SearchMode {
@@ -94,7 +94,7 @@ pub fn semantic_ranked<'a>(
 /// it appears in (rank from 1), so agreement between the two lifts a message without
 /// comparing BM25 scores with cosines.
 fn fuse<'a>(lists: [Vec<Ranked<'a>>; 2]) -> Vec<Ranked<'a>> {
-    let mut fused: HashMap<MessageKey, Ranked<'a>> = HashMap::new();
+    let mut fused: KeyedMap<MessageKey, Ranked<'a>> = KeyedMap::default();
     for list in lists {
         for (rank, r) in list.into_iter().enumerate() {
             let add = 1.0 / (RRF_K + rank as f64 + 1.0);

@@ -6,12 +6,12 @@ use super::pseudonym::pseudonym_of;
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::ids::UserKey;
+use crate::keyed::KeyedSet;
 use crate::memory::UserState;
 use crate::observe::{About, Kind};
 use crate::persist::user_doc::{self, SnapshotDoc, UserDoc};
 use crate::persist::{keys, records, Storage};
 use serde_json::json;
-use std::collections::HashSet;
 
 impl Agent {
     /// Deletes everything of one user, in storage and in RAM, and nothing of anyone else.
@@ -244,7 +244,7 @@ impl Agent {
             });
         }
         let limits = self.config.memory.limits();
-        let mut seen = HashSet::new();
+        let mut seen = KeyedSet::default();
         let now = self.now();
         for doc in &snapshot.users {
             let (user, _) = user_doc::user_from_doc(doc.clone(), &limits)?;

@@ -41,6 +41,7 @@ use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::error::Result;
 use crate::ids::{OrgId, SessionId, UserKey};
+use crate::keyed::KeyedSet;
 use crate::lock::KeyedLock;
 use crate::memory::{Memory, OrgTable};
 use crate::model::Model;
@@ -49,7 +50,7 @@ use crate::org_config::{OrgConfigs, OrgLookup, OrgSettings};
 use crate::persist::Storage;
 use crate::tools::ToolSet;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 pub struct Agent {
@@ -67,7 +68,7 @@ pub struct Agent {
     org_configs: OrgConfigs,
     /// Users whose forget or import is in progress: runs for them are refused meanwhile so
     /// none can load a half-deleted user from storage.
-    replacing: RefCell<HashSet<UserKey>>,
+    replacing: RefCell<KeyedSet<UserKey>>,
     pub(super) clock: Rc<dyn Clock>,
     storage: Option<Rc<dyn Storage>>,
     /// Budgets and rate limits: a table of its own, not part of the evictable memory, so
@@ -145,7 +146,7 @@ impl Agent {
             orgs: RefCell::new(OrgTable::new(crate::limits::MAX_RESIDENT_ORGS)),
             org_locks: KeyedLock::default(),
             org_configs: OrgConfigs::default(),
-            replacing: RefCell::new(HashSet::new()),
+            replacing: RefCell::new(KeyedSet::default()),
             clock: default_clock(),
             storage: None,
         })

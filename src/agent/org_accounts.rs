@@ -10,8 +10,9 @@ use super::Agent;
 use crate::budget::{AccountDoc, PlanId, UsageReport};
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserKey};
+use crate::keyed::KeyedSet;
 use crate::persist::{keys, records, Storage};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 impl Agent {
     /// The org whose limits a call of `user` answers to: `None` for the default org's users
@@ -123,7 +124,7 @@ impl Agent {
         if self.ledger.borrow().has_org(org) || self.ledger.borrow().org_len() < cap {
             return Ok(());
         }
-        let in_use: HashSet<OrgId> = match self.storage.is_some() {
+        let in_use: KeyedSet<OrgId> = match self.storage.is_some() {
             true => self
                 .memory
                 .borrow()
@@ -131,7 +132,7 @@ impl Agent {
                 .filter(|(_, u)| u.pins > 0)
                 .filter_map(|(k, _)| k.org_id().cloned())
                 .collect(),
-            false => HashSet::new(),
+            false => KeyedSet::default(),
         };
         let now = self.now();
         let mut ledger = self.ledger.borrow_mut();

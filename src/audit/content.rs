@@ -16,7 +16,8 @@
 use super::error::AuditError;
 use super::hash::to_hex;
 use super::key::MacKey;
-use std::collections::{BTreeMap, HashMap};
+use crate::keyed::KeyedMap;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Most users holding a content key at once: about 100 bytes each, so at most ~10 MB.
@@ -56,7 +57,7 @@ fn owned((user, org): Owner<'_>) -> OwnerKey {
 /// eviction at `capacity`.
 pub struct ContentKeys {
     capacity: usize,
-    keys: HashMap<OwnerKey, Slot>,
+    keys: KeyedMap<OwnerKey, Slot>,
     /// Users by last use, oldest first, for eviction.
     by_use: BTreeMap<u64, OwnerKey>,
     clock: u64,
@@ -68,7 +69,7 @@ impl ContentKeys {
     pub fn new(capacity: usize) -> ContentKeys {
         ContentKeys {
             capacity: capacity.max(1),
-            keys: HashMap::new(),
+            keys: KeyedMap::default(),
             by_use: BTreeMap::new(),
             clock: 0,
         }

@@ -4,8 +4,8 @@
 //! session is looked up under the user it was made for, and only that user.
 
 use crate::ids::UserKey;
+use crate::keyed::KeyedMap;
 use crate::tools::ToolSpec;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// One tool of a server, as offered to the model.
@@ -44,7 +44,7 @@ struct Entry {
 }
 
 pub struct Catalog {
-    entries: HashMap<(UserKey, usize), Entry>,
+    entries: KeyedMap<(UserKey, usize), Entry>,
     max_entries: usize,
     tick: u64,
     /// Bumped by `forget` and `clear_all`: an answer that arrives after either was asked
@@ -55,7 +55,7 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(max_entries: usize) -> Catalog {
         Catalog {
-            entries: HashMap::new(),
+            entries: KeyedMap::default(),
             max_entries: max_entries.max(1),
             tick: 0,
             generation: 0,

@@ -21,8 +21,9 @@ pub use user::UserState;
 pub use working::WorkingMemory;
 
 use crate::ids::{SessionId, UserKey};
+use crate::keyed::{KeyedMap, KeyedSet};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {
@@ -61,7 +62,7 @@ pub struct Stats {
 
 #[derive(Debug)]
 pub struct Memory {
-    users: HashMap<UserKey, UserState>,
+    users: KeyedMap<UserKey, UserState>,
     /// Access order: the smallest tick is the least recently used user. A BTreeMap keeps
     /// touch and evict at O(log n) with 100k users, where moving entries in an ordered
     /// map would be O(n).
@@ -74,7 +75,7 @@ pub struct Memory {
 impl Memory {
     pub fn new(limits: Limits) -> Self {
         Memory {
-            users: HashMap::new(),
+            users: KeyedMap::default(),
             lru: BTreeMap::new(),
             tick: 0,
             incarnations: 0,
@@ -272,7 +273,7 @@ impl Memory {
             users: self.users.len(),
             ..Default::default()
         };
-        let mut orgs = std::collections::HashSet::new();
+        let mut orgs = KeyedSet::default();
         for (k, u) in &self.users {
             if let Some(org) = k.org_id() {
                 orgs.insert(org);

@@ -6,7 +6,8 @@
 use super::WorkingMemory;
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
-use std::collections::{BTreeMap, HashMap};
+use crate::keyed::KeyedMap;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// One org's blocks, with the same bounds as a user's working-memory blocks.
@@ -69,7 +70,7 @@ struct Entry {
 /// The resident orgs' knowledge, least recently used first out.
 #[derive(Debug)]
 pub struct OrgTable {
-    orgs: HashMap<OrgId, Entry>,
+    orgs: KeyedMap<OrgId, Entry>,
     by_use: BTreeMap<u64, OrgId>,
     tick: u64,
     capacity: usize,
@@ -78,7 +79,7 @@ pub struct OrgTable {
 impl OrgTable {
     pub fn new(capacity: usize) -> OrgTable {
         OrgTable {
-            orgs: HashMap::new(),
+            orgs: KeyedMap::default(),
             by_use: BTreeMap::new(),
             tick: 0,
             capacity: capacity.max(1),

@@ -8,9 +8,9 @@
 //! `forget`, say).
 
 use crate::ids::UserKey;
+use crate::keyed::KeyedMap;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Entries kept across all users.
@@ -19,11 +19,11 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub const MAX_ENTRIES_PER_USER: usize = 100;
 pub const MAX_KEY_BYTES: usize = 256;
 
-type Entries = HashMap<String, (Value, f64)>;
+type Entries = KeyedMap<String, (Value, f64)>;
 
 #[derive(Default)]
 pub struct ToolCache {
-    users: HashMap<UserKey, Entries>,
+    users: KeyedMap<UserKey, Entries>,
     len: usize,
     /// Bumped by every `forget`: a handle made before one stops writing.
     forgets: u64,
@@ -57,7 +57,7 @@ impl ToolCache {
     fn set(&mut self, user: &UserKey, key: &str, value: Value, expires: f64) -> bool {
         let replacing = self.users.get(user).is_some_and(|e| e.contains_key(key));
         if !replacing {
-            let own = self.users.get(user).map_or(0, HashMap::len);
+            let own = self.users.get(user).map_or(0, KeyedMap::len);
             if own >= MAX_ENTRIES_PER_USER {
                 self.evict_from(&user.clone());
             } else if self.len >= MAX_ENTRIES {

@@ -10,7 +10,8 @@ use crate::budget::error::{BudgetError, Scope};
 use crate::budget::policy::Plan;
 use crate::budget::report::UsageReport;
 use crate::ids::OrgId;
-use std::collections::{BTreeMap, HashSet};
+use crate::keyed::KeyedSet;
+use std::collections::BTreeMap;
 
 impl Ledger {
     /// Whether any org limit (budget or rate) is configured. When not, no org account is
@@ -80,7 +81,7 @@ impl Ledger {
     /// latest change is stored, except those of orgs in `in_use` (a run of theirs read
     /// the account and will use it without reading storage again). An account with a call
     /// in flight or an unsaved change is always kept. Returns how many were dropped.
-    pub fn sweep_orgs(&mut self, stored: bool, in_use: &HashSet<OrgId>, now: f64) -> usize {
+    pub fn sweep_orgs(&mut self, stored: bool, in_use: &KeyedSet<OrgId>, now: f64) -> usize {
         let now = self.tick(now);
         let mut dropped = self.orgs.retain(org_binding(&self.policy, now));
         if stored {

@@ -5,7 +5,7 @@
 
 use crate::budget::account::Account;
 use crate::budget::policy::Layout;
-use std::collections::HashMap;
+use crate::keyed::KeyedMap;
 use std::hash::Hash;
 
 /// A keyed hash of a user id (HMAC-SHA256 under the agent's secret): the only name an
@@ -23,14 +23,14 @@ pub(super) struct Handle {
 
 #[derive(Debug)]
 pub(super) struct Table<K> {
-    index: HashMap<K, usize>,
+    index: KeyedMap<K, usize>,
     /// Boxed so the holes a sweep leaves cost a pointer each.
     slots: Vec<Option<Box<Account>>>,
     free: Vec<usize>,
     /// Accounts of erased users: what they spent in windows still open keeps counting (an
     /// erasure must not be a way around a limit), under a pseudonym instead of the id.
     /// Reservations in flight still settle here (the slot and epoch are unchanged).
-    retained: HashMap<Pseudonym, usize>,
+    retained: KeyedMap<Pseudonym, usize>,
     /// The last epoch given to an account.
     epochs: u64,
 }
@@ -38,10 +38,10 @@ pub(super) struct Table<K> {
 impl<K> Default for Table<K> {
     fn default() -> Self {
         Table {
-            index: HashMap::new(),
+            index: KeyedMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            retained: HashMap::new(),
+            retained: KeyedMap::default(),
             epochs: 0,
         }
     }
