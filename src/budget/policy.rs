@@ -2,7 +2,7 @@
 //! distinct rolling windows to keep (and which metrics each must count), and for each plan
 //! a flat list of caps pointing into them.
 
-use super::config::{BudgetConfig, LimitSet, RateLimitConfig};
+use super::config::{BudgetConfig, LimitSet, OrgBudget, RateLimitConfig};
 use super::error::BudgetError;
 use super::field::{item_path, key_path};
 use super::price::PriceTable;
@@ -91,25 +91,8 @@ impl Policy {
             None => None,
         };
         let mut user_sets = vec![checked(&budget.per_user, "budget.perUser")?];
-        let mut plan_names = HashMap::new();
-        for (name, sets) in &budget.plans {
-            let path = key_path("budget.plans", name);
-            if name.is_empty() {
-                return Err(BudgetError::config(path, "plan name must not be empty"));
-            }
-            plan_names.insert(name.clone(), user_sets.len());
-            user_sets.push(checked(sets, &path)?);
-        }
-        let mut org_user_plans = HashMap::new();
-        for (org, b) in budget
-            .org_budgets
-            .iter()
-            .filter(|(_, b)| !b.per_user.is_empty())
-        {
-            let path = format!("{}.budget.perUser", key_path("orgs", org));
-            org_user_plans.insert(org.clone(), user_sets.len());
-            user_sets.push(checked(&b.per_user, &path)?);
-        }
+        let plan_names = append_plans(&mut user_sets, &budget.plans, "budget.plans")?;
+        let org_user_plans = append_org_limits(&mut user_sets, budget, "perUser", |b| &b.per_user)?;
         let global_sets = checked(&budget.global, "budget.global")?;
         let org = OrgPolicy::new(budget, rate_config)?;
 
@@ -143,25 +126,8 @@ impl OrgPolicy {
             None => None,
         };
         let mut sets = vec![checked(&budget.per_org, "budget.perOrg")?];
-        let mut plan_names = HashMap::new();
-        for (name, s) in &budget.org_plans {
-            let path = key_path("budget.orgPlans", name);
-            if name.is_empty() {
-                return Err(BudgetError::config(path, "plan name must not be empty"));
-            }
-            plan_names.insert(name.clone(), sets.len());
-            sets.push(checked(s, &path)?);
-        }
-        let mut org_plans = HashMap::new();
-        for (org, b) in budget
-            .org_budgets
-            .iter()
-            .filter(|(_, b)| !b.per_org.is_empty())
-        {
-            let path = format!("{}.budget.perOrg", key_path("orgs", org));
-            org_plans.insert(org.clone(), sets.len());
-            sets.push(checked(&b.per_org, &path)?);
-        }
+        let plan_names = append_plans(&mut sets, &budget.org_plans, "budget.orgPlans")?;
+        let org_plans = append_org_limits(&mut sets, budget, "perOrg", |b| &b.per_org)?;
         let mut layout = Layout::default();
         for s in &sets {
             layout.note(
@@ -179,6 +145,44 @@ impl OrgPolicy {
             active,
         })
     }
+}
+
+/// Appends each named plan to `sets`; answers where each went, by name.
+fn append_plans(
+    sets: &mut Vec<Checked>,
+    plans: &std::collections::BTreeMap<String, Vec<LimitSet>>,
+    base: &str,
+) -> Result<HashMap<String, usize>, BudgetError> {
+    let mut names = HashMap::new();
+    for (name, limits) in plans {
+        let path = key_path(base, name);
+        if name.is_empty() {
+            return Err(BudgetError::config(path, "plan name must not be empty"));
+        }
+        names.insert(name.clone(), sets.len());
+        sets.push(checked(limits, &path)?);
+    }
+    Ok(names)
+}
+
+/// Appends each org's own limits of one level (`orgs[orgId].budget.<field>`, those that
+/// set any) to `sets`; answers where each went, by org id.
+fn append_org_limits(
+    sets: &mut Vec<Checked>,
+    budget: &BudgetConfig,
+    field: &str,
+    limits: impl Fn(&OrgBudget) -> &Vec<LimitSet>,
+) -> Result<HashMap<String, usize>, BudgetError> {
+    let mut orgs = HashMap::new();
+    for (org, b) in &budget.org_budgets {
+        if limits(b).is_empty() {
+            continue;
+        }
+        let path = format!("{}.budget.{field}", key_path("orgs", org));
+        orgs.insert(org.clone(), sets.len());
+        sets.push(checked(limits(b), &path)?);
+    }
+    Ok(orgs)
 }
 
 fn checked(sets: &[LimitSet], base: &str) -> Result<Checked, BudgetError> {

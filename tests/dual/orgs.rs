@@ -32,13 +32,18 @@ fn agent_over(storage: Rc<MemoryStorage>, budget: BudgetConfig) -> (Rc<Agent>, R
     (Rc::new(agent), model)
 }
 
+/// A lifetime cap of `tokens` in all.
+fn cap(tokens: f64) -> Vec<LimitSet> {
+    vec![LimitSet {
+        max_total_tokens: Some(tokens),
+        window: Window::Lifetime,
+        ..Default::default()
+    }]
+}
+
 fn lifetime(tokens: f64) -> BudgetConfig {
     BudgetConfig {
-        per_user: vec![LimitSet {
-            max_total_tokens: Some(tokens),
-            window: Window::Lifetime,
-            ..Default::default()
-        }],
+        per_user: cap(tokens),
         ..Default::default()
     }
 }
@@ -520,13 +525,6 @@ dual_test!(
     an_orgs_settings_pick_its_budget_plan_and_an_unknown_plan_is_refused,
     async {
         let model = ScriptModel::with_yields(0);
-        let cap = |tokens: f64| {
-            vec![LimitSet {
-                max_total_tokens: Some(tokens),
-                window: Window::Lifetime,
-                ..Default::default()
-            }]
-        };
         let budget = BudgetConfig {
             per_org: cap(1_000_000.0),
             org_plans: [("tiny".to_owned(), cap(40.0))].into(),
@@ -680,13 +678,6 @@ dual_test!(
 
 dual_test!(an_orgs_own_limits_apply_to_it_and_its_users_only, async {
     let model = ScriptModel::with_yields(0);
-    let cap = |tokens: f64| {
-        vec![LimitSet {
-            max_total_tokens: Some(tokens),
-            window: Window::Lifetime,
-            ..Default::default()
-        }]
-    };
     let config = AgentConfig {
         budget: BudgetConfig {
             per_org: cap(1_000_000.0),
