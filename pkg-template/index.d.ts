@@ -963,6 +963,10 @@ export interface MemoryStats {
   auditContentKeys: number;
   /** Orgs whose knowledge is held in RAM (at most 10,000). */
   orgKnowledge: number;
+  /** (user, MCP server) tool lists and sessions cached (at most the MCP cache size, 10,000 by default). */
+  mcpCacheEntries: number;
+  /** Orgs whose `orgConfig` answer is cached (at most 1,000, for 60 s). */
+  orgConfigCache: number;
 }
 
 /** One committed exchange: the user's message and the agent's reply. */

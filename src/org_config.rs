@@ -212,6 +212,11 @@ impl OrgConfigs {
             .and_then(|o| o.plan.clone())
     }
 
+    /// Orgs whose lookup answer is cached now.
+    pub fn cached(&self) -> usize {
+        self.cache.borrow().len()
+    }
+
     /// Forgets the cached answer for `org` (its users' next run asks again).
     pub fn forget(&self, org: &OrgId) {
         self.cache.borrow_mut().remove(org);

@@ -97,6 +97,8 @@ impl Agent {
         st.retained_org_accounts = ledger.org_retained();
         st.audit_content_keys = self.observer.content_keys();
         st.org_knowledge = self.orgs.borrow().len();
+        st.mcp_cache_entries = self.mcp.as_ref().map_or(0, |m| m.cached_entries());
+        st.org_config_cache = self.org_configs.cached();
         if let Some(t) = &self.tools {
             let cache = t.cache.borrow();
             st.tool_cache_entries = cache.len();

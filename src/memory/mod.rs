@@ -58,6 +58,10 @@ pub struct Stats {
     pub audit_content_keys: usize,
     /// Orgs whose knowledge is in RAM (bounded by `MAX_RESIDENT_ORGS`).
     pub org_knowledge: usize,
+    /// (user, MCP server) tool lists and sessions kept (bounded by the MCP cache size).
+    pub mcp_cache_entries: usize,
+    /// Orgs whose `orgConfig` answer is cached (bounded by `MAX_ORG_CONFIG_CACHE`).
+    pub org_config_cache: usize,
 }
 
 #[derive(Debug)]

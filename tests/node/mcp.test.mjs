@@ -202,11 +202,14 @@ test("forget and clearAll drop the user's cached lists and sessions", async () =
   await agent.run("CALL crm_whoami", "bob");
   await agent.run("CALL crm_whoami", "alice");
   assert.deepEqual([server.count("tools/list"), server.count("initialize")], [2, 2]);
+  assert.equal(agent.stats().mcpCacheEntries, 2);
   await agent.forget("alice");
+  assert.equal(agent.stats().mcpCacheEntries, 1, "bob's entry only");
   await agent.run("CALL crm_whoami", "alice");
   await agent.run("CALL crm_whoami", "bob");
   assert.deepEqual([server.count("tools/list"), server.count("initialize")], [3, 3], "alice listed again, bob did not");
   await agent.clearAll();
+  assert.equal(agent.stats().mcpCacheEntries, 0);
   await agent.run("CALL crm_whoami", "bob");
   assert.deepEqual([server.count("tools/list"), server.count("initialize")], [4, 4]);
   // A session the server forgot (a restart): opened again once, and the call goes through.

@@ -349,6 +349,7 @@ test("per-org settings: instructions, the tools offered, permissions and the mod
   assert.ok(seen[2].system.startsWith("You are a support bot.\n\nGlobex: be brief."));
   assert.ok(!seen[3].system.includes("Acme") && !seen[3].system.includes("Globex"));
   assert.deepEqual(lookups, ["globex"], "the static map is never looked up; answers are cached");
+  assert.equal(agent.stats().orgConfigCache, 1, "globex's answer, and no static org");
   const isConfig = (e) => e instanceof TenantryError && e.code === "invalid_config";
   await assert.rejects(agent.run("hi", "alice", { orgId: "broken" }), (e) => isConfig(e) && /directory down/.test(e.message));
   await assert.rejects(agent.run("hi", "alice", { orgId: "weird" }), (e) => isConfig(e) && e.details.field === 'orgConfig("weird").tools');
