@@ -437,6 +437,38 @@ for (const mode of ["browser", "worker"]) {
   });
 }
 
+test("through the Worker over WebSockets: replies stream per tenant and per org user, a dropped socket reconnects and the chat goes on", async () => {
+  const { page, errors } = await openPage(DESKTOP);
+  // Every socket the page opens goes through here to the Worker, so the test can drop one.
+  const routes = [];
+  await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+    routes.push({ url: ws.url(), ws });
+    ws.connectToServer();
+  });
+  await page.getByLabel("Through the Worker (WebSocket)").check();
+  await page.waitForSelector('body[data-ready="socket"]', { timeout: 30_000 });
+  assert.match(await page.locator("#config").textContent(), /GET \/v1\/ws/);
+  const hi = await send(page, "alice", "My name is Alicia");
+  assert.equal(hi.state, "done");
+  assert.match(hi.text, /Alicia/);
+  assert.ok(hi.deltas > 1, `deltas: ${hi.deltas}`);
+  const acme = { org: "acme", user: "alice" };
+  assert.equal((await send(page, acme, "What's my name?")).text, `I don't know your name yet. Tell me with "My name is ...".`);
+  assert.deepEqual(routes.map((r) => new URL(r.url).pathname), ["/v1/ws", "/v1/orgs/acme/users/alice/ws"]);
+  assert.match(await page.locator("#stats").textContent(), /Sockets open: 2; reconnects: 0/);
+
+  // alice's socket drops: the page opens it again by itself, says so, and her chat goes on.
+  await routes[0].ws.close({ code: 4000, reason: "dropped by the test" });
+  await page.waitForSelector('body[data-reconnects="1"]', { timeout: 15_000 });
+  assert.match(await page.locator("#status").textContent(), /The socket of alice dropped and was opened again \(1 reconnect so far\)/);
+  assert.equal((await send(page, "alice", "What's my name?")).text, "Your name is Alicia.");
+  assert.equal(routes.length, 3);
+  await page.screenshot({ path: join(OUT, "page-socket.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+  await Promise.all(["/v1/tenants/alice", "/v1/orgs/acme"].map((path) => fetch(`${origin}${path}`, { method: "DELETE" })));
+});
+
 /** Searches `tenant`'s messages from their panel; resolves to the hits shown: { meta, text }. */
 async function searchPanel(page, tenant, query, mode) {
   const p = panel(page, tenant);

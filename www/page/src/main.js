@@ -8,6 +8,8 @@ import { OrgCard } from "./org-card.js";
 import { TenantPanel } from "./tenant-panel.js";
 import { whoKey } from "./identity.js";
 import { WorkerBackend } from "./worker-backend.js";
+import { SocketBackend } from "./ws-backend.js";
+import { whoLabel } from "./identity.js";
 
 const $ = (sel) => document.querySelector(sel);
 const status = $("#status");
@@ -18,6 +20,7 @@ const orgsEl = $("#orgs");
 const MODE_LABEL = {
   browser: "in this browser (wasm)",
   worker: "through the Worker",
+  socket: "through the Worker over WebSockets",
 };
 
 const app = {
@@ -45,11 +48,22 @@ function say(text, kind = "info") {
 
 async function backendFor(mode) {
   if (!app.backends[mode]) {
-    app.backends[mode] = mode === "browser" ? BrowserBackend.create() : WorkerBackend.create();
+    app.backends[mode] = mode === "browser" ? BrowserBackend.create() : mode === "socket" ? socketBackend() : WorkerBackend.create();
     // A failed load may be retried by switching back to this mode.
     app.backends[mode].catch(() => delete app.backends[mode]);
   }
   return app.backends[mode];
+}
+
+/** The Worker over one WebSocket per tenant; each reopened socket is said and counted. */
+async function socketBackend() {
+  const backend = await SocketBackend.create();
+  backend.onReconnect = (who, n) => {
+    say(`The socket of ${whoLabel(who)} dropped and was opened again (${n} reconnect${n === 1 ? "" : "s"} so far).`);
+    document.body.dataset.reconnects = String(n);
+    app.refreshStats();
+  };
+  return backend;
 }
 
 async function useMode(mode) {

@@ -82,6 +82,45 @@ export async function verifyJwt(token, secret, { nowSeconds = Date.now() / 1000,
   return claims;
 }
 
+/** The subprotocol a WebSocket client of this Worker asks for (and is answered with). */
+export const WS_PROTOCOL = "tenantry.v1";
+const BEARER_PROTOCOL = "bearer.";
+
+/** The subprotocols a WebSocket upgrade offers, in order (none for any other request). */
+export function offeredProtocols(request) {
+  if (!isWebSocketUpgrade(request)) return [];
+  const header = request.headers.get("sec-websocket-protocol");
+  return header === null ? [] : header.split(",").map((p) => p.trim()).filter(Boolean);
+}
+
+export function isWebSocketUpgrade(request) {
+  return (request.headers.get("upgrade") ?? "").trim().toLowerCase() === "websocket";
+}
+
+/**
+ * The one place a request's token is found: `Authorization: Bearer <JWT>`, or, on a
+ * WebSocket upgrade (a browser's WebSocket cannot set headers), the subprotocol
+ * `bearer.<JWT>` offered next to `tenantry.v1`. A token given both ways, or twice, is
+ * refused rather than one of them picked.
+ */
+function bearerToken(request) {
+  const found = [];
+  const header = request.headers.get("authorization");
+  if (header !== null) {
+    const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
+    if (!match) throw unauthorized("the Authorization header is not `Bearer <JWT>`");
+    found.push(match[1]);
+  }
+  for (const protocol of offeredProtocols(request)) {
+    if (protocol.startsWith(BEARER_PROTOCOL)) found.push(protocol.slice(BEARER_PROTOCOL.length));
+  }
+  if (found.length === 0) {
+    throw unauthorized("this Worker needs `Authorization: Bearer <JWT>` (or, opening a WebSocket, the subprotocol `bearer.<JWT>`)");
+  }
+  if (found.length > 1) throw unauthorized("the request carries more than one token");
+  return found[0];
+}
+
 /**
  * `{ mode: "open" }` without a secret, else `{ mode: "jwt", tenant }` for a valid token;
  * throws HttpError 401 for a missing or bad one, and 400 `invalid_user_id` for a valid one
@@ -91,10 +130,7 @@ export async function authenticate(request, env) {
   const secret = env.AUTH_SECRET;
   if (!secret) return { mode: "open" };
   const maxLifetimeS = positiveVar(env, "MAX_TOKEN_LIFETIME_S", DEFAULT_MAX_TOKEN_LIFETIME_S);
-  const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
-  if (!match) throw unauthorized("this Worker needs `Authorization: Bearer <JWT>`");
-  const claims = await verifyJwt(match[1], secret, { maxLifetimeS });
+  const claims = await verifyJwt(bearerToken(request), secret, { maxLifetimeS });
   if (claims.org != null) return orgClaims(claims);
   const claim = claims.tenant != null ? "tenant" : "sub";
   const tenant = claims[claim];

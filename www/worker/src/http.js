@@ -75,29 +75,39 @@ export function modelFailure(code, details) {
   return { code, message: "the model provider failed", details: out };
 }
 
-/** The Response for anything a handler threw: TenantryError, HttpError or a bug. */
-export function errorResponse(err) {
+/**
+ * What a client may learn of anything a handler threw (TenantryError, HttpError or a bug):
+ * `{ status, code, message, details, headers }`. A model failure keeps the provider's text
+ * out; storage and internal failures and bugs keep theirs out too and go to the log.
+ */
+export function publicError(err) {
   if (err instanceof HttpError) {
     const headers = err.code === "rate_limited" ? { "retry-after": retryAfter(err.details) } : {};
-    return errorJson(err.status, err.code, err.message, err.details, headers);
+    return { status: err.status, code: err.code, message: err.message, details: err.details, headers };
   }
   if (err instanceof TenantryError) {
     if (isModelFailure(err.code)) {
       console.error("tenantry: the model provider failed", err.code, err.message, JSON.stringify(err.details ?? {}));
-      return json({ error: modelFailure(err.code, err.details) }, 502);
+      return { status: 502, ...modelFailure(err.code, err.details), headers: {} };
     }
     const status = STATUS[err.code] ?? 500;
     if (status === 500) {
       // Storage and internal failures: their text is for the operator, not the caller.
       console.error("tenantry: the agent failed", err.code, err.message, JSON.stringify(err.details ?? {}));
-      return errorJson(500, err.code, "internal error");
+      return { status, code: err.code, message: "internal error", details: {}, headers: {} };
     }
     const headers = err.code === "rate_limited" ? { "retry-after": retryAfter(err.details) } : {};
-    return errorJson(status, err.code, err.message, err.details ?? {}, headers);
+    return { status, code: err.code, message: err.message, details: err.details ?? {}, headers };
   }
   // A bug: its message may name internals, so it goes to the log, not to the client.
   console.error("tenantry worker: unexpected error", err?.stack ?? err);
-  return errorJson(500, "internal", "internal error");
+  return { status: 500, code: "internal", message: "internal error", details: {}, headers: {} };
+}
+
+/** The Response for anything a handler threw: TenantryError, HttpError or a bug. */
+export function errorResponse(err) {
+  const { status, code, message, details, headers } = publicError(err);
+  return errorJson(status, code, message, details, headers);
 }
 
 /**

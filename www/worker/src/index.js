@@ -8,6 +8,8 @@
 //   GET    /agent/history/{tenant_id}                                          (SOP-compatible)
 //   POST   /v1/chat                           { tenant_id?, user_id?, message, session_id? } -> SSE
 //   POST   /v1/chat/ui?tenant_id=             useChat's { id, messages, trigger } -> UI message stream
+//   GET    /v1/ws[?tenant_id=]                a WebSocket of the tenant (token's, or named in open mode):
+//                                             JSON frames run, cancel, history, ping (socket.js)
 //   DELETE /v1/tenants/{id}                   forget the tenant (GDPR erasure) -> 204
 //   GET    /v1/tenants/{id}/export            the tenant's data (GDPR access)
 //   GET    /v1/tenants/{id}/usage             the tenant's spend against its limits
@@ -20,8 +22,9 @@
 //                                             tasks/get, tasks/cancel); the tenant is the token's
 //   POST   /v1/orgs/{org}/users/{user}/chat   { message, session_id? } -> SSE, in the org's object
 //   GET    /v1/orgs/{org}/users/{user}/history|usage|export|facts|search, DELETE /v1/orgs/{org}/users/{user}
+//   GET    /v1/orgs/{org}/users/{user}/ws     a WebSocket of that user, in the org's object
 //   GET|PUT /v1/orgs/{org}/blocks, GET /v1/orgs/{org}/usage|export, DELETE /v1/orgs/{org}   (org_admin)
-import { authenticate, authorize, authorizeOrg } from "./auth.js";
+import { WS_PROTOCOL, authenticate, authorize, authorizeOrg, isWebSocketUpgrade, offeredProtocols } from "./auth.js";
 import { HttpError, checkId, errorJson, errorResponse, idField, json, messageField, readJsonObject, strictQuery } from "./http.js";
 import { modelName } from "./model.js";
 import { historyBody, interactBody, tenantNotFound, withDetail } from "./sop.js";
@@ -42,6 +45,7 @@ const ROUTES = [
   { method: "GET", path: /^\/agent\/history\/([^/]+)$/, handler: sopHistory, sop: true },
   { method: "POST", path: /^\/v1\/chat$/, handler: v1Chat },
   { method: "POST", path: /^\/v1\/chat\/ui$/, handler: v1ChatUi },
+  { method: "GET", path: /^\/v1\/ws$/, handler: tenantSocket },
   { method: "DELETE", path: /^\/v1\/tenants\/([^/]+)$/, handler: forgetTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/export$/, handler: exportTenant },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/usage$/, handler: tenantUsage },
@@ -53,6 +57,7 @@ const ROUTES = [
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/export$/, handler: orgUserOp("export"), params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/facts$/, handler: orgUserOp("facts"), params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/search$/, handler: orgUserSearch, params: ORG_USER },
+  { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/ws$/, handler: orgSocket, params: ORG_USER },
   { method: "DELETE", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)$/, handler: orgUserOp("user", "DELETE"), params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: orgOp("org/blocks"), params: ORG },
   { method: "PUT", path: /^\/v1\/orgs\/([^/]+)\/blocks$/, handler: setOrgBlock, params: ORG },
@@ -90,7 +95,7 @@ export default {
     }
     if (route?.sop) response = await withDetail(response);
     // Responses from the object have immutable headers: copy to add ours.
-    response = new Response(response.body, response);
+    response = response.webSocket ? socketResponse(request, response) : new Response(response.body, response);
     response.headers.set("x-tenantry-auth", mode);
     return response;
   },
@@ -108,6 +113,31 @@ function pathParam(raw, name = "tenant_id") {
   }
   return checkId(value, name, ID_CODES[name]);
 }
+
+/**
+ * The object's 101 with the subprotocol answered: `tenantry.v1` when the client offered it
+ * (a browser's WebSocket fails without it), never the `bearer.` one, which holds the token.
+ */
+function socketResponse(request, response) {
+  const headers = new Headers(response.headers);
+  if (offeredProtocols(request).includes(WS_PROTOCOL)) headers.set("sec-websocket-protocol", WS_PROTOCOL);
+  return new Response(null, { status: 101, webSocket: response.webSocket, headers });
+}
+
+/**
+ * What the router checks of a WebSocket route once the caller is authorized, before any
+ * object is reached: that it is an upgrade (426 otherwise) and, when the client offers
+ * subprotocols, that `tenantry.v1` is one of them.
+ */
+function requireUpgrade(request) {
+  if (!isWebSocketUpgrade(request)) throw new HttpError(426, "upgrade_required", "this route is a WebSocket: send `Upgrade: websocket`");
+  const offered = offeredProtocols(request);
+  if (offered.length && !offered.includes(WS_PROTOCOL)) {
+    throw new HttpError(400, "unsupported_protocol", `a WebSocket client of this Worker offers the subprotocol ${WS_PROTOCOL}`, { expected: WS_PROTOCOL });
+  }
+}
+
+const UPGRADE = { upgrade: "websocket" };
 
 /** Sends an operation to the tenant's own object; refuses before that if the caller may not. */
 function callTenant(env, tenant, op, init) {
@@ -182,6 +212,17 @@ async function v1ChatUi({ request, env, url, auth }) {
   return callTenant(env, tenant, "chat-ui", { method: "POST", body });
 }
 
+/**
+ * A WebSocket of the tenant, in its object (socket.js). The tenant is the token's, or in open
+ * mode the one `tenant_id` names, as for `/v1/chat/ui`; authorized before the upgrade.
+ */
+async function tenantSocket({ request, env, url, auth }) {
+  const requested = idField(strictQuery(url), "tenant_id", { required: false });
+  const tenant = tenantFor(auth, requested);
+  requireUpgrade(request);
+  return callTenant(env, tenant, "ws", { headers: UPGRADE });
+}
+
 async function forgetTenant({ env, auth, params: [tenantId] }) {
   return callTenant(env, tenantFor(auth, tenantId), "tenant", { method: "DELETE" });
 }
@@ -232,6 +273,13 @@ async function orgUserHistory({ env, url, auth, params: [org, user] }) {
   authorizeOrg(auth, org, user);
   const sessionId = sessionOf(strictQuery(url));
   return callOrg(env, org, user, "history", { query: { session_id: sessionId } });
+}
+
+/** A WebSocket of one user of the org, in the org's object (socket.js). */
+async function orgSocket({ request, env, auth, params: [org, user] }) {
+  authorizeOrg(auth, org, user);
+  requireUpgrade(request);
+  return callOrg(env, org, user, "ws", { headers: UPGRADE });
 }
 
 /** As `tenantSearch`, for a user of an org: the agent judges `q`, `mode` and `limit`. */
@@ -323,6 +371,8 @@ function home({ url, auth, env }) {
       `curl -sN '${o}${A2A_PATH}${open ? "?tenant_id=alice" : ""}'${bearer} ${j} -d '{"jsonrpc":"2.0","id":1,"method":"SendStreamingMessage","params":{"message":{"messageId":"m1","role":"ROLE_USER","parts":[{"text":"What is my name?"}]}}}'\n` +
       `\nA2A (JSON-RPC at ${A2A_PATH}): SendMessage, SendStreamingMessage, GetTask, CancelTask, and v0.3's message/send,\n` +
       `message/stream, tasks/get, tasks/cancel. A contextId is a session of the ${open ? "named" : "token's"} tenant.\n` +
+      `\nWebSocket: GET ${o.replace(/^http/, "ws")}/v1/ws${open ? "?tenant_id=alice" : ""} (subprotocol tenantry.v1${open ? "" : ", the token in the header or as the subprotocol bearer.<JWT>"}),\n` +
+      `JSON frames {type:"run",id,message,sessionId?}, {type:"cancel",id}, {type:"history",sessionId?}, {type:"ping"}.\n` +
       `\nAlso: POST /chat, POST /chat/stream, GET /history?user_id=... (user_id is the tenant).\n`,
     { headers: { "content-type": "text/plain; charset=utf-8" } },
   );

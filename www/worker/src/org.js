@@ -8,20 +8,22 @@
 //   DELETE /user              forget that user
 //   GET    /org/blocks        the org's knowledge;  PUT /org/blocks { label, text }
 //   DELETE /org/blocks?label= one block;  GET /org/usage, /org/export;  DELETE /org (forgetOrg)
+//   GET    /ws                -> 101, a WebSocket of the user in x-tenantry-user (socket.js)
 import { Agent, durableObjectStorage } from "tenantry";
 import { HttpError, errorResponse, json, positiveVar } from "./http.js";
 import { rateConfig } from "./meter.js";
 import { streamResponse } from "./run-stream.js";
+import { Sockets } from "./socket.js";
 import { agentConfig, searchOptions } from "./tenant.js";
 
 export const ORG_HEADER = "x-tenantry-org";
 export const USER_HEADER = "x-tenantry-user";
 
 /** The request to send to org `org`'s object, for `user` when the operation is a user's. */
-export function orgRequest(org, user, op, { method = "GET", body, query } = {}) {
+export function orgRequest(org, user, op, { method = "GET", body, query, headers: extra = {} } = {}) {
   const url = new URL(`https://org.internal/${op}`);
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-  const headers = { [ORG_HEADER]: encodeURIComponent(org) };
+  const headers = { ...extra, [ORG_HEADER]: encodeURIComponent(org) };
   if (user !== undefined) headers[USER_HEADER] = encodeURIComponent(user);
   if (body) headers["content-type"] = "application/json";
   return new Request(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
@@ -48,6 +50,9 @@ export class OrgAgent {
     this.env = env;
     this.org = undefined; // the org this object is, once a request has proven it
     this.agent = undefined;
+    // The users' sockets, each bound to its org and user by its own attachment. No meter:
+    // the agent's rateLimit.perUser counts their runs as it counts HTTP ones.
+    this.sockets = new Sockets(ctx, env, { agent: () => this.agentFor() });
   }
 
   agentFor() {
@@ -88,6 +93,8 @@ export class OrgAgent {
           return json({ facts: await agent.facts(user(), { validAt: Date.now(), ...scope }) });
         case "GET /search":
           return json({ hits: await agent.search(user(), url.searchParams.get("q") ?? undefined, { ...searchOptions(url.searchParams), ...scope }) });
+        case "GET /ws":
+          return await this.sockets.accept(request, { userId: user(), orgId: org });
         case "DELETE /user":
           await agent.forget(user(), scope);
           return new Response(null, { status: 204 });
@@ -113,6 +120,24 @@ export class OrgAgent {
     } catch (err) {
       return errorResponse(err);
     }
+  }
+
+  // The sockets' idle check: the only use of this object's alarm.
+  async alarm() {
+    const next = this.sockets.sweep();
+    if (next !== undefined) await this.ctx.storage.setAlarm(next);
+  }
+
+  webSocketMessage(ws, data) {
+    return this.sockets.message(ws, data);
+  }
+
+  webSocketClose(ws, code) {
+    this.sockets.close(ws, code);
+  }
+
+  webSocketError(ws) {
+    this.sockets.error(ws);
   }
 
   orgOf(request) {

@@ -3,7 +3,7 @@
 import { SSE_HEADERS, errorResponse, isModelFailure, modelFailure, sseMessage } from "./http.js";
 
 /** A mid-stream error event keeps the provider's text out, as a 502 body does. */
-function publicEvent(event) {
+export function publicEvent(event) {
   if (event.type !== "error" || !isModelFailure(event.code)) return event;
   console.error("tenantry: the model provider failed mid-stream", event.code, event.message, JSON.stringify(event.details ?? {}));
   return { ...event, ...modelFailure(event.code, event.details) };

@@ -16,25 +16,28 @@
 //   GET    /search?q=&mode=&limit=&session_id= -> { hits }, the tenant's messages ranked
 //   POST   /a2a/{send,stream,get,cancel}     A2A calls, checked by the router (a2a/execute.js)
 //   DELETE /tenant                           -> 204, the tenant's data gone (A2A tasks too)
+//   GET    /ws                               -> 101, the tenant's WebSocket (socket.js)
 //
 // with the tenant id in the `x-tenantry-tenant` header (URI-encoded: ids may be any Unicode).
-// Every operation first spends one request from the tenant's meter (meter.js).
+// Every operation first spends one request from the tenant's meter (meter.js), and so does
+// every `run` and `history` frame on the tenant's sockets.
 import { Agent, durableObjectStorage } from "tenantry";
 import { embedderFromEnv, modelFromEnv } from "./model.js";
 import { HttpError, errorResponse, isModelFailure, json, positiveVar } from "./http.js";
 import { Meter, rateConfig } from "./meter.js";
 import { A2ATasks } from "./a2a/execute.js";
 import { streamResponse } from "./run-stream.js";
+import { Sockets, alarmBy } from "./socket.js";
 
 export const TENANT_HEADER = "x-tenantry-tenant";
 
 /** The request to send to tenant `tenant`'s object. */
-export function tenantRequest(tenant, op, { method = "GET", body, query } = {}) {
+export function tenantRequest(tenant, op, { method = "GET", body, query, headers = {} } = {}) {
   const url = new URL(`https://tenant.internal/${op}`);
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
   return new Request(url, {
     method,
-    headers: { [TENANT_HEADER]: encodeURIComponent(tenant), ...(body ? { "content-type": "application/json" } : {}) },
+    headers: { ...headers, [TENANT_HEADER]: encodeURIComponent(tenant), ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
 }
@@ -78,6 +81,9 @@ export class TenantAgent {
     this.agent = undefined;
     this.meter = undefined;
     this.a2a = undefined;
+    // The tenant's sockets: each knows its tenant from its own attachment, so they work
+    // when the object was evicted and is constructed again for a frame.
+    this.sockets = new Sockets(ctx, env, { agent: () => this.agentFor(), meter: () => this.meterFor() });
   }
 
   meterFor() {
@@ -134,6 +140,8 @@ export class TenantAgent {
         case "POST /a2a/get":
         case "POST /a2a/cancel":
           return await this.a2aFor().handle(url.pathname.slice("/a2a/".length), agent, tenant, request);
+        case "GET /ws":
+          return await this.sockets.accept(request, { userId: tenant });
         case "DELETE /tenant":
           // Erasure is agent.forget and the A2A tasks, nothing wider: never
           // ctx.storage.deleteAll(), which would take the meter along and hand the tenant a
@@ -153,14 +161,26 @@ export class TenantAgent {
   // An erased tenant may never send another request to bring the meter up to date, so an
   // alarm drops the record once it holds nothing back.
   async scheduleMeterDrop() {
-    const at = this.meterFor().fullAt(Date.now());
-    const pending = await this.ctx.storage.getAlarm();
-    if (pending === null || pending > at) await this.ctx.storage.setAlarm(at);
+    await alarmBy(this.ctx.storage, this.meterFor().fullAt(Date.now()));
   }
 
+  // One alarm for both: the meter's drop and the sockets' idle check, set for whichever is
+  // due first.
   async alarm() {
-    const next = await this.meterFor().dropIfFull();
-    if (next !== undefined) await this.ctx.storage.setAlarm(next);
+    const next = [await this.meterFor().dropIfFull(), this.sockets.sweep()].filter((t) => t !== undefined);
+    if (next.length) await this.ctx.storage.setAlarm(Math.min(...next));
+  }
+
+  webSocketMessage(ws, data) {
+    return this.sockets.message(ws, data);
+  }
+
+  webSocketClose(ws, code) {
+    this.sockets.close(ws, code);
+  }
+
+  webSocketError(ws) {
+    this.sockets.error(ws);
   }
 
   tenantOf(request) {
