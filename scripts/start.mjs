@@ -14,7 +14,8 @@ const VARS = [
   "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL",
   "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL",
   "AUTH_SECRET", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_BURST", "TENANT_DAILY_TOKENS",
-  "EMBEDDER",
+  "ORG_DAILY_TOKENS", "EMBEDDER", "MEMORY_TOOLS", "A2A_MAX_TASKS", "MAX_TOKEN_LIFETIME_S",
+  "WS_MAX_FRAME_BYTES", "WS_MAX_RUNS", "WS_IDLE_TIMEOUT_MS",
 ];
 for (const k of VARS) if (process.env[k]) bindings[k] = process.env[k];
 const persist = join(root, "target", "worker-state");
