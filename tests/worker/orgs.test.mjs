@@ -143,3 +143,29 @@ test("an org user's facts and search read that user of that org only", async () 
     assert.equal(r.status, 400, `${q}: ${r.text}`);
   }
 });
+
+test("useChat for an org user: the AI SDK transport on the org route, one user of one org only", async () => {
+  const { DefaultChatTransport, readUIMessageStream } = await import("ai");
+  const send = async (token, org, user, chatId, text) => {
+    const api = `${origin}/v1/orgs/${org}/users/${user}/chat/ui`;
+    const transport = new DefaultChatTransport({ api, headers: { authorization: `Bearer ${token}` }, fetch });
+    const messages = [{ id: "m1", role: "user", parts: [{ type: "text", text }] }];
+    const chunks = await transport.sendMessages({ chatId, messages, trigger: "submit-message", messageId: undefined });
+    let message;
+    for await (const m of readUIMessageStream({ stream: chunks, terminateOnError: true })) message = m;
+    return message.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
+  };
+  const acmeCarol = jwt({ org: "acme", sub: "carol", exp });
+  const globexCarol = jwt({ org: "globex", sub: "carol", exp });
+  assert.match(await send(acmeCarol, "acme", "carol", "chat-1", "My name is Carol of Acme"), /Carol of Acme/);
+  assert.match(await send(acmeCarol, "acme", "carol", "chat-1", "What is my name?"), /Carol of Acme/);
+  assert.doesNotMatch(await send(globexCarol, "globex", "carol", "chat-1", "What is my name?"), /Acme/);
+  const doc = (await call(origin, "GET", "/v1/orgs/acme/users/carol/export", { token: acmeCarol })).body;
+  assert.equal(doc.orgId, "acme");
+  assert.deepEqual(doc.sessions.map((s) => s.id), ["chat-1"]);
+  // Another user's or org's token is refused before any object is reached.
+  for (const token of [globexCarol, acmeBob, tenantAlice]) {
+    const r = await call(origin, "POST", "/v1/orgs/acme/users/carol/chat/ui", { token, body: { id: "chat-1", messages: [], trigger: "submit-message" } });
+    assert.equal(r.status, 403, r.text);
+  }
+});

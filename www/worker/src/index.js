@@ -21,6 +21,7 @@
 //                                             CancelTask (and v0.3's message/send, message/stream,
 //                                             tasks/get, tasks/cancel); the tenant is the token's
 //   POST   /v1/orgs/{org}/users/{user}/chat   { message, session_id? } -> SSE, in the org's object
+//   POST   /v1/orgs/{org}/users/{user}/chat/ui  useChat's body -> UI message stream, likewise
 //   GET    /v1/orgs/{org}/users/{user}/history|usage|export|facts|search, DELETE /v1/orgs/{org}/users/{user}
 //   GET    /v1/orgs/{org}/users/{user}/ws     a WebSocket of that user, in the org's object
 //   GET|PUT /v1/orgs/{org}/blocks, GET /v1/orgs/{org}/usage|export, DELETE /v1/orgs/{org}   (org_admin)
@@ -52,6 +53,7 @@ const ROUTES = [
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/facts$/, handler: tenantFacts },
   { method: "GET", path: /^\/v1\/tenants\/([^/]+)\/search$/, handler: tenantSearch },
   { method: "POST", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/chat$/, handler: orgChat, params: ORG_USER },
+  { method: "POST", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/chat\/ui$/, handler: orgChatUi, params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/history$/, handler: orgUserHistory, params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/usage$/, handler: orgUserOp("usage"), params: ORG_USER },
   { method: "GET", path: /^\/v1\/orgs\/([^/]+)\/users\/([^/]+)\/export$/, handler: orgUserOp("export"), params: ORG_USER },
@@ -267,6 +269,13 @@ async function orgChat({ request, env, auth, params: [org, user] }) {
   const message = messageField(body);
   const sessionId = sessionOf(body);
   return callOrg(env, org, user, "stream", { method: "POST", body: { message, sessionId } });
+}
+
+/** `useChat` for a user of an org: as `/v1/chat/ui`, the identity from the path (checked), never the body. */
+async function orgChatUi({ request, env, auth, params: [org, user] }) {
+  authorizeOrg(auth, org, user);
+  const body = await readJsonObject(request);
+  return callOrg(env, org, user, "chat-ui", { method: "POST", body });
 }
 
 async function orgUserHistory({ env, url, auth, params: [org, user] }) {

@@ -4,6 +4,7 @@
 // ceiling can hold exactly). The router has checked the caller before anything reaches it.
 //
 //   POST   /run, /stream      { message, sessionId? } for the user in x-tenantry-user
+//   POST   /chat-ui           useChat's body, answered with the UI message stream
 //   GET    /history?session_id=, /usage, /export, /facts, /search?q=&mode=&limit=&session_id=   that user's
 //   DELETE /user              forget that user
 //   GET    /org/blocks        the org's knowledge;  PUT /org/blocks { label, text }
@@ -14,7 +15,7 @@ import { HttpError, errorResponse, json, positiveVar } from "./http.js";
 import { rateConfig } from "./meter.js";
 import { streamResponse } from "./run-stream.js";
 import { Sockets } from "./socket.js";
-import { agentConfig, searchOptions } from "./tenant.js";
+import { agentConfig, searchOptions, uiStreamResponse } from "./tenant.js";
 
 export const ORG_HEADER = "x-tenantry-org";
 export const USER_HEADER = "x-tenantry-user";
@@ -77,6 +78,8 @@ export class OrgAgent {
           const { message, sessionId } = await request.json();
           return await streamResponse(agent.stream(message, user(), { ...scope, sessionId }));
         }
+        case "POST /chat-ui":
+          return await uiStreamResponse(agent.streamChat(await request.json(), user(), scope));
         case "GET /history": {
           const id = user();
           await agent.load(id, scope);

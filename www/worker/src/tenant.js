@@ -228,7 +228,7 @@ export function searchOptions(params) {
  * stream carries any error itself, with a failing provider's text already left out by the
  * package; the full error goes to the log.
  */
-async function uiStreamResponse(stream) {
+export async function uiStreamResponse(stream) {
   const first = await stream.peek();
   if (first === undefined || first.type === "error") {
     try {
