@@ -45,6 +45,8 @@ export function localModulesDir() {
   return dir;
 }
 
+const DURABLE_OBJECTS = { TENANTS: { className: "TenantAgent", useSQLite: true }, ORGS: { className: "OrgAgent", useSQLite: true } };
+
 /**
  * Starts workerd on 127.0.0.1; `port: 0` picks a free one. Resolves to { mf, url }.
  * The TENANTS binding is the Worker's per-tenant Durable Object, SQLite-backed as in
@@ -52,9 +54,10 @@ export function localModulesDir() {
  * it storage lives as long as this Miniflare. `outboundService` (tests) answers the Worker's
  * outgoing fetches instead of the network. `assets` (a folder, e.g. the demo page's build)
  * is served as the Worker's static assets, as wrangler's `[assets]` would: a request for a
- * file there gets the file, everything else reaches the Worker.
+ * file there gets the file, everything else reaches the Worker. `durableObjects` replaces the
+ * demo's bindings for another Worker (the bench's floor).
  */
-export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService, persist, assets }) {
+export async function startWorker({ scriptPath, port = 8787, bindings = {}, outboundService, persist, assets, durableObjects = DURABLE_OBJECTS }) {
   const mf = new Miniflare({
     scriptPath,
     modules: true,
@@ -63,7 +66,7 @@ export async function startWorker({ scriptPath, port = 8787, bindings = {}, outb
     host: "127.0.0.1",
     port,
     bindings,
-    durableObjects: { TENANTS: { className: "TenantAgent", useSQLite: true }, ORGS: { className: "OrgAgent", useSQLite: true } },
+    durableObjects,
     ...(persist ? { durableObjectsPersist: persist } : {}),
     ...(outboundService ? { outboundService } : {}),
     // Without has_user_worker the assets router answers 404 itself instead of calling the Worker.
